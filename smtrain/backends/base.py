@@ -1,0 +1,68 @@
+"""The one interface between smtrain's workflow and a backend.
+
+A backend hands out boto3-shaped clients (``sagemaker()``, ``runtime()``)
+and knows where artifacts go, which image and role to use, how to upload
+and how to read a job's log. The workflow runs the same plan against either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from smtrain.config import Config
+
+
+@dataclass(frozen=True)
+class SyncReport:
+    """What a sync did: files and bytes sent, files already up to date."""
+
+    uploaded_files: int
+    uploaded_bytes: int
+    unchanged_files: int
+    uri: str
+
+
+class Backend(Protocol):
+    name: str
+    config: Config
+
+    def sagemaker(self) -> Any:
+        """A client shaped like ``boto3.client("sagemaker")``."""
+
+    def runtime(self) -> Any:
+        """A client shaped like ``boto3.client("sagemaker-runtime")``."""
+
+    def artifact_root(self) -> str:
+        """``s3://BUCKET/PREFIX`` or ``file://HOME/store/PREFIX``: where uploads and outputs go."""
+
+    def role(self) -> str: ...
+
+    def image_uri(self, framework_version: str) -> str:
+        """The scikit-learn framework image for training and serving."""
+
+    def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:
+        """Pack ``source_dir`` (honouring ignore files, never ``.env``) to ``uri``."""
+
+    def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
+        """Upload the files of ``local_dir`` under ``uri`` whose content changed."""
+
+    def job_log(self, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
+        """Lines of the job's log; with ``follow``, until ``is_done()`` and the log is drained."""
+
+    def runtime_url(self) -> str:
+        """The SageMaker Runtime address to give boto3 as ``endpoint_url`` ("" for AWS's own)."""
+
+    def sleep(self, seconds: float) -> None: ...
+
+
+def get_backend(config: Config) -> Backend:
+    if config.is_local:
+        from smtrain.backends.local.backend import LocalBackend
+
+        return LocalBackend(config)
+    from smtrain.backends.sagemaker import SageMakerBackend
+
+    return SageMakerBackend(config)

@@ -1,0 +1,143 @@
+"""One configuration object, read from four places.
+
+Precedence, highest first:
+
+1. explicit values (CLI flags, keyword arguments of the Python API);
+2. the process environment, then ``.env`` in the working directory
+   (a variable set in the environment wins over the same one in ``.env``);
+3. ``smtrain.toml`` in the working directory (keys without the ``SMTRAIN_``
+   prefix, lower-case: ``backend = "sagemaker"``);
+4. the defaults below.
+
+Nothing is read at import time: call :func:`load_config`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from smtrain.errors import UsageError
+
+BACKENDS = ("local", "sagemaker")
+CONFIG_FILE = "smtrain.toml"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting smtrain reads. Environment names are ``SMTRAIN_<FIELD>``."""
+
+    backend: str = "local"
+    home: Path = Path(".smtrain")
+    region: str = ""
+    role: str = ""
+    bucket: str = ""
+    prefix: str = "smtrain"
+    instance_type: str = "ml.m5.large"
+    instance_count: int = 1
+    volume_size_gb: int = 30
+    max_runtime_seconds: int = 86400
+    framework_version: str = ""
+    serving_instance_type: str = "ml.m5.large"
+    profile: str = ""
+    runtime_port: int = 0
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_local(self) -> bool:
+        return self.backend == "local"
+
+    def resolved_region(self) -> str:
+        return self.region or "us-east-1"
+
+
+_INT_FIELDS = {f.name for f in fields(Config) if f.type in ("int", int)}
+_SETTABLE = [f.name for f in fields(Config) if f.name != "sources"]
+# Standard AWS variables honoured when the smtrain-specific one is absent.
+_AWS_FALLBACKS = {"region": ("AWS_REGION", "AWS_DEFAULT_REGION"), "profile": ("AWS_PROFILE",)}
+
+
+def env_name(name: str) -> str:
+    return f"SMTRAIN_{name.upper()}"
+
+
+def load_config(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Config:
+    """Merge overrides > environment/.env > smtrain.toml > defaults."""
+    cwd = cwd or Path.cwd()
+    environ = os.environ if environ is None else environ
+    layers: list[tuple[str, Mapping[str, Any]]] = [
+        ("flag", {k: v for k, v in (overrides or {}).items() if v not in (None, "")}),
+        ("environment", _from_environ(environ)),
+        (".env", _from_environ(_read_dotenv(cwd / ".env"))),
+        (CONFIG_FILE, _read_toml(cwd / CONFIG_FILE)),
+    ]
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for source, layer in layers:
+        for key, value in layer.items():
+            if key not in _SETTABLE:
+                raise UsageError(
+                    f"unknown setting {key!r}", where=source, hint=f"known settings: {', '.join(_SETTABLE)}"
+                )
+            if key not in values:
+                values[key] = _coerce(key, value, source)
+                sources[key] = source
+    config = replace(Config(), **values, sources=sources)
+    if config.backend not in BACKENDS:
+        raise UsageError(
+            f"unknown backend {config.backend!r}",
+            where=sources.get("backend", "config"),
+            hint=f"use one of: {', '.join(BACKENDS)}",
+        )
+    if not config.home.is_absolute():
+        config = replace(config, home=(cwd / config.home))
+    return config
+
+
+def _from_environ(environ: Mapping[str, str]) -> dict[str, str]:
+    found = {name: environ[env_name(name)] for name in _SETTABLE if environ.get(env_name(name))}
+    for name, fallbacks in _AWS_FALLBACKS.items():
+        for variable in fallbacks:
+            if name not in found and environ.get(variable):
+                found[name] = environ[variable]
+    return found
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(str(exc), where=str(path), hint="fix the TOML syntax") from exc
+    return dict(data.get("smtrain", data))
+
+
+def _coerce(key: str, value: Any, source: str) -> Any:
+    if key == "home":
+        return Path(str(value)).expanduser()
+    if key in _INT_FIELDS:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise UsageError(
+                f"{key} must be a whole number, got {value!r}", where=source, hint=f"set {env_name(key)}=<number>"
+            ) from None
+    return str(value)
