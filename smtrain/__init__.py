@@ -1,0 +1,40 @@
+"""smtrain: train and deploy scikit-learn models on SageMaker, or on this machine.
+
+Importing smtrain is cheap: the API loads on first use, so ``smtrain --help``
+and Lambda task handlers do not pay for the data stack.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dataset",
+    "Endpoint",
+    "Session",
+    "SmtrainError",
+    "TrainingJob",
+    "__version__",
+]
+
+if TYPE_CHECKING:
+    from smtrain.api import Dataset, Endpoint, Session, TrainingJob
+    from smtrain.errors import SmtrainError
+
+_LAZY = {
+    "Dataset": "smtrain.api",
+    "Endpoint": "smtrain.api",
+    "Session": "smtrain.api",
+    "TrainingJob": "smtrain.api",
+    "SmtrainError": "smtrain.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'smtrain' has no attribute {name!r}")

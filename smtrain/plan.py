@@ -10,8 +10,9 @@ once an earlier step has run is a :class:`Ref` to that step's result.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Union
+from typing import Any
 
 from smtrain.config import Config
 from smtrain.spec import DeploySpec, TrainingSpec, encode_hyperparameters
@@ -61,7 +62,7 @@ class Wait:
     failure: tuple[str, ...]
 
 
-Step = Union[Upload, ApiCall, Wait]
+Step = Upload | ApiCall | Wait
 Plan = tuple[Step, ...]
 
 
@@ -99,9 +100,8 @@ def plan_fit(spec: TrainingSpec, config: Config, *, root: str, image_uri: str, r
         if upload:
             steps.append(upload)
         channels.append(_channel(name, uri))
-    steps.append(
-        ApiCall("training", "sagemaker", "CreateTrainingJob", training_request(spec, config, source_uri, channels, root=root, image_uri=image_uri, role=role))
-    )
+    request = training_request(spec, config, source_uri, channels, root=root, image_uri=image_uri, role=role)
+    steps.append(ApiCall("training", "sagemaker", "CreateTrainingJob", request))
     steps.append(
         Wait("training-done", "sagemaker", "DescribeTrainingJob", {"TrainingJobName": job},
              "TrainingJobStatus", ("Completed",), ("Failed", "Stopped"))
@@ -172,7 +172,8 @@ def training_request(
     if spec.spot:
         request["EnableManagedSpotTraining"] = True
         request["StoppingCondition"]["MaxWaitTimeInSeconds"] = spec.max_wait_seconds or config.max_runtime_seconds
-        request["CheckpointConfig"] = {"S3Uri": spec.checkpoint_uri or join_uri(root, spec.job_name, "checkpoints") + "/"}
+        checkpoints = spec.checkpoint_uri or join_uri(root, spec.job_name, "checkpoints") + "/"
+        request["CheckpointConfig"] = {"S3Uri": checkpoints}
     return request
 
 
@@ -187,15 +188,17 @@ def serving_environment(program: str, submit_directory: str, region: str) -> dic
 
 def plan_deploy(
     spec: DeploySpec, config: Config, *, image_uri: str, role: str, model_data: Any,
-    program: str, submit_directory: str, update: bool = False, tags: list[dict[str, str]] | None = None,
+    program: str, submit_directory: str, update: bool = False, suffix: str = "",
+    tags: list[dict[str, str]] | None = None,
 ) -> Plan:
     """CreateModel, CreateEndpointConfig, CreateEndpoint (or UpdateEndpoint), wait for InService.
 
     ``model_data`` is the model.tar.gz URI, or a :class:`Ref` to the training result.
+    An update names the new model and config ``<endpoint>-<suffix>`` so they
+    do not collide with the ones the endpoint still runs on.
     """
     endpoint = spec.endpoint_name or spec.job_name
-    model_name = endpoint
-    config_name = endpoint
+    model_name = config_name = f"{endpoint[: 62 - len(suffix)]}-{suffix}" if suffix else endpoint
     all_tags = [dict(SMTRAIN_TAG), *(tags or [])]
     environment = serving_environment(program, submit_directory, config.resolved_region())
     if spec.workers:

@@ -1,0 +1,283 @@
+"""The Python API: what a notebook calls, and what the CLI is a shell over.
+
+    import smtrain
+    sm = smtrain.Session()                       # local backend unless configured otherwise
+    data = sm.prepare()                          # the Palmer penguins, split and synced
+    job = sm.fit("penguins.py", source_dir="entry_points",
+                 channels={"train": data.train_uri}, hyperparameters=data.hyperparameters())
+    endpoint = sm.deploy(job.name)
+    endpoint.predict(X_test.head(10))
+    sm.teardown(endpoint.name)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from smtrain.backends.base import Backend, get_backend
+from smtrain.config import Config, load_config
+from smtrain.errors import JobFailedError, UsageError
+from smtrain.plan import join_uri, plan_deploy, plan_fit, plan_teardown
+from smtrain.spec import DeploySpec, TrainingSpec, check_name, decode_hyperparameters, timestamped_name
+from smtrain.workflow import (
+    QuietReporter,
+    Reporter,
+    call,
+    config_models,
+    delete_quietly,
+    endpoint_resources,
+    execute,
+    follow_training,
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Prepared data: local directories, the URIs they were synced to, training hyperparameters."""
+
+    prepared: Any
+    train_uri: str
+    test_uri: str
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return dict(self.prepared.hyperparameters())
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    name: str
+    status: str
+    description: dict[str, Any]
+
+    @property
+    def model_data(self) -> str:
+        return str(self.description.get("ModelArtifacts", {}).get("S3ModelArtifacts", ""))
+
+    @property
+    def failure_reason(self) -> str:
+        return str(self.description.get("FailureReason", ""))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    status: str
+    url: str
+    session: Session
+
+    def predict(self, data: Any, *, content_type: str = "text/csv", accept: str = "application/json") -> Any:
+        return self.session.predict(self.name, data, content_type=content_type, accept=accept)
+
+
+class Session:
+    """Configuration plus a backend. Keyword arguments override every other setting source."""
+
+    def __init__(self, *, reporter: Reporter | None = None, quiet: bool = False, **settings: Any) -> None:
+        self.config: Config = load_config(settings)
+        self.backend: Backend = get_backend(self.config)
+        self.reporter = reporter or (QuietReporter() if quiet else Reporter())
+
+    # -- data ---------------------------------------------------------------
+    def prepare(self, source: Any = None, *, out_dir: str | Path = "data/penguins", name: str = "penguins",
+                progress: bool = True, **options: Any) -> Dataset:
+        """Clean and split the data, write train/test CSVs, sync them to the store or S3."""
+        from smtrain.data import prepare
+
+        prepared = prepare(source, out_dir=Path(out_dir), **options)
+        root = join_uri(self.backend.artifact_root(), "data", name)
+        uris = []
+        for split, directory in (("train", prepared.train_dir), ("test", prepared.test_dir)):
+            uri = join_uri(root, split) + "/"
+            report = self.backend.sync(Path(directory), uri, progress=progress)
+            from smtrain.workflow import describe_sync
+
+            self.reporter.info(f"{split}: {directory} -> {uri} ({describe_sync(report)})")
+            uris.append(uri)
+        return Dataset(prepared, uris[0], uris[1])
+
+    # -- training -------------------------------------------------------------
+    def training_spec(self, entry_point: str, *, source_dir: str | Path = ".", channels: dict[str, str],
+                      hyperparameters: dict[str, Any] | None = None, job_name: str = "", **options: Any
+                      ) -> TrainingSpec:
+        source = Path(source_dir)
+        if not source.is_dir():
+            raise UsageError(f"source dir {str(source)!r} does not exist", where="--source-dir",
+                             hint="give the folder that holds your entry point")
+        if not (source / entry_point).is_file():
+            raise UsageError(f"entry point {entry_point!r} not found in {str(source)!r}", where="--entry-point",
+                             hint="the entry point is relative to --source-dir")
+        if not channels:
+            raise UsageError("no input channel given", where="--channel", hint="add --channel train=PATH_OR_URI")
+        for channel, value in channels.items():
+            if "://" not in value and not Path(value).exists():
+                raise UsageError(f"path {value!r} does not exist", where=f"--channel {channel}",
+                                 hint="run `smtrain prepare` first, or give an existing folder or URI")
+        name = check_name(job_name, "job name") if job_name else timestamped_name(Path(entry_point).stem)
+        return TrainingSpec(entry_point=entry_point, source_dir=source, channels=dict(channels),
+                            hyperparameters=dict(hyperparameters or {}), job_name=name, **options)
+
+    def plan_fit(self, spec: TrainingSpec) -> tuple[Any, ...]:
+        return plan_fit(spec, self.config, root=self.backend.artifact_root(),
+                        image_uri=spec.image_uri or self.backend.image_uri(spec.framework_version
+                                                                           or self.config.framework_version),
+                        role=self.backend.role())
+
+    def fit(self, entry_point: str, *, wait: bool = True, logs: bool = True, **options: Any) -> TrainingJob:
+        """Start a training job and, by default, follow it to the end."""
+        spec = self.training_spec(entry_point, **options)
+        plan = self.plan_fit(spec)
+        self.backend.upload_source(spec.source_dir, spec.entry_point, plan[0].uri)  # type: ignore[union-attr]
+        execute(plan[1:], self.backend, self.reporter, wait=False)
+        self.reporter.info(f"training job {spec.job_name} started")
+        if not wait:
+            return self.job(spec.job_name)
+        final = follow_training(self.backend, spec.job_name, self.reporter, logs=logs)
+        return TrainingJob(spec.job_name, final["TrainingJobStatus"], final)
+
+    def job(self, name: str) -> TrainingJob:
+        description = call(self.backend, "DescribeTrainingJob", {"TrainingJobName": name},
+                           where=f"training job {name}")
+        return TrainingJob(name, description["TrainingJobStatus"], description)
+
+    def logs(self, name: str, *, follow: bool = True) -> TrainingJob:
+        """Print the job's log; with ``follow``, until the job ends."""
+        job = self.job(name)
+        if follow:
+            final = follow_training(self.backend, name, self.reporter)
+            return TrainingJob(name, final["TrainingJobStatus"], final)
+        for line in self.backend.job_log(name, follow=False, is_done=lambda: True):
+            self.reporter.log_line(line)
+        return job
+
+    def stop(self, name: str) -> TrainingJob:
+        call(self.backend, "StopTrainingJob", {"TrainingJobName": name}, where=f"training job {name}")
+        return self.job(name)
+
+    # -- serving --------------------------------------------------------------
+    def deploy(self, job_name: str, *, endpoint_name: str = "", entry_point: str = "",
+               source_dir: str | Path | None = None, wait: bool = True, **options: Any) -> Endpoint:
+        """Create (or update) an endpoint serving the job's model."""
+        job = self.job(job_name)
+        if job.status != "Completed":
+            raise UsageError(f"training job {job_name} is {job.status}", where="deploy",
+                             hint="deploy a job whose status is Completed (`smtrain ls`)")
+        spec = DeploySpec(job_name=job_name, endpoint_name=check_name(endpoint_name or job_name, "endpoint name"),
+                          entry_point=entry_point, source_dir=Path(source_dir) if source_dir else None, **options)
+        hps = decode_hyperparameters(job.description.get("HyperParameters", {}))
+        program = entry_point or str(hps.get("sagemaker_program", ""))
+        submit_directory = str(hps.get("sagemaker_submit_directory", ""))
+        if spec.source_dir is not None:
+            submit_directory = join_uri(self.backend.artifact_root(), spec.endpoint_name, "source", "sourcedir.tar.gz")
+            self.backend.upload_source(spec.source_dir, program, submit_directory)
+        existing = self._existing_endpoint(spec.endpoint_name)
+        suffix = timestamped_name("v")[2:] if existing else ""
+        plan = plan_deploy(spec, self.config, image_uri=self.backend.image_uri(self.config.framework_version),
+                           role=self.backend.role(), model_data=job.model_data, program=program,
+                           submit_directory=submit_directory, update=existing is not None, suffix=suffix,
+                           tags=ttl_tags(spec.ttl_seconds))
+        results = execute(plan, self.backend, self.reporter, wait=wait)
+        status = results.get("endpoint-ready", {}).get("EndpointStatus", "Creating")
+        if status == "Failed":
+            reason = results["endpoint-ready"].get("FailureReason", "")
+            raise JobFailedError(f"endpoint {spec.endpoint_name} failed to start: {reason}", where="deploy",
+                                 hint=f"see the server log; remove it with `smtrain teardown {spec.endpoint_name}`")
+        if existing is not None:
+            self._remove_old_version(*existing)
+        return Endpoint(spec.endpoint_name, status, self.backend.runtime_url(), self)
+
+    def _existing_endpoint(self, name: str) -> tuple[str, list[str]] | None:
+        from smtrain.errors import NotFoundError
+
+        try:
+            return endpoint_resources(self.backend, name)
+        except NotFoundError:
+            return None
+
+    def _remove_old_version(self, config_name: str, models: list[str]) -> None:
+        delete_quietly(self.backend, "DeleteEndpointConfig", {"EndpointConfigName": config_name})
+        for model in models:
+            delete_quietly(self.backend, "DeleteModel", {"ModelName": model})
+
+    def endpoint(self, name: str) -> Endpoint:
+        description = call(self.backend, "DescribeEndpoint", {"EndpointName": name}, where=f"endpoint {name}")
+        return Endpoint(name, description["EndpointStatus"], self.backend.runtime_url(), self)
+
+    def predict(self, endpoint_name: str, data: Any, *, content_type: str = "text/csv",
+                accept: str = "application/json") -> Any:
+        """Send ``data`` (bytes, str, a DataFrame or rows) and decode the answer when it is JSON."""
+        from smtrain.payloads import decode_body, encode_body
+
+        body = encode_body(data, content_type)
+        response = invoke(self.backend, endpoint_name, body, content_type, accept)
+        return decode_body(response["Body"].read(), str(response.get("ContentType", accept)))
+
+    def teardown(self, endpoint_name: str) -> list[str]:
+        """Remove the endpoint, its config and its models; returns what was removed."""
+        from smtrain.errors import NotFoundError
+
+        try:
+            config_name, models = endpoint_resources(self.backend, endpoint_name)
+        except NotFoundError:
+            config_name, models = endpoint_name, config_models(self.backend, endpoint_name)
+        removed = []
+        for step in plan_teardown(endpoint_name, config_name, models):
+            if delete_quietly(self.backend, step.operation, step.params):  # type: ignore[union-attr]
+                removed.append(f"{step.operation.removeprefix('Delete')} {next(iter(step.params.values()))}")  # type: ignore[union-attr]
+        return removed
+
+    # -- listing --------------------------------------------------------------
+    def list_jobs(self) -> list[dict[str, Any]]:
+        summaries = call(self.backend, "ListTrainingJobs", {"SortBy": "CreationTime", "SortOrder": "Descending"})
+        return [self.job(s["TrainingJobName"]).description for s in summaries.get("TrainingJobSummaries", [])]
+
+    def list_endpoints(self) -> list[dict[str, Any]]:
+        summaries = call(self.backend, "ListEndpoints", {"SortBy": "CreationTime", "SortOrder": "Descending"})
+        return list(summaries.get("Endpoints", []))
+
+    def with_settings(self, **settings: Any) -> Session:
+        clone = Session.__new__(Session)
+        clone.config = replace(self.config, **settings)
+        clone.backend = get_backend(clone.config)
+        clone.reporter = self.reporter
+        return clone
+
+
+def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str, accept: str) -> dict[str, Any]:
+    from smtrain.workflow import translate
+
+    try:
+        return dict(backend.runtime().invoke_endpoint(
+            EndpointName=endpoint_name, Body=body, ContentType=content_type, Accept=accept))
+    except Exception as exc:
+        raise translate_invoke(exc, endpoint_name) or translate(exc, where=f"endpoint {endpoint_name}") from exc
+
+
+def translate_invoke(exc: Exception, endpoint_name: str) -> Exception | None:
+    from botocore.exceptions import ClientError
+
+    from smtrain.errors import EndpointError, NotFoundError
+
+    if not isinstance(exc, ClientError):
+        return None
+    error = exc.response.get("Error", {})
+    code, message = error.get("Code", ""), error.get("Message", "")
+    where = f"endpoint {endpoint_name}"
+    if code == "ModelError":
+        status = exc.response.get("OriginalStatusCode", "")
+        original = exc.response.get("OriginalMessage", message)
+        return EndpointError(f"the model answered {status}: {original}", where=where,
+                             hint="check --content-type/--accept and the payload")
+    if code == "ValidationError" and "not found" in message.lower():
+        return NotFoundError(message, where=where, hint="`smtrain ls` lists endpoints")
+    return None
+
+
+def ttl_tags(ttl_seconds: int) -> list[dict[str, str]]:
+    if not ttl_seconds:
+        return []
+    import datetime as dt
+
+    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl_seconds)
+    return [{"Key": "smtrain:expires-at", "Value": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}]

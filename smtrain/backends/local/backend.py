@@ -1,0 +1,89 @@
+"""The local backend: SageMaker's API served from ``$SMTRAIN_HOME``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from smtrain.backends.base import SyncReport
+from smtrain.backends.local.home import LocalHome
+from smtrain.config import Config
+from smtrain.plan import LOCAL_IMAGE, LOCAL_ROLE
+from smtrain.uris import to_path
+
+LOG_POLL_SECONDS = 0.05
+
+
+class LocalBackend:
+    name = "local"
+    poll_seconds = 0.1
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.home = LocalHome(config.home)
+        self._service: Any = None
+
+    def sagemaker(self) -> Any:
+        if self._service is None:
+            from smtrain.backends.local.service import LocalSageMaker
+
+            self._service = LocalSageMaker(
+                self.home, region=self.config.resolved_region(), runtime_port=self.config.runtime_port
+            )
+        return self._service
+
+    def runtime(self) -> Any:
+        from smtrain.backends.local.runtime_client import LocalRuntime
+
+        return LocalRuntime(self.runtime_url())
+
+    def artifact_root(self) -> str:
+        return (self.home.store / self.config.prefix).resolve().as_uri()
+
+    def role(self) -> str:
+        return LOCAL_ROLE
+
+    def image_uri(self, framework_version: str) -> str:
+        return f"{LOCAL_IMAGE}:{framework_version}" if framework_version else LOCAL_IMAGE
+
+    def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:
+        from smtrain.packaging import pack_source
+
+        pack_source(source_dir, entry_point, to_path(uri))
+
+    def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
+        from smtrain.sync import sync_directory
+
+        return sync_directory(local_dir, uri, progress=progress)
+
+    def job_log(self, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
+        return follow_file(self.home.job_log(job_name), follow=follow, is_done=is_done)
+
+    def runtime_url(self) -> str:
+        return str(self.sagemaker().runtime_url())
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+def follow_file(path: Path, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
+    """Lines of ``path`` as they are written; stops at the end, or once ``is_done()`` and drained."""
+    position = 0
+    pending = ""
+    while True:
+        done = is_done() if follow else True
+        if path.exists():
+            with open(path, encoding="utf-8", errors="replace") as log:
+                log.seek(position)
+                chunk = log.read()
+                position = log.tell()
+            lines = (pending + chunk).split("\n")
+            pending = lines.pop()
+            yield from lines
+        if done:
+            if pending:
+                yield pending
+            return
+        time.sleep(LOG_POLL_SECONDS)

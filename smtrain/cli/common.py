@@ -1,0 +1,60 @@
+"""Options every command shares, and output helpers."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from smtrain.api import Session
+
+GLOBAL_OPTIONS_HELP = (
+    "Every command takes --backend local|sagemaker, --region, --profile, --home and --debug. "
+    "Settings come from flags, then the environment and .env (SMTRAIN_*), then smtrain.toml."
+)
+SETTING_OPTIONS = ("backend", "region", "profile", "home")
+
+
+def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the shared settings flags and --debug to a command."""
+
+    @click.option("--backend", type=click.Choice(["local", "sagemaker"]), help="Where to run (default: local).")
+    @click.option("--region", help="AWS region (sagemaker backend).")
+    @click.option("--profile", help="AWS profile (sagemaker backend).")
+    @click.option("--home", type=click.Path(file_okay=False), help="Local state folder (default ./.smtrain).")
+    @click.option("--debug", is_flag=True, help="Show tracebacks.")
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        kwargs.pop("debug")
+        return command(**kwargs)
+
+    return wrapper
+
+
+def make_session(settings: dict[str, Any], *, quiet: bool = False, **extra: Any) -> Session:
+    """A Session from the shared flags (popped from ``settings``) plus ``extra`` overrides."""
+    from smtrain.api import Session
+
+    overrides = {name: settings.pop(name) for name in SETTING_OPTIONS if name in settings}
+    overrides.update(extra)
+    return Session(quiet=quiet, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def to_jsonable(value: Any) -> Any:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "read"):
+        return None
+    return str(value)
+
+
+def emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, indent=2, default=to_jsonable))
+
+
+def info(message: str) -> None:
+    click.echo(message, err=True)

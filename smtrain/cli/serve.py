@@ -1,0 +1,95 @@
+"""Commands for serving: deploy, predict, teardown, and the quickstart."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from smtrain.cli.common import common_options, emit_json, info, make_session
+from smtrain.cli.quickstart import quickstart
+
+
+@click.command()
+@click.argument("job_name")
+@click.option("--endpoint-name", default="", help="Default: the job name.")
+@click.option("--entry-point", default="", help="Inference script (default: the training entry point).")
+@click.option("--source-dir", default=None, type=click.Path(exists=True, file_okay=False),
+              help="Take the inference code from this folder instead of the job's source.")
+@click.option("--instance-type", default="", help="SageMaker instance type.")
+@click.option("--instance-count", default=1, show_default=True, type=int)
+@click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int,
+              help="Serverless endpoint with this much memory (MB).")
+@click.option("--serverless-concurrency", "serverless_max_concurrency", default=0, type=int)
+@click.option("--ttl", "ttl_seconds", default=0, type=int, help="Tag the endpoint to expire after this many seconds.")
+@click.option("--workers", default=0, type=int, help="Model server workers (SAGEMAKER_MODEL_SERVER_WORKERS).")
+@click.option("--json", "as_json", is_flag=True, help="Print DescribeEndpoint plus Url as JSON on stdout.")
+@common_options
+def deploy(job_name: str, as_json: bool, **options: Any) -> None:
+    """Serve a completed job's model at an endpoint (created, or updated if it exists)."""
+    session = make_session(options)
+    endpoint = session.deploy(job_name, **options)
+    description = session.endpoint(endpoint.name)
+    if as_json:
+        emit_json({"EndpointName": endpoint.name, "EndpointStatus": description.status, "Url": endpoint.url})
+        return
+    info(f"endpoint {endpoint.name}: {description.status}")
+    if endpoint.url:
+        info(f"runtime URL: {endpoint.url}  (boto3.client('sagemaker-runtime', endpoint_url=...))")
+    info(f"try: smtrain predict {endpoint.name} --body '...'; remove it: smtrain teardown {endpoint.name}")
+
+
+@click.command()
+@click.argument("endpoint_name")
+@click.option("--content-type", default="text/csv", show_default=True)
+@click.option("--accept", default="application/json", show_default=True)
+@click.option("--body", default=None, help="The request body.")
+@click.option("--file", "file_path", default=None, type=click.Path(exists=True, dir_okay=False),
+              help="Read the body from a file.")
+@common_options
+def predict(endpoint_name: str, content_type: str, accept: str, body: str | None, file_path: str | None,
+            **settings: Any) -> None:
+    """Send one request to an endpoint and print the answer (body from --body, --file or stdin)."""
+    from smtrain.api import invoke
+    from smtrain.errors import UsageError
+
+    if body is not None and file_path is not None:
+        raise UsageError("give --body or --file, not both", where="predict")
+    if body is not None:
+        payload = body.encode()
+    elif file_path is not None:
+        with open(file_path, "rb") as handle:
+            payload = handle.read()
+    elif not sys.stdin.isatty():
+        payload = sys.stdin.buffer.read()
+    else:
+        raise UsageError("no request body", where="predict", hint="pass --body TEXT, --file PATH, or pipe it in")
+    session = make_session(settings)
+    response = invoke(session.backend, endpoint_name, payload, content_type, accept)
+    sys.stdout.buffer.write(response["Body"].read())
+    sys.stdout.buffer.write(b"\n")
+
+
+@click.command()
+@click.argument("endpoint_name", required=False)
+@click.option("--all", "remove_all", is_flag=True, help="Every endpoint tagged as smtrain's.")
+@click.option("--expired", is_flag=True, help="Every smtrain endpoint whose --ttl has passed.")
+@common_options
+def teardown(endpoint_name: str | None, remove_all: bool, expired: bool, **settings: Any) -> None:
+    """Remove an endpoint, its endpoint config and its model. Safe to repeat."""
+    from smtrain.errors import UsageError
+    from smtrain.teardown import select_endpoints
+
+    if bool(endpoint_name) + remove_all + expired != 1:
+        raise UsageError("name one endpoint, or give --all or --expired", where="teardown")
+    session = make_session(settings)
+    names = [endpoint_name] if endpoint_name else select_endpoints(session, expired_only=expired)
+    if not names:
+        info("no smtrain endpoint to remove")
+    for name in names:
+        removed = session.teardown(name)
+        info(f"removed {', '.join(removed)}" if removed else f"endpoint {name} is already gone; nothing to remove")
+
+
+COMMANDS = [deploy, predict, teardown, quickstart]

@@ -1,0 +1,141 @@
+"""Commands for data and training: prepare, fit, logs, stop, ls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from smtrain.cli.common import common_options, emit_json, info, make_session
+
+
+@click.command()
+@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), help="A CSV to prepare instead of the penguins.")
+@click.option("--target", default="sex", show_default=True, help="The column to predict.")
+@click.option("--numeric", help="Numeric feature columns, comma-separated (default: inferred).")
+@click.option("--categorical", help="Categorical feature columns, comma-separated (default: inferred).")
+@click.option("--out", "out_dir", default="data/penguins", show_default=True, help="Where the CSVs are written.")
+@click.option("--name", default="penguins", show_default=True, help="Dataset name in the store or bucket.")
+@click.option("--json", "as_json", is_flag=True, help="Print channel URIs and hyperparameters as JSON.")
+@common_options
+def prepare(csv_path: str | None, target: str, numeric: str | None, categorical: str | None,
+            out_dir: str, name: str, as_json: bool, **settings: Any) -> None:
+    """Clean and split a dataset, write train/test CSVs and sync them.
+
+    Without --csv this prepares the Palmer penguins (target `sex`). Only files
+    whose content changed are uploaded again.
+    """
+    session = make_session(settings)
+    options: dict[str, Any] = {"target": target}
+    if numeric is not None:
+        options["numeric"] = [c for c in numeric.split(",") if c]
+    if categorical is not None:
+        options["categorical"] = [c for c in categorical.split(",") if c]
+    data = session.prepare(csv_path, out_dir=out_dir, name=name, **options)
+    if as_json:
+        emit_json({"train": data.train_uri, "test": data.test_uri, "hyperparameters": data.hyperparameters()})
+        return
+    hps = " ".join(f"--hp {k}={v}" for k, v in data.hyperparameters().items())
+    info(f"prepared {data.prepared.n_train} training and {data.prepared.n_test} test rows")
+    info("next: smtrain fit --entry-point penguins.py --source-dir entry_points "
+         f"--channel train={data.train_uri} {hps}")
+
+
+@click.command()
+@click.option("--entry-point", required=True, help="The training script, relative to --source-dir.")
+@click.option("--source-dir", default=".", show_default=True, type=click.Path(file_okay=False),
+              help="Folder packed as the job's code (honours .gitignore and .smtrainignore; never .env).")
+@click.option("--channel", "channels", multiple=True, metavar="NAME=PATH_OR_URI", help="An input channel.")
+@click.option("--hp", "hps", multiple=True, metavar="KEY=VALUE", help="A hyperparameter; VALUE is JSON or a string.")
+@click.option("--job-name", default="", help="Default: <entry point>-<timestamp>.")
+@click.option("--metric-definition", "metrics", multiple=True, metavar="NAME=REGEX",
+              help="Capture a metric from the log (first group of REGEX).")
+@click.option("--env", "environment", multiple=True, metavar="KEY=VALUE", help="Environment for the script.")
+@click.option("--instance-type", default="", help="SageMaker instance type.")
+@click.option("--instance-count", default=0, type=int, help="SageMaker instance count.")
+@click.option("--image-uri", default="", help="A custom ECR training image (sagemaker backend).")
+@click.option("--framework-version", default="", help="scikit-learn image version (default: newest known).")
+@click.option("--spot", is_flag=True, help="Managed spot training (sagemaker backend).")
+@click.option("--max-wait", "max_wait_seconds", default=0, type=int, help="Spot: longest wait in seconds.")
+@click.option("--checkpoint-uri", default="", help="Spot: S3 URI for checkpoints.")
+@click.option("--volume-kms-key", default="", help="KMS key for the training volume.")
+@click.option("--output-kms-key", default="", help="KMS key for the output.")
+@click.option("--subnet", "subnets", multiple=True, help="VPC subnet (repeatable).")
+@click.option("--security-group", "security_groups", multiple=True, help="VPC security group (repeatable).")
+@click.option("--network-isolation", is_flag=True, help="No network access for the job.")
+@click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the job to the end.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final DescribeTrainingJob as JSON on stdout.")
+@common_options
+def fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...], metrics: tuple[str, ...],
+        environment: tuple[str, ...], wait: bool, as_json: bool, **options: Any) -> int:
+    """Run a training job and follow it: exit 0 if it completed, 1 if it failed or was stopped."""
+    from smtrain.spec import parse_pairs
+
+    session = make_session(options)
+    job = session.fit(
+        entry_point, source_dir=source_dir, wait=wait,
+        channels=parse_pairs(channels, "--channel"),
+        hyperparameters=parse_pairs(hps, "--hp", json_values=True),
+        metric_definitions=parse_pairs(metrics, "--metric-definition"),
+        environment=parse_pairs(environment, "--env"),
+        subnets=tuple(options.pop("subnets")), security_groups=tuple(options.pop("security_groups")),
+        **options,
+    )
+    if as_json:
+        emit_json(job.description)
+    return report_job(job.description, waited=wait)
+
+
+def report_job(description: dict[str, Any], *, waited: bool = True) -> int:
+    name, status = description["TrainingJobName"], description["TrainingJobStatus"]
+    if status == "Completed":
+        info(f"{name}: Completed; model: {description['ModelArtifacts']['S3ModelArtifacts']}")
+        for metric in description.get("FinalMetricDataList", []):
+            info(f"  {metric['MetricName']} = {metric['Value']}")
+        return 0
+    if status in ("Failed", "Stopped"):
+        reason = description.get("FailureReason", "")
+        info(f"{name}: {status}" + (f"\n{reason}" if reason else ""))
+        return 1
+    if not waited:
+        info(f"{name}: {status}; follow it with `smtrain logs {name}`")
+    return 0
+
+
+@click.command()
+@click.argument("job_name")
+@click.option("--follow/--no-follow", default=True, show_default=True, help="Keep reading until the job ends.")
+@common_options
+def logs(job_name: str, follow: bool, **settings: Any) -> int:
+    """Print a training job's log (live while it runs)."""
+    session = make_session(settings)
+    job = session.logs(job_name, follow=follow)
+    return report_job(job.description) if follow else 0
+
+
+@click.command()
+@click.argument("job_name")
+@common_options
+def stop(job_name: str, **settings: Any) -> None:
+    """Stop a running training job."""
+    job = make_session(settings).stop(job_name)
+    info(f"{job_name}: {job.status}")
+
+
+@click.command(name="ls")
+@click.option("--json", "as_json", is_flag=True, help="Print jobs and endpoints as JSON.")
+@common_options
+def list_command(as_json: bool, **settings: Any) -> None:
+    """List training jobs and endpoints."""
+    from smtrain.cli.listing import print_listing
+
+    session = make_session(settings)
+    jobs, endpoints = session.list_jobs(), session.list_endpoints()
+    url = session.backend.runtime_url() if endpoints else ""
+    if as_json:
+        emit_json({"TrainingJobs": jobs, "Endpoints": [dict(e, Url=url) for e in endpoints]})
+        return
+    print_listing(jobs, endpoints, url)
+
+
+COMMANDS = [prepare, fit, logs, stop, list_command]

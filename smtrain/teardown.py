@@ -1,0 +1,47 @@
+"""Which endpoints `teardown --all` and `teardown --expired` remove.
+
+Only endpoints tagged ``smtrain:managed=true`` are candidates; an expiry is
+the ``smtrain:expires-at`` tag that ``deploy --ttl`` writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Any
+
+from smtrain.plan import SMTRAIN_TAG
+from smtrain.workflow import call
+
+if TYPE_CHECKING:
+    from smtrain.api import Session
+
+EXPIRES_TAG = "smtrain:expires-at"
+
+
+def select_endpoints(session: Session, *, expired_only: bool, now: dt.datetime | None = None) -> list[str]:
+    now = now or dt.datetime.now(dt.UTC)
+    chosen = []
+    for endpoint in session.list_endpoints():
+        tags = endpoint_tags(session, endpoint)
+        if tags.get(SMTRAIN_TAG["Key"]) != SMTRAIN_TAG["Value"]:
+            continue
+        if expired_only and not is_expired(tags, now):
+            continue
+        chosen.append(endpoint["EndpointName"])
+    return chosen
+
+
+def endpoint_tags(session: Session, endpoint: dict[str, Any]) -> dict[str, str]:
+    response = call(session.backend, "ListTags", {"ResourceArn": endpoint["EndpointArn"]})
+    return {tag["Key"]: tag["Value"] for tag in response.get("Tags", [])}
+
+
+def is_expired(tags: dict[str, str], now: dt.datetime) -> bool:
+    value = tags.get(EXPIRES_TAG)
+    if not value:
+        return False
+    try:
+        expires = dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    except ValueError:
+        return False
+    return expires <= now

@@ -1,0 +1,176 @@
+"""Runs plans against a backend: uploads, API calls, waits.
+
+The same code drives the local backend and SageMaker; only the backend
+object differs. Progress goes to a :class:`Reporter` so the CLI, the
+Python API and tests each decide where it is shown.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from smtrain.backends.base import Backend
+from smtrain.errors import NotFoundError, SmtrainError
+from smtrain.plan import ApiCall, Plan, Upload, Wait, resolve, snake_case
+
+NOT_FOUND_MARKERS = ("not found", "could not find", "does not exist")
+
+
+class Reporter:
+    """Where progress goes; the default writes to stderr."""
+
+    def info(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    def log_line(self, line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+
+class QuietReporter(Reporter):
+    def info(self, message: str) -> None:
+        pass
+
+    def log_line(self, line: str) -> None:
+        pass
+
+
+def call(backend: Backend, operation: str, params: Mapping[str, Any], *, where: str = "") -> dict[str, Any]:
+    """One API call on the backend's SageMaker client, errors translated."""
+    client = backend.sagemaker()
+    try:
+        return dict(getattr(client, snake_case(operation))(**params))
+    except Exception as exc:
+        raise translate(exc, where=where or operation) from exc
+
+
+def translate(exc: Exception, *, where: str) -> Exception:
+    if isinstance(exc, SmtrainError):
+        return exc
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        message = str(exc.response.get("Error", {}).get("Message", ""))
+        if any(marker in message.lower() for marker in NOT_FOUND_MARKERS) and "role" not in message.lower():
+            return NotFoundError(message, where=where, hint="`smtrain ls` lists what exists")
+    if isinstance(exc, ClientError | BotoCoreError):
+        from smtrain.aws import translate as translate_aws
+
+        return translate_aws(exc, where=where)
+    return exc
+
+
+def execute(plan: Plan, backend: Backend, reporter: Reporter, *, wait: bool = True) -> dict[str, dict[str, Any]]:
+    """Run every step in order; results by step name (Refs resolve against them)."""
+    results: dict[str, dict[str, Any]] = {}
+    for step in plan:
+        if isinstance(step, Upload):
+            results[step.step] = run_upload(step, backend, reporter)
+        elif isinstance(step, ApiCall):
+            results[step.step] = call(backend, step.operation, resolve(step.params, results))
+        elif isinstance(step, Wait) and wait:
+            results[step.step] = wait_for_status(backend, step, reporter)
+    return results
+
+
+def run_upload(step: Upload, backend: Backend, reporter: Reporter) -> dict[str, Any]:
+    if step.kind == "source":
+        return {"Uri": step.uri}
+    report = backend.sync(Path(step.local_path), step.uri, progress=True)
+    reporter.info(f"synced {step.local_path} -> {step.uri}: {describe_sync(report)}")
+    return {"Uri": step.uri}
+
+
+def describe_sync(report: Any) -> str:
+    if not report.uploaded_files:
+        return f"0 bytes uploaded, {report.unchanged_files} file(s) unchanged"
+    return (
+        f"{report.uploaded_files} file(s), {report.uploaded_bytes:,} bytes uploaded; "
+        f"{report.unchanged_files} unchanged"
+    )
+
+
+def wait_for_status(
+    backend: Backend, step: Wait, reporter: Reporter, *, on_poll: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
+    """Poll until the status is final; returns the last description."""
+    last_status = ""
+    poll = float(getattr(backend, "poll_seconds", 10.0))
+    while True:
+        description = call(backend, step.operation, step.params)
+        status = str(description.get(step.status_key, ""))
+        if status != last_status:
+            reporter.info(f"{step.operation.removeprefix('Describe')} status: {status}")
+            last_status = status
+        if on_poll:
+            on_poll(description)
+        if status in step.success or status in step.failure:
+            return description
+        backend.sleep(poll)
+
+
+def follow_training(backend: Backend, job_name: str, reporter: Reporter, *, logs: bool = True) -> dict[str, Any]:
+    """Stream the job's log while it runs; return its final description.
+
+    Ctrl-C stops a local job (its whole process tree); on SageMaker it only
+    detaches, since the job runs on and bills until it ends or is stopped.
+    """
+    describe = {"TrainingJobName": job_name}
+    final: dict[str, Any] = {}
+
+    def is_done() -> bool:
+        final.update(call(backend, "DescribeTrainingJob", describe))
+        return final["TrainingJobStatus"] in ("Completed", "Failed", "Stopped")
+
+    try:
+        if logs:
+            for line in backend.job_log(job_name, follow=True, is_done=is_done):
+                reporter.log_line(line)
+        else:
+            while not is_done():
+                backend.sleep(float(getattr(backend, "poll_seconds", 10.0)))
+    except KeyboardInterrupt:
+        return interrupt_training(backend, job_name, reporter)
+    return final
+
+
+def interrupt_training(backend: Backend, job_name: str, reporter: Reporter) -> dict[str, Any]:
+    if backend.name != "local":
+        reporter.info(f"detached; job {job_name} keeps running. Stop it with: smtrain stop {job_name}")
+        raise KeyboardInterrupt
+    reporter.info(f"stopping job {job_name} ...")
+    call(backend, "StopTrainingJob", {"TrainingJobName": job_name})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        description = call(backend, "DescribeTrainingJob", {"TrainingJobName": job_name})
+        if description["TrainingJobStatus"] in ("Stopped", "Completed", "Failed"):
+            return description
+        backend.sleep(0.1)
+    return description
+
+
+def endpoint_resources(backend: Backend, endpoint: str) -> tuple[str, list[str]]:
+    """The endpoint's config name and its models' names."""
+    description = call(backend, "DescribeEndpoint", {"EndpointName": endpoint}, where=f"endpoint {endpoint}")
+    config_name = description["EndpointConfigName"]
+    return config_name, config_models(backend, config_name)
+
+
+def config_models(backend: Backend, config_name: str) -> list[str]:
+    try:
+        config = call(backend, "DescribeEndpointConfig", {"EndpointConfigName": config_name})
+    except NotFoundError:
+        return []
+    return [variant["ModelName"] for variant in config.get("ProductionVariants", [])]
+
+
+def delete_quietly(backend: Backend, operation: str, params: Mapping[str, Any]) -> bool:
+    """Delete a resource; False when it was already gone."""
+    try:
+        call(backend, operation, params)
+    except NotFoundError:
+        return False
+    return True
