@@ -15,9 +15,10 @@ Nothing is read at import time: call :func:`load_config`.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from smtrain.errors import UsageError
 

@@ -7,13 +7,14 @@ script's own children (joblib workers, say) go with it and nothing is orphaned.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 
 def spawn_detached(
@@ -88,10 +89,8 @@ def stop_group(pgid: int, *, grace_seconds: float = 5.0) -> None:
         if not group_alive(pgid) or _only_zombies(pgid):
             return
         time.sleep(0.05)
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     _reap(pgid)
 
 
