@@ -6,7 +6,7 @@ and Lambda task handlers do not pay for the data stack.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing
 
 __version__ = "0.1.0"
 
@@ -19,7 +19,7 @@ __all__ = [
     "__version__",
 ]
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:
     from smtrain.api import Dataset, Endpoint, Session, TrainingJob
     from smtrain.errors import SmtrainError
 
@@ -32,7 +32,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     if name in _LAZY:
         import importlib
 

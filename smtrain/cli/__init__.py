@@ -17,7 +17,7 @@ from smtrain.cli.common import GLOBAL_OPTIONS_HELP
 
 
 @click.group(
-    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100, "terminal_width": 100},
     epilog=GLOBAL_OPTIONS_HELP,
 )
 @click.version_option(package_name="smtrain")

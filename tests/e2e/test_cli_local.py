@@ -1,0 +1,130 @@
+"""The penguins workflow through the CLI on the local backend, and its failure modes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import Cli
+
+pytestmark = pytest.mark.e2e
+
+
+def prepare(cli: Cli) -> dict[str, object]:
+    result = cli("prepare", "--json")
+    assert result.code == 0, result.err
+    return result.json()  # type: ignore[no-any-return]
+
+
+def fit_args(data: dict[str, object], *extra: str) -> list[str]:
+    hps = [f"--hp={k}={v}" for k, v in data["hyperparameters"].items()]  # type: ignore[attr-defined]
+    return ["fit", "--entry-point", "penguins.py", "--source-dir", "entry_points",
+            "--channel", f"train={data['train']}", *hps, *extra]
+
+
+def test_workflow_step_by_step(cli: Cli, workdir: Path) -> None:
+    data = prepare(cli)
+    again = cli("prepare")
+    assert "0 bytes uploaded" in again.err
+
+    fit = cli(*fit_args(data, "--hp", "C=0.5", "--job-name", "penguins-e2e", "--json",
+                        "--metric-definition", r"train:accuracy=train_accuracy=([0-9.]+)"))
+    assert fit.code == 0, fit.err
+    job = fit.json()
+    assert job["TrainingJobName"] == "penguins-e2e"
+    assert job["TrainingJobStatus"] == "Completed"
+    assert job["HyperParameters"]["C"] == "0.5"
+    assert job["HyperParameters"]["target"] == '"sex"'
+    assert job["ModelArtifacts"]["S3ModelArtifacts"].startswith("file://")
+    assert Path(job["ModelArtifacts"]["S3ModelArtifacts"].removeprefix("file://")).is_file()
+    assert [m["MetricName"] for m in job["FinalMetricDataList"]] == ["train:accuracy"]
+    assert "train_accuracy=" in fit.err  # the log streamed live
+
+    logs = cli("logs", "penguins-e2e")
+    assert logs.code == 0 and "train_accuracy=" in logs.err
+
+    deployed = cli("deploy", "penguins-e2e", "--endpoint-name", "penguins-ep", "--json")
+    assert deployed.code == 0, deployed.err
+    endpoint = deployed.json()
+    assert endpoint["EndpointStatus"] == "InService"
+    assert endpoint["Url"].startswith("http://127.0.0.1:")
+
+    row = "Adelie,Torgersen,39.1,18.7,181.0,3750.0"
+    predicted = cli("predict", "penguins-ep", "--body", row)
+    assert predicted.code == 0, predicted.err
+    assert json.loads(predicted.out) in (["male"], ["female"])
+    piped = cli("predict", "penguins-ep", "--content-type", "application/json",
+                stdin=json.dumps([["Adelie", "Torgersen", 39.1, 18.7, 181.0, 3750.0]]))
+    assert piped.code == 0 and json.loads(piped.out) == json.loads(predicted.out)
+
+    import boto3
+
+    runtime = boto3.client("sagemaker-runtime", endpoint_url=endpoint["Url"], region_name="us-east-1",
+                           aws_access_key_id="local", aws_secret_access_key="local")
+    response = runtime.invoke_endpoint(EndpointName="penguins-ep", ContentType="text/csv", Body=row)
+    assert json.loads(response["Body"].read()) == json.loads(predicted.out)
+
+    listing = cli("ls", "--json").json()
+    assert [j["TrainingJobName"] for j in listing["TrainingJobs"]] == ["penguins-e2e"]
+    assert [(e["EndpointName"], e["EndpointStatus"]) for e in listing["Endpoints"]] == [("penguins-ep", "InService")]
+
+    first = cli("teardown", "penguins-ep")
+    assert first.code == 0 and "Endpoint penguins-ep" in first.err
+    second = cli("teardown", "penguins-ep")
+    assert second.code == 0 and "already gone" in second.err
+
+
+def test_quickstart(cli: Cli) -> None:
+    result = cli("quickstart")
+    assert result.code == 0, result.err
+    assert "test accuracy:" in result.err
+    assert "tearing down" in result.err
+    assert cli("ls", "--json").json()["Endpoints"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["fit", "--entry-point", "missing.py", "--source-dir", "entry_points", "--channel", "train=."],
+         "entry point 'missing.py' not found"),
+        (["fit", "--entry-point", "penguins.py", "--source-dir", "entry_points", "--channel", "train=nowhere"],
+         "path 'nowhere' does not exist"),
+        (["fit", "--entry-point", "penguins.py", "--source-dir", "entry_points", "--channel", "train=.",
+          "--hp", "novalue"], "malformed --hp 'novalue'"),
+        (["fit", "--entry-point", "penguins.py", "--source-dir", "entry_points"], "no input channel"),
+        (["teardown"], "name one endpoint"),
+    ],
+)
+def test_usage_errors_exit_2_without_traceback(cli: Cli, args: list[str], message: str) -> None:
+    result = cli(*args)
+    assert result.code == 2, result.err
+    assert message in result.err
+    assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("args", [["logs", "no-such-job"], ["deploy", "no-such-job"],
+                                  ["predict", "no-such-endpoint", "--body", "1"]])
+def test_unknown_names_exit_1_with_a_message(cli: Cli, args: list[str]) -> None:
+    result = cli(*args)
+    assert result.code == 1, result.err
+    assert "no-such" in result.err and "hint:" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_failing_script_reports_the_traceback_tail(cli: Cli, workdir: Path) -> None:
+    (workdir / "broken").mkdir()
+    (workdir / "broken" / "train.py").write_text("def f():\n    raise ValueError('bad column sex2')\n\nf()\n")
+    result = cli("fit", "--entry-point", "train.py", "--source-dir", "broken", "--channel", "train=broken", "--json")
+    assert result.code == 1
+    job = result.json()
+    assert job["TrainingJobStatus"] == "Failed"
+    assert "ValueError: bad column sex2" in job["FailureReason"]
+    assert len(job["FailureReason"]) <= 1024
+    assert "Traceback" not in result.err.split("ValueError")[0].splitlines()[0]
+
+
+def test_debug_shows_the_traceback(cli: Cli) -> None:
+    result = cli("logs", "no-such-job", "--debug")
+    assert result.code == 1 and "Traceback" in result.err

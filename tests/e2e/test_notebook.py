@@ -1,0 +1,33 @@
+"""notebooks/penguins.ipynb runs top to bottom on a real Jupyter kernel."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.e2e
+
+
+def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    shutil.copytree(REPO / "entry_points", tmp_path / "entry_points")
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.setenv("SMTRAIN_HOME", str(tmp_path / ".smtrain"))
+    notebook = nbformat.read(REPO / "notebooks" / "penguins.ipynb", as_version=4)
+    client = nbclient.NotebookClient(
+        notebook, timeout=300, kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path / "notebooks")}},
+    )
+    client.execute()
+    outputs = "".join(
+        str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+        for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs
+    )
+    assert "test accuracy:" in outputs
+    assert "InService" in outputs
+    assert "Endpoint" in outputs  # what teardown removed
