@@ -128,8 +128,7 @@ class Session:
         """Start a training job and, by default, follow it to the end."""
         spec = self.training_spec(entry_point, **options)
         plan = self.plan_fit(spec)
-        self.backend.upload_source(spec.source_dir, spec.entry_point, plan[0].uri)  # type: ignore[union-attr]
-        execute(plan[1:], self.backend, self.reporter, wait=False)
+        execute(plan, self.backend, self.reporter, wait=False)
         self.reporter.info(f"training job {spec.job_name} started")
         if not wait:
             return self.job(spec.job_name)

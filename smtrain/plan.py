@@ -39,6 +39,7 @@ class Upload:
     kind: str
     local_path: str
     uri: str
+    entry_point: str = ""
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def plan_fit(spec: TrainingSpec, config: Config, *, root: str, image_uri: str, r
     """Upload source (and local channels for SageMaker), create the job, wait for it."""
     job = spec.job_name
     source_uri = join_uri(root, job, "source", "sourcedir.tar.gz")
-    steps: list[Step] = [Upload(step="upload-source", kind="source", local_path=str(spec.source_dir), uri=source_uri)]
+    steps: list[Step] = [Upload("upload-source", "source", str(spec.source_dir), source_uri, spec.entry_point)]
     channels = []
     for name, value in spec.channels.items():
         uri, upload = channel_uri(value, root, job, name, local=config.is_local)

@@ -72,12 +72,14 @@ def execute(plan: Plan, backend: Backend, reporter: Reporter, *, wait: bool = Tr
         elif isinstance(step, ApiCall):
             results[step.step] = call(backend, step.operation, resolve(step.params, results))
         elif isinstance(step, Wait) and wait:
-            results[step.step] = wait_for_status(backend, step, reporter)
+            params = resolve(step.params, results)
+            results[step.step] = wait_for_status(backend, step, reporter, params=params)
     return results
 
 
 def run_upload(step: Upload, backend: Backend, reporter: Reporter) -> dict[str, Any]:
     if step.kind == "source":
+        backend.upload_source(Path(step.local_path), step.entry_point, step.uri)
         return {"Uri": step.uri}
     report = backend.sync(Path(step.local_path), step.uri, progress=True)
     reporter.info(f"synced {step.local_path} -> {step.uri}: {describe_sync(report)}")
@@ -94,13 +96,14 @@ def describe_sync(report: Any) -> str:
 
 
 def wait_for_status(
-    backend: Backend, step: Wait, reporter: Reporter, *, on_poll: Callable[[dict[str, Any]], None] | None = None
+    backend: Backend, step: Wait, reporter: Reporter, *, params: Mapping[str, Any],
+    on_poll: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Poll until the status is final; returns the last description."""
     last_status = ""
     poll = float(getattr(backend, "poll_seconds", 10.0))
     while True:
-        description = call(backend, step.operation, step.params)
+        description = call(backend, step.operation, params)
         status = str(description.get(step.status_key, ""))
         if status != last_status:
             reporter.info(f"{step.operation.removeprefix('Describe')} status: {status}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -41,49 +42,69 @@ def prepare(csv_path: str | None, target: str, numeric: str | None, categorical:
          f"--channel train={data.train_uri} {hps}")
 
 
+FIT_OPTIONS = [
+    click.option("--entry-point", required=True, help="The training script, relative to --source-dir."),
+    click.option("--source-dir", default=".", show_default=True, type=click.Path(file_okay=False),
+                 help="Folder packed as the job's code (honours .gitignore and .smtrainignore; never .env)."),
+    click.option("--channel", "channels", multiple=True, metavar="NAME=PATH_OR_URI", help="An input channel."),
+    click.option("--hp", "hps", multiple=True, metavar="KEY=VALUE",
+                 help="A hyperparameter; VALUE is JSON or a string."),
+    click.option("--job-name", default="", help="Default: <entry point>-<timestamp>."),
+    click.option("--metric-definition", "metrics", multiple=True, metavar="NAME=REGEX",
+                 help="Capture a metric from the log (first group of REGEX)."),
+    click.option("--env", "environment", multiple=True, metavar="KEY=VALUE", help="Environment for the script."),
+    click.option("--instance-type", default="", help="SageMaker instance type."),
+    click.option("--instance-count", default=0, type=int, help="SageMaker instance count."),
+    click.option("--image-uri", default="", help="A custom ECR training image (sagemaker backend)."),
+    click.option("--framework-version", default="", help="scikit-learn image version (default: newest known)."),
+    click.option("--spot", is_flag=True, help="Managed spot training (sagemaker backend)."),
+    click.option("--max-wait", "max_wait_seconds", default=0, type=int, help="Spot: longest wait in seconds."),
+    click.option("--checkpoint-uri", default="", help="Spot: S3 URI for checkpoints."),
+    click.option("--volume-kms-key", default="", help="KMS key for the training volume."),
+    click.option("--output-kms-key", default="", help="KMS key for the output."),
+    click.option("--subnet", "subnets", multiple=True, help="VPC subnet (repeatable)."),
+    click.option("--security-group", "security_groups", multiple=True, help="VPC security group (repeatable)."),
+    click.option("--network-isolation", is_flag=True, help="No network access for the job."),
+]
+
+
+def fit_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags of `smtrain fit`, shared with `smtrain plan fit`."""
+    for option in reversed(FIT_OPTIONS):
+        command = option(command)
+    return command
+
+
 @click.command()
-@click.option("--entry-point", required=True, help="The training script, relative to --source-dir.")
-@click.option("--source-dir", default=".", show_default=True, type=click.Path(file_okay=False),
-              help="Folder packed as the job's code (honours .gitignore and .smtrainignore; never .env).")
-@click.option("--channel", "channels", multiple=True, metavar="NAME=PATH_OR_URI", help="An input channel.")
-@click.option("--hp", "hps", multiple=True, metavar="KEY=VALUE", help="A hyperparameter; VALUE is JSON or a string.")
-@click.option("--job-name", default="", help="Default: <entry point>-<timestamp>.")
-@click.option("--metric-definition", "metrics", multiple=True, metavar="NAME=REGEX",
-              help="Capture a metric from the log (first group of REGEX).")
-@click.option("--env", "environment", multiple=True, metavar="KEY=VALUE", help="Environment for the script.")
-@click.option("--instance-type", default="", help="SageMaker instance type.")
-@click.option("--instance-count", default=0, type=int, help="SageMaker instance count.")
-@click.option("--image-uri", default="", help="A custom ECR training image (sagemaker backend).")
-@click.option("--framework-version", default="", help="scikit-learn image version (default: newest known).")
-@click.option("--spot", is_flag=True, help="Managed spot training (sagemaker backend).")
-@click.option("--max-wait", "max_wait_seconds", default=0, type=int, help="Spot: longest wait in seconds.")
-@click.option("--checkpoint-uri", default="", help="Spot: S3 URI for checkpoints.")
-@click.option("--volume-kms-key", default="", help="KMS key for the training volume.")
-@click.option("--output-kms-key", default="", help="KMS key for the output.")
-@click.option("--subnet", "subnets", multiple=True, help="VPC subnet (repeatable).")
-@click.option("--security-group", "security_groups", multiple=True, help="VPC security group (repeatable).")
-@click.option("--network-isolation", is_flag=True, help="No network access for the job.")
+@fit_options
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the job to the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final DescribeTrainingJob as JSON on stdout.")
 @common_options
 def fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...], metrics: tuple[str, ...],
         environment: tuple[str, ...], wait: bool, as_json: bool, **options: Any) -> int:
     """Run a training job and follow it: exit 0 if it completed, 1 if it failed or was stopped."""
+    session = make_session(options)
+    job = session.fit(entry_point, wait=wait, **fit_arguments(source_dir, channels, hps, metrics, environment, options))
+    if as_json:
+        emit_json(job.description)
+    return report_job(job.description, waited=wait)
+
+
+def fit_arguments(source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...], metrics: tuple[str, ...],
+                  environment: tuple[str, ...], options: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for Session.fit/training_spec from the parsed flags."""
     from smtrain.spec import parse_pairs
 
-    session = make_session(options)
-    job = session.fit(
-        entry_point, source_dir=source_dir, wait=wait,
+    return dict(
+        source_dir=source_dir,
         channels=parse_pairs(channels, "--channel"),
         hyperparameters=parse_pairs(hps, "--hp", json_values=True),
         metric_definitions=parse_pairs(metrics, "--metric-definition"),
         environment=parse_pairs(environment, "--env"),
-        subnets=tuple(options.pop("subnets")), security_groups=tuple(options.pop("security_groups")),
+        subnets=tuple(options.pop("subnets")),
+        security_groups=tuple(options.pop("security_groups")),
         **options,
     )
-    if as_json:
-        emit_json(job.description)
-    return report_job(job.description, waited=wait)
 
 
 def report_job(description: dict[str, Any], *, waited: bool = True) -> int:

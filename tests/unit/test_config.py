@@ -14,7 +14,9 @@ def test_defaults(tmp_path: Path) -> None:
 
 
 def test_precedence_flag_env_dotenv_toml(tmp_path: Path) -> None:
-    (tmp_path / "smtrain.toml").write_text('bucket = "from-toml"\nprefix = "p-toml"\nrole = "r-toml"\nregion = "eu-west-1"\n')
+    (tmp_path / "smtrain.toml").write_text(
+        'bucket = "from-toml"\nprefix = "p-toml"\nrole = "r-toml"\nregion = "eu-west-1"\n'
+    )
     (tmp_path / ".env").write_text("SMTRAIN_BUCKET=from-dotenv\nSMTRAIN_PREFIX=p-dotenv\n")
     environ = {"SMTRAIN_BUCKET": "from-env"}
     config = load_config({"bucket": "from-flag", "role": None}, environ=environ, cwd=tmp_path)

@@ -33,7 +33,8 @@ def spec(tmp_path: Path, **kwargs: object) -> TrainingSpec:
 def test_local_fit_plan(tmp_path: Path) -> None:
     plan = plan_fit(spec(tmp_path), Config(), root=ROOT, image_uri="img", role="role")
     upload, create, wait = plan
-    assert upload == Upload("upload-source", "source", str(tmp_path), f"{ROOT}/job-1/source/sourcedir.tar.gz")
+    source = f"{ROOT}/job-1/source/sourcedir.tar.gz"
+    assert upload == Upload("upload-source", "source", str(tmp_path), source, "train.py")
     assert isinstance(create, ApiCall) and create.operation == "CreateTrainingJob"
     request = dict(create.params)
     assert request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == tmp_path.resolve().as_uri()

@@ -14,7 +14,8 @@ def test_help_imports_no_data_stack_nor_sdk() -> None:
         "import sys\n"
         "from smtrain.cli import cli\n"
         "try:\n    cli.main(['--help'], standalone_mode=False)\nexcept SystemExit:\n    pass\n"
-        "heavy = [m for m in ('pandas', 'sklearn', 'numpy', 'boto3', 'botocore', 'sagemaker', 'rich') if m in sys.modules]\n"
+        "heavy = ('pandas', 'sklearn', 'numpy', 'boto3', 'botocore', 'sagemaker', 'rich')\n"
+        "heavy = [m for m in heavy if m in sys.modules]\n"
         "print(heavy)\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -11,14 +11,16 @@ from smtrain.spec import (
 
 
 def test_hp_values_are_json_when_they_parse() -> None:
-    parsed = parse_pairs(["n=8", "crit=entropy", "lr=0.1", "flag=true", "cols=[1,2]", "s=\"8\""], "--hp", json_values=True)
+    items = ["n=8", "crit=entropy", "lr=0.1", "flag=true", "cols=[1,2]", "s=\"8\""]
+    parsed = parse_pairs(items, "--hp", json_values=True)
     assert parsed == {"n": 8, "crit": "entropy", "lr": 0.1, "flag": True, "cols": [1, 2], "s": "8"}
 
 
 def test_encoding_matches_the_sdk_and_decoding_the_toolkit() -> None:
     encoded = encode_hyperparameters({"n": 8, "crit": "entropy", "lr": 0.1})
     assert encoded == {"n": "8", "crit": '"entropy"', "lr": "0.1"}
-    assert decode_hyperparameters({**encoded, "raw": "not json"}) == {"n": 8, "crit": "entropy", "lr": 0.1, "raw": "not json"}
+    decoded = decode_hyperparameters({**encoded, "raw": "not json"})
+    assert decoded == {"n": 8, "crit": "entropy", "lr": 0.1, "raw": "not json"}
 
 
 @pytest.mark.parametrize("item", ["noequals", "=value"])

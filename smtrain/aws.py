@@ -1,0 +1,408 @@
+"""Every boto3 call smtrain makes goes through here.
+
+- :class:`AwsSession` builds the boto3 session from :class:`~smtrain.config.Config`
+  (profile, region) and hands out cached clients with standard retries. It
+  never passes ``endpoint_url``, so ``AWS_ENDPOINT_URL`` (and the per-service
+  ``AWS_ENDPOINT_URL_<SERVICE>``) keep working as boto3 documents them.
+- :func:`translate` turns botocore errors into :class:`~smtrain.errors.SmtrainError`
+  with where / what / hint, at one boundary.
+- :func:`wait_for` polls a ``Describe*`` call with an injected sleep and clock.
+- :func:`iter_training_log` streams a training job's CloudWatch log.
+- :func:`default_bucket` finds (and creates) ``sagemaker-{region}-{account}``
+  as the SageMaker SDK does.
+
+Nothing here creates a client or reads configuration at import time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from smtrain.config import Config
+from smtrain.errors import AwsError, BackendError, JobFailedError, NotFoundError, SmtrainError, UsageError
+
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+ROLE_HINT = (
+    "set SMTRAIN_ROLE to the ARN of an IAM role that trusts sagemaker.amazonaws.com "
+    "and can read/write your bucket"
+)
+CREDENTIALS_HINT = "configure credentials (`aws configure`, `aws sso login`) or set AWS_PROFILE"
+THROTTLING_CODES = frozenset(
+    {"ThrottlingException", "Throttling", "TooManyRequestsException", "RequestLimitExceeded", "SlowDown"}
+)
+BAD_CREDENTIALS_CODES = frozenset(
+    {"InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "InvalidAccessKeyId",
+     "ExpiredToken", "ExpiredTokenException", "AuthFailure"}
+)
+ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "403", "Forbidden"})
+NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException", "NoSuchKey", "404", "NotFound"})
+
+
+class AwsNotFoundError(AwsError, NotFoundError):
+    """AWS says the resource does not exist: catchable as either parent."""
+
+
+class AwsConfigError(AwsError, UsageError):
+    """Credentials, region or profile are missing or wrong: the user's setup, exit code 2."""
+
+
+class WaitFailedError(JobFailedError):
+    """A polled resource reached a failure status; ``description`` is the last ``Describe*`` answer."""
+
+    def __init__(self, what: str, *, status: str, description: Mapping[str, Any], where: str = "",
+                 hint: str = "") -> None:
+        self.status = status
+        self.description = dict(description)
+        super().__init__(what, where=where, hint=hint)
+
+
+class AwsSession:
+    """A boto3 session plus cached clients, built lazily from a profile and a region."""
+
+    def __init__(self, *, region: str = "", profile: str = "", boto_session: Any = None) -> None:
+        self._region = region
+        self._profile = profile
+        self._boto = boto_session
+        self._clients: dict[str, Any] = {}
+        self._account = ""
+
+    @classmethod
+    def from_config(cls, config: Config) -> AwsSession:
+        return cls(region=config.region, profile=config.profile)
+
+    @property
+    def boto(self) -> Any:
+        if self._boto is None:
+            import boto3
+
+            with translating(where=f"AWS profile {self._profile}" if self._profile else "AWS session"):
+                self._boto = boto3.session.Session(
+                    profile_name=self._profile or None, region_name=self._region or None
+                )
+        return self._boto
+
+    @property
+    def region(self) -> str:
+        region = self._region or self.boto.region_name
+        if not region:
+            raise AwsConfigError(
+                "no AWS region configured", code="NoRegion", where="AWS session",
+                hint="set SMTRAIN_REGION or AWS_REGION, or a region in your AWS profile",
+            )
+        return str(region)
+
+    def client(self, service: str) -> Any:
+        """A cached client with standard retry mode (3 attempts, backoff, throttling-aware)."""
+        if service not in self._clients:
+            from botocore.config import Config as BotoConfig
+
+            config = BotoConfig(retries={"mode": "standard"}, user_agent_extra="smtrain")
+            with translating(where=f"{service} client"):
+                self._clients[service] = self.boto.client(service, region_name=self.region, config=config)
+        return self._clients[service]
+
+    def account_id(self) -> str:
+        if not self._account:
+            with translating(where="sts GetCallerIdentity"):
+                self._account = str(self.client("sts").get_caller_identity()["Account"])
+        return self._account
+
+
+# -- errors --------------------------------------------------------------------
+
+
+@contextmanager
+def translating(*, where: str) -> Iterator[None]:
+    """Re-raise any botocore/boto3 error inside the block as a :class:`SmtrainError`."""
+    try:
+        yield
+    except SmtrainError:
+        raise
+    except Exception as exc:
+        if not _is_aws_error(exc):
+            raise
+        raise translate(exc, where=where) from exc
+
+
+def _is_aws_error(exc: BaseException) -> bool:
+    from boto3.exceptions import Boto3Error
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return isinstance(exc, ClientError | BotoCoreError | Boto3Error)
+
+
+def translate(exc: BaseException, *, where: str = "") -> SmtrainError:
+    """The :class:`SmtrainError` that says what went wrong with an AWS call and what to do."""
+    from boto3.exceptions import S3UploadFailedError
+    from botocore.exceptions import ClientError
+
+    if isinstance(exc, SmtrainError):
+        return exc
+    if isinstance(exc, ClientError):
+        return _translate_client_error(exc, where)
+    # boto3's S3 transfer wraps the ClientError of a failed part in S3UploadFailedError.
+    if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
+        return _translate_client_error(exc.__context__, where)
+    return _translate_botocore_error(exc, where)
+
+
+def _translate_botocore_error(exc: BaseException, where: str) -> SmtrainError:
+    from botocore import exceptions as bce
+
+    where = where or "AWS"
+    if isinstance(exc, bce.NoCredentialsError | bce.PartialCredentialsError | bce.CredentialRetrievalError):
+        return AwsConfigError(f"no usable AWS credentials: {exc}", code="NoCredentials", where=where,
+                              hint=CREDENTIALS_HINT)
+    if isinstance(exc, bce.ProfileNotFound):
+        return AwsConfigError(str(exc), code="ProfileNotFound", where=where,
+                              hint="check SMTRAIN_PROFILE / AWS_PROFILE against `aws configure list-profiles`")
+    if isinstance(exc, bce.TokenRetrievalError | bce.SSOError):
+        return AwsConfigError(str(exc), code="SSOTokenExpired", where=where,
+                              hint="run `aws sso login` for your profile")
+    if isinstance(exc, bce.NoRegionError):
+        return AwsConfigError("no AWS region configured", code="NoRegion", where=where,
+                              hint="set SMTRAIN_REGION or AWS_REGION, or a region in your AWS profile")
+    if isinstance(exc, bce.EndpointConnectionError | bce.ConnectTimeoutError):
+        return AwsError(f"could not reach AWS: {exc}", code="EndpointConnectionError", where=where,
+                        hint="check the network and the region name; if AWS_ENDPOINT_URL is set, is that server up?")
+    if isinstance(exc, bce.ParamValidationError):
+        return BackendError(f"invalid request: {exc}", where=where,
+                            hint="this is a bug in smtrain if it came from a plan; please report it")
+    return AwsError(str(exc), code=type(exc).__name__, where=where)
+
+
+def _translate_client_error(exc: Any, where: str) -> SmtrainError:
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", "Unknown"))
+    message = str(error.get("Message", "")) or str(exc)
+    where = where or exc.operation_name
+    operation = exc.operation_name
+    if code == "NoSuchBucket":
+        bucket = error.get("BucketName", "")
+        what = f"bucket {bucket} does not exist" if bucket else f"the bucket does not exist: {message}"
+        return AwsNotFoundError(what, code=code, where=where,
+                                hint="create it (`aws s3 mb s3://NAME`) or set SMTRAIN_BUCKET to a bucket you own")
+    if code in THROTTLING_CODES:
+        return AwsError(f"AWS throttled {operation} even after retries: {message}", code=code, where=where,
+                        hint="wait a minute and retry; run fewer smtrain commands at once")
+    if code in BAD_CREDENTIALS_CODES:
+        return AwsConfigError(f"AWS rejected the credentials ({code}): {message}", code=code, where=where,
+                              hint="check the region (SMTRAIN_REGION / AWS_REGION) and that the credentials "
+                                   "are current; " + CREDENTIALS_HINT)
+    if code in ACCESS_DENIED_CODES:
+        return AwsError(f"access denied for {operation}: {message}", code=code, where=where,
+                        hint=_access_denied_hint(message))
+    if code == "ResourceLimitExceeded":
+        return AwsError(f"an account quota is exhausted: {message}", code=code, where=where,
+                        hint="stop or delete what you no longer use, pick another instance type, or request "
+                             "an increase in the Service Quotas console (service: SageMaker)")
+    if code in NOT_FOUND_CODES:
+        return AwsNotFoundError(message if message not in ("Not Found", "") else f"{where} does not exist",
+                                code=code, where=where, hint="check the name and the region")
+    if code in ("ValidationException", "ValidationError"):
+        return _translate_validation(message, code, where)
+    if code in ("ResourceInUse", "ConflictException", "BucketAlreadyExists"):
+        return AwsError(message, code=code, where=where,
+                        hint="the name is taken: choose another, or remove the existing resource first")
+    return AwsError(f"{code}: {message}", code=code, where=where)
+
+
+def _access_denied_hint(message: str) -> str:
+    if "iam:PassRole" in message:
+        return "your identity needs iam:PassRole on the execution role (SMTRAIN_ROLE)"
+    return "your AWS identity lacks this permission: ask for it in IAM, or use another profile (AWS_PROFILE)"
+
+
+def _translate_validation(message: str, code: str, where: str) -> SmtrainError:
+    lowered = message.lower()
+    if "assume role" in lowered or "assume the role" in lowered or ("role" in lowered and "not exist" in lowered):
+        return AwsError(f"SageMaker cannot use the execution role: {message}", code=code, where=where,
+                        hint=ROLE_HINT)
+    if any(marker in lowered for marker in ("could not find", "not found", "does not exist")):
+        return AwsNotFoundError(message, code=code, where=where, hint="check the name and the region")
+    return AwsError(f"SageMaker rejected the request: {message}", code=code, where=where)
+
+
+# -- waiting -------------------------------------------------------------------
+
+
+def wait_for(
+    describe: Callable[[], Mapping[str, Any]],
+    status_key: str,
+    success: Iterable[str],
+    failure: Iterable[str],
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+    timeout: float | None = None,
+    interval: float = 10.0,
+    on_status: Callable[[str, Mapping[str, Any]], None] | None = None,
+    detail_key: str = "",
+    what: str = "",
+) -> dict[str, Any]:
+    """Call ``describe()`` every ``interval`` seconds until ``status_key`` is final.
+
+    Returns the last description when the status is in ``success``; raises
+    :class:`WaitFailedError` when it is in ``failure`` and :class:`BackendError`
+    when ``timeout`` seconds pass first. ``on_status(status, description)`` is
+    called whenever the status (or the value under ``detail_key``, e.g.
+    ``SecondaryStatus``) changes.
+    """
+    success, failure = frozenset(success), frozenset(failure)
+    what = what or status_key.removesuffix("Status")
+    deadline = None if timeout is None else clock() + timeout
+    seen: tuple[str, str] | None = None
+    while True:
+        with translating(where=what):
+            description = dict(describe())
+        status = str(description.get(status_key, ""))
+        observed = (status, str(description.get(detail_key, "")) if detail_key else "")
+        if on_status and observed != seen:
+            on_status(status, description)
+        seen = observed
+        if status in success:
+            return description
+        if status in failure:
+            reason = description.get("FailureReason", "no reason given")
+            raise WaitFailedError(f"{what} is {status}: {reason}", status=status, description=description, where=what)
+        if deadline is not None and clock() >= deadline:
+            raise BackendError(f"{what} is still {status or 'unknown'} after {timeout:g} seconds", where=what,
+                               hint="it keeps running; check on it later, or give a longer timeout")
+        remaining = interval if deadline is None else max(0.0, min(interval, deadline - clock()))
+        sleep(remaining)
+
+
+# -- training logs ---------------------------------------------------------------
+
+
+def iter_training_log(
+    logs: Any,
+    job_name: str,
+    *,
+    follow: bool,
+    is_done: Callable[[], bool],
+    sleep: Callable[[float], None] = time.sleep,
+    poll_seconds: float = 5.0,
+) -> Iterator[str]:
+    """Lines of the job's CloudWatch log streams (``{job}/algo-N-...``), oldest first.
+
+    Without ``follow``: what is there now. With it: poll until ``is_done()``,
+    then read once more after one more interval, because CloudWatch delivers
+    the last lines a few seconds after the job ends (the SDK does the same).
+    Each stream is read from its own ``nextForwardToken``, so nothing repeats;
+    with several instances, lines carry the stream's host as a prefix.
+    """
+    tokens: dict[str, str | None] = {}
+    final_reads = 0
+    while True:
+        if follow and (final_reads or is_done()):
+            final_reads += 1
+        yield from _read_new_lines(logs, job_name, tokens)
+        if not follow or final_reads >= 2:
+            return
+        sleep(poll_seconds)
+
+
+def _read_new_lines(logs: Any, job_name: str, tokens: dict[str, str | None]) -> Iterator[str]:
+    for stream in _log_streams(logs, job_name):
+        tokens.setdefault(stream, None)
+    events: list[tuple[int, str, str]] = []
+    for stream in sorted(tokens):
+        events += [(event["timestamp"], stream, event["message"]) for event in _new_events(logs, stream, tokens)]
+    events.sort(key=lambda event: event[0])
+    several = len(tokens) > 1
+    for _, stream, message in events:
+        host = stream.rsplit("/", 1)[-1]
+        for line in message.rstrip("\n").split("\n"):
+            yield f"[{host}] {line}" if several else line
+
+
+def _log_streams(logs: Any, job_name: str) -> list[str]:
+    from botocore.exceptions import ClientError
+
+    names: list[str] = []
+    params: dict[str, Any] = {"logGroupName": TRAINING_LOG_GROUP, "logStreamNamePrefix": f"{job_name}/"}
+    with translating(where=f"log of {job_name}"):
+        while True:
+            try:
+                page = logs.describe_log_streams(**params)
+            except ClientError as exc:
+                # The group appears with the account's first training log; until then, no lines.
+                if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                    return []
+                raise
+            names += [stream["logStreamName"] for stream in page.get("logStreams", [])]
+            if not page.get("nextToken"):
+                return names
+            params["nextToken"] = page["nextToken"]
+
+
+def _new_events(logs: Any, stream: str, tokens: dict[str, str | None]) -> Iterator[dict[str, Any]]:
+    """Events after the stream's saved token; AWS repeats the token once the stream is drained."""
+    with translating(where=f"log stream {stream}"):
+        while True:
+            params: dict[str, Any] = {"logGroupName": TRAINING_LOG_GROUP, "logStreamName": stream,
+                                      "startFromHead": True}
+            if tokens[stream]:
+                params["nextToken"] = tokens[stream]
+            page = logs.get_log_events(**params)
+            yield from page.get("events", [])
+            token = page.get("nextForwardToken")
+            if not token or token == tokens[stream]:
+                return
+            tokens[stream] = token
+
+
+# -- the SDK's default bucket ----------------------------------------------------
+
+
+def default_bucket_name(region: str, account: str) -> str:
+    return f"sagemaker-{region}-{account}"
+
+
+def default_bucket(session: AwsSession) -> str:
+    """``sagemaker-{region}-{account}``, created if missing, as the SageMaker SDK does."""
+    region, account = session.region, session.account_id()
+    name = default_bucket_name(region, account)
+    ensure_bucket(session.client("s3"), name, region=region, owner=account)
+    return name
+
+
+def ensure_bucket(s3: Any, name: str, *, region: str, owner: str) -> bool:
+    """Create ``name`` unless it exists; True if created. ``owner`` guards against a
+    bucket of that predictable name squatted by another account (the SDK checks too)."""
+    from botocore.exceptions import ClientError
+
+    where = f"s3://{name}"
+    try:
+        s3.head_bucket(Bucket=name, ExpectedBucketOwner=owner)
+        return False
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code == "403":
+            raise AwsError(f"bucket {name} exists but is not yours (or you may not read it)", code=code,
+                           where=where, hint="set SMTRAIN_BUCKET to a bucket your account owns") from exc
+        if code not in ("404", "NoSuchBucket", "NotFound"):
+            raise translate(exc, where=where) from exc
+    return _create_bucket(s3, name, region, where)
+
+
+def _create_bucket(s3: Any, name: str, region: str, where: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    params: dict[str, Any] = {"Bucket": name}
+    if region != "us-east-1":  # us-east-1 rejects its own name as a LocationConstraint
+        params["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    try:
+        s3.create_bucket(**params)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") == "BucketAlreadyOwnedByYou":
+            return False
+        if error.get("Code") == "OperationAborted" and "conflicting conditional operation" in error.get("Message", ""):
+            return False  # another process is creating it right now
+        raise translate(exc, where=where) from exc
+    return True

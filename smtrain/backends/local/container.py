@@ -1,0 +1,345 @@
+"""The model container: SageMaker's inference contract over HTTP, served by gunicorn.
+
+    python -m smtrain.backends.local.container --model-dir DIR --code-dir DIR [--fd N]
+
+``GET /ping`` answers 200 once the model is loaded (a worker loads it when it
+starts, and retries on each ping if that failed; the failure is the 500 body);
+``POST /invocations`` answers with :mod:`smtrain.backends.local.inference`.
+``X-Amzn-SageMaker-Custom-Attributes`` is echoed on the answer.
+
+The server reads the image's variables: ``SAGEMAKER_MODEL_SERVER_WORKERS``
+(default: the CPU count, as in the image), ``SAGEMAKER_MODEL_SERVER_TIMEOUT``
+(60), ``SAGEMAKER_BIND_TO_PORT`` (8080), ``SAGEMAKER_PROGRAM``,
+``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``. It listens on 127.0.0.1 only, or on
+an inherited listening socket (``--fd``), which spares the parent a port race.
+A worker that dies (even by ``os._exit``) is replaced by gunicorn's arbiter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import logging
+import os
+import shutil
+import socket
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
+CUSTOM_ATTRIBUTES_ENVIRON = "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"
+DEFAULT_TIMEOUT = 60
+DEFAULT_PORT = 8080
+PING_TIMEOUT = 2.0  # SageMaker's own /ping timeout
+CONTAINER_MODULE = "smtrain.backends.local.container"
+
+logger = logging.getLogger("smtrain.container")
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+
+class ModelApp:
+    """The WSGI application of one worker: one model, loaded once."""
+
+    def __init__(self, code_dir: Path, model_dir: Path, environ: Mapping[str, str]) -> None:
+        self.code_dir = code_dir
+        self.model_dir = model_dir
+        self.environ = dict(environ)
+        self.handler: Any = None
+
+    def ensure_loaded(self) -> str:
+        """Load the user module and the model; "" when ready, else why not."""
+        from smtrain.backends.local.inference import Handler
+
+        try:
+            if self.handler is None:
+                self.handler = Handler.from_environment(self.code_dir, self.model_dir, self.environ)
+            self.handler.load()
+        except Exception as exc:
+            logger.exception("the model failed to load")
+            return f"the model failed to load: {type(exc).__name__}: {exc}"
+        return ""
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == "/ping":
+            if method not in ("GET", "HEAD"):
+                return respond(start_response, 405, b"use GET /ping")
+            return self.ping(start_response)
+        if path == "/invocations":
+            if method != "POST":
+                return respond(start_response, 405, b"use POST /invocations")
+            return self.invocations(environ, start_response)
+        return respond(start_response, 404, b"the model container serves GET /ping and POST /invocations")
+
+    def ping(self, start_response: StartResponse) -> Iterable[bytes]:
+        error = self.ensure_loaded()
+        return respond(start_response, 500, error.encode()) if error else respond(start_response, 200, b"")
+
+    def invocations(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        error = self.ensure_loaded()
+        if error:
+            return respond(start_response, 500, error.encode())
+        result = self.handler.invoke(read_body(environ), environ.get("CONTENT_TYPE"), environ.get("HTTP_ACCEPT"))
+        headers = []
+        if environ.get(CUSTOM_ATTRIBUTES_ENVIRON):
+            headers.append((CUSTOM_ATTRIBUTES, environ[CUSTOM_ATTRIBUTES_ENVIRON]))
+        return respond(start_response, result.status, result.body, result.content_type, headers)
+
+
+REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
+           413: "Payload Too Large", 415: "Unsupported Media Type", 424: "Failed Dependency",
+           429: "Too Many Requests", 500: "Internal Server Error"}
+
+
+def respond(
+    start_response: StartResponse, status: int, body: bytes,
+    content_type: str = "text/plain; charset=utf-8", extra: list[tuple[str, str]] | None = None,
+) -> list[bytes]:
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *(extra or [])]
+    start_response(f"{status} {REASONS.get(status, 'Error')}", headers)
+    return [body]
+
+
+def read_body(environ: dict[str, Any], limit: int | None = None) -> bytes:
+    """The request body; with ``limit``, at most ``limit + 1`` bytes (enough to tell it is too big)."""
+    stream = environ["wsgi.input"]
+    length = environ.get("CONTENT_LENGTH") or ""
+    size = int(length) if length.isdigit() else -1
+    if limit is not None:
+        size = limit + 1 if size < 0 else min(size, limit + 1)
+    return bytes(stream.read(size) if size >= 0 else stream.read())
+
+
+# -- the server ---------------------------------------------------------------
+
+
+def run_gunicorn(app_factory: Callable[[], WsgiApp], options: Mapping[str, Any]) -> None:
+    """Serve ``app_factory()`` (called in each worker) with gunicorn, in this process."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> WsgiApp:
+            return app_factory()
+
+    Server().run()
+
+
+def base_options(bind: str, *, workers: int, timeout: int, name: str) -> dict[str, Any]:
+    return {
+        "bind": [bind],
+        "workers": workers,
+        "timeout": timeout,
+        "graceful_timeout": 3,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": name,
+        # gunicorn >= 25 opens a control socket under $HOME by default; one per server would collide
+        "control_socket_disable": True,
+    }
+
+
+def server_options(environ: Mapping[str, str], bind: str) -> dict[str, Any]:
+    workers = int(environ.get("SAGEMAKER_MODEL_SERVER_WORKERS") or os.cpu_count() or 1)
+    timeout = int(environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or DEFAULT_TIMEOUT)
+    options = base_options(bind, workers=workers, timeout=timeout, name="smtrain-model")
+    options.update(worker_class="sync", accesslog="-")
+    return options
+
+
+def bind_address(fd: int | None, environ: Mapping[str, str]) -> str:
+    if fd is not None:
+        return f"fd://{fd}"
+    return f"127.0.0.1:{environ.get('SAGEMAKER_BIND_TO_PORT') or DEFAULT_PORT}"
+
+
+# -- starting and probing a container (the endpoints API's side) -------------
+
+
+def listening_socket(port: int = 0, *, fixed: bool = False) -> socket.socket:
+    """A socket listening on 127.0.0.1 for a server to inherit; a taken port
+    falls back to a free one unless ``fixed``."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            if fixed or not port:
+                raise
+            sock.bind(("127.0.0.1", 0))
+    except OSError as exc:
+        sock.close()
+        from smtrain.errors import EndpointError
+
+        raise EndpointError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", where="local runtime",
+                            hint="choose another port with SMTRAIN_RUNTIME_PORT, or 0 for any free one") from None
+    sock.listen(128)
+    return sock
+
+
+def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of a server process: ours, unbuffered, with smtrain importable."""
+    env = dict(os.environ)
+    package_root = str(Path(__file__).resolve().parents[3])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def container_environment(model_environment: Mapping[str, str], port: int) -> dict[str, str]:
+    """What the container sees: the model's Environment, not the caller's SageMaker variables."""
+    env = {k: v for k, v in child_environment().items() if not k.startswith(("SAGEMAKER_", "SM_"))}
+    env.update({k: str(v) for k, v in model_environment.items()})
+    env["SAGEMAKER_BIND_TO_PORT"] = str(port)
+    return env
+
+
+def local_path(uri: str, what: str) -> Path:
+    from smtrain.uris import is_file_uri, to_path
+
+    if is_file_uri(uri):
+        return to_path(uri)
+    if "://" in uri:
+        raise ValueError(f"the local backend reads {what} from file:// URIs, not {uri}")
+    return Path(uri)
+
+
+def unpack(uri: str, dest: Path, what: str) -> None:
+    """A model or source given as a .tar.gz or a directory, laid out in ``dest``."""
+    source = local_path(uri, what)
+    if source.is_dir():
+        shutil.copytree(source, dest, dirs_exist_ok=True)
+    elif source.is_file():
+        from smtrain.packaging import safe_extract
+
+        safe_extract(source, dest)
+    else:
+        raise ValueError(f"{what} {uri} does not exist")
+
+
+def start_container(root: Path, log_path: Path, container: Mapping[str, Any]) -> dict[str, Any]:
+    """Lay out ``root/model`` and ``root/code`` from a model's container
+    definition and start its server; the deployment's private record."""
+    model_dir, code_dir = root / "model", root / "code"
+    model_dir.mkdir(parents=True, exist_ok=True)
+    if container.get("ModelDataUrl"):
+        unpack(container["ModelDataUrl"], model_dir, "model data")
+    environment = {k: str(v) for k, v in (container.get("Environment") or {}).items()}
+    if environment.get("SAGEMAKER_SUBMIT_DIRECTORY"):
+        unpack(environment["SAGEMAKER_SUBMIT_DIRECTORY"], code_dir, "source directory")
+    elif (model_dir / "code").is_dir():
+        code_dir = model_dir / "code"  # the SDK's repack puts the script inside model.tar.gz
+    code_dir.mkdir(parents=True, exist_ok=True)
+    deployment = {"dir": str(root), "model_dir": str(model_dir), "code_dir": str(code_dir), "log": str(log_path),
+                  "environment": environment,
+                  "timeout": int(environment.get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or DEFAULT_TIMEOUT)}
+    return launch(deployment)
+
+
+def launch(deployment: dict[str, Any]) -> dict[str, Any]:
+    """Start (or restart) the server of a laid-out deployment on a fresh port."""
+    from smtrain.backends.local import processes
+
+    with listening_socket() as listener:
+        port = listener.getsockname()[1]
+        argv = processes.python_module_argv(CONTAINER_MODULE, "--model-dir", deployment["model_dir"],
+                                            "--code-dir", deployment["code_dir"], "--fd", str(listener.fileno()))
+        pid = spawn(argv, log_path=Path(deployment["log"]), env=container_environment(deployment["environment"], port),
+                    cwd=Path(deployment["code_dir"]), pass_fds=[listener.fileno()])
+    return {**deployment, "pid": pid, "port": port, "started": time.time()}
+
+
+def spawn(argv: list[str], **options: Any) -> int:
+    """``processes.spawn_detached``, quiet: it drops its ``Popen`` on purpose (the server
+    outlives us), which Python reports as a ResourceWarning from ``Popen.__del__``."""
+    from smtrain.backends.local import processes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        return processes.spawn_detached(argv, **options)
+
+
+def ping(port: int, timeout: float = PING_TIMEOUT) -> tuple[int, str]:
+    """``GET /ping``: (status, body), or (0, why) when nothing answers."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        connection.request("GET", "/ping")
+        response = connection.getresponse()
+        return response.status, response.read().decode("utf-8", errors="replace")
+    except (OSError, http.client.HTTPException) as exc:
+        return 0, type(exc).__name__
+    finally:
+        connection.close()
+
+
+def running(deployment: Mapping[str, Any]) -> bool:
+    """Whether the deployment's server process lives (a pid reused after a restart does not count)."""
+    from smtrain.backends.local.processes import is_alive
+
+    pid = int(deployment["pid"])
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return is_alive(pid)
+    return is_alive(pid) and CONTAINER_MODULE.encode() in command
+
+
+def probe(deployment: Mapping[str, Any], startup_timeout: float) -> tuple[str, str]:
+    """("ready" | "starting" | "failed", why) for a started container."""
+    status, body = ping(int(deployment["port"]))
+    if status == 200:
+        return "ready", ""
+    if status >= 500:
+        return "failed", body
+    if not running(deployment):
+        return "failed", "the model server exited"
+    if time.time() - float(deployment["started"]) > startup_timeout:
+        return "failed", f"/ping did not answer 200 within {startup_timeout:.0f} seconds"
+    return "starting", ""
+
+
+def log_tail(path: Path, limit: int) -> str:
+    """The last ``limit`` characters of a log, from a line start."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(0, os.SEEK_END)
+            log.seek(max(0, log.tell() - limit))
+            text = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    if len(text) >= limit and "\n" in text:
+        text = text.split("\n", 1)[1]
+    return text.strip()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m smtrain.backends.local.container")
+    parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--code-dir", type=Path, required=True)
+    parser.add_argument("--fd", type=int, default=None, help="an inherited listening socket")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import smtrain.backends.local.inference  # noqa: F401  (numpy, imported once before the workers fork)
+
+    environ = dict(os.environ)
+
+    def worker_app() -> ModelApp:
+        app = ModelApp(args.code_dir, args.model_dir, environ)
+        app.ensure_loaded()  # each worker loads the model as it starts; /ping reports the outcome
+        return app
+
+    run_gunicorn(worker_app, server_options(environ, bind_address(args.fd, environ)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,402 @@
+"""Local endpoints: SageMaker's model, endpoint-config and endpoint operations.
+
+Shaped like ``boto3.client("sagemaker")``: PascalCase keyword arguments, the
+real response shapes (ARNs in account 000000000000, times as tz-aware
+datetimes), ``ClientError("ValidationException")`` with SageMaker's messages.
+
+An endpoint is a model container (:mod:`.container`) started as a detached
+process group, so it outlives the CLI; every endpoint of a home is reached
+through one runtime gateway (:mod:`.runtime`), started with the first
+endpoint and stopped with the last. ``CreateEndpoint`` returns at once with
+``Creating``; ``DescribeEndpoint`` moves it to ``InService`` once ``/ping``
+answers 200, or to ``Failed`` with the tail of the server log. An update
+whose new container fails rolls back, as SageMaker's blue/green deployment
+does: ``InService`` on the old config, with the ``FailureReason``.
+
+Each deployment lives in ``endpoints/<name>/v<generation>/{model,code}`` so
+that ``UpdateEndpoint`` can start the new container before stopping the old
+one; ``endpoints/<name>/server.log`` collects every generation's output.
+Only the first production variant is served, by one container.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from smtrain.backends.local.errors import client_error
+from smtrain.backends.local.home import LocalHome
+from smtrain.backends.local.state import StateDB, public
+
+ACCOUNT = "000000000000"
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+TIME_KEYS = ("CreationTime", "LastModifiedTime", "ResolutionTime")
+DEFAULT_STARTUP_TIMEOUT = 600
+FAILURE_REASON_LIMIT = 1024
+KINDS = {"model": "model", "endpoint-config": "endpoint configuration", "endpoint": "endpoint"}
+
+
+class EndpointsAPI:
+    home: LocalHome
+    db: StateDB
+    region: str
+    runtime_port: int
+
+    # -- models ---------------------------------------------------------------
+
+    def create_model(
+        self, *, ModelName: str, Tags: list[dict[str, str]] | None = None, **request: Any,
+    ) -> dict[str, Any]:
+        _check_name("CreateModel", "modelName", ModelName)
+        if not request.get("PrimaryContainer") and not request.get("Containers"):
+            raise _invalid("CreateModel", "Either PrimaryContainer or Containers is required.")
+        arn = self._arn("model", ModelName)
+        body = {"ModelName": ModelName, **request, "CreationTime": time.time(), "ModelArn": arn,
+                "EnableNetworkIsolation": bool(request.get("EnableNetworkIsolation", False)),
+                "_local": {"tags": list(Tags or [])}}
+        if not self.db.insert("model", ModelName, body):
+            raise client_error("CreateModel", "ValidationException", f'Cannot create already existing model "{arn}".')
+        return {"ModelArn": arn}
+
+    def describe_model(self, *, ModelName: str) -> dict[str, Any]:
+        return _shaped(self._get("DescribeModel", "model", ModelName))
+
+    def delete_model(self, *, ModelName: str) -> dict[str, Any]:
+        self._delete("DeleteModel", "model", ModelName)
+        return {}
+
+    def list_models(self, **filters: Any) -> dict[str, Any]:
+        return _listing(self.db.list("model"), "Models", "ModelName", filters, ("ModelArn", "CreationTime"))
+
+    # -- endpoint configs -----------------------------------------------------
+
+    def create_endpoint_config(
+        self, *, EndpointConfigName: str, ProductionVariants: list[dict[str, Any]],
+        Tags: list[dict[str, str]] | None = None, **request: Any,
+    ) -> dict[str, Any]:
+        _check_name("CreateEndpointConfig", "endpointConfigName", EndpointConfigName)
+        if not ProductionVariants:
+            raise _invalid("CreateEndpointConfig", "ProductionVariants must not be empty.")
+        for variant in ProductionVariants:
+            self._get("CreateEndpointConfig", "model", variant["ModelName"])
+        arn = self._arn("endpoint-config", EndpointConfigName)
+        body = {"EndpointConfigName": EndpointConfigName, "EndpointConfigArn": arn,
+                "ProductionVariants": ProductionVariants, **request, "CreationTime": time.time(),
+                "_local": {"tags": list(Tags or [])}}
+        if not self.db.insert("endpoint-config", EndpointConfigName, body):
+            raise _invalid("CreateEndpointConfig",
+                               f'Cannot create already existing endpoint configuration "{arn}".')
+        return {"EndpointConfigArn": arn}
+
+    def describe_endpoint_config(self, *, EndpointConfigName: str) -> dict[str, Any]:
+        return _shaped(self._get("DescribeEndpointConfig", "endpoint-config", EndpointConfigName))
+
+    def delete_endpoint_config(self, *, EndpointConfigName: str) -> dict[str, Any]:
+        self._delete("DeleteEndpointConfig", "endpoint-config", EndpointConfigName)
+        return {}
+
+    def list_endpoint_configs(self, **filters: Any) -> dict[str, Any]:
+        return _listing(self.db.list("endpoint-config"), "EndpointConfigs", "EndpointConfigName", filters,
+                        ("EndpointConfigArn", "CreationTime"))
+
+    # -- endpoints ------------------------------------------------------------
+
+    def create_endpoint(
+        self, *, EndpointName: str, EndpointConfigName: str, Tags: list[dict[str, str]] | None = None, **request: Any,
+    ) -> dict[str, Any]:
+        _check_name("CreateEndpoint", "endpointName", EndpointName)
+        config = self._get("CreateEndpoint", "endpoint-config", EndpointConfigName)
+        arn = self._arn("endpoint", EndpointName)
+        now = time.time()
+        body = {"EndpointName": EndpointName, "EndpointArn": arn, "EndpointConfigName": EndpointConfigName, **request,
+                "EndpointStatus": "Creating", "CreationTime": now, "LastModifiedTime": now,
+                "_local": {"generation": 1, "current": None, "pending": None, "tags": list(Tags or [])}}
+        if not self.db.insert("endpoint", EndpointName, body):
+            raise _invalid("CreateEndpoint", f'Cannot create already existing endpoint "{arn}".')
+        self._start("CreateEndpoint", EndpointName, config, 1, "current")
+        self._ensure_gateway()
+        return {"EndpointArn": arn}
+
+    def describe_endpoint(self, *, EndpointName: str) -> dict[str, Any]:
+        return _shaped(self._refresh(self._get("DescribeEndpoint", "endpoint", EndpointName)))
+
+    def update_endpoint(self, *, EndpointName: str, EndpointConfigName: str, **request: Any) -> dict[str, Any]:
+        body = self._get("UpdateEndpoint", "endpoint", EndpointName)
+        config = self._get("UpdateEndpoint", "endpoint-config", EndpointConfigName)
+        started = _flag()
+
+        def start_update(b: dict[str, Any]) -> None:
+            if b["EndpointStatus"] == "InService":
+                b.update(EndpointStatus="Updating", LastModifiedTime=time.time())
+                b.pop("FailureReason", None)
+                b["_local"]["generation"] += 1
+                started.append(b["_local"]["generation"])
+
+        self.db.update("endpoint", EndpointName, start_update)
+        if not started:
+            state = "failed" if body["EndpointStatus"] == "Failed" else "in-progress"
+            raise _invalid("UpdateEndpoint",
+                               f'Cannot update {state} endpoint "{body["EndpointArn"]}".')
+        self._start("UpdateEndpoint", EndpointName, config, started[0], "pending")
+        return {"EndpointArn": body["EndpointArn"]}
+
+    def delete_endpoint(self, *, EndpointName: str) -> dict[str, Any]:
+        from smtrain.backends.local.processes import stop_group
+
+        body = self._get("DeleteEndpoint", "endpoint", EndpointName)
+        self.db.delete("endpoint", EndpointName)
+        for slot in ("pending", "current"):
+            if body["_local"].get(slot):
+                stop_group(int(body["_local"][slot]["pid"]))
+        shutil.rmtree(self.home.endpoint_dir(EndpointName), ignore_errors=True)
+        self._stop_gateway_if_idle()
+        return {}
+
+    def list_endpoints(self, **filters: Any) -> dict[str, Any]:
+        rows = [self._refresh(row) for row in self.db.list("endpoint")]
+        if filters.get("StatusEquals"):
+            rows = [row for row in rows if row["EndpointStatus"] == filters["StatusEquals"]]
+        return _listing(rows, "Endpoints", "EndpointName", filters,
+                        ("EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus"))
+
+    def runtime_url(self) -> str:
+        """The runtime gateway's base URL, for ``boto3.client("sagemaker-runtime", endpoint_url=...)``."""
+        from smtrain.backends.local.runtime import recorded_url
+
+        endpoints = self.db.list("endpoint")
+        for endpoint in endpoints:
+            self._heal(endpoint)
+        if endpoints:
+            return self._ensure_gateway()
+        return recorded_url(self.home, self.db, self._requested_port())
+
+    # -- deployments ----------------------------------------------------------
+
+    def _start(self, operation: str, name: str, config: dict[str, Any], generation: int, slot: str) -> None:
+        """Start a container for ``config``; what cannot start fails the endpoint (or rolls the update back)."""
+        try:
+            deployment = self._deploy(operation, name, config, generation)
+        except Exception as exc:
+            reason = _reason(exc)
+            self.db.update("endpoint", name, lambda b: _record_failure(b, reason))
+        else:
+            self.db.update("endpoint", name, lambda b: b["_local"].update({slot: deployment}))
+
+    def _deploy(self, operation: str, name: str, config: dict[str, Any], generation: int) -> dict[str, Any]:
+        from smtrain.backends.local.container import start_container
+
+        variant = config["ProductionVariants"][0]
+        model = self._get(operation, "model", variant["ModelName"])
+        container = model.get("PrimaryContainer") or model["Containers"][0]
+        root = self.home.endpoint_dir(name) / f"v{generation}"
+        deployment = start_container(root, self.home.endpoint_dir(name) / "server.log", container)
+        startup = variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT
+        deployment.update(config=config["EndpointConfigName"], variant=variant.get("VariantName", "AllTraffic"),
+                          image=container.get("Image", ""), startup_timeout=startup)
+        return deployment
+
+    def _refresh(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Settle a Creating or Updating endpoint whose container has answered (or died)."""
+        from smtrain.backends.local.container import probe
+
+        body = self._heal(body)
+        status = body["EndpointStatus"]
+        slot = {"Creating": "current", "Updating": "pending"}.get(status)
+        deployment = body["_local"].get(slot) if slot else None
+        if not deployment:
+            return body
+        outcome, why = probe(deployment, float(deployment["startup_timeout"]))
+        if outcome == "starting":
+            return body
+        if outcome == "ready":
+            return self._settle_ready(body, status)
+        return self._settle_failed(body, status, deployment, why)
+
+    def _heal(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Restart the server of an in-service endpoint that died (killed, or the machine restarted),
+        as SageMaker replaces a failed instance; the endpoint stays InService."""
+        from smtrain.backends.local.container import launch, running
+        from smtrain.backends.local.processes import stop_group
+
+        dead = body["_local"].get("current")
+        if body["EndpointStatus"] != "InService" or not dead or running(dead):
+            return body
+        stop_group(int(dead["pid"]))  # whatever is left of its group
+        try:
+            replacement = launch(dead)
+        except Exception:
+            return body  # its files are gone; the gateway answers ModelNotReadyException
+        swapped = _flag()
+
+        def swap(b: dict[str, Any]) -> None:
+            if (b["_local"].get("current") or {}).get("pid") == dead["pid"]:
+                b["_local"]["current"] = replacement
+                swapped.append(True)
+
+        updated = self.db.update("endpoint", body["EndpointName"], swap)
+        if not swapped:
+            stop_group(int(replacement["pid"]))  # another process healed it first
+        return updated or body
+
+    def _settle_ready(self, body: dict[str, Any], status: str) -> dict[str, Any]:
+        from smtrain.backends.local.processes import stop_group
+
+        replaced: list[dict[str, Any]] = []
+
+        def ready(b: dict[str, Any]) -> None:
+            if b["EndpointStatus"] != status:
+                return
+            local = b["_local"]
+            if status == "Updating":
+                replaced.append(local["current"])
+                local["current"], local["pending"] = local["pending"], None
+            b.update(EndpointStatus="InService", LastModifiedTime=time.time(),
+                     EndpointConfigName=local["current"]["config"],
+                     ProductionVariants=[_deployed_variant(local["current"])])
+
+        updated = self.db.update("endpoint", body["EndpointName"], ready)
+        for old in replaced:
+            stop_group(int(old["pid"]))
+            shutil.rmtree(old["dir"], ignore_errors=True)
+        return updated or body
+
+    def _settle_failed(
+        self, body: dict[str, Any], status: str, deployment: dict[str, Any], why: str,
+    ) -> dict[str, Any]:
+        """A new endpoint fails; a failed update rolls back to the running container, as blue/green does."""
+        from smtrain.backends.local.container import log_tail
+        from smtrain.backends.local.processes import stop_group
+
+        acted = _flag()
+        head = (f"The primary container for production variant {deployment['variant']} did not pass the ping "
+                f"health check: {why}. Server log {deployment['log']}, last lines:\n")
+        reason = head + log_tail(self.home.endpoint_dir(body["EndpointName"]) / "server.log",
+                                 max(0, FAILURE_REASON_LIMIT - len(head)))
+
+        def fail(b: dict[str, Any]) -> None:
+            if b["EndpointStatus"] == status:
+                _record_failure(b, reason)
+                acted.append(True)
+
+        updated = self.db.update("endpoint", body["EndpointName"], fail)
+        if acted:
+            stop_group(int(deployment["pid"]))
+            if status == "Updating":
+                shutil.rmtree(deployment["dir"], ignore_errors=True)
+        return updated or body
+
+    # -- gateway --------------------------------------------------------------
+
+    def _requested_port(self) -> int:
+        return self.runtime_port or int(os.environ.get("SMTRAIN_RUNTIME_PORT") or 0)
+
+    def _ensure_gateway(self) -> str:
+        from smtrain.backends.local.runtime import ensure_gateway
+
+        return ensure_gateway(self.home, self.db, self._requested_port())
+
+    def _stop_gateway_if_idle(self) -> None:
+        from smtrain.backends.local.runtime import stop_gateway_if_idle
+
+        stop_gateway_if_idle(self.home, self.db)
+
+    # -- records --------------------------------------------------------------
+
+    def _arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:sagemaker:{self.region}:{ACCOUNT}:{kind}/{name.lower()}"
+
+    def _get(self, operation: str, kind: str, name: str) -> dict[str, Any]:
+        body = self.db.get(kind, name)
+        if body is None:
+            raise self._not_found(operation, kind, name)
+        return body
+
+    def _delete(self, operation: str, kind: str, name: str) -> None:
+        if not self.db.delete(kind, name):
+            raise self._not_found(operation, kind, name)
+
+    def _not_found(self, operation: str, kind: str, name: str) -> Exception:
+        return _invalid(operation, f'Could not find {KINDS[kind]} "{self._arn(kind, name)}".')
+
+
+def _invalid(operation: str, message: str) -> Exception:
+    return client_error(operation, "ValidationException", message)
+
+
+def _record_failure(body: dict[str, Any], reason: str) -> None:
+    local = body["_local"]
+    if body["EndpointStatus"] == "Updating":
+        local["pending"] = None
+        body["EndpointStatus"] = "InService"
+    else:
+        local["current"] = None
+        body["EndpointStatus"] = "Failed"
+    body.update(FailureReason=reason[:FAILURE_REASON_LIMIT], LastModifiedTime=time.time())
+
+
+def _flag() -> list[Any]:
+    """A list a nested change function appends to, to say it acted."""
+    return []
+
+
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:FAILURE_REASON_LIMIT]
+
+
+def _deployed_variant(deployment: dict[str, Any]) -> dict[str, Any]:
+    image = deployment.get("image", "")
+    return {
+        "VariantName": deployment["variant"],
+        "DeployedImages": [{"SpecifiedImage": image, "ResolvedImage": image, "ResolutionTime": deployment["started"]}],
+        "CurrentWeight": 1.0, "DesiredWeight": 1.0, "CurrentInstanceCount": 1, "DesiredInstanceCount": 1,
+    }
+
+
+def _check_name(operation: str, field: str, value: str) -> None:
+    """SageMaker's name constraint; it also keeps names safe as directory names."""
+    if not NAME_PATTERN.match(value or ""):
+        raise _invalid(operation,
+                       f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: "
+                           f"Member must satisfy regular expression pattern: {NAME_PATTERN.pattern}")
+
+
+def _shaped(body: dict[str, Any]) -> dict[str, Any]:
+    """A stored body as boto3 returns it: no private fields, timestamps as datetimes."""
+    return _with_datetimes(public(body))
+
+
+def _with_datetimes(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: (_datetime(v) if k in TIME_KEYS else _with_datetimes(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_datetimes(v) for v in value]
+    return value
+
+
+def _datetime(value: Any) -> Any:
+    return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int | float) else value
+
+
+def _listing(
+    rows: list[dict[str, Any]], key: str, name_key: str, filters: dict[str, Any], fields: tuple[str, ...],
+) -> dict[str, Any]:
+    """A List* answer: NameContains, SortBy (Name | CreationTime | Status), SortOrder, MaxResults, NextToken."""
+    if filters.get("NameContains"):
+        rows = [row for row in rows if filters["NameContains"] in row[name_key]]
+    sort_key: Callable[[dict[str, Any]], Any] = {
+        "Name": lambda row: row[name_key],
+        "Status": lambda row: row.get("EndpointStatus", ""),
+    }.get(filters.get("SortBy", ""), lambda row: row["CreationTime"])
+    rows = sorted(rows, key=sort_key, reverse=filters.get("SortOrder", "Descending") == "Descending")
+    start = int(filters.get("NextToken") or 0)
+    end = start + int(filters.get("MaxResults") or 100)
+    summaries = [_shaped({k: row[k] for k in (name_key, *fields) if k in row}) for row in rows[start:end]]
+    answer: dict[str, Any] = {key: summaries}
+    if end < len(rows):
+        answer["NextToken"] = str(end)
+    return answer

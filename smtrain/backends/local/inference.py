@@ -1,0 +1,351 @@
+"""The inference handler: what the scikit-learn serving image does with a request.
+
+A user script written for the SageMaker scikit-learn container runs unchanged:
+``model_fn(model_dir)`` is required; ``input_fn(body, content_type)``,
+``predict_fn(data, model)`` and ``output_fn(prediction, accept)`` default to
+the image's behaviour for ``application/json``, ``text/csv`` and
+``application/x-npy``; or one ``transform_fn(model, body, content_type, accept)``
+replaces all three. As in the image, JSON and CSV bodies reach ``input_fn`` as
+``str`` and others as ``bytes``; a missing ``Content-Type`` means JSON; a
+missing or ``*/*`` ``Accept`` means ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``
+(``application/json``); an ``output_fn``/``transform_fn`` may return the body
+or a ``(body, content_type)`` tuple; JSON and CSV input becomes float32.
+
+Where the image is wrong, this handler is right (the image answers 500 with an
+HTML page in each case):
+
+- an unsupported ``Content-Type`` answers 415, an unsupported ``Accept`` 406,
+  and a body that does not decode as its content type 400;
+- ``.npy`` bodies load with ``allow_pickle=False`` (the image unpickles
+  whatever it is sent);
+- a one-row CSV is one sample, a 2-D array with one row (the image squeezes it
+  to 1-D and scikit-learn rejects it);
+- a CSV with text columns decodes to an object array, numbers as floats (the
+  image's float32 cast fails on the first text cell);
+- an exception in user code answers 500 with a one-line message; the
+  traceback goes to the server log only.
+
+Everything here is in-process and pure enough to test without a server.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import io
+import json
+import logging
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import numpy as np
+
+JSON = "application/json"
+CSV = "text/csv"
+NPY = "application/x-npy"
+ANY = "*/*"
+SUPPORTED = (JSON, CSV, NPY)
+TEXT_TYPES = (JSON, CSV)
+
+logger = logging.getLogger("smtrain.inference")
+
+
+class InferenceResult(NamedTuple):
+    status: int
+    body: bytes
+    content_type: str
+
+
+class InferenceError(Exception):
+    """A request the handler refuses; ``status`` is the HTTP answer."""
+
+    status = 500
+
+
+class UnsupportedContentType(InferenceError):
+    status = 415
+
+    def __init__(self, content_type: str) -> None:
+        super().__init__(
+            f"unsupported content type {content_type!r}; the default input_fn reads {', '.join(SUPPORTED)}"
+        )
+
+
+class UnsupportedAccept(InferenceError):
+    status = 406
+
+    def __init__(self, accept: str) -> None:
+        super().__init__(f"unsupported accept {accept!r}; the default output_fn writes {', '.join(SUPPORTED)}")
+
+
+class BadPayload(InferenceError):
+    status = 400
+
+
+def media_type(header: str | None) -> str:
+    """``"text/csv; charset=utf-8"`` -> ``"text/csv"``."""
+    return (header or "").split(";")[0].strip().lower()
+
+
+# -- decoding -----------------------------------------------------------------
+
+
+def decode(body: bytes | str, content_type: str) -> np.ndarray:
+    """The request body as an array; rows are samples."""
+    kind = media_type(content_type) or JSON
+    if kind == NPY:
+        return _npy_to_array(body if isinstance(body, bytes) else body.encode())
+    if kind not in TEXT_TYPES:
+        raise UnsupportedContentType(content_type)
+    text = _as_text(body)
+    return _json_to_array(text) if kind == JSON else csv_to_array(text)
+
+
+def _as_text(body: bytes | str) -> str:
+    if isinstance(body, str):
+        return body
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadPayload(f"the body is not UTF-8: {exc}") from None
+
+
+def _npy_to_array(body: bytes) -> np.ndarray:
+    try:
+        loaded = np.load(io.BytesIO(body), allow_pickle=False)
+    except ValueError as exc:
+        raise BadPayload(f"the body is not a .npy array that loads without pickle: {exc}") from None
+    except (OSError, EOFError) as exc:
+        raise BadPayload(f"the body is not a .npy array: {exc}") from None
+    if not isinstance(loaded, np.ndarray):
+        raise BadPayload("the body is an .npz archive; send a single .npy array")
+    return loaded
+
+
+def _json_to_array(text: str) -> np.ndarray:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadPayload(f"the body is not valid JSON: {exc}") from None
+    return _numeric_or_objects(data)
+
+
+def _numeric_or_objects(data: Any) -> np.ndarray:
+    try:
+        return np.asarray(data, dtype=np.float32)
+    except (TypeError, ValueError):
+        return np.array(data, dtype=object)
+
+
+def csv_to_array(text: str) -> np.ndarray:
+    """CSV rows as a 2-D array: float32 when every cell is a number, otherwise
+    objects (numbers as floats, empty cells as NaN, text as str)."""
+    try:
+        rows = [row for row in csv.reader(io.StringIO(text), strict=True) if row]
+    except csv.Error as exc:
+        raise BadPayload(f"the body is not valid CSV: {exc}") from None
+    if not rows:
+        raise BadPayload("the CSV body has no rows")
+    if len({len(row) for row in rows}) > 1:
+        raise BadPayload("the CSV rows have different numbers of columns")
+    cells = [[_cell(value) for value in row] for row in rows]
+    if all(isinstance(value, float) for row in cells for value in row):
+        return np.array(cells, dtype=np.float32)
+    array = np.empty((len(cells), len(cells[0])), dtype=object)
+    array[:, :] = cells
+    return array
+
+
+def _cell(value: str) -> float | str:
+    stripped = value.strip()
+    if not stripped:
+        return float("nan")
+    try:
+        return float(stripped)
+    except ValueError:
+        return value
+
+
+# -- encoding -----------------------------------------------------------------
+
+
+def encode(prediction: Any, accept: str) -> bytes:
+    kind = media_type(accept)
+    if kind == JSON:
+        return json.dumps(prediction, default=_to_list).encode()
+    if kind == CSV:
+        return _array_to_csv(prediction)
+    if kind == NPY:
+        return _array_to_npy(prediction)
+    raise UnsupportedAccept(accept)
+
+
+def _to_list(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _array_to_csv(prediction: Any) -> bytes:
+    array = np.asarray(prediction)
+    if array.ndim < 2:
+        array = array.reshape(-1, 1)  # one prediction per line, as the image writes them
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(array.tolist())
+    return out.getvalue().encode()
+
+
+def _array_to_npy(prediction: Any) -> bytes:
+    array = np.asarray(prediction)
+    if array.dtype == object:
+        array = np.array(array.tolist())  # class labels as a str array, not pickled objects
+    out = io.BytesIO()
+    try:
+        np.save(out, array, allow_pickle=False)
+    except ValueError as exc:
+        raise InferenceError(f"the prediction cannot be written as .npy without pickle: {exc}") from None
+    return out.getvalue()
+
+
+# -- the image's default handlers ---------------------------------------------
+
+
+def default_input_fn(body: bytes | str, content_type: str) -> np.ndarray:
+    return decode(body, content_type)
+
+
+def default_predict_fn(data: Any, model: Any) -> Any:
+    return model.predict(data)
+
+
+def default_output_fn(prediction: Any, accept: str) -> bytes:
+    return encode(prediction, accept)
+
+
+def negotiate(accept: str, default_accept: str) -> str:
+    """The first type in ``Accept`` the defaults can write; ``*/*`` means the default."""
+    for candidate in accept.split(","):
+        kind = media_type(candidate)
+        if kind == ANY:
+            return default_accept
+        if kind in SUPPORTED:
+            return kind
+    raise UnsupportedAccept(accept)
+
+
+# -- the user module ----------------------------------------------------------
+
+
+def module_name(program: str) -> str:
+    """``SAGEMAKER_PROGRAM`` (``inference.py``) -> the module name (``inference``)."""
+    return program[:-3] if program.endswith(".py") else program
+
+
+def load_user_module(code_dir: Path, program: str) -> ModuleType:
+    """Import ``program`` from ``code_dir``, with ``code_dir`` importable for its own imports."""
+    if not program:
+        raise InferenceError("SAGEMAKER_PROGRAM is not set; it names the script that defines model_fn")
+    name = module_name(program)
+    path = code_dir / f"{name}.py"
+    if not path.is_file():
+        raise InferenceError(f"SAGEMAKER_PROGRAM names {program!r} but {path} does not exist")
+    if str(code_dir) not in sys.path:
+        sys.path.insert(0, str(code_dir))
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # pickled references to the script's classes resolve
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class UserFunctions:
+    model_fn: Callable[[str], Any]
+    input_fn: Callable[[Any, str], Any] | None = None
+    predict_fn: Callable[[Any, Any], Any] | None = None
+    output_fn: Callable[[Any, str], Any] | None = None
+    transform_fn: Callable[[Any, Any, str, str], Any] | None = None
+
+    @classmethod
+    def from_module(cls, module: ModuleType) -> UserFunctions:
+        model_fn = getattr(module, "model_fn", None)
+        if model_fn is None:
+            raise InferenceError(f"{module.__name__} defines no model_fn(model_dir), which the image requires")
+        found = {name: getattr(module, name, None) for name in ("input_fn", "predict_fn", "output_fn", "transform_fn")}
+        if found["transform_fn"] and any(found[name] for name in ("input_fn", "predict_fn", "output_fn")):
+            raise InferenceError("define transform_fn or input_fn/predict_fn/output_fn, not both")
+        return cls(model_fn=model_fn, **found)
+
+
+class Handler:
+    """One loaded model and the functions that serve it."""
+
+    def __init__(self, functions: UserFunctions, model_dir: Path, *, default_accept: str = JSON) -> None:
+        self.functions = functions
+        self.model_dir = model_dir
+        self.default_accept = default_accept or JSON
+        self.model: Any = None
+        self.loaded = False
+
+    @classmethod
+    def from_environment(cls, code_dir: Path, model_dir: Path, environ: Mapping[str, str]) -> Handler:
+        """The handler the image would build from ``SAGEMAKER_PROGRAM`` and friends."""
+        module = load_user_module(code_dir, environ.get("SAGEMAKER_PROGRAM", ""))
+        return cls(
+            UserFunctions.from_module(module),
+            model_dir,
+            default_accept=environ.get("SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", JSON),
+        )
+
+    def load(self) -> None:
+        if not self.loaded:
+            self.model = self.functions.model_fn(str(self.model_dir))
+            self.loaded = True
+
+    def invoke(self, body: bytes, content_type: str | None, accept: str | None) -> InferenceResult:
+        """Answer one request; never raises."""
+        content_type = content_type or JSON
+        accept = self.default_accept if not accept or accept.strip() == ANY else accept
+        try:
+            self.load()
+            payload: bytes | str = _as_text(body) if media_type(content_type) in TEXT_TYPES else body
+            result = self._transform(payload, content_type, accept)
+            return _to_result(result, accept)
+        except InferenceError as exc:
+            if exc.status >= 500:
+                logger.exception("inference failed")
+            return _error(exc.status, str(exc))
+        except Exception as exc:
+            logger.exception("user code raised")
+            return _error(500, f"{type(exc).__name__}: {exc}")
+
+    def _transform(self, payload: bytes | str, content_type: str, accept: str) -> Any:
+        fns = self.functions
+        if fns.transform_fn is not None:
+            return fns.transform_fn(self.model, payload, content_type, accept)
+        data = (fns.input_fn or default_input_fn)(payload, content_type)
+        prediction = (fns.predict_fn or default_predict_fn)(data, self.model)
+        if fns.output_fn is not None:
+            return fns.output_fn(prediction, accept)
+        chosen = negotiate(accept, self.default_accept)
+        return encode(prediction, chosen), chosen
+
+
+def _to_result(result: Any, accept: str) -> InferenceResult:
+    body, content_type = result if isinstance(result, tuple) else (result, accept)
+    if isinstance(body, str):
+        body = body.encode()
+    if not isinstance(body, bytes | bytearray):
+        raise InferenceError(
+            f"output_fn/transform_fn returned {type(body).__name__}; return bytes or str, or (body, content_type)"
+        )
+    return InferenceResult(200, bytes(body), str(content_type))
+
+
+def _error(status: int, message: str) -> InferenceResult:
+    return InferenceResult(status, message.encode(), "text/plain; charset=utf-8")

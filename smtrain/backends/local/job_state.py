@@ -1,0 +1,142 @@
+"""A training job's record: status changes, timestamps, metrics, failure reasons.
+
+Shared by the API side (``jobs.py``) and the job supervisor (``training.py``),
+so it imports only the standard library. Records are ``DescribeTrainingJob``
+bodies with timestamps stored as ISO strings; ``jobs.py`` turns them into
+``datetime`` objects on the way out, as boto3 does.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+KIND = "training-job"
+ACCOUNT = "000000000000"
+RUNNING = ("InProgress", "Stopping")
+TERMINAL = ("Completed", "Failed", "Stopped")
+FAILURE_REASON_LIMIT = 1024
+
+# The messages SageMaker shows in SecondaryStatusTransitions.
+STATUS_MESSAGES = {
+    "Starting": "Preparing the instances for training",
+    "Downloading": "Downloading input data",
+    "Training": "Training image download completed. Training in progress.",
+    "Uploading": "Uploading generated training model",
+    "Completed": "Training job completed",
+    "Failed": "Training job failed",
+    "Stopping": "Stopping the training job",
+    "Stopped": "Training job stopped",
+    "MaxRuntimeExceeded": "Training job exceeded MaxRuntimeInSeconds provided",
+}
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+def job_arn(region: str, name: str) -> str:
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT}:training-job/{name}"
+
+
+def local(body: dict[str, Any]) -> dict[str, Any]:
+    """The record's private fields (pids, paths), created on first use."""
+    return body.setdefault("_local", {})
+
+
+def set_secondary(body: dict[str, Any], status: str, when: str, message: str = "") -> None:
+    """Close the current secondary status and open ``status``."""
+    transitions = body.setdefault("SecondaryStatusTransitions", [])
+    if transitions and "EndTime" not in transitions[-1]:
+        transitions[-1]["EndTime"] = when
+    message = message or STATUS_MESSAGES.get(status, "")
+    transitions.append({"Status": status, "StartTime": when, "StatusMessage": message})
+    body["SecondaryStatus"] = status
+    body["LastModifiedTime"] = when
+
+
+def finish(body: dict[str, Any], status: str, when: str, *, secondary: str = "", failure_reason: str = "") -> None:
+    """Move a running job to a terminal ``status`` (its secondary status defaults to the same word)."""
+    set_secondary(body, secondary or status, when)
+    body["SecondaryStatusTransitions"][-1]["EndTime"] = when
+    body["TrainingJobStatus"] = status
+    body["TrainingEndTime"] = when
+    start = body.setdefault("TrainingStartTime", when)
+    seconds = max(0, round((parse_time(when) - parse_time(start)).total_seconds()))
+    body["TrainingTimeInSeconds"] = seconds
+    body["BillableTimeInSeconds"] = seconds
+    if failure_reason:
+        body["FailureReason"] = failure_reason[:FAILURE_REASON_LIMIT]
+
+
+class MetricParser:
+    """``MetricDefinitions`` applied to log lines: first capture group as float, last value wins."""
+
+    def __init__(self, definitions: Iterable[Mapping[str, str]]) -> None:
+        self._patterns = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
+        self._values: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        self.dirty = False
+
+    def feed(self, line: str) -> None:
+        for name, pattern in self._patterns:
+            match = pattern.search(line)
+            if not match:
+                continue
+            try:
+                value = float(match.group(1) if pattern.groups else match.group(0))
+            except ValueError:
+                continue
+            with self._lock:
+                self._values[name] = {"MetricName": name, "Value": value, "Timestamp": now_iso()}
+                self.dirty = True
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            self.dirty = False
+            return [dict(v) for v in self._values.values()]
+
+
+def user_error_reason(error_class: str, exit_code: int, output_tail: Iterable[str], command: str) -> str:
+    """The toolkit's ``_CalledProcessError`` text, with the tail of the output as ``ErrorMessage``.
+
+    The real image leaves ``ErrorMessage`` empty; smtrain keeps the end of the
+    output (the traceback, ending with the exception line), trimmed from the
+    front so that the message fits in the 1024 characters of ``FailureReason``.
+    """
+    head = f"{error_class}:\nExitCode {exit_code}\nErrorMessage \""
+    extra = "\nExtraInfo \"OutOfMemory: Process killed by SIGKILL (signal 9)\"" if exit_code in (137, -9) else ""
+    budget = FAILURE_REASON_LIMIT - len("AlgorithmError: ") - len(head) - 1
+    message = trim_front(error_excerpt(output_tail), budget)
+    return f'{head}{message}"{extra}\nCommand "{command}"'
+
+
+def error_excerpt(lines: Iterable[str]) -> str:
+    """From the last Python traceback to the end of the output, or the last lines if there is none."""
+    lines = [line.rstrip() for line in lines if line.strip()]
+    starts = [i for i, line in enumerate(lines) if line.startswith("Traceback (most recent call last)")]
+    return "\n".join(lines[starts[-1]:] if starts else lines[-20:])
+
+
+def trim_front(text: str, limit: int) -> str:
+    """``text`` with its beginning cut (at a line break when possible) to fit ``limit`` characters."""
+    if len(text) <= limit:
+        return text
+    marker = "...\n"
+    cut = text[len(text) - (limit - len(marker)):]
+    newline = cut.find("\n")
+    if 0 <= newline < len(cut) - 1 and len(cut) - newline > limit // 2:
+        cut = cut[newline + 1:]
+    return marker + cut
+
+
+def failure_reason(failure_file_text: str) -> str:
+    """SageMaker's ``FailureReason`` for an algorithm error: the first 1024 characters of ``output/failure``."""
+    return ("AlgorithmError: " + failure_file_text.strip())[:FAILURE_REASON_LIMIT]

@@ -1,0 +1,316 @@
+"""Training jobs on the local backend: the SageMaker API operations.
+
+``create_training_job`` checks the request, records the job and starts its
+supervisor (``training.py``) as a detached process; the other operations
+read and change the record. Requests and responses have the shapes of
+``boto3.client("sagemaker")``; errors are ``ClientError``s with SageMaker's
+codes. Jobs run the scikit-learn framework image's contract, so custom
+images (which need Docker) and ``s3://`` data are refused with a hint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from smtrain.backends.local import job_state
+from smtrain.backends.local.errors import client_error, in_use, not_found
+from smtrain.backends.local.home import LocalHome
+from smtrain.backends.local.processes import is_alive, python_module_argv, spawn_detached, stop_group
+from smtrain.backends.local.state import StateDB, public
+from smtrain.errors import NotFoundError
+from smtrain.plan import LOCAL_IMAGE, join_uri
+from smtrain.spec import NAME_PATTERN, decode_hyperparameters
+from smtrain.uris import to_path
+
+SUPERVISOR_MODULE = "smtrain.backends.local.training"
+FRAMEWORK_IMAGE_MARKER = "sagemaker-scikit-learn"
+STOP_ACK_SECONDS = 5.0
+FORCED_STOP_GRACE_SECONDS = 5.0
+ORPHAN_GRACE_SECONDS = 2.0
+TIME_KEYS = ("CreationTime", "TrainingStartTime", "TrainingEndTime", "LastModifiedTime")
+DESCRIBE_KEYS = (
+    "HyperParameters", "AlgorithmSpecification", "RoleArn", "InputDataConfig", "OutputDataConfig",
+    "ResourceConfig", "VpcConfig", "StoppingCondition", "CheckpointConfig", "Environment",
+    "RetryStrategy", "ExperimentConfig", "DebugHookConfig", "TensorBoardOutputConfig",
+)
+REQUIRED = ("TrainingJobName", "AlgorithmSpecification", "RoleArn", "OutputDataConfig",
+            "ResourceConfig", "StoppingCondition")
+SORT_KEYS = {"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"}
+SAGEMAKER_BACKEND_HINT = "run it with the sagemaker backend (SMTRAIN_BACKEND=sagemaker)"
+
+
+class TrainingJobsAPI:
+    """Mixed into ``LocalSageMaker``, which provides ``home``, ``db`` and ``region``."""
+
+    home: LocalHome
+    db: StateDB
+    region: str
+
+    def create_training_job(self, **request: Any) -> dict[str, Any]:
+        _validate(request)
+        name = request["TrainingJobName"]
+        body = _new_record(request, self.region)
+        if not self.db.insert(job_state.KIND, name, body):
+            raise in_use("CreateTrainingJob", f"Training job names must be unique within an AWS account and region, "
+                         f"and a training job with this name already exists ({body['TrainingJobArn']})")
+        job_dir = self.home.job_dir(name)
+        if job_dir.exists():  # left over from a deleted record of the same name
+            import shutil
+
+            shutil.rmtree(job_dir)
+        with warnings.catch_warnings():
+            # spawn_detached drops its Popen on purpose (the supervisor outlives this
+            # process); Popen.__del__ reports that as a ResourceWarning.
+            warnings.simplefilter("ignore", ResourceWarning)
+            pid = spawn_detached(
+                python_module_argv(SUPERVISOR_MODULE, str(self.home.root.resolve()), name),
+                log_path=self.home.job_log(name),
+                cwd=job_dir,
+            )
+        self.db.update(job_state.KIND, name, lambda b: job_state.local(b).update(supervisor_pid=pid))
+        return {"TrainingJobArn": body["TrainingJobArn"]}
+
+    def describe_training_job(self, *, TrainingJobName: str) -> dict[str, Any]:
+        body = self._job("DescribeTrainingJob", TrainingJobName)
+        return _response(self._reconcile(body))
+
+    def stop_training_job(self, *, TrainingJobName: str) -> dict[str, Any]:
+        body = self._job("StopTrainingJob", TrainingJobName)
+        status = body["TrainingJobStatus"]
+        if status in job_state.TERMINAL:
+            raise client_error("StopTrainingJob", "ValidationException",
+                               f"The request was rejected because the training job is in status {status}.")
+        body = self._mark_stopping(TrainingJobName) or body
+        supervisor = int(job_state.local(body).get("supervisor_pid", 0))
+        if supervisor and is_alive(supervisor):
+            os.kill(supervisor, signal.SIGTERM)
+        if not self._await_stop_ack(TrainingJobName, supervisor):
+            self._force_stop(TrainingJobName)
+        return {}
+
+    def list_training_jobs(self, **kw: Any) -> dict[str, Any]:
+        """Newest first unless ``SortOrder`` says otherwise; ``StatusEquals`` filters the page,
+        after ``MaxResults`` picked it, as the API documents."""
+        jobs = [self._reconcile(body) for body in self.db.list(job_state.KIND)]
+        jobs = [body for body in jobs if _matches(body, kw)]
+        sort_key = SORT_KEYS.get(kw.get("SortBy", "CreationTime"), "CreationTime")
+        descending = kw.get("SortOrder", "Descending") == "Descending"
+        jobs.sort(key=lambda b: (b[sort_key], b["CreationTime"]), reverse=descending)
+        start = int(kw.get("NextToken") or 0)
+        size = int(kw.get("MaxResults") or 10)
+        page = jobs[start:start + size]
+        if kw.get("StatusEquals"):
+            page = [b for b in page if b["TrainingJobStatus"] == kw["StatusEquals"]]
+        result: dict[str, Any] = {"TrainingJobSummaries": [_summary(b) for b in page]}
+        if start + size < len(jobs):
+            result["NextToken"] = str(start + size)
+        return result
+
+    def training_log(self, job_name: str) -> Path:
+        """The job's log file: supervisor messages and everything the script printed."""
+        if self.db.get(job_state.KIND, job_name) is None:
+            raise NotFoundError(f"no training job named {job_name!r}", where=str(self.home.root),
+                                hint="list jobs with list_training_jobs()")
+        return self.home.job_log(job_name)
+
+    # -- helpers -------------------------------------------------------------
+
+    def _job(self, operation: str, name: str) -> dict[str, Any]:
+        body = self.db.get(job_state.KIND, name)
+        if body is None:
+            raise not_found(operation)
+        return body
+
+    def _reconcile(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A running job whose supervisor died: clean up its script and end the job."""
+        pid = int(job_state.local(body).get("supervisor_pid", 0))
+        if body["TrainingJobStatus"] not in job_state.RUNNING or not pid or is_alive(pid):
+            return body
+        stop_group(int(job_state.local(body).get("script_pgid", 0)), grace_seconds=ORPHAN_GRACE_SECONDS)
+        log = self.home.job_log(body["TrainingJobName"])
+
+        def change(current: dict[str, Any]) -> None:
+            if current["TrainingJobStatus"] == "Stopping":
+                job_state.finish(current, "Stopped", job_state.now_iso())
+            elif current["TrainingJobStatus"] == "InProgress":
+                job_state.finish(current, "Failed", job_state.now_iso(), failure_reason=(
+                    f"InternalServerError: the local job supervisor (pid {pid}) exited unexpectedly; "
+                    f"see the job log {log}"))
+
+        return self.db.update(job_state.KIND, body["TrainingJobName"], change) or body
+
+    def _mark_stopping(self, name: str) -> dict[str, Any] | None:
+        def change(body: dict[str, Any]) -> None:
+            if body["TrainingJobStatus"] == "InProgress":
+                body["TrainingJobStatus"] = "Stopping"
+                job_state.set_secondary(body, "Stopping", job_state.now_iso())
+
+        return self.db.update(job_state.KIND, name, change)
+
+    def _await_stop_ack(self, name: str, supervisor: int) -> bool:
+        deadline = time.monotonic() + STOP_ACK_SECONDS
+        while time.monotonic() < deadline:
+            body = self.db.get(job_state.KIND, name) or {}
+            if body.get("TrainingJobStatus") in job_state.TERMINAL or job_state.local(body).get("stop_acknowledged"):
+                return True
+            if not supervisor or not is_alive(supervisor):
+                return False
+            time.sleep(0.05)
+        return False
+
+    def _force_stop(self, name: str) -> None:
+        """The supervisor is gone or does not answer: end both process groups here."""
+        body = self.db.get(job_state.KIND, name) or {}
+        private = job_state.local(body)
+        supervisor = int(private.get("supervisor_pid", 0))
+        if supervisor:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(supervisor, signal.SIGKILL)
+        stop_group(int(private.get("script_pgid", 0)), grace_seconds=FORCED_STOP_GRACE_SECONDS)
+
+        def change(current: dict[str, Any]) -> None:
+            if current["TrainingJobStatus"] in job_state.RUNNING:
+                job_state.finish(current, "Stopped", job_state.now_iso())
+
+        self.db.update(job_state.KIND, name, change)
+
+
+def _invalid(message: str) -> ClientError:
+    return client_error("CreateTrainingJob", "ValidationException", message)
+
+
+def _validate(request: dict[str, Any]) -> None:
+    for key in REQUIRED:
+        if not request.get(key):
+            raise _invalid(f"1 validation error detected: Value null at '{key[0].lower() + key[1:]}' "
+                           "failed to satisfy constraint: Member must not be null")
+    if not NAME_PATTERN.match(request["TrainingJobName"]):
+        raise _invalid(f"Value '{request['TrainingJobName']}' at 'trainingJobName' failed to satisfy constraint: "
+                       f"Member must satisfy regular expression pattern: {NAME_PATTERN.pattern}")
+    _validate_algorithm(request["AlgorithmSpecification"])
+    _validate_resources(request["ResourceConfig"])
+    output = request["OutputDataConfig"].get("S3OutputPath", "")
+    if not output.startswith("file://"):
+        raise _invalid(f"The local backend writes outputs to file:// URIs, not {output!r}; "
+                       f"use the local store, or {SAGEMAKER_BACKEND_HINT}")
+    names = [c.get("ChannelName", "") for c in request.get("InputDataConfig", [])]
+    if len(set(names)) != len(names):
+        raise _invalid(f"Channel names must be unique, got {names}")
+    for channel in request.get("InputDataConfig", []):
+        _validate_channel(channel)
+    _validate_hyperparameters(request.get("HyperParameters", {}))
+
+
+def _validate_algorithm(algorithm: dict[str, Any]) -> None:
+    image = algorithm.get("TrainingImage", "")
+    if not image:
+        raise _invalid(f"The local backend runs the scikit-learn framework image only; give TrainingImage "
+                       f"({LOCAL_IMAGE!r} or a sagemaker-scikit-learn image URI), or {SAGEMAKER_BACKEND_HINT}")
+    if image != LOCAL_IMAGE and FRAMEWORK_IMAGE_MARKER not in image:
+        raise _invalid(f"Custom image {image!r} needs Docker, which the local backend does not use; "
+                       f"{SAGEMAKER_BACKEND_HINT}, or train with the scikit-learn framework image")
+    if algorithm.get("TrainingInputMode", "File") not in ("File", "FastFile"):
+        raise _invalid(f"TrainingInputMode {algorithm['TrainingInputMode']!r} is not supported locally; use File")
+
+
+def _validate_resources(resources: dict[str, Any]) -> None:
+    if resources.get("InstanceGroups") or int(resources.get("InstanceCount", 1)) > 1:
+        raise _invalid(f"The local backend runs one instance; for distributed training {SAGEMAKER_BACKEND_HINT}")
+
+
+def _validate_channel(channel: dict[str, Any]) -> None:
+    name = channel.get("ChannelName", "")
+    source = channel.get("DataSource", {}).get("S3DataSource")
+    if not source:
+        raise _invalid(f"Channel {name!r}: the local backend reads S3DataSource channels with file:// URIs only")
+    uri = source.get("S3Uri", "")
+    if uri.startswith("s3://"):
+        raise _invalid(f"Channel {name!r}: the local backend cannot read {uri}; give a local path (file:// URI), "
+                       f"or {SAGEMAKER_BACKEND_HINT}")
+    if not uri.startswith("file://") or not to_path(uri).exists():
+        raise _invalid(f"Channel {name!r}: no file or directory at {uri!r}; check the path")
+    if source.get("S3DataType", "S3Prefix") != "S3Prefix":
+        raise _invalid(f"Channel {name!r}: S3DataType {source['S3DataType']!r} is not supported locally; use S3Prefix")
+
+
+def _validate_hyperparameters(encoded: dict[str, Any]) -> None:
+    bad = [k for k, v in encoded.items() if not isinstance(v, str)]
+    if bad:
+        raise _invalid(f"HyperParameters values must be strings (JSON-encode them); not strings: {bad}")
+    decoded = decode_hyperparameters(encoded)
+    if not decoded.get("sagemaker_program"):
+        raise _invalid("HyperParameters must name the entry point in 'sagemaker_program' (the framework image "
+                       "runs that script)")
+    submit = str(decoded.get("sagemaker_submit_directory") or "")
+    if submit.startswith("s3://"):
+        raise _invalid(f"sagemaker_submit_directory {submit!r}: the local backend reads source archives from "
+                       f"file:// URIs; upload the source to the local store, or {SAGEMAKER_BACKEND_HINT}")
+    if submit and (not submit.startswith("file://") or not to_path(submit).exists()):
+        raise _invalid(f"sagemaker_submit_directory {submit!r}: no such file:// archive or directory")
+
+
+def _new_record(request: dict[str, Any], region: str) -> dict[str, Any]:
+    name = request["TrainingJobName"]
+    now = job_state.now_iso()
+    output = request["OutputDataConfig"]["S3OutputPath"]
+    body: dict[str, Any] = {
+        "TrainingJobName": name,
+        "TrainingJobArn": job_state.job_arn(region, name),
+        "ModelArtifacts": {"S3ModelArtifacts": join_uri(output, name, "output", "model.tar.gz")},
+        "TrainingJobStatus": "InProgress",
+        "SecondaryStatus": "Starting",
+        "CreationTime": now,
+        "LastModifiedTime": now,
+        "EnableNetworkIsolation": bool(request.get("EnableNetworkIsolation", False)),
+        "EnableInterContainerTrafficEncryption": bool(request.get("EnableInterContainerTrafficEncryption", False)),
+        "EnableManagedSpotTraining": bool(request.get("EnableManagedSpotTraining", False)),
+        "_local": {"region": region, "tags": list(request.get("Tags", []))},
+    }
+    body.update({key: request[key] for key in DESCRIBE_KEYS if key in request})
+    job_state.set_secondary(body, "Starting", now)
+    return body
+
+
+def _response(body: dict[str, Any]) -> dict[str, Any]:
+    """The record as boto3 returns it: no private fields, timestamps as aware datetimes."""
+    response = public(body)
+    for key in TIME_KEYS:
+        if key in response:
+            response[key] = job_state.parse_time(response[key])
+    for transition in response.get("SecondaryStatusTransitions", []):
+        for key in ("StartTime", "EndTime"):
+            if key in transition:
+                transition[key] = job_state.parse_time(transition[key])
+    for metric in response.get("FinalMetricDataList", []):
+        metric["Timestamp"] = job_state.parse_time(metric["Timestamp"])
+    return response
+
+
+def _summary(body: dict[str, Any]) -> dict[str, Any]:
+    response = _response(body)
+    keys = ("TrainingJobName", "TrainingJobArn", "CreationTime", "TrainingEndTime", "LastModifiedTime",
+            "TrainingJobStatus", "SecondaryStatus")
+    return {key: response[key] for key in keys if key in response}
+
+
+def _matches(body: dict[str, Any], kw: dict[str, Any]) -> bool:
+    if kw.get("NameContains") and kw["NameContains"] not in body["TrainingJobName"]:
+        return False
+    bounds = (("CreationTimeAfter", "CreationTime", 1), ("CreationTimeBefore", "CreationTime", -1),
+              ("LastModifiedTimeAfter", "LastModifiedTime", 1), ("LastModifiedTimeBefore", "LastModifiedTime", -1))
+    for arg, key, sign in bounds:
+        if kw.get(arg) is None:
+            continue
+        value = job_state.parse_time(body[key]).timestamp()
+        limit = kw[arg].timestamp() if hasattr(kw[arg], "timestamp") else float(kw[arg])
+        if (value - limit) * sign <= 0:
+            return False
+    return True

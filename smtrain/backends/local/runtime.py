@@ -1,0 +1,256 @@
+"""The runtime gateway: one SageMaker Runtime for every local endpoint of a home.
+
+    python -m smtrain.backends.local.runtime --home DIR --fd N
+
+``POST /endpoints/{EndpointName}/invocations`` goes to that endpoint's model
+container (its port is in the state DB, which the gateway only reads) and the
+answer comes back as SageMaker Runtime gives it, so that
+``boto3.client("sagemaker-runtime", endpoint_url=URL).invoke_endpoint(...)``
+works unchanged (botocore's sagemaker-runtime 2017-05-13 service model):
+
+- success: 200, ``Content-Type`` from the model, ``x-Amzn-Invoked-Production-Variant``,
+  and ``X-Amzn-SageMaker-Custom-Attributes`` when the model sets it;
+- unknown endpoint: 400 ``ValidationError`` "Endpoint NAME of account ACCOUNT not found.";
+- the model answered 4xx/5xx: 424 ``ModelError`` with ``OriginalStatusCode``,
+  ``OriginalMessage`` and ``LogStreamArn``; a container that answers nothing
+  (crashed worker, timeout) is ``OriginalStatusCode`` 0, as SageMaker reports it;
+- the container is not listening (yet): 429 ``ModelNotReadyException``, which
+  botocore retries;
+- a body over 6 MB: 413 with no error type, as the real service answers.
+
+Errors carry the ``x-amzn-ErrorType`` header and a JSON body, which is how
+botocore's rest-json parser finds the code and the modeled fields.
+
+The gateway's life (:func:`ensure_gateway`, :func:`stop_gateway_if_idle`) is
+driven by the endpoints API: started with the first endpoint, stopped with the
+last, on a port chosen once and kept in the state DB (kind "runtime").
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import http.client
+import json
+import logging
+import re
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from smtrain.backends.local.container import (
+    CUSTOM_ATTRIBUTES,
+    CUSTOM_ATTRIBUTES_ENVIRON,
+    StartResponse,
+    base_options,
+    child_environment,
+    listening_socket,
+    read_body,
+    respond,
+    run_gunicorn,
+    spawn,
+)
+from smtrain.backends.local.home import LocalHome
+from smtrain.backends.local.state import StateDB
+
+MAX_BODY = 6 * 1024 * 1024
+ACCOUNT = "000000000000"
+VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"
+INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
+GATEWAY = ("runtime", "gateway")
+GATEWAY_MODULE = "smtrain.backends.local.runtime"
+DRAIN_LIMIT = 256 * 1024 * 1024
+
+logger = logging.getLogger("smtrain.runtime")
+
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+class Gateway:
+    """The WSGI application: routes invocations by endpoint name."""
+
+    def __init__(self, db: StateDB) -> None:
+        self.db = db
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
+        if path == "/ping":
+            return respond(start_response, 200, b"")
+        match = INVOCATIONS.match(path)
+        if match is None or method != "POST":
+            status, headers, body = error(404, "UnknownOperationException", f"{method} {path} is not an operation")
+        else:
+            status, headers, body = self.invoke(match.group(1), environ)
+        start_response(f"{status} {http.client.responses.get(status, 'Error')}", headers)
+        return [body]
+
+    def invoke(self, name: str, environ: dict[str, Any]) -> Answer:
+        if _too_big(environ):
+            return error(413, "", f"HTTP content length exceeded {MAX_BODY} bytes.")
+        body = read_body(environ, limit=MAX_BODY)
+        if len(body) > MAX_BODY:
+            return error(413, "", f"HTTP content length exceeded {MAX_BODY} bytes.")
+        record = self.db.get("endpoint", name)
+        container = (record or {}).get("_local", {}).get("current") or {}
+        if record is None or not container.get("port"):
+            return error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
+        return forward(record, container, body, _request_headers(environ))
+
+
+def _too_big(environ: dict[str, Any]) -> bool:
+    """A declared length over the limit: drain what the client sends, so it reads our 413."""
+    length = environ.get("CONTENT_LENGTH") or ""
+    if not length.isdigit() or int(length) <= MAX_BODY:
+        return False
+    remaining = min(int(length), DRAIN_LIMIT)
+    while remaining > 0:
+        chunk = environ["wsgi.input"].read(min(remaining, 1 << 20))
+        if not chunk:
+            break
+        remaining -= len(chunk)
+    return True
+
+
+def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {}
+    for header, key in (("Content-Type", "CONTENT_TYPE"), ("Accept", "HTTP_ACCEPT"),
+                        (CUSTOM_ATTRIBUTES, CUSTOM_ATTRIBUTES_ENVIRON)):
+        if environ.get(key):
+            headers[header] = environ[key]
+    return headers
+
+
+def forward(record: dict[str, Any], container: dict[str, Any], body: bytes, headers: dict[str, str]) -> Answer:
+    """POST the body to the model container and translate its answer."""
+    name = record["EndpointName"]
+    timeout = container.get("timeout", 60) + 5
+    connection = http.client.HTTPConnection("127.0.0.1", int(container["port"]), timeout=timeout)
+    try:
+        connection.request("POST", "/invocations", body=body, headers=headers)
+        response = connection.getresponse()
+        answer = response.read()
+    except ConnectionRefusedError:
+        return error(429, "ModelNotReadyException", f"Model for endpoint {name} is not ready; retry shortly.")
+    except TimeoutError:
+        return model_error(record, container, 0, "Your invocation timed out while waiting for a response "
+                           "from container primary.")
+    except (OSError, http.client.HTTPException) as exc:
+        return model_error(record, container, 0, f"The container primary closed the connection without an answer "
+                           f"({type(exc).__name__}); the worker may have crashed.")
+    finally:
+        connection.close()
+    if response.status >= 400:
+        return model_error(record, container, response.status, answer.decode("utf-8", errors="replace"))
+    out = [("Content-Type", response.getheader("Content-Type") or "application/json"),
+           (VARIANT_HEADER, container.get("variant", "AllTraffic")),
+           ("x-amzn-RequestId", str(uuid.uuid4())), ("Content-Length", str(len(answer)))]
+    if response.getheader(CUSTOM_ATTRIBUTES):
+        out.append((CUSTOM_ATTRIBUTES, str(response.getheader(CUSTOM_ATTRIBUTES))))
+    return 200, out, answer
+
+
+def model_error(record: dict[str, Any], container: dict[str, Any], status: int, original: str) -> Answer:
+    name = record["EndpointName"]
+    region = record.get("EndpointArn", "arn:aws:sagemaker:us-east-1").split(":")[3]
+    side = "client" if 400 <= status < 500 else "server"
+    message = (f'Received {side} error ({status}) from primary with message "{original}". '
+               f"See {container.get('log', 'the server log')} for more information.")
+    log_stream = (f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{name}"
+                  f":log-stream:{container.get('variant', 'AllTraffic')}/local")
+    return error(424, "ModelError", message, OriginalStatusCode=status, OriginalMessage=original,
+                 LogStreamArn=log_stream)
+
+
+def error(status: int, code: str, message: str, **fields: Any) -> Answer:
+    """A rest-json error; without ``code`` botocore reports the status (as for the real 413)."""
+    body = json.dumps({"Message": message, **fields} if code else {"message": message}).encode()
+    headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", str(uuid.uuid4())),
+               ("Content-Length", str(len(body)))]
+    if code:
+        headers.append(("x-amzn-ErrorType", code))
+    return status, headers, body
+
+
+# -- the gateway's life -------------------------------------------------------
+
+
+def gateway_url(port: int) -> str:
+    return f"http://127.0.0.1:{port}"
+
+
+@contextmanager
+def gateway_lock(home: LocalHome) -> Iterator[None]:
+    """Serialises starting and stopping the gateway across smtrain processes."""
+    home.runtime_dir.mkdir(parents=True, exist_ok=True)
+    with open(home.runtime_dir / "gateway.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def ensure_gateway(home: LocalHome, db: StateDB, requested_port: int = 0) -> str:
+    """Start the gateway unless it runs; its URL."""
+    from smtrain.backends.local import processes
+
+    with gateway_lock(home):
+        record = db.get(*GATEWAY) or {}
+        pid = record.get("_local", {}).get("pid", 0)
+        if processes.is_alive(pid) and (not requested_port or requested_port == record.get("Port")):
+            return gateway_url(record["Port"])
+        if pid:
+            processes.stop_group(pid)
+        listener = listening_socket(requested_port or record.get("Port", 0), fixed=bool(requested_port))
+        with listener:
+            port = listener.getsockname()[1]
+            pid = spawn(
+                processes.python_module_argv(GATEWAY_MODULE, "--home", str(home.root), "--fd", str(listener.fileno())),
+                log_path=home.runtime_dir / "gateway.log", env=child_environment(), pass_fds=[listener.fileno()],
+            )
+        db.put(*GATEWAY, {"Port": port, "Url": gateway_url(port), "_local": {"pid": pid}})
+        return gateway_url(port)
+
+
+def stop_gateway_if_idle(home: LocalHome, db: StateDB) -> bool:
+    """Stop the gateway once no endpoint is left; True if it was stopped. The port stays recorded."""
+    from smtrain.backends.local import processes
+
+    with gateway_lock(home):
+        record = db.get(*GATEWAY)
+        if record is None or db.list("endpoint"):
+            return False
+        processes.stop_group(record.get("_local", {}).get("pid", 0))
+        record["_local"] = {"pid": 0}
+        db.put(*GATEWAY, record)
+        return True
+
+
+def recorded_url(home: LocalHome, db: StateDB, requested_port: int = 0) -> str:
+    """The gateway's URL without starting it: a port is chosen and recorded if none is."""
+    with gateway_lock(home):
+        record = db.get(*GATEWAY)
+        if record is not None and (not requested_port or requested_port == record["Port"]):
+            return gateway_url(record["Port"])
+        with listening_socket(requested_port, fixed=bool(requested_port)) as probe:
+            port = probe.getsockname()[1]
+        db.put(*GATEWAY, {"Port": port, "Url": gateway_url(port), "_local": {"pid": 0}})
+        return gateway_url(port)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m smtrain.backends.local.runtime")
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--fd", type=int, required=True, help="an inherited listening socket")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    options = base_options(f"fd://{args.fd}", workers=2, timeout=120, name="smtrain-runtime")
+    options.update(worker_class="gthread", threads=8, accesslog="-")
+    home = LocalHome(args.home)
+    run_gunicorn(lambda: Gateway(home.state()), options)
+
+
+if __name__ == "__main__":
+    main()

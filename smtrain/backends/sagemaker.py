@@ -1,0 +1,131 @@
+"""The sagemaker backend: the real service, through boto3 (via :mod:`smtrain.aws`).
+
+Construction does no network I/O. The first call that needs AWS builds the
+session; the default bucket is looked up (STS) when the artifact root is
+first asked for, and created only before the first upload into it, so
+``smtrain plan`` never creates anything.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from smtrain.aws import AwsSession, default_bucket_name, ensure_bucket, iter_training_log, translating
+from smtrain.backends.base import SyncReport
+from smtrain.config import Config
+from smtrain.errors import UsageError
+from smtrain.uris import split_s3
+
+POLL_SECONDS = 10.0
+LOG_POLL_SECONDS = 5.0
+
+
+class SageMakerBackend:
+    name = "sagemaker"
+    poll_seconds = POLL_SECONDS
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        session: AwsSession | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.config = config
+        self.aws = session or AwsSession.from_config(config)
+        self._sleep = sleep
+        self._bucket = config.bucket
+        self._bucket_ready = bool(config.bucket)  # a configured bucket is the user's to create
+
+    # -- clients -------------------------------------------------------------------
+    def sagemaker(self) -> Any:
+        return self.aws.client("sagemaker")
+
+    def runtime(self) -> Any:
+        return self.aws.client("sagemaker-runtime")
+
+    def logs(self) -> Any:
+        return self.aws.client("logs")
+
+    def s3(self) -> Any:
+        return self.aws.client("s3")
+
+    @property
+    def region(self) -> str:
+        """The region calls go to: the configured one, else the AWS profile's."""
+        return self.aws.region
+
+    def resolved_config(self) -> Config:
+        """``config`` with the region filled in from the AWS profile, for planning."""
+        return self.config if self.config.region else replace(self.config, region=self.region)
+
+    # -- where things go -------------------------------------------------------------
+    def bucket(self) -> str:
+        if not self._bucket:
+            self._bucket = default_bucket_name(self.region, self.aws.account_id())
+        return self._bucket
+
+    def artifact_root(self) -> str:
+        prefix = self.config.prefix.strip("/")
+        return f"s3://{self.bucket()}/{prefix}" if prefix else f"s3://{self.bucket()}"
+
+    def ensure_bucket(self) -> None:
+        """Create the SDK-style default bucket if it does not exist yet (once per backend)."""
+        if self._bucket_ready:
+            return
+        ensure_bucket(self.s3(), self.bucket(), region=self.region, owner=self.aws.account_id())
+        self._bucket_ready = True
+
+    def role(self) -> str:
+        if not self.config.role:
+            raise UsageError(
+                "no SageMaker execution role configured",
+                where="role",
+                hint="set SMTRAIN_ROLE=arn:aws:iam::ACCOUNT:role/NAME (or `role` in smtrain.toml, or --role): "
+                "a role that trusts sagemaker.amazonaws.com and can use your bucket",
+            )
+        return self.config.role
+
+    def image_uri(self, framework_version: str) -> str:
+        from smtrain.images import sklearn_image_uri
+
+        return sklearn_image_uri(self.region, framework_version or self.config.framework_version)
+
+    # -- uploads -----------------------------------------------------------------------
+    def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:
+        from smtrain.packaging import pack_source
+        from smtrain.sync import upload_file
+
+        self._prepare_upload(uri)
+        with tempfile.TemporaryDirectory(prefix="smtrain-source-") as scratch:
+            archive = Path(scratch) / "sourcedir.tar.gz"
+            pack_source(Path(source_dir), entry_point, archive)
+            upload_file(archive, uri, self.s3())
+
+    def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
+        from smtrain.sync import sync_directory
+
+        self._prepare_upload(uri)
+        return sync_directory(Path(local_dir), uri, s3=self.s3, progress=progress)
+
+    def _prepare_upload(self, uri: str) -> None:
+        if uri.startswith("s3://") and split_s3(uri)[0] == self.bucket():
+            with translating(where=f"s3://{self.bucket()}"):
+                self.ensure_bucket()
+
+    # -- jobs ----------------------------------------------------------------------------
+    def job_log(self, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
+        return iter_training_log(
+            self.logs(), job_name, follow=follow, is_done=is_done, sleep=self.sleep, poll_seconds=LOG_POLL_SECONDS
+        )
+
+    def runtime_url(self) -> str:
+        return ""
+
+    def sleep(self, seconds: float) -> None:
+        self._sleep(seconds)

@@ -1,0 +1,236 @@
+"""Incremental upload of a directory to S3 or to the local store.
+
+A file is sent only when its content changed. On S3 the content's SHA-256
+travels with the object as user metadata (``x-amz-meta-sha256``); one
+ListObjectsV2 gives every key's size, so a missing or resized object is
+uploaded at once and only same-size objects cost a HeadObject. (ETags are no
+help: a multipart ETag is not a digest of the content.)
+
+Nothing half-written is ever visible under a final name: boto3 aborts a
+multipart upload that fails (S3 shows a key only on CompleteMultipartUpload),
+and a ``file://`` copy goes to a temporary file that ``os.replace`` renames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from smtrain.aws import translating
+from smtrain.backends.base import SyncReport
+from smtrain.errors import UsageError
+from smtrain.uris import is_file_uri, split_s3, to_path
+
+HASH_KEY = "sha256"
+CHUNK = 1024 * 1024
+MULTIPART_THRESHOLD = 64 * 1024 * 1024
+MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
+
+Progress = Callable[[int], None]
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    path: Path
+    relative: str
+    size: int
+    digest: str
+
+
+class Target(Protocol):
+    uri: str
+
+    def is_current(self, file: LocalFile) -> bool: ...
+
+    def put(self, file: LocalFile, advance: Progress) -> None: ...
+
+
+def sync_directory(
+    local_dir: Path,
+    uri: str,
+    *,
+    s3: Any = None,
+    progress: bool = True,
+    transfer_config: Any = None,
+) -> SyncReport:
+    """Upload the files under ``local_dir`` to ``uri`` (``s3://bucket/prefix/`` or ``file://``)
+    whose content differs from what is there; nothing is deleted remotely."""
+    local_dir = Path(local_dir)
+    if not local_dir.is_dir():
+        raise UsageError(f"{str(local_dir)!r} is not a directory", where="sync", hint="give an existing folder")
+    files = list_files(local_dir)
+    target = make_target(uri, s3=s3, transfer_config=transfer_config)
+    changed = [file for file in files if not target.is_current(file)]
+    with progress_bar(sum(file.size for file in changed), enabled=progress, label=uri) as advance:
+        for file in changed:
+            target.put(file, advance)
+    return SyncReport(
+        uploaded_files=len(changed),
+        uploaded_bytes=sum(file.size for file in changed),
+        unchanged_files=len(files) - len(changed),
+        uri=uri,
+    )
+
+
+def upload_file(path: Path, uri: str, s3: Any = None, *, progress: bool = False, transfer_config: Any = None) -> int:
+    """Put one file at exactly ``uri`` (an object key or a file path); returns its size."""
+    path = Path(path)
+    parent, _, name = uri.rstrip("/").rpartition("/")
+    file = LocalFile(path, name, path.stat().st_size, file_digest(path))
+    target = make_target(parent + "/", s3=s3, transfer_config=transfer_config)
+    with progress_bar(file.size, enabled=progress, label=uri) as advance:
+        target.put(file, advance)
+    return file.size
+
+
+def list_files(local_dir: Path) -> list[LocalFile]:
+    files = []
+    for path in sorted(local_dir.rglob("*")):
+        if path.is_file():
+            relative = path.relative_to(local_dir).as_posix()
+            files.append(LocalFile(path, relative, path.stat().st_size, file_digest(path)))
+    return files
+
+
+def file_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def make_target(uri: str, *, s3: Any = None, transfer_config: Any = None) -> Target:
+    if is_file_uri(uri):
+        return FileTarget(uri)
+    if uri.startswith("s3://"):
+        return S3Target(uri, resolve_client(s3), transfer_config=transfer_config)
+    raise UsageError(f"cannot upload to {uri!r}", where="sync", hint="use an s3:// or file:// URI")
+
+
+def resolve_client(s3: Any) -> Any:
+    """``s3`` may be a client, a function returning one, or None (the default credentials chain)."""
+    if s3 is None:
+        from smtrain.aws import AwsSession
+
+        return AwsSession().client("s3")
+    return s3() if callable(s3) else s3
+
+
+# -- targets ---------------------------------------------------------------------
+
+
+class S3Target:
+    def __init__(self, uri: str, client: Any, *, transfer_config: Any = None) -> None:
+        self.uri = uri
+        self.client = client
+        self.bucket, prefix = split_s3(uri)
+        self.prefix = f"{prefix.rstrip('/')}/" if prefix.strip("/") else ""
+        self.config = transfer_config or default_transfer_config()
+        self._sizes: dict[str, int] | None = None
+
+    def key(self, file: LocalFile) -> str:
+        return self.prefix + file.relative
+
+    def is_current(self, file: LocalFile) -> bool:
+        key = self.key(file)
+        if self.remote_sizes().get(key) != file.size:
+            return False
+        with translating(where=f"s3://{self.bucket}/{key}"):
+            head = self.client.head_object(Bucket=self.bucket, Key=key)
+        return bool(head.get("Metadata", {}).get(HASH_KEY) == file.digest)
+
+    def remote_sizes(self) -> dict[str, int]:
+        if self._sizes is None:
+            self._sizes = {}
+            with translating(where=self.uri):
+                pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
+                for page in pages:
+                    self._sizes.update({item["Key"]: item["Size"] for item in page.get("Contents", [])})
+        return self._sizes
+
+    def put(self, file: LocalFile, advance: Progress) -> None:
+        key = self.key(file)
+        with translating(where=f"s3://{self.bucket}/{key}"):
+            self.client.upload_file(
+                str(file.path), self.bucket, key,
+                ExtraArgs={"Metadata": {HASH_KEY: file.digest}}, Callback=advance, Config=self.config,
+            )
+
+
+def default_transfer_config(
+    threshold: int = MULTIPART_THRESHOLD, chunksize: int = MULTIPART_CHUNKSIZE
+) -> Any:
+    from boto3.s3.transfer import TransferConfig
+
+    # "classic" pins s3transfer's manager, whose failure cleanup aborts the multipart upload.
+    return TransferConfig(
+        multipart_threshold=threshold, multipart_chunksize=chunksize, preferred_transfer_client="classic"
+    )
+
+
+class FileTarget:
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.root = to_path(uri)
+
+    def is_current(self, file: LocalFile) -> bool:
+        destination = self.root / file.relative
+        try:
+            if destination.stat().st_size != file.size:
+                return False
+        except FileNotFoundError:
+            return False
+        return file_digest(destination) == file.digest
+
+    def put(self, file: LocalFile, advance: Progress) -> None:
+        destination = self.root / file.relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        atomic_copy(file.path, destination, advance)
+
+
+def atomic_copy(source: Path, destination: Path, advance: Progress) -> None:
+    """Copy to a temporary file beside ``destination``, then rename it over: never a partial file."""
+    handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
+    try:
+        with open(source, "rb") as reader, os.fdopen(handle, "wb") as writer:
+            for chunk in iter(lambda: reader.read(CHUNK), b""):
+                writer.write(chunk)
+                advance(len(chunk))
+        shutil.copymode(source, temporary)
+        os.replace(temporary, destination)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+# -- progress ------------------------------------------------------------------------
+
+
+@contextmanager
+def progress_bar(total: int, *, enabled: bool, label: str) -> Iterator[Progress]:
+    """A rich bar of bytes on stderr; a no-op unless enabled and stderr is a terminal."""
+    if not enabled or total == 0:
+        yield _ignore
+        return
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield _ignore
+        return
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn, TransferSpeedColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(f"upload {label}", total=total)
+        yield lambda sent: bar.advance(task, sent)
+
+
+def _ignore(_: int) -> None:
+    pass
