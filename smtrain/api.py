@@ -19,7 +19,7 @@ from typing import Any
 from smtrain.backends.base import Backend, get_backend
 from smtrain.config import Config, load_config
 from smtrain.errors import JobFailedError, UsageError
-from smtrain.plan import join_uri, plan_deploy, plan_fit, plan_teardown
+from smtrain.plan import Plan, Upload, join_uri, plan_deploy, plan_fit, plan_teardown
 from smtrain.spec import DeploySpec, TrainingSpec, check_name, decode_hyperparameters, timestamped_name
 from smtrain.workflow import (
     QuietReporter,
@@ -118,11 +118,16 @@ class Session:
         return TrainingSpec(entry_point=entry_point, source_dir=source, channels=dict(channels),
                             hyperparameters=dict(hyperparameters or {}), job_name=name, **options)
 
-    def plan_fit(self, spec: TrainingSpec) -> tuple[Any, ...]:
-        return plan_fit(spec, self.config, root=self.backend.artifact_root(),
-                        image_uri=spec.image_uri or self.backend.image_uri(spec.framework_version
-                                                                           or self.config.framework_version),
-                        role=self.backend.role())
+    def plan_fit(self, spec: TrainingSpec, *, root: str = "") -> Plan:
+        """The requests `fit` sends; ``root`` overrides where artifacts go (for offline planning)."""
+        image = spec.image_uri or self.backend.image_uri(spec.framework_version or self.config.framework_version)
+        return plan_fit(spec, self.planning_config(), root=root or self.backend.artifact_root(),
+                        image_uri=image, role=self.backend.role())
+
+    def planning_config(self) -> Config:
+        """The configuration with the region the backend will really use."""
+        resolved = getattr(self.backend, "resolved_config", None)
+        return resolved() if resolved else self.config
 
     def fit(self, entry_point: str, *, wait: bool = True, logs: bool = True, **options: Any) -> TrainingJob:
         """Start a training job and, by default, follow it to the end."""
@@ -155,9 +160,9 @@ class Session:
         return self.job(name)
 
     # -- serving --------------------------------------------------------------
-    def deploy(self, job_name: str, *, endpoint_name: str = "", entry_point: str = "",
-               source_dir: str | Path | None = None, wait: bool = True, **options: Any) -> Endpoint:
-        """Create (or update) an endpoint serving the job's model."""
+    def plan_deploy(self, job_name: str, *, endpoint_name: str = "", entry_point: str = "",
+                    source_dir: str | Path | None = None, **options: Any) -> tuple[DeploySpec, Plan, Any]:
+        """The spec, the requests `deploy` sends, and the endpoint's current resources (None if new)."""
         job = self.job(job_name)
         if job.status != "Completed":
             raise UsageError(f"training job {job_name} is {job.status}", where="deploy",
@@ -167,15 +172,22 @@ class Session:
         hps = decode_hyperparameters(job.description.get("HyperParameters", {}))
         program = entry_point or str(hps.get("sagemaker_program", ""))
         submit_directory = str(hps.get("sagemaker_submit_directory", ""))
+        steps: list[Any] = []
         if spec.source_dir is not None:
             submit_directory = join_uri(self.backend.artifact_root(), spec.endpoint_name, "source", "sourcedir.tar.gz")
-            self.backend.upload_source(spec.source_dir, program, submit_directory)
+            steps.append(Upload("upload-source", "source", str(spec.source_dir), submit_directory, program))
         existing = self._existing_endpoint(spec.endpoint_name)
         suffix = timestamped_name("v")[2:] if existing else ""
-        plan = plan_deploy(spec, self.config, image_uri=self.backend.image_uri(self.config.framework_version),
-                           role=self.backend.role(), model_data=job.model_data, program=program,
-                           submit_directory=submit_directory, update=existing is not None, suffix=suffix,
-                           tags=ttl_tags(spec.ttl_seconds))
+        image = self.backend.image_uri(self.config.framework_version)
+        steps += plan_deploy(spec, self.planning_config(), image_uri=image,
+                             role=self.backend.role(), model_data=job.model_data, program=program,
+                             submit_directory=submit_directory, update=existing is not None, suffix=suffix,
+                             tags=ttl_tags(spec.ttl_seconds))
+        return spec, tuple(steps), existing
+
+    def deploy(self, job_name: str, *, wait: bool = True, **options: Any) -> Endpoint:
+        """Create (or update) an endpoint serving the job's model."""
+        spec, plan, existing = self.plan_deploy(job_name, **options)
         results = execute(plan, self.backend, self.reporter, wait=wait)
         status = results.get("endpoint-ready", {}).get("EndpointStatus", "Creating")
         if status == "Failed":
@@ -226,13 +238,34 @@ class Session:
                 removed.append(f"{step.operation.removeprefix('Delete')} {next(iter(step.params.values()))}")  # type: ignore[union-attr]
         return removed
 
+    # -- registry -------------------------------------------------------------
+    def plan_register(self, job_name: str, *, group: str, approve: bool = False) -> Plan:
+        from smtrain.registry import group_exists, plan_register
+
+        job = self.job(job_name)
+        if job.status != "Completed":
+            raise UsageError(f"training job {job_name} is {job.status}", where="register",
+                             hint="register a job whose status is Completed (`smtrain ls`)")
+        check_name(group, "model package group")
+        return plan_register(job.description, group=group, approve=approve,
+                             image_uri=self.backend.image_uri(self.config.framework_version),
+                             region=self.planning_config().resolved_region(),
+                             create_group=not group_exists(self.backend.sagemaker(), group))
+
+    def register(self, job_name: str, *, group: str, approve: bool = False) -> dict[str, Any]:
+        """Add the job's model to the model registry; returns DescribeModelPackage."""
+        results = execute(self.plan_register(job_name, group=group, approve=approve), self.backend, self.reporter)
+        return results["model-package-ready"]
+
     # -- listing --------------------------------------------------------------
-    def list_jobs(self) -> list[dict[str, Any]]:
-        summaries = call(self.backend, "ListTrainingJobs", {"SortBy": "CreationTime", "SortOrder": "Descending"})
+    def list_jobs(self, limit: int = 20) -> list[dict[str, Any]]:
+        summaries = call(self.backend, "ListTrainingJobs",
+                         {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": limit})
         return [self.job(s["TrainingJobName"]).description for s in summaries.get("TrainingJobSummaries", [])]
 
-    def list_endpoints(self) -> list[dict[str, Any]]:
-        summaries = call(self.backend, "ListEndpoints", {"SortBy": "CreationTime", "SortOrder": "Descending"})
+    def list_endpoints(self, limit: int = 100) -> list[dict[str, Any]]:
+        summaries = call(self.backend, "ListEndpoints",
+                         {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": limit})
         return list(summaries.get("Endpoints", []))
 
     def with_settings(self, **settings: Any) -> Session:
@@ -249,6 +282,13 @@ def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str,
     try:
         return dict(backend.runtime().invoke_endpoint(
             EndpointName=endpoint_name, Body=body, ContentType=content_type, Accept=accept))
+    except ConnectionError as exc:
+        # Nothing listens at the local runtime address: say whether the endpoint exists at all.
+        call(backend, "DescribeEndpoint", {"EndpointName": endpoint_name}, where=f"endpoint {endpoint_name}")
+        from smtrain.errors import EndpointError
+
+        raise EndpointError(f"the runtime at {backend.runtime_url()} is not answering",
+                            where=f"endpoint {endpoint_name}", hint=f"redeploy it (`smtrain teardown {endpoint_name}`, then `smtrain deploy`)") from exc
     except Exception as exc:
         raise translate_invoke(exc, endpoint_name) or translate(exc, where=f"endpoint {endpoint_name}") from exc
 

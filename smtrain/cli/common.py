@@ -13,10 +13,10 @@ if TYPE_CHECKING:
     from smtrain.api import Session
 
 GLOBAL_OPTIONS_HELP = (
-    "Every command takes --backend local|sagemaker, --region, --profile, --home and --debug. "
+    "Every command takes --backend local|sagemaker, --region, --profile, --role, --bucket, --home, --debug. "
     "Settings come from flags, then the environment and .env (SMTRAIN_*), then smtrain.toml."
 )
-SETTING_OPTIONS = ("backend", "region", "profile", "home")
+SETTING_OPTIONS = ("backend", "region", "profile", "home", "role", "bucket")
 
 
 def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -25,6 +25,8 @@ def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--backend", type=click.Choice(["local", "sagemaker"]), help="Where to run (default: local).")
     @click.option("--region", help="AWS region (sagemaker backend).")
     @click.option("--profile", help="AWS profile (sagemaker backend).")
+    @click.option("--role", help="SageMaker execution role ARN (sagemaker backend).")
+    @click.option("--bucket", help="S3 bucket for data and artifacts (default: the SDK's default bucket).")
     @click.option("--home", type=click.Path(file_okay=False), help="Local state folder (default ./.smtrain).")
     @click.option("--debug", is_flag=True, help="Show tracebacks.")
     @functools.wraps(command)

@@ -387,14 +387,14 @@ def test_update_swaps_containers_and_delete_leaves_no_process(tmp_path: Path, ar
         assert sm.describe_endpoint(EndpointName="life")["EndpointStatus"] in ("Updating", "InService")
         assert wait_settled(sm, "life")["EndpointConfigName"] == "life-v2"
         assert eventually(lambda: not is_alive(old["pid"]))
-        client = LocalRuntime(sm.runtime_url())
-        assert client.invoke_endpoint(EndpointName="life", Body=b"0,0", ContentType="text/csv")["ContentType"] == "text/csv"
+        request = {"EndpointName": "life", "Body": b"0,0", "ContentType": "text/csv"}
+        assert LocalRuntime(sm.runtime_url()).invoke_endpoint(**request)["ContentType"] == "text/csv"
 
         killed = sm.db.get("endpoint", "life")["_local"]["current"]["pid"]
         os.killpg(killed, signal.SIGKILL)  # as a reboot would
         assert eventually(lambda: not is_alive(killed))
         client = LocalRuntime(sm.runtime_url())  # finds the dead server and starts a new one
-        assert client.invoke_endpoint(EndpointName="life", Body=b"0,0", ContentType="text/csv")["Body"].read() == b"a\n"
+        assert client.invoke_endpoint(**request)["Body"].read() == b"a\n"
         assert sm.describe_endpoint(EndpointName="life")["EndpointStatus"] == "InService"
 
         current = sm.db.get("endpoint", "life")["_local"]["current"]

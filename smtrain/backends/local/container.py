@@ -283,15 +283,28 @@ def ping(port: int, timeout: float = PING_TIMEOUT) -> tuple[int, str]:
 
 
 def running(deployment: Mapping[str, Any]) -> bool:
-    """Whether the deployment's server process lives (a pid reused after a restart does not count)."""
+    """Whether the deployment's server process lives."""
+    return server_alive(int(deployment["pid"]), CONTAINER_MODULE)
+
+
+def server_alive(pid: int, module: str) -> bool:
+    """Whether ``pid`` is a live ``python -m module`` (not a pid reused after a restart)."""
     from smtrain.backends.local.processes import is_alive
 
-    pid = int(deployment["pid"])
+    if not is_alive(pid):
+        return False
     try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+        return module.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return is_alive(pid)
-    return is_alive(pid) and CONTAINER_MODULE.encode() in command
+        return True  # no /proc to tell
+
+
+def stop_server(pid: int, module: str) -> None:
+    """Stop a server's process group, if ``pid`` still is that server."""
+    from smtrain.backends.local.processes import stop_group
+
+    if server_alive(pid, module):
+        stop_group(pid)
 
 
 def probe(deployment: Mapping[str, Any], startup_timeout: float) -> tuple[str, str]:

@@ -146,13 +146,11 @@ class EndpointsAPI:
         return {"EndpointArn": body["EndpointArn"]}
 
     def delete_endpoint(self, *, EndpointName: str) -> dict[str, Any]:
-        from smtrain.backends.local.processes import stop_group
-
         body = self._get("DeleteEndpoint", "endpoint", EndpointName)
         self.db.delete("endpoint", EndpointName)
         for slot in ("pending", "current"):
             if body["_local"].get(slot):
-                stop_group(int(body["_local"][slot]["pid"]))
+                _stop(body["_local"][slot])
         shutil.rmtree(self.home.endpoint_dir(EndpointName), ignore_errors=True)
         self._stop_gateway_if_idle()
         return {}
@@ -221,12 +219,10 @@ class EndpointsAPI:
         """Restart the server of an in-service endpoint that died (killed, or the machine restarted),
         as SageMaker replaces a failed instance; the endpoint stays InService."""
         from smtrain.backends.local.container import launch, running
-        from smtrain.backends.local.processes import stop_group
 
         dead = body["_local"].get("current")
         if body["EndpointStatus"] != "InService" or not dead or running(dead):
             return body
-        stop_group(int(dead["pid"]))  # whatever is left of its group
         try:
             replacement = launch(dead)
         except Exception:
@@ -240,12 +236,10 @@ class EndpointsAPI:
 
         updated = self.db.update("endpoint", body["EndpointName"], swap)
         if not swapped:
-            stop_group(int(replacement["pid"]))  # another process healed it first
+            _stop(replacement)  # another process healed it first
         return updated or body
 
     def _settle_ready(self, body: dict[str, Any], status: str) -> dict[str, Any]:
-        from smtrain.backends.local.processes import stop_group
-
         replaced: list[dict[str, Any]] = []
 
         def ready(b: dict[str, Any]) -> None:
@@ -261,7 +255,7 @@ class EndpointsAPI:
 
         updated = self.db.update("endpoint", body["EndpointName"], ready)
         for old in replaced:
-            stop_group(int(old["pid"]))
+            _stop(old)
             shutil.rmtree(old["dir"], ignore_errors=True)
         return updated or body
 
@@ -270,7 +264,6 @@ class EndpointsAPI:
     ) -> dict[str, Any]:
         """A new endpoint fails; a failed update rolls back to the running container, as blue/green does."""
         from smtrain.backends.local.container import log_tail
-        from smtrain.backends.local.processes import stop_group
 
         acted = _flag()
         head = (f"The primary container for production variant {deployment['variant']} did not pass the ping "
@@ -285,7 +278,7 @@ class EndpointsAPI:
 
         updated = self.db.update("endpoint", body["EndpointName"], fail)
         if acted:
-            stop_group(int(deployment["pid"]))
+            _stop(deployment)
             if status == "Updating":
                 shutil.rmtree(deployment["dir"], ignore_errors=True)
         return updated or body
@@ -322,6 +315,12 @@ class EndpointsAPI:
 
     def _not_found(self, operation: str, kind: str, name: str) -> Exception:
         return _invalid(operation, f'Could not find {KINDS[kind]} "{self._arn(kind, name)}".')
+
+
+def _stop(deployment: dict[str, Any]) -> None:
+    from smtrain.backends.local.container import CONTAINER_MODULE, stop_server
+
+    stop_server(int(deployment["pid"]), CONTAINER_MODULE)
 
 
 def _invalid(operation: str, message: str) -> Exception:

@@ -12,7 +12,7 @@ def client_error(operation: str, code: str, message: str, status: int = 400) -> 
         "Error": {"Code": code, "Message": message},
         "ResponseMetadata": {"HTTPStatusCode": status},
     }
-    return ClientError(response, operation)  # type: ignore[arg-type]
+    return ClientError(response, operation)
 
 
 def not_found(operation: str, message: str = "Requested resource not found.") -> ClientError:

@@ -50,7 +50,9 @@ from smtrain.backends.local.container import (
     read_body,
     respond,
     run_gunicorn,
+    server_alive,
     spawn,
+    stop_server,
 )
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.state import StateDB
@@ -199,10 +201,9 @@ def ensure_gateway(home: LocalHome, db: StateDB, requested_port: int = 0) -> str
     with gateway_lock(home):
         record = db.get(*GATEWAY) or {}
         pid = record.get("_local", {}).get("pid", 0)
-        if processes.is_alive(pid) and (not requested_port or requested_port == record.get("Port")):
+        if server_alive(pid, GATEWAY_MODULE) and (not requested_port or requested_port == record.get("Port")):
             return gateway_url(record["Port"])
-        if pid:
-            processes.stop_group(pid)
+        stop_server(pid, GATEWAY_MODULE)
         listener = listening_socket(requested_port or record.get("Port", 0), fixed=bool(requested_port))
         with listener:
             port = listener.getsockname()[1]
@@ -216,13 +217,11 @@ def ensure_gateway(home: LocalHome, db: StateDB, requested_port: int = 0) -> str
 
 def stop_gateway_if_idle(home: LocalHome, db: StateDB) -> bool:
     """Stop the gateway once no endpoint is left; True if it was stopped. The port stays recorded."""
-    from smtrain.backends.local import processes
-
     with gateway_lock(home):
         record = db.get(*GATEWAY)
         if record is None or db.list("endpoint"):
             return False
-        processes.stop_group(record.get("_local", {}).get("pid", 0))
+        stop_server(record.get("_local", {}).get("pid", 0), GATEWAY_MODULE)
         record["_local"] = {"pid": 0}
         db.put(*GATEWAY, record)
         return True

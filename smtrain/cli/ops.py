@@ -1,0 +1,98 @@
+"""Commands for the registry and for planning: register, plan fit|deploy|register."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from smtrain.cli.common import common_options, emit_json, info, make_session
+from smtrain.cli.train import fit_arguments, fit_options
+
+
+@click.command()
+@click.argument("job_name")
+@click.option("--group", required=True, help="Model package group (created if missing).")
+@click.option("--approve", is_flag=True, help="Register as Approved (default: PendingManualApproval).")
+@click.option("--json", "as_json", is_flag=True, help="Print DescribeModelPackage as JSON on stdout.")
+@common_options
+def register(job_name: str, group: str, approve: bool, as_json: bool, **settings: Any) -> None:
+    """Register a completed job's model in the model registry."""
+    package = make_session(settings).register(job_name, group=group, approve=approve)
+    if as_json:
+        emit_json(package)
+        return
+    info(f"registered {package['ModelPackageArn']} ({package['ModelApprovalStatus']})")
+
+
+@click.group()
+def plan() -> None:
+    """Print the exact API requests a command would send, and send nothing."""
+
+
+@plan.command(name="fit")
+@fit_options
+@common_options
+def plan_fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...],
+             metrics: tuple[str, ...], environment: tuple[str, ...], **options: Any) -> None:
+    """The uploads and CreateTrainingJob request of `smtrain fit`."""
+    session = make_session(options, quiet=True)
+    spec = session.training_spec(entry_point, **fit_arguments(source_dir, channels, hps, metrics, environment, options))
+    emit_json(steps_as_json(session.plan_fit(spec, root=offline_root(session))))
+
+
+@plan.command(name="deploy")
+@click.argument("job_name")
+@click.option("--endpoint-name", default="")
+@click.option("--entry-point", default="")
+@click.option("--instance-type", default="")
+@click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int)
+@click.option("--ttl", "ttl_seconds", default=0, type=int)
+@common_options
+def plan_deploy(job_name: str, **options: Any) -> None:
+    """CreateModel, CreateEndpointConfig and CreateEndpoint (or UpdateEndpoint) of `smtrain deploy`."""
+    session = make_session(options, quiet=True)
+    _, steps, _ = session.plan_deploy(job_name, **options)
+    emit_json(steps_as_json(steps))
+
+
+@plan.command(name="register")
+@click.argument("job_name")
+@click.option("--group", required=True)
+@click.option("--approve", is_flag=True)
+@common_options
+def plan_register(job_name: str, group: str, approve: bool, **settings: Any) -> None:
+    """The model registry requests of `smtrain register`."""
+    session = make_session(settings, quiet=True)
+    emit_json(steps_as_json(session.plan_register(job_name, group=group, approve=approve)))
+
+
+def offline_root(session: Any) -> str:
+    """The artifact root, or a placeholder when finding the default bucket needs AWS credentials."""
+    from smtrain.errors import SmtrainError
+
+    try:
+        return str(session.backend.artifact_root())
+    except SmtrainError as exc:
+        info(f"note: default bucket unknown ({exc.what}); shown as <default-bucket>")
+        return f"s3://<default-bucket>/{session.config.prefix}"
+
+
+def steps_as_json(steps: Any) -> list[dict[str, Any]]:
+    from dataclasses import asdict
+
+    from smtrain.plan import Ref
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, Ref):
+            return {"Ref": f"{value.step}.{value.path}"}
+        if isinstance(value, dict):
+            return {k: convert(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [convert(v) for v in value]
+        return value
+
+    return [{"type": type(step).__name__, **convert(asdict(step))} for step in steps]
+
+
+COMMANDS = [register, plan]
