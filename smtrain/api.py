@@ -288,7 +288,8 @@ def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str,
         from smtrain.errors import EndpointError
 
         raise EndpointError(f"the runtime at {backend.runtime_url()} is not answering",
-                            where=f"endpoint {endpoint_name}", hint=f"redeploy it (`smtrain teardown {endpoint_name}`, then `smtrain deploy`)") from exc
+                            where=f"endpoint {endpoint_name}",
+                            hint=f"redeploy it (`smtrain teardown {endpoint_name}`, then `smtrain deploy`)") from exc
     except Exception as exc:
         raise translate_invoke(exc, endpoint_name) or translate(exc, where=f"endpoint {endpoint_name}") from exc
 
