@@ -217,13 +217,21 @@ def test_model_errors_carry_the_original_status(
     assert error["LogStreamArn"].startswith("arn:aws:logs:us-east-1:000000000000:log-group:/aws/sagemaker/Endpoints/")
 
 
-def test_both_clients_raise_the_same_error(sm: LocalSageMaker, endpoint: str) -> None:
-    request = {"EndpointName": endpoint, "Body": b"x", "ContentType": "text/plain"}
+@pytest.mark.parametrize(
+    "request_",
+    [
+        {"EndpointName": "shared", "Body": b"x", "ContentType": "text/plain"},
+        {"EndpointName": "missing", "Body": b"x"},
+        {"EndpointName": "shared", "Body": b"0" * (6 * 1024 * 1024 + 1)},
+    ],
+    ids=["ModelError", "ValidationError", "413"],
+)
+def test_both_clients_raise_the_same_error(sm: LocalSageMaker, endpoint: str, request_: dict[str, Any]) -> None:
     url = sm.runtime_url()
-    errors = [invoke_error(client, **request) for client in (boto3_runtime(url), LocalRuntime(url))]
+    errors = [invoke_error(client, **request_) for client in (boto3_runtime(url), LocalRuntime(url))]
     for error in errors:
-        error.pop("ResponseMetadata")
-        error["Error"]["Message"] = error["Message"] = "-"
+        metadata = error.pop("ResponseMetadata")
+        assert metadata["RequestId"] == metadata["HTTPHeaders"]["x-amzn-requestid"]
     assert errors[0] == errors[1]
 
 
@@ -348,6 +356,22 @@ def test_model_data_the_local_backend_cannot_read_fails_the_endpoint(
     assert description["EndpointStatus"] == "Failed"
     assert "file://" in description["FailureReason"]
     sm.delete_endpoint(EndpointName="unreadable")
+
+
+def test_requirements_txt_is_installed_before_serving(
+    sm: LocalSageMaker, artifacts: dict[str, str], tmp_path: Path,
+) -> None:
+    source = Path(artifacts["source"].removeprefix("file://"))
+    (tmp_path / "requirements.txt").write_text("# nothing beyond what smtrain has\n")
+    with tarfile.open(tmp_path / "sourcedir.tar.gz", "w:gz") as tar, tarfile.open(source) as original:
+        tar.addfile(original.getmember("serving_script.py"), original.extractfile("serving_script.py"))
+        tar.add(tmp_path / "requirements.txt", arcname="requirements.txt")
+    primary = container(artifacts, SAGEMAKER_SUBMIT_DIRECTORY=(tmp_path / "sourcedir.tar.gz").as_uri())
+    assert deploy(sm, "with-requirements", primary)["EndpointStatus"] == "InService"
+    pid = sm.db.get("endpoint", "with-requirements")["_local"]["current"]["pid"]
+    python = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode()
+    assert python.startswith(str(sm.home.venvs))
+    sm.delete_endpoint(EndpointName="with-requirements")
 
 
 # -- update, delete, and nothing left behind ----------------------------------

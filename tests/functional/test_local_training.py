@@ -96,6 +96,16 @@ class Jobs:
             time.sleep(0.02)
         raise AssertionError(f"{path} never appeared; log:\n{self.log_of(path)}")
 
+    def supervisor_when_idle(self, name: str, script_pid: int) -> int:
+        """The supervisor's pid, once it has recorded the script (so it holds no database lock)."""
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            private = (self.sm.db.get("training-job", name) or {}).get("_local", {})
+            if private.get("script_pgid") == script_pid:
+                return int(private["supervisor_pid"])
+            time.sleep(0.02)
+        raise AssertionError(f"job {name} never recorded its script")
+
     def log_of(self, path: Path) -> str:
         logs = list(self.home.root.glob("jobs/*/job.log"))
         return "\n".join(p.read_text() for p in logs)
@@ -236,6 +246,21 @@ def test_list_training_jobs_newest_first(jobs: Jobs) -> None:
     assert jobs.sm.list_training_jobs(NameContains="sec")["TrainingJobSummaries"][0]["TrainingJobName"] == "second"
 
 
+def test_a_single_file_channel_lands_in_its_channel_dir(jobs: Jobs) -> None:
+    script = """
+    import os
+    names = sorted(os.listdir(os.environ["SM_CHANNEL_TRAIN"]))
+    open(os.path.join(os.environ["SM_MODEL_DIR"], "names.txt"), "w").write(",".join(names))
+    """
+    request = jobs.request("job-file-channel", script)
+    request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] = (jobs.data / "train.csv").as_uri()
+
+    jobs.sm.create_training_job(**request)
+    job = jobs.wait("job-file-channel")
+
+    assert members(job["ModelArtifacts"]["S3ModelArtifacts"])["names.txt"] == b"train.csv"
+
+
 def test_failure_reason_keeps_the_traceback_tail(jobs: Jobs) -> None:
     script = """
     import sys
@@ -315,7 +340,7 @@ def test_unresponsive_supervisor_is_stopped_by_the_api(jobs: Jobs, monkeypatch: 
     script = f"import os, time\nopen({str(pids)!r}, 'w').write(f'{{os.getpid()}}\\n')\ntime.sleep(60)\n"
     jobs.sm.create_training_job(**jobs.request("job-hung", script))
     script_pid = int(jobs.wait_for_file(pids))
-    supervisor = jobs.sm.db.get("training-job", "job-hung")["_local"]["supervisor_pid"]  # type: ignore[index]
+    supervisor = jobs.supervisor_when_idle("job-hung", script_pid)
     os.kill(supervisor, signal.SIGSTOP)
 
     jobs.sm.stop_training_job(TrainingJobName="job-hung")
@@ -330,7 +355,7 @@ def test_vanished_supervisor_fails_the_job(jobs: Jobs) -> None:
     script = f"import os, time\nopen({str(pids)!r}, 'w').write(f'{{os.getpid()}}\\n')\ntime.sleep(60)\n"
     jobs.sm.create_training_job(**jobs.request("job-orphan", script))
     script_pid = int(jobs.wait_for_file(pids))
-    supervisor = jobs.sm.db.get("training-job", "job-orphan")["_local"]["supervisor_pid"]  # type: ignore[index]
+    supervisor = jobs.supervisor_when_idle("job-orphan", script_pid)
     os.kill(supervisor, signal.SIGKILL)
     deadline = time.monotonic() + 10
     while is_alive(supervisor) and time.monotonic() < deadline:

@@ -1,6 +1,6 @@
 """The model container: SageMaker's inference contract over HTTP, served by gunicorn.
 
-    python -m smtrain.backends.local.container --model-dir DIR --code-dir DIR [--fd N]
+    python -m smtrain.backends.local.container --model-dir DIR --code-dir DIR [--venvs DIR] [--fd N]
 
 ``GET /ping`` answers 200 once the model is loaded (a worker loads it when it
 starts, and retries on each ping if that failed; the failure is the 500 body);
@@ -10,7 +10,8 @@ starts, and retries on each ping if that failed; the failure is the 500 body);
 The server reads the image's variables: ``SAGEMAKER_MODEL_SERVER_WORKERS``
 (default: the CPU count, as in the image), ``SAGEMAKER_MODEL_SERVER_TIMEOUT``
 (60), ``SAGEMAKER_BIND_TO_PORT`` (8080), ``SAGEMAKER_PROGRAM``,
-``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``. It listens on 127.0.0.1 only, or on
+``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``; a ``requirements.txt`` in the code is
+installed first, as the image does. It listens on 127.0.0.1 only, or on
 an inherited listening socket (``--fd``), which spares the parent a port race.
 A worker that dies (even by ``os._exit``) is replaced by gunicorn's arbiter.
 """
@@ -35,6 +36,7 @@ DEFAULT_TIMEOUT = 60
 DEFAULT_PORT = 8080
 PING_TIMEOUT = 2.0  # SageMaker's own /ping timeout
 CONTAINER_MODULE = "smtrain.backends.local.container"
+IN_REQUIREMENTS_VENV = "SMTRAIN_SERVING_REQUIREMENTS_INSTALLED"
 
 logger = logging.getLogger("smtrain.container")
 
@@ -69,14 +71,14 @@ class ModelApp:
         if path == "/ping":
             if method not in ("GET", "HEAD"):
                 return respond(start_response, 405, b"use GET /ping")
-            return self.ping(start_response)
+            return self.health(start_response)
         if path == "/invocations":
             if method != "POST":
                 return respond(start_response, 405, b"use POST /invocations")
             return self.invocations(environ, start_response)
         return respond(start_response, 404, b"the model container serves GET /ping and POST /invocations")
 
-    def ping(self, start_response: StartResponse) -> Iterable[bytes]:
+    def health(self, start_response: StartResponse) -> Iterable[bytes]:
         error = self.ensure_loaded()
         return respond(start_response, 500, error.encode()) if error else respond(start_response, 200, b"")
 
@@ -91,17 +93,12 @@ class ModelApp:
         return respond(start_response, result.status, result.body, result.content_type, headers)
 
 
-REASONS = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 406: "Not Acceptable",
-           413: "Payload Too Large", 415: "Unsupported Media Type", 424: "Failed Dependency",
-           429: "Too Many Requests", 500: "Internal Server Error"}
-
-
 def respond(
     start_response: StartResponse, status: int, body: bytes,
     content_type: str = "text/plain; charset=utf-8", extra: list[tuple[str, str]] | None = None,
 ) -> list[bytes]:
     headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *(extra or [])]
-    start_response(f"{status} {REASONS.get(status, 'Error')}", headers)
+    start_response(f"{status} {http.client.responses.get(status, 'Error')}", headers)
     return [body]
 
 
@@ -188,9 +185,14 @@ def listening_socket(port: int = 0, *, fixed: bool = False) -> socket.socket:
 
 def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment of a server process: ours, unbuffered, with smtrain importable."""
+    import site
+
     env = dict(os.environ)
     package_root = str(Path(__file__).resolve().parents[3])
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+    # a source checkout run in place needs its root on the path; an installed smtrain must not
+    # put site-packages there, ahead of a requirements.txt environment's own packages
+    if package_root not in {*site.getsitepackages(), site.getusersitepackages()}:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(extra or {})
     return env
@@ -227,9 +229,10 @@ def unpack(uri: str, dest: Path, what: str) -> None:
         raise ValueError(f"{what} {uri} does not exist")
 
 
-def start_container(root: Path, log_path: Path, container: Mapping[str, Any]) -> dict[str, Any]:
+def start_container(root: Path, log_path: Path, container: Mapping[str, Any], venvs: Path) -> dict[str, Any]:
     """Lay out ``root/model`` and ``root/code`` from a model's container
-    definition and start its server; the deployment's private record."""
+    definition and start its server; the deployment's private record.
+    ``venvs`` caches environments for a ``requirements.txt`` in the code."""
     model_dir, code_dir = root / "model", root / "code"
     model_dir.mkdir(parents=True, exist_ok=True)
     if container.get("ModelDataUrl"):
@@ -241,7 +244,7 @@ def start_container(root: Path, log_path: Path, container: Mapping[str, Any]) ->
         code_dir = model_dir / "code"  # the SDK's repack puts the script inside model.tar.gz
     code_dir.mkdir(parents=True, exist_ok=True)
     deployment = {"dir": str(root), "model_dir": str(model_dir), "code_dir": str(code_dir), "log": str(log_path),
-                  "environment": environment,
+                  "environment": environment, "venvs": str(venvs),
                   "timeout": int(environment.get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or DEFAULT_TIMEOUT)}
     return launch(deployment)
 
@@ -253,7 +256,8 @@ def launch(deployment: dict[str, Any]) -> dict[str, Any]:
     with listening_socket() as listener:
         port = listener.getsockname()[1]
         argv = processes.python_module_argv(CONTAINER_MODULE, "--model-dir", deployment["model_dir"],
-                                            "--code-dir", deployment["code_dir"], "--fd", str(listener.fileno()))
+                                            "--code-dir", deployment["code_dir"], "--venvs", deployment["venvs"],
+                                            "--fd", str(listener.fileno()))
         pid = spawn(argv, log_path=Path(deployment["log"]), env=container_environment(deployment["environment"], port),
                     cwd=Path(deployment["code_dir"]), pass_fds=[listener.fileno()])
     return {**deployment, "pid": pid, "port": port, "started": time.time()}
@@ -340,8 +344,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--code-dir", type=Path, required=True)
     parser.add_argument("--fd", type=int, default=None, help="an inherited listening socket")
+    parser.add_argument("--venvs", type=Path, default=None, help="where to build an environment for requirements.txt")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.venvs and not os.environ.get(IN_REQUIREMENTS_VENV) and (args.code_dir / "requirements.txt").is_file():
+        restart_with_requirements(args.code_dir / "requirements.txt", args.venvs)
     import smtrain.backends.local.inference  # noqa: F401  (numpy, imported once before the workers fork)
 
     environ = dict(os.environ)
@@ -352,6 +359,25 @@ def main(argv: list[str] | None = None) -> None:
         return app
 
     run_gunicorn(worker_app, server_options(environ, bind_address(args.fd, environ)))
+
+
+def restart_with_requirements(requirements: Path, venvs: Path) -> None:
+    """Install ``requirements.txt`` as the image does before serving (into a cached
+    environment layered on this one), then become this server under that Python."""
+    import subprocess
+    import sys
+
+    from smtrain.backends.local.venvs import InstallFailed, ensure_venv
+
+    logger.info("installing %s", requirements)
+    try:
+        python = str(ensure_venv(requirements, venvs, lambda command, cwd: subprocess.call(list(command), cwd=cwd)))
+    except InstallFailed as exc:
+        logger.error("requirements.txt could not be installed: %s", exc)
+        sys.exit(1)
+    os.environ[IN_REQUIREMENTS_VENV] = "1"
+    sys.stdout.flush()
+    os.execv(python, [python, "-m", CONTAINER_MODULE, *sys.argv[1:]])  # the listening socket is inherited
 
 
 if __name__ == "__main__":

@@ -191,8 +191,9 @@ class EndpointsAPI:
         variant = config["ProductionVariants"][0]
         model = self._get(operation, "model", variant["ModelName"])
         container = model.get("PrimaryContainer") or model["Containers"][0]
-        root = self.home.endpoint_dir(name) / f"v{generation}"
-        deployment = start_container(root, self.home.endpoint_dir(name) / "server.log", container)
+        endpoint_dir = self.home.endpoint_dir(name).absolute()  # the server runs in its code dir
+        deployment = start_container(endpoint_dir / f"v{generation}", endpoint_dir / "server.log", container,
+                                     self.home.venvs.absolute())
         startup = variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT
         deployment.update(config=config["EndpointConfigName"], variant=variant.get("VariantName", "AllTraffic"),
                           image=container.get("Image", ""), startup_timeout=startup)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import time
 import warnings
@@ -63,8 +64,6 @@ class TrainingJobsAPI:
                          f"and a training job with this name already exists ({body['TrainingJobArn']})")
         job_dir = self.home.job_dir(name)
         if job_dir.exists():  # left over from a deleted record of the same name
-            import shutil
-
             shutil.rmtree(job_dir)
         with warnings.catch_warnings():
             # spawn_detached drops its Popen on purpose (the supervisor outlives this

@@ -208,7 +208,8 @@ def ensure_gateway(home: LocalHome, db: StateDB, requested_port: int = 0) -> str
         with listener:
             port = listener.getsockname()[1]
             pid = spawn(
-                processes.python_module_argv(GATEWAY_MODULE, "--home", str(home.root), "--fd", str(listener.fileno())),
+                processes.python_module_argv(GATEWAY_MODULE, "--home", str(home.root.absolute()),
+                                             "--fd", str(listener.fileno())),
                 log_path=home.runtime_dir / "gateway.log", env=child_environment(), pass_fds=[listener.fileno()],
             )
         db.put(*GATEWAY, {"Port": port, "Url": gateway_url(port), "_local": {"pid": pid}})

@@ -49,7 +49,6 @@ LEFTOVER_GRACE_SECONDS = 2.0
 POLL_SECONDS = 0.05
 METRICS_FLUSH_SECONDS = 1.0
 TAIL_LINES = 200
-STOP_REASONS = ("Stopped", "MaxRuntimeExceeded")
 
 
 class Interrupted(Exception):
@@ -58,6 +57,14 @@ class Interrupted(Exception):
     def __init__(self, reason: str) -> None:
         self.reason = reason
         super().__init__(reason)
+
+
+class InstallError(Exception):
+    """``requirements.txt`` could not be installed; ``failure_text`` is what ``output/failure`` gets."""
+
+    def __init__(self, failure_text: str) -> None:
+        self.failure_text = failure_text
+        super().__init__(failure_text)
 
 
 class Supervisor:
@@ -85,11 +92,9 @@ class Supervisor:
         signal.signal(signal.SIGTERM, self._on_sigterm)
         signal.signal(signal.SIGINT, self._on_sigterm)
         try:
-            status = self.record["TrainingJobStatus"]
-            if status in job_state.TERMINAL:
+            if self.record["TrainingJobStatus"] in job_state.TERMINAL:
                 return 0
-            if status == "Stopping":  # stopped before this process could take the signal
-                self.stop_requested.set()
+            self._check_stop()
             self._transition("Downloading", start=True)
             self._prepare_tree()
             self._check_stop()
@@ -119,6 +124,10 @@ class Supervisor:
         self.stop_requested.set()
 
     def _check_stop(self) -> None:
+        """Between steps: a stop may also have been recorded before this process could take the signal."""
+        status = (self.db.get(job_state.KIND, self.name) or {}).get("TrainingJobStatus")
+        if status != "InProgress":
+            self.stop_requested.set()
         reason = self._stop_reason()
         if reason:
             self._acknowledge_stop()
@@ -263,7 +272,7 @@ class Supervisor:
             reason = self._stop_reason()
             if reason:
                 return reason
-            self._flush_metrics(force=False)
+            self._flush_metrics()
 
     def _pump(self, fd: int) -> None:
         """Copy the child's output to the log as it comes; split lines for metrics and the failure tail."""
@@ -348,9 +357,10 @@ class Supervisor:
     def _acknowledge_stop(self) -> None:
         self._update(lambda body: job_state.local(body).update(stop_acknowledged=True))
 
-    def _flush_metrics(self, *, force: bool) -> None:
+    def _flush_metrics(self) -> None:
+        """Metrics so far, at most once a second, so ``describe`` shows them while the job runs."""
         now = time.monotonic()
-        if not self.metrics.dirty or (not force and now - self.metrics_flushed < METRICS_FLUSH_SECONDS):
+        if not self.metrics.dirty or now - self.metrics_flushed < METRICS_FLUSH_SECONDS:
             return
         self.metrics_flushed = now
         values = self.metrics.snapshot()
@@ -362,12 +372,6 @@ class Supervisor:
             for line in message.splitlines() or [""]:
                 self.log.write(f"{stamp} smtrain INFO     {line}\n".encode())
             self.log.flush()
-
-
-class InstallError(Exception):
-    def __init__(self, failure_text: str) -> None:
-        self.failure_text = failure_text
-        super().__init__(failure_text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
