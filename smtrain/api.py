@@ -18,8 +18,8 @@ from typing import Any
 
 from smtrain.backends.base import Backend, get_backend
 from smtrain.config import Config, load_config
-from smtrain.errors import JobFailedError, UsageError
-from smtrain.plan import Plan, Upload, join_uri, plan_deploy, plan_fit, plan_teardown
+from smtrain.errors import JobFailedError, SmtrainError, UsageError
+from smtrain.plan import ApiCall, Plan, Upload, join_uri, plan_deploy, plan_fit, plan_teardown
 from smtrain.spec import DeploySpec, TrainingSpec, check_name, decode_hyperparameters, timestamped_name
 from smtrain.workflow import (
     QuietReporter,
@@ -188,12 +188,24 @@ class Session:
     def deploy(self, job_name: str, *, wait: bool = True, **options: Any) -> Endpoint:
         """Create (or update) an endpoint serving the job's model."""
         spec, plan, existing = self.plan_deploy(job_name, **options)
-        results = execute(plan, self.backend, self.reporter, wait=wait)
-        status = results.get("endpoint-ready", {}).get("EndpointStatus", "Creating")
-        if status == "Failed":
+        try:
+            results = execute(plan, self.backend, self.reporter, wait=wait)
+        except SmtrainError:
+            if existing is not None:
+                self._discard_new_version(spec.endpoint_name, plan)
+            raise
+        ready = results.get("endpoint-ready", {})
+        status = ready.get("EndpointStatus", "Creating")
+        if status in ("Failed", "UpdateRollbackFailed"):
             reason = results["endpoint-ready"].get("FailureReason", "")
             raise JobFailedError(f"endpoint {spec.endpoint_name} failed to start: {reason}", where="deploy",
                                  hint=f"see the server log; remove it with `smtrain teardown {spec.endpoint_name}`")
+        if existing is not None and ready and ready.get("EndpointConfigName") != new_version(plan)[0]:
+            # A failed update rolls back: the endpoint is InService on its previous config, which must stay.
+            self._discard_new_version(spec.endpoint_name, plan)
+            raise JobFailedError(f"the update of endpoint {spec.endpoint_name} failed and was rolled back: "
+                                 f"{ready.get('FailureReason', 'no reason given')}", where="deploy",
+                                 hint="it still serves the previous model; fix the cause and deploy again")
         if existing is not None:
             self._remove_old_version(*existing)
         return Endpoint(spec.endpoint_name, status, self.backend.runtime_url(), self)
@@ -205,6 +217,17 @@ class Session:
             return endpoint_resources(self.backend, name)
         except NotFoundError:
             return None
+
+    def _discard_new_version(self, endpoint_name: str, plan: Plan) -> None:
+        """After a failed update: remove the model and config it created, unless the endpoint uses them."""
+        config_name, models = new_version(plan)
+        try:
+            current = call(self.backend, "DescribeEndpoint", {"EndpointName": endpoint_name})
+        except SmtrainError:
+            return
+        settled = current.get("EndpointStatus") in ("InService", "OutOfService", "Failed")
+        if settled and current.get("EndpointConfigName") != config_name:
+            self._remove_old_version(config_name, models)
 
     def _remove_old_version(self, config_name: str, models: list[str]) -> None:
         delete_quietly(self.backend, "DeleteEndpointConfig", {"EndpointConfigName": config_name})
@@ -312,6 +335,12 @@ def translate_invoke(exc: Exception, endpoint_name: str) -> Exception | None:
     if code == "ValidationError" and "not found" in message.lower():
         return NotFoundError(message, where=where, hint="`smtrain ls` lists endpoints")
     return None
+
+
+def new_version(plan: Plan) -> tuple[str, list[str]]:
+    """The endpoint config and model names a deploy plan creates."""
+    calls = {step.step: step.params for step in plan if isinstance(step, ApiCall)}
+    return str(calls["endpoint-config"]["EndpointConfigName"]), [str(calls["model"]["ModelName"])]
 
 
 def ttl_tags(ttl_seconds: int) -> list[dict[str, str]]:

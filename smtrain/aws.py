@@ -68,6 +68,7 @@ class AwsSession:
         self._boto = boto_session
         self._clients: dict[str, Any] = {}
         self._account = ""
+        self._region_checked = False
 
     @classmethod
     def from_config(cls, config: Config) -> AwsSession:
@@ -92,6 +93,9 @@ class AwsSession:
                 "no AWS region configured", code="NoRegion", where="AWS session",
                 hint="set SMTRAIN_REGION or AWS_REGION, or a region in your AWS profile",
             )
+        if not self._region_checked:
+            check_region(self.boto, str(region))
+            self._region_checked = True
         return str(region)
 
     def client(self, service: str) -> Any:
@@ -109,6 +113,33 @@ class AwsSession:
             with translating(where="sts GetCallerIdentity"):
                 self._account = str(self.client("sts").get_caller_identity()["Account"])
         return self._account
+
+
+def check_region(boto: Any, region: str) -> None:
+    """Refuse a region SageMaker does not run in (a typo, an availability zone such as ``us-east-1a``).
+
+    Left alone, botocore builds a host name for it and the first call fails with
+    "could not connect" -- or, behind AWS_ENDPOINT_URL, with whatever the server
+    makes of it. botocore's endpoint data lists SageMaker's regions in every
+    partition; a region newer than the installed botocore asks for an upgrade.
+    """
+    known = sorted(
+        {name for partition in boto.get_available_partitions()
+         for name in boto.get_available_regions("sagemaker", partition_name=partition)}
+    )
+    if not known or region in known:
+        return
+    import difflib
+
+    import botocore
+
+    close = difflib.get_close_matches(region, known, n=1)
+    suggestion = f"did you mean {close[0]}? Otherwise " if close else ""
+    raise AwsConfigError(
+        f"SageMaker has no region {region!r}", code="UnknownRegion", where="AWS region",
+        hint=f"{suggestion}set SMTRAIN_REGION or AWS_REGION to a region such as eu-west-1 (not an availability "
+             f"zone); if {region} is newer than botocore {botocore.__version__}, upgrade boto3",
+    )
 
 
 # -- errors --------------------------------------------------------------------

@@ -44,6 +44,7 @@ class Config:
     serving_instance_type: str = "ml.m5.large"
     profile: str = ""
     runtime_port: int = 0
+    poll_seconds: float = 10.0  # how often the sagemaker backend asks AWS for a status
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -55,6 +56,7 @@ class Config:
 
 
 _INT_FIELDS = {f.name for f in fields(Config) if f.type in ("int", int)}
+_FLOAT_FIELDS = {f.name for f in fields(Config) if f.type in ("float", float)}
 _SETTABLE = [f.name for f in fields(Config) if f.name != "sources"]
 # Standard AWS variables honoured when the smtrain-specific one is absent.
 _AWS_FALLBACKS = {"region": ("AWS_REGION", "AWS_DEFAULT_REGION"), "profile": ("AWS_PROFILE",)}
@@ -141,4 +143,18 @@ def _coerce(key: str, value: Any, source: str) -> Any:
             raise UsageError(
                 f"{key} must be a whole number, got {value!r}", where=source, hint=f"set {env_name(key)}=<number>"
             ) from None
+    if key in _FLOAT_FIELDS:
+        return _seconds(key, value, source)
     return str(value)
+
+
+def _seconds(key: str, value: Any, source: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if not number >= 0:  # also rejects NaN
+        raise UsageError(
+            f"{key} must be a number of seconds, got {value!r}", where=source, hint=f"set {env_name(key)}=<seconds>"
+        )
+    return number

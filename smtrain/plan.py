@@ -232,7 +232,7 @@ def plan_deploy(
         }),
         ApiCall("endpoint", "sagemaker", endpoint_call, endpoint_params),
         Wait("endpoint-ready", "sagemaker", "DescribeEndpoint", {"EndpointName": endpoint},
-             "EndpointStatus", ("InService",), ("Failed",)),
+             "EndpointStatus", ("InService",), ("Failed", "UpdateRollbackFailed")),
     )
 
 

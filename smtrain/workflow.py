@@ -42,9 +42,11 @@ def call(backend: Backend, operation: str, params: Mapping[str, Any], *, where: 
     """One API call on the backend's SageMaker client, errors translated."""
     client = backend.sagemaker()
     try:
-        return dict(getattr(client, snake_case(operation))(**params))
+        response = dict(getattr(client, snake_case(operation))(**params))
     except Exception as exc:
         raise translate(exc, where=where or operation) from exc
+    response.pop("ResponseMetadata", None)  # HTTP details: every backend answers with the resource alone
+    return response
 
 
 def translate(exc: Exception, *, where: str) -> Exception:
@@ -123,9 +125,11 @@ def follow_training(backend: Backend, job_name: str, reporter: Reporter, *, logs
     """
     describe = {"TrainingJobName": job_name}
     final: dict[str, Any] = {}
+    shown: set[tuple[str, str]] = set()
 
     def is_done() -> bool:
         final.update(call(backend, "DescribeTrainingJob", describe))
+        report_transitions(final, shown, reporter)
         return final["TrainingJobStatus"] in ("Completed", "Failed", "Stopped")
 
     try:
@@ -138,6 +142,15 @@ def follow_training(backend: Backend, job_name: str, reporter: Reporter, *, logs
     except KeyboardInterrupt:
         return interrupt_training(backend, job_name, reporter)
     return final
+
+
+def report_transitions(description: Mapping[str, Any], shown: set[tuple[str, str]], reporter: Reporter) -> None:
+    """Print each secondary status (``Starting - Preparing the instances for training``) once, as the SDK does."""
+    for transition in description.get("SecondaryStatusTransitions", []):
+        key = (str(transition.get("Status", "")), str(transition.get("StatusMessage", "")))
+        if key not in shown:
+            shown.add(key)
+            reporter.info(" - ".join(part for part in key if part))
 
 
 def interrupt_training(backend: Backend, job_name: str, reporter: Reporter) -> dict[str, Any]:

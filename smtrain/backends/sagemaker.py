@@ -21,13 +21,11 @@ from smtrain.config import Config
 from smtrain.errors import UsageError
 from smtrain.uris import split_s3
 
-POLL_SECONDS = 10.0
-LOG_POLL_SECONDS = 5.0
+LOG_POLL_SECONDS = 5.0  # status polls follow Config.poll_seconds (SMTRAIN_POLL_SECONDS, default 10)
 
 
 class SageMakerBackend:
     name = "sagemaker"
-    poll_seconds = POLL_SECONDS
 
     def __init__(
         self,
@@ -37,6 +35,7 @@ class SageMakerBackend:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config = config
+        self.poll_seconds = config.poll_seconds  # status polls; log polls at least every LOG_POLL_SECONDS
         self.aws = session or AwsSession.from_config(config)
         self._sleep = sleep
         self._bucket = config.bucket
@@ -121,7 +120,8 @@ class SageMakerBackend:
     # -- jobs ----------------------------------------------------------------------------
     def job_log(self, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
         return iter_training_log(
-            self.logs(), job_name, follow=follow, is_done=is_done, sleep=self.sleep, poll_seconds=LOG_POLL_SECONDS
+            self.logs(), job_name, follow=follow, is_done=is_done, sleep=self.sleep,
+            poll_seconds=min(LOG_POLL_SECONDS, self.poll_seconds),
         )
 
     def runtime_url(self) -> str:

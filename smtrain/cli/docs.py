@@ -16,17 +16,20 @@ from smtrain.cli import cli
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "cli.md"
 
 
-def walk(command: click.Command, path: list[str]) -> Iterator[tuple[list[str], click.Command]]:
-    yield path, command
+def walk(
+    command: click.Command, path: list[str], parent: click.Context | None = None
+) -> Iterator[tuple[list[str], click.Command, click.Context]]:
+    # Contexts are built as the CLI builds them, so the group's settings (-h, widths) carry down.
+    ctx = click.Context(command, info_name=path[-1], parent=parent, **command.context_settings)
+    yield path, command, ctx
     if isinstance(command, click.Group):
         for name in sorted(command.commands):
-            yield from walk(command.commands[name], [*path, name])
+            yield from walk(command.commands[name], [*path, name], ctx)
 
 
 def render() -> str:
     parts = ["# smtrain command reference\n\nGenerated from `--help` by `python -m smtrain.cli.docs`.\n"]
-    for path, command in walk(cli, ["smtrain"]):
-        ctx = click.Context(command, info_name=" ".join(path), terminal_width=100, max_content_width=100)
+    for path, command, ctx in walk(cli, ["smtrain"]):
         parts.append(f"\n## {' '.join(path)}\n\n```\n{command.get_help(ctx)}\n```\n")
     return "".join(parts)
 

@@ -27,6 +27,7 @@ from smtrain.backends.local.service import LocalSageMaker
 
 SCRIPT = '''
 import os
+import time
 
 import joblib
 
@@ -43,6 +44,8 @@ def predict_fn(data, model):
         os._exit(1)  # a worker dying mid-request
     if first == -500:
         raise ValueError("negative sentinel")
+    if first == -777:
+        time.sleep(30)  # longer than SAGEMAKER_MODEL_SERVER_TIMEOUT
     return model.predict(data)
 '''
 
@@ -77,7 +80,7 @@ def deploy(sm: LocalSageMaker, name: str, primary: dict[str, Any], *, wait: bool
     sm.create_model(ModelName=name, PrimaryContainer=primary, ExecutionRoleArn="arn:aws:iam::000000000000:role/x")
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
         {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "local"}])
-    sm.create_endpoint(EndpointName=name, EndpointConfigName=name)
+    sm.create_endpoint(EndpointName=name, EndpointConfigName=name, Tags=[{"Key": "owner", "Value": "tests"}])
     return wait_settled(sm, name) if wait else sm.describe_endpoint(EndpointName=name)
 
 
@@ -154,6 +157,7 @@ def test_describe_endpoint_has_the_real_shape(sm: LocalSageMaker, endpoint: str)
     assert description["ProductionVariants"][0]["VariantName"] == "AllTraffic"
     assert isinstance(description["CreationTime"], datetime) and description["CreationTime"].tzinfo is not None
     assert not any(key.startswith("_") for key in description)
+    assert sm.list_tags(ResourceArn=description["EndpointArn"])["Tags"] == [{"Key": "owner", "Value": "tests"}]
     listed = sm.list_endpoints(NameContains="shar")["Endpoints"]
     assert [e["EndpointName"] for e in listed] == ["shared"] and listed[0]["EndpointStatus"] == "InService"
 
@@ -328,14 +332,17 @@ def test_servers_listen_on_loopback_only(sm: LocalSageMaker, endpoint: str) -> N
 
 def test_two_endpoints_share_one_gateway(sm: LocalSageMaker, artifacts: dict[str, str], endpoint: str) -> None:
     url = sm.runtime_url()
-    description = deploy(sm, "second", container(artifacts, SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/csv"))
-    assert description["EndpointStatus"] == "InService"
+    second_container = container(artifacts, SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT="text/csv",
+                                 SAGEMAKER_MODEL_SERVER_TIMEOUT="1")
+    assert deploy(sm, "second", second_container)["EndpointStatus"] == "InService"
     assert sm.runtime_url() == url
     client = boto3_runtime(url)
     first = client.invoke_endpoint(EndpointName=endpoint, Body=b"1,0", ContentType="text/csv")
     second = client.invoke_endpoint(EndpointName="second", Body=b"1,0", ContentType="text/csv")
     assert (first["ContentType"], first["Body"].read()) == ("application/json", b'["b"]')
     assert (second["ContentType"], second["Body"].read()) == ("text/csv", b"b\n")
+    slow = invoke_error(client, EndpointName="second", Body=b"-777,0", ContentType="text/csv")
+    assert slow["OriginalStatusCode"] == 0 and "timed out" in slow["OriginalMessage"]
     sm.delete_endpoint(EndpointName="second")
     assert client.invoke_endpoint(EndpointName=endpoint, Body=b"1,0", ContentType="text/csv")["Body"].read()
 

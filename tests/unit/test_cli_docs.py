@@ -7,5 +7,5 @@ def test_docs_are_current() -> None:
 
 
 def test_every_command_has_a_help_line() -> None:
-    for path, command in walk(cli, ["smtrain"]):
+    for path, command, _ in walk(cli, ["smtrain"]):
         assert command.help, f"{' '.join(path)} has no help"

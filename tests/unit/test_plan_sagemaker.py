@@ -156,7 +156,7 @@ def test_real_time_deploy_requests() -> None:
     }
     assert request_of(plan, "endpoint") == {"EndpointName": "penguins", "EndpointConfigName": "penguins", "Tags": TAGS}
     assert plan[-1] == Wait("endpoint-ready", "sagemaker", "DescribeEndpoint", {"EndpointName": "penguins"},
-                            "EndpointStatus", ("InService",), ("Failed",))
+                            "EndpointStatus", ("InService",), ("Failed", "UpdateRollbackFailed"))
 
 
 def test_serverless_deploy_has_no_instances() -> None:

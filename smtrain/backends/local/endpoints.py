@@ -11,7 +11,10 @@ endpoint and stopped with the last. ``CreateEndpoint`` returns at once with
 ``Creating``; ``DescribeEndpoint`` moves it to ``InService`` once ``/ping``
 answers 200, or to ``Failed`` with the tail of the server log. An update
 whose new container fails rolls back, as SageMaker's blue/green deployment
-does: ``InService`` on the old config, with the ``FailureReason``.
+does: ``InService`` on the old config, with the ``FailureReason``. A server
+that died under an InService endpoint (killed, machine restarted) is started
+again by the next ``DescribeEndpoint`` or ``runtime_url()``, as SageMaker
+replaces a failed instance.
 
 Each deployment lives in ``endpoints/<name>/v<generation>/{model,code}`` so
 that ``UpdateEndpoint`` can start the new container before stopping the old
@@ -128,7 +131,7 @@ class EndpointsAPI:
     def update_endpoint(self, *, EndpointName: str, EndpointConfigName: str, **request: Any) -> dict[str, Any]:
         body = self._get("UpdateEndpoint", "endpoint", EndpointName)
         config = self._get("UpdateEndpoint", "endpoint-config", EndpointConfigName)
-        started = _flag()
+        started: list[int] = []
 
         def start_update(b: dict[str, Any]) -> None:
             if b["EndpointStatus"] == "InService":
@@ -172,6 +175,15 @@ class EndpointsAPI:
         if endpoints:
             return self._ensure_gateway()
         return recorded_url(self.home, self.db, self._requested_port())
+
+    def list_tags(self, *, ResourceArn: str, **_: Any) -> dict[str, Any]:
+        """The tags of a model, endpoint config or endpoint, by ARN."""
+        kind = ResourceArn.rsplit(":", 1)[-1].split("/", 1)[0]
+        arn_keys = ("ModelArn", "EndpointConfigArn", "EndpointArn")
+        for body in self.db.list(kind) if kind in KINDS else []:
+            if ResourceArn in (body.get(key) for key in arn_keys):
+                return {"Tags": list(body["_local"].get("tags", []))}
+        raise _invalid("ListTags", f"Resource {ResourceArn} not found.")
 
     # -- deployments ----------------------------------------------------------
 
@@ -228,7 +240,7 @@ class EndpointsAPI:
             replacement = launch(dead)
         except Exception:
             return body  # its files are gone; the gateway answers ModelNotReadyException
-        swapped = _flag()
+        swapped: list[bool] = []
 
         def swap(b: dict[str, Any]) -> None:
             if (b["_local"].get("current") or {}).get("pid") == dead["pid"]:
@@ -266,7 +278,7 @@ class EndpointsAPI:
         """A new endpoint fails; a failed update rolls back to the running container, as blue/green does."""
         from smtrain.backends.local.container import log_tail
 
-        acted = _flag()
+        acted: list[bool] = []
         head = (f"The primary container for production variant {deployment['variant']} did not pass the ping "
                 f"health check: {why}. Server log {deployment['log']}, last lines:\n")
         reason = head + log_tail(self.home.endpoint_dir(body["EndpointName"]) / "server.log",
@@ -337,11 +349,6 @@ def _record_failure(body: dict[str, Any], reason: str) -> None:
         local["current"] = None
         body["EndpointStatus"] = "Failed"
     body.update(FailureReason=reason[:FAILURE_REASON_LIMIT], LastModifiedTime=time.time())
-
-
-def _flag() -> list[Any]:
-    """A list a nested change function appends to, to say it acted."""
-    return []
 
 
 def _reason(exc: Exception) -> str:

@@ -34,6 +34,7 @@ import http.client
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -127,22 +128,25 @@ def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
 def forward(record: dict[str, Any], container: dict[str, Any], body: bytes, headers: dict[str, str]) -> Answer:
     """POST the body to the model container and translate its answer."""
     name = record["EndpointName"]
-    timeout = container.get("timeout", 60) + 5
-    connection = http.client.HTTPConnection("127.0.0.1", int(container["port"]), timeout=timeout)
+    timeout = container.get("timeout", 60)
+    connection = http.client.HTTPConnection("127.0.0.1", int(container["port"]), timeout=timeout + 5)
+    started = time.monotonic()
     try:
         connection.request("POST", "/invocations", body=body, headers=headers)
         response = connection.getresponse()
         answer = response.read()
     except ConnectionRefusedError:
         return error(429, "ModelNotReadyException", f"Model for endpoint {name} is not ready; retry shortly.")
-    except TimeoutError:
-        return model_error(record, container, 0, "Your invocation timed out while waiting for a response "
-                           "from container primary.")
     except (OSError, http.client.HTTPException) as exc:
-        return model_error(record, container, 0, f"The container primary closed the connection without an answer "
-                           f"({type(exc).__name__}); the worker may have crashed.")
+        if isinstance(exc, TimeoutError) or time.monotonic() - started >= timeout:
+            return model_error(record, container, 0, timed_out(timeout))
+        return model_error(record, container, 0, f"The container primary closed the connection without answering "
+                           f"({type(exc).__name__}): a worker crashed; the server log says why.")
     finally:
         connection.close()
+    if response.status >= 500 and time.monotonic() - started >= timeout:
+        # gunicorn aborts a worker busy for longer than its timeout and answers 500 for it
+        return model_error(record, container, 0, timed_out(timeout))
     if response.status >= 400:
         return model_error(record, container, response.status, answer.decode("utf-8", errors="replace"))
     out = [("Content-Type", response.getheader("Content-Type") or "application/json"),
@@ -151,6 +155,10 @@ def forward(record: dict[str, Any], container: dict[str, Any], body: bytes, head
     if response.getheader(CUSTOM_ATTRIBUTES):
         out.append((CUSTOM_ATTRIBUTES, str(response.getheader(CUSTOM_ATTRIBUTES))))
     return 200, out, answer
+
+
+def timed_out(timeout: float) -> str:
+    return f"Your invocation timed out while waiting for a response from container primary ({timeout} s)."
 
 
 def model_error(record: dict[str, Any], container: dict[str, Any], status: int, original: str) -> Answer:
