@@ -14,8 +14,11 @@ training image for), ml.m5.large. After the runs the bench checks that the
 two tools sent the same CreateTrainingJob request (apart from names and S3
 paths) and counts the HTTP requests one submit of each makes.
 
-The third row, `--image-uri`, is diagnostic: the same smtrain submit with the
-image URI given, which skips smtrain's image lookup (sagemaker-core import).
+The last two rows are diagnostic: the same smtrain submit with an empty
+$XDG_CACHE_HOME before each run (a first run, if smtrain caches image URIs
+there), and with the image URI given (`--image-uri`), which skips smtrain's
+image lookup altogether. Every smtrain run gets $XDG_CACHE_HOME in the
+scratch dir, never the user's.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -105,14 +109,18 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="smtrain-bench-submit-") as scratch:
         workdir = Path(scratch)
         with moto_server(workdir) as server:
-            env = aws_env(server.url)
+            # smtrain may cache image URIs under $XDG_CACHE_HOME: keep it in the scratch dir, not the user's home.
+            cache = workdir / "cache"
+            env = aws_env(server.url, XDG_CACHE_HOME=str(cache))
             create_account(server.url)
             data = prepare_channel(smtrain, env, workdir)
             train, hps = data["train"], data["hyperparameters"]
             jobs: dict[str, list[str]] = {"smtrain": [], "sdk": []}
 
-            def run(kind: str, make_argv: Callable[[str], list[str]]) -> Callable[[], float]:
+            def run(kind: str, make_argv: Callable[[str], list[str]], *, cold: bool = False) -> Callable[[], float]:
                 def once() -> float:
+                    if cold:
+                        shutil.rmtree(cache, ignore_errors=True)
                     name = f"{kind}-{next(counter)}"
                     jobs["sdk" if kind == "sdk2" else "smtrain"].append(name)
                     return time_command(make_argv(name), env=env, cwd=workdir)
@@ -131,6 +139,8 @@ def main() -> None:
                 **{
                     "sdk v2 SKLearn.fit(wait=False)": run("sdk2", lambda n: sdk2_argv(python, train, hps, n)),
                     "smtrain fit --no-wait": run("smtrain", lambda n: smtrain_argv(smtrain, train, hps, n)),
+                    "  ... empty $XDG_CACHE_HOME": run(
+                        "smtrain-cold", lambda n: smtrain_argv(smtrain, train, hps, n), cold=True),
                     "  ... with --image-uri": run(
                         "smtrain-image", lambda n: [*smtrain_argv(smtrain, train, hps, n), "--image-uri", image]),
                 },

@@ -2,19 +2,28 @@
 
 The SDK maintains the registry accounts and tags per region and version
 (``sagemaker/core/image_uri_config/sklearn.json``); smtrain asks it instead
-of copying that table. ``sagemaker.core`` takes over a second to import, so
-it is imported only when an image URI is actually needed.
+of copying that table. ``sagemaker.core`` takes about two seconds to import,
+so it is imported only when an image URI is actually needed, and its answers
+are kept in ``$XDG_CACHE_HOME/smtrain/image-uris.json`` (``~/.cache`` by
+default) under the installed sagemaker-core version: the next `smtrain fit`
+or `deploy` skips the import, and upgrading the SDK starts a fresh cache.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import tempfile
+from collections.abc import Callable
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from smtrain.errors import UsageError
 
 FRAMEWORK = "sklearn"
+SDK_DISTRIBUTION = "sagemaker-core"
 
 
 def _image_uris() -> Any:
@@ -28,10 +37,46 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(number) for number in re.findall(r"\d+", version))
 
 
+def cache_path() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "smtrain" / "image-uris.json"
+
+
+@cache
+def _cache() -> dict[str, Any]:
+    """The saved answers of the installed SDK version (others are dropped at the next write)."""
+    from importlib.metadata import version
+
+    prefix = f"{version(SDK_DISTRIBUTION)}|"
+    try:
+        saved = json.loads(cache_path().read_text())
+    except (OSError, ValueError):
+        saved = {}
+    entries = saved if isinstance(saved, dict) else {}
+    return {"prefix": prefix, "entries": {k: v for k, v in entries.items() if k.startswith(prefix)}}
+
+
+def _cached(key: str, compute: Callable[[], Any]) -> Any:
+    """``compute()``, remembered on disk under the SDK version; a cache that cannot be written is skipped."""
+    state = _cache()
+    full_key = state["prefix"] + key
+    if full_key not in state["entries"]:
+        state["entries"][full_key] = compute()
+        path = cache_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".part", delete=False) as handle:
+                json.dump(state["entries"], handle, indent=1, sort_keys=True)
+            os.replace(handle.name, path)
+        except OSError:
+            pass
+    return state["entries"][full_key]
+
+
 @cache
 def known_versions(scope: str = "") -> tuple[str, ...]:
     """Versions the installed SDK has images for (all scopes, or ``"training"`` / ``"inference"``)."""
-    return tuple(sorted(_image_uris().list_versions(FRAMEWORK, scope or None), key=version_key))
+    versions = _cached(f"versions|{scope}", lambda: list(_image_uris().list_versions(FRAMEWORK, scope or None)))
+    return tuple(sorted(versions, key=version_key))
 
 
 def default_version() -> str:
@@ -54,7 +99,8 @@ def sklearn_image_uri(region: str, version: str = "", *, scope: str = "training"
         )
     scope = scope if version in known_versions(scope) else "training"
     try:
-        return str(_image_uris().retrieve(FRAMEWORK, region=region, version=version, image_scope=scope))
+        return str(_cached(f"uri|{region}|{version}|{scope}", lambda: _image_uris().retrieve(
+            FRAMEWORK, region=region, version=version, image_scope=scope)))
     except ValueError as exc:
         raise UsageError(
             f"no scikit-learn {version} image for region {region!r}: {str(exc).split('.')[0]}",

@@ -164,8 +164,14 @@ def aws(moto: Moto) -> Iterator[Moto]:
     moto.reset()
 
 
+@pytest.fixture(scope="module")
+def cache_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache for the module: only the first command pays for importing sagemaker.core."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture
-def sm(workdir: Path, aws: Moto) -> Cli:
+def sm(workdir: Path, aws: Moto, cache_home: Path) -> Cli:
     """`smtrain` configured for the sagemaker backend through the environment, as a user would."""
     (workdir / "entry_points" / ".env").write_text(f"AWS_SECRET_ACCESS_KEY={SECRET_KEY}\n")  # must never ship
     (workdir / "empty").write_text("")
@@ -176,6 +182,7 @@ def sm(workdir: Path, aws: Moto) -> Cli:
         AWS_CONFIG_FILE=str(workdir / "empty"), AWS_SHARED_CREDENTIALS_FILE=str(workdir / "empty"),
         SMTRAIN_BACKEND="sagemaker", SMTRAIN_ROLE=ROLE, SMTRAIN_BUCKET=BUCKET, SMTRAIN_HOME=str(workdir / ".smtrain"),
         SMTRAIN_POLL_SECONDS="0",  # moto answers at once; nothing to wait for
+        XDG_CACHE_HOME=str(cache_home),
     )
     return Cli(workdir, env)
 

@@ -57,3 +57,11 @@ def test_unknown_toml_key_names_the_file(tmp_path: Path) -> None:
         load_config(environ={}, cwd=tmp_path)
     assert info.value.where == "smtrain.toml"
     assert "bucket" in info.value.hint
+
+
+def test_poll_seconds_is_a_number_of_seconds(tmp_path: Path) -> None:
+    assert load_config(environ={}, cwd=tmp_path).poll_seconds == 10.0
+    assert load_config(environ={"SMTRAIN_POLL_SECONDS": "0.5"}, cwd=tmp_path).poll_seconds == 0.5
+    for bad in ("-1", "soon", "nan"):
+        with pytest.raises(UsageError, match="poll_seconds must be a number of seconds"):
+            load_config(environ={"SMTRAIN_POLL_SECONDS": bad}, cwd=tmp_path)
