@@ -2,9 +2,11 @@
 
 A file is sent only when its content changed. On S3 the content's SHA-256
 travels with the object as user metadata (``x-amz-meta-sha256``); one
-ListObjectsV2 gives every key's size, so a missing or resized object is
-uploaded at once and only same-size objects cost a HeadObject. (ETags are no
-help: a multipart ETag is not a digest of the content.)
+ListObjectsV2 gives every key's size and ETag, so a missing or resized object
+is uploaded at once, and a same-size object whose ETag is the MD5 of the local
+file (a single-part upload without KMS) is known current without another
+request. Only the rest cost a HeadObject: a multipart or KMS ETag is not a
+digest of the content, so there the stored SHA-256 decides.
 
 Nothing half-written is ever visible under a final name: boto3 aborts a
 multipart upload that fails (S3 shows a key only on CompleteMultipartUpload),
@@ -17,9 +19,12 @@ import hashlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -32,16 +37,26 @@ HASH_KEY = "sha256"
 CHUNK = 1024 * 1024
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
+PARALLEL = 8
 
 Progress = Callable[[int], None]
 
 
-@dataclass(frozen=True)
+@dataclass
 class LocalFile:
+    """A file to sync; its digests are computed only when a comparison needs them."""
+
     path: Path
     relative: str
     size: int
-    digest: str
+
+    @cached_property
+    def digest(self) -> str:
+        return file_digest(self.path)
+
+    @cached_property
+    def md5(self) -> str:
+        return md5_digest(self.path)
 
 
 class Target(Protocol):
@@ -67,10 +82,14 @@ def sync_directory(
         raise UsageError(f"{str(local_dir)!r} is not a directory", where="sync", hint="give an existing folder")
     files = list_files(local_dir)
     target = make_target(uri, s3=s3, transfer_config=transfer_config)
-    changed = [file for file in files if not target.is_current(file)]
-    with progress_bar(sum(file.size for file in changed), enabled=progress, label=uri) as advance:
-        for file in changed:
-            target.put(file, advance)
+    # Checks and uploads are round trips: run several at once, as `aws s3 sync` does.
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        current = list(pool.map(target.is_current, files))
+    changed = [file for file, up_to_date in zip(files, current, strict=True) if not up_to_date]
+    total = sum(file.size for file in changed)
+    with progress_bar(total, enabled=progress, label=uri) as advance, ThreadPoolExecutor(PARALLEL) as pool:
+        for upload in [pool.submit(target.put, file, advance) for file in changed]:
+            upload.result()
     return SyncReport(
         uploaded_files=len(changed),
         uploaded_bytes=sum(file.size for file in changed),
@@ -83,7 +102,7 @@ def upload_file(path: Path, uri: str, s3: Any = None, *, progress: bool = False,
     """Put one file at exactly ``uri`` (an object key or a file path); returns its size."""
     path = Path(path)
     parent, _, name = uri.rstrip("/").rpartition("/")
-    file = LocalFile(path, name, path.stat().st_size, file_digest(path))
+    file = LocalFile(path, name, path.stat().st_size)
     target = make_target(parent + "/", s3=s3, transfer_config=transfer_config)
     with progress_bar(file.size, enabled=progress, label=uri) as advance:
         target.put(file, advance)
@@ -95,13 +114,18 @@ def list_files(local_dir: Path) -> list[LocalFile]:
     for path in sorted(local_dir.rglob("*")):
         if path.is_file():
             relative = path.relative_to(local_dir).as_posix()
-            files.append(LocalFile(path, relative, path.stat().st_size, file_digest(path)))
+            files.append(LocalFile(path, relative, path.stat().st_size))
     return files
 
 
 def file_digest(path: Path) -> str:
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+def md5_digest(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "md5").hexdigest()
 
 
 def make_target(uri: str, *, s3: Any = None, transfer_config: Any = None) -> Target:
@@ -131,27 +155,35 @@ class S3Target:
         self.bucket, prefix = split_s3(uri)
         self.prefix = f"{prefix.rstrip('/')}/" if prefix.strip("/") else ""
         self.config = transfer_config or default_transfer_config()
-        self._sizes: dict[str, int] | None = None
+        self._listing: dict[str, tuple[int, str]] | None = None
+        self._listing_lock = threading.Lock()
 
     def key(self, file: LocalFile) -> str:
         return self.prefix + file.relative
 
     def is_current(self, file: LocalFile) -> bool:
         key = self.key(file)
-        if self.remote_sizes().get(key) != file.size:
+        listed = self.remote_listing().get(key)
+        if listed is None or listed[0] != file.size:
             return False
+        if listed[1] == file.md5:
+            return True
         with translating(where=f"s3://{self.bucket}/{key}"):
             head = self.client.head_object(Bucket=self.bucket, Key=key)
         return bool(head.get("Metadata", {}).get(HASH_KEY) == file.digest)
 
-    def remote_sizes(self) -> dict[str, int]:
-        if self._sizes is None:
-            self._sizes = {}
-            with translating(where=self.uri):
-                pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=self.prefix)
-                for page in pages:
-                    self._sizes.update({item["Key"]: item["Size"] for item in page.get("Contents", [])})
-        return self._sizes
+    def remote_listing(self) -> dict[str, tuple[int, str]]:
+        """Size and ETag (unquoted) of every object under the prefix, listed once."""
+        with self._listing_lock:
+            if self._listing is None:
+                listing: dict[str, tuple[int, str]] = {}
+                with translating(where=self.uri):
+                    paginator = self.client.get_paginator("list_objects_v2")
+                    for page in paginator.paginate(Bucket=self.bucket, Prefix=self.prefix):
+                        for item in page.get("Contents", []):
+                            listing[item["Key"]] = (item["Size"], str(item.get("ETag", "")).strip('"'))
+                self._listing = listing
+        return self._listing
 
     def put(self, file: LocalFile, advance: Progress) -> None:
         key = self.key(file)
