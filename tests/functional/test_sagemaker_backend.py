@@ -14,7 +14,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from smtrain.aws import TRAINING_LOG_GROUP, AwsSession, translating, wait_for
 from smtrain.backends.sagemaker import SageMakerBackend
@@ -27,15 +26,6 @@ REGION = "eu-west-1"
 MOTO_ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{MOTO_ACCOUNT}:role/SageMakerRole"
 BUCKET = f"sagemaker-{REGION}-{MOTO_ACCOUNT}"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from typing import Any, Protocol
 
 import pytest
 from botocore.awsrequest import AWSResponse
-from moto.server import ThreadedMotoServer
 
 from smtrain.aws import AwsSession
 from smtrain.cli import main
@@ -27,15 +26,6 @@ from tests.conftest import REPO
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/NoSuchRole"
 BUCKET = "smtrain-errors"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
 
 
 class Body:

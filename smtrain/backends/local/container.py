@@ -25,7 +25,6 @@ import os
 import shutil
 import socket
 import time
-import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -258,19 +257,11 @@ def launch(deployment: dict[str, Any]) -> dict[str, Any]:
         argv = processes.python_module_argv(CONTAINER_MODULE, "--model-dir", deployment["model_dir"],
                                             "--code-dir", deployment["code_dir"], "--venvs", deployment["venvs"],
                                             "--fd", str(listener.fileno()))
-        pid = spawn(argv, log_path=Path(deployment["log"]), env=container_environment(deployment["environment"], port),
-                    cwd=Path(deployment["code_dir"]), pass_fds=[listener.fileno()])
+        pid = processes.spawn_detached(
+            argv, log_path=Path(deployment["log"]), env=container_environment(deployment["environment"], port),
+            cwd=Path(deployment["code_dir"]), pass_fds=[listener.fileno()],
+        )
     return {**deployment, "pid": pid, "port": port, "started": time.time()}
-
-
-def spawn(argv: list[str], **options: Any) -> int:
-    """``processes.spawn_detached``, quiet: it drops its ``Popen`` on purpose (the server
-    outlives us), which Python reports as a ResourceWarning from ``Popen.__del__``."""
-    from smtrain.backends.local import processes
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        return processes.spawn_detached(argv, **options)
 
 
 def ping(port: int, timeout: float = PING_TIMEOUT) -> tuple[int, str]:

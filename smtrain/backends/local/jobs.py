@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -65,15 +64,11 @@ class TrainingJobsAPI:
         job_dir = self.home.job_dir(name)
         if job_dir.exists():  # left over from a deleted record of the same name
             shutil.rmtree(job_dir)
-        with warnings.catch_warnings():
-            # spawn_detached drops its Popen on purpose (the supervisor outlives this
-            # process); Popen.__del__ reports that as a ResourceWarning.
-            warnings.simplefilter("ignore", ResourceWarning)
-            pid = spawn_detached(
-                python_module_argv(SUPERVISOR_MODULE, str(self.home.root.resolve()), name),
-                log_path=self.home.job_log(name),
-                cwd=job_dir,
-            )
+        pid = spawn_detached(
+            python_module_argv(SUPERVISOR_MODULE, str(self.home.root.resolve()), name),
+            log_path=self.home.job_log(name),
+            cwd=job_dir,
+        )
         self.db.update(job_state.KIND, name, lambda b: job_state.local(b).update(supervisor_pid=pid))
         return {"TrainingJobArn": body["TrainingJobArn"]}
 

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -27,18 +28,24 @@ def spawn_detached(
 ) -> int:
     """Start ``argv`` in a new session with stdout and stderr appended to ``log_path``."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
-        process = subprocess.Popen(
-            list(argv),
-            stdin=devnull,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=dict(env) if env is not None else None,
-            cwd=cwd,
-            pass_fds=tuple(pass_fds),
-            start_new_session=True,
-        )
-    return process.pid
+    # The child outlives us on purpose, so its Popen is dropped while it runs;
+    # Popen.__del__ reports that as a ResourceWarning, which is expected here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ResourceWarning)
+        with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+            process = subprocess.Popen(
+                list(argv),
+                stdin=devnull,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=dict(env) if env is not None else None,
+                cwd=cwd,
+                pass_fds=tuple(pass_fds),
+                start_new_session=True,
+            )
+        pid = process.pid
+        del process
+    return pid
 
 
 def python_module_argv(module: str, *args: str) -> list[str]:

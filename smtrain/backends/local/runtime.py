@@ -52,7 +52,6 @@ from smtrain.backends.local.container import (
     respond,
     run_gunicorn,
     server_alive,
-    spawn,
     stop_server,
 )
 from smtrain.backends.local.home import LocalHome
@@ -215,7 +214,7 @@ def ensure_gateway(home: LocalHome, db: StateDB, requested_port: int = 0) -> str
         listener = listening_socket(requested_port or record.get("Port", 0), fixed=bool(requested_port))
         with listener:
             port = listener.getsockname()[1]
-            pid = spawn(
+            pid = processes.spawn_detached(
                 processes.python_module_argv(GATEWAY_MODULE, "--home", str(home.root.absolute()),
                                              "--fd", str(listener.fileno())),
                 log_path=home.runtime_dir / "gateway.log", env=child_environment(), pass_fds=[listener.fileno()],
