@@ -116,7 +116,9 @@ def report_job(description: dict[str, Any], *, waited: bool = True) -> int:
         return 0
     if status in ("Failed", "Stopped"):
         reason = description.get("FailureReason", "")
-        info(f"{name}: {status}" + (f"\n{reason}" if reason else ""))
+        detail = description.get("SecondaryStatus", "")
+        detail = f" ({detail})" if detail and detail != status else ""
+        info(f"{name}: {status}{detail}" + (f"\n{reason}" if reason else ""))
         return 1
     if not waited:
         info(f"{name}: {status}; follow it with `smtrain logs {name}`")

@@ -128,3 +128,56 @@ def test_failing_script_reports_the_traceback_tail(cli: Cli, workdir: Path) -> N
 def test_debug_shows_the_traceback(cli: Cli) -> None:
     result = cli("logs", "no-such-job", "--debug")
     assert result.code == 1 and "Traceback" in result.err
+
+
+SLEEPER = """
+import argparse, os, subprocess, sys, time
+parser = argparse.ArgumentParser()
+parser.add_argument("--out")
+args, _ = parser.parse_known_args()
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)"])
+with open(args.out + ".tmp", "w") as handle:
+    handle.write(f"{os.getpid()} {child.pid}")
+os.replace(args.out + ".tmp", args.out)
+time.sleep(300)
+"""
+
+
+def test_ctrl_c_stops_the_job_and_its_whole_process_tree(cli: Cli, workdir: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from tests.e2e.conftest import SMTRAIN
+
+    (workdir / "slow").mkdir()
+    (workdir / "slow" / "train.py").write_text(SLEEPER)
+    pids_file = workdir / "pids.txt"
+    process = subprocess.Popen(
+        [SMTRAIN, "fit", "--entry-point", "train.py", "--source-dir", "slow", "--channel", "train=slow",
+         "--hp", f"out={pids_file}", "--job-name", "sleeper"],
+        cwd=workdir, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not pids_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    script_pid, child_pid = map(int, pids_file.read_text().split())
+    process.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 1, err
+    assert "stopping job sleeper" in err and "Traceback" not in err
+
+    def alive(pid: int) -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
+
+    deadline = time.monotonic() + 10
+    while (alive(script_pid) or alive(child_pid)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(script_pid) and not alive(child_pid)
+    jobs = cli("ls", "--json").json()["TrainingJobs"]
+    assert [(j["TrainingJobName"], j["TrainingJobStatus"]) for j in jobs] == [("sleeper", "Stopped")]
