@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from smtrain.workflow import (
     call,
     config_models,
     delete_quietly,
+    describe_sync,
     endpoint_resources,
     execute,
     follow_training,
@@ -91,8 +92,6 @@ class Session:
         for split, directory in (("train", prepared.train_dir), ("test", prepared.test_dir)):
             uri = join_uri(root, split) + "/"
             report = self.backend.sync(Path(directory), uri, progress=progress)
-            from smtrain.workflow import describe_sync
-
             self.reporter.info(f"{split}: {directory} -> {uri} ({describe_sync(report)})")
             uris.append(uri)
         return Dataset(prepared, uris[0], uris[1])
@@ -290,13 +289,6 @@ class Session:
         summaries = call(self.backend, "ListEndpoints",
                          {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": limit})
         return list(summaries.get("Endpoints", []))
-
-    def with_settings(self, **settings: Any) -> Session:
-        clone = Session.__new__(Session)
-        clone.config = replace(self.config, **settings)
-        clone.backend = get_backend(clone.config)
-        clone.reporter = self.reporter
-        return clone
 
 
 def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str, accept: str) -> dict[str, Any]:
