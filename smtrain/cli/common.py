@@ -13,25 +13,45 @@ if TYPE_CHECKING:
     from smtrain.api import Session
 
 GLOBAL_OPTIONS_HELP = (
-    "Every command takes --backend local|sagemaker, --region, --profile, --role, --bucket, --home, --debug. "
+    "Every command takes --backend local|sagemaker, --region, --profile, --role, --bucket, --home, --debug, "
+    "before or after its name. "
     "Settings come from flags, then the environment and .env (SMTRAIN_*), then smtrain.toml."
 )
 SETTING_OPTIONS = ("backend", "region", "profile", "home", "role", "bucket")
 
 
-def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Add the shared settings flags and --debug to a command."""
+def setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The shared settings flags and --debug, as click options."""
+    options = [
+        click.option("--backend", type=click.Choice(["local", "sagemaker"]), help="Where to run (default: local)."),
+        click.option("--region", help="AWS region (sagemaker backend)."),
+        click.option("--profile", help="AWS profile (sagemaker backend)."),
+        click.option("--role", help="SageMaker execution role: an ARN or a role name (sagemaker backend)."),
+        click.option("--bucket", help="S3 bucket for data and artifacts (default: the SDK's default bucket)."),
+        click.option("--home", type=click.Path(file_okay=False), help="Local state folder (default ./.smtrain)."),
+        click.option("--debug", is_flag=True, help="Show tracebacks."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
-    @click.option("--backend", type=click.Choice(["local", "sagemaker"]), help="Where to run (default: local).")
-    @click.option("--region", help="AWS region (sagemaker backend).")
-    @click.option("--profile", help="AWS profile (sagemaker backend).")
-    @click.option("--role", help="SageMaker execution role ARN (sagemaker backend).")
-    @click.option("--bucket", help="S3 bucket for data and artifacts (default: the SDK's default bucket).")
-    @click.option("--home", type=click.Path(file_okay=False), help="Local state folder (default ./.smtrain).")
-    @click.option("--debug", is_flag=True, help="Show tracebacks.")
+
+def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The same flags on the top-level group: `smtrain --backend sagemaker ls` works like `smtrain ls --backend ...`."""
+    return setting_options(command)
+
+
+def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Add the shared settings flags and --debug to a command; a flag given before the command name counts too."""
+
+    @setting_options
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
         kwargs.pop("debug")
+        given_before = click.get_current_context().find_root().obj or {}
+        for name in SETTING_OPTIONS:
+            if kwargs.get(name) is None and given_before.get(name) is not None:
+                kwargs[name] = given_before[name]
         return command(**kwargs)
 
     return wrapper
