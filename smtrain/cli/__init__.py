@@ -31,6 +31,9 @@ COMMANDS = {
     "quickstart": "smtrain.cli.quickstart:quickstart",
     "register": "smtrain.cli.ops:register",
     "plan": "smtrain.cli.ops:plan",
+    "models": "smtrain.cli.models:models",
+    "approve": "smtrain.cli.models:approve",
+    "reject": "smtrain.cli.models:reject",
 }
 
 

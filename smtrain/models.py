@@ -1,0 +1,104 @@
+"""The model registry, read and curated: groups, versions, approval.
+
+Registering is planned in :mod:`smtrain.registry`; this module lists what was
+registered (with the metrics of the training job behind each version) and
+changes a version's approval. It works on either backend's SageMaker client.
+``GROUP/VERSION`` (``penguins/3``) or a model package ARN names one version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from smtrain.backends.base import Backend
+from smtrain.errors import NotFoundError, UsageError
+from smtrain.plan import ApiCall, Plan
+from smtrain.workflow import call
+
+APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
+JOB_METADATA_KEY = "smtrain:training-job"
+
+
+def pages(backend: Backend, operation: str, items_key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every item of a paged List* operation, following NextToken."""
+    request = dict(params)
+    while True:
+        response = call(backend, operation, request)
+        yield from response.get(items_key, [])
+        token = response.get("NextToken")
+        if not token:
+            return
+        request["NextToken"] = token
+
+
+def list_groups(backend: Backend) -> list[dict[str, Any]]:
+    return list(pages(backend, "ListModelPackageGroups", "ModelPackageGroupSummaryList",
+                      {"SortBy": "CreationTime", "SortOrder": "Ascending", "MaxResults": 100}))
+
+
+def list_versions(backend: Backend, group: str) -> list[dict[str, Any]]:
+    """The group's versions, oldest first, each with ``Metrics`` from the training job that produced it."""
+    summaries = pages(backend, "ListModelPackages", "ModelPackageSummaryList",
+                      {"ModelPackageGroupName": group, "SortBy": "CreationTime", "SortOrder": "Ascending",
+                       "MaxResults": 100})
+    return [with_job_metrics(backend, summary) for summary in summaries]
+
+
+def with_job_metrics(backend: Backend, summary: dict[str, Any]) -> dict[str, Any]:
+    package = call(backend, "DescribeModelPackage", {"ModelPackageName": summary["ModelPackageArn"]})
+    job_name = package.get("CustomerMetadataProperties", {}).get(JOB_METADATA_KEY, "")
+    metrics: dict[str, float] = {}
+    if job_name:
+        try:
+            job = call(backend, "DescribeTrainingJob", {"TrainingJobName": job_name})
+        except NotFoundError:
+            job = {}
+        metrics = {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
+    return {**summary, "TrainingJobName": job_name, "Metrics": metrics}
+
+
+def parse_version(reference: str) -> tuple[str, int]:
+    """``GROUP/VERSION`` -> (group, version)."""
+    group, _, version = reference.rpartition("/")
+    if not group or not version.isdigit() or int(version) < 1:
+        raise UsageError(f"{reference!r} does not name a model version", where="model version",
+                         hint="write GROUP/VERSION, e.g. penguins/3, or give a model package ARN; "
+                              "`smtrain models GROUP` lists the versions")
+    return group, int(version)
+
+
+def package_arn(backend: Backend, reference: str) -> str:
+    """The ARN of ``GROUP/VERSION``, or the ARN itself."""
+    if reference.startswith("arn:"):
+        return str(call(backend, "DescribeModelPackage", {"ModelPackageName": reference})["ModelPackageArn"])
+    group, version = parse_version(reference)
+    for summary in list_versions_summaries(backend, group):
+        if int(summary.get("ModelPackageVersion", 0)) == version:
+            return str(summary["ModelPackageArn"])
+    raise NotFoundError(f"model version {reference} not found", where=f"model package group {group}",
+                        hint=f"`smtrain models {group}` lists its versions")
+
+
+def list_versions_summaries(backend: Backend, group: str) -> Iterator[dict[str, Any]]:
+    return pages(backend, "ListModelPackages", "ModelPackageSummaryList",
+                 {"ModelPackageGroupName": group, "MaxResults": 100})
+
+
+def plan_set_approval(arn: str, status: str, description: str = "") -> Plan:
+    if status not in APPROVAL_STATUSES:
+        raise UsageError(f"unknown approval status {status!r}", where="approval",
+                         hint=f"use one of {', '.join(APPROVAL_STATUSES)}")
+    params: dict[str, Any] = {"ModelPackageArn": arn, "ModelApprovalStatus": status}
+    if description:
+        params["ApprovalDescription"] = description
+    return (ApiCall("approval", "sagemaker", "UpdateModelPackage", params),)
+
+
+def set_approval(backend: Backend, reference: str, status: str, description: str = "") -> dict[str, Any]:
+    """Change one version's approval; returns its DescribeModelPackage."""
+    from smtrain.workflow import QuietReporter, execute
+
+    arn = package_arn(backend, reference)
+    execute(plan_set_approval(arn, status, description), backend, QuietReporter())
+    return call(backend, "DescribeModelPackage", {"ModelPackageName": arn})
