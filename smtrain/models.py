@@ -42,7 +42,10 @@ def list_versions(backend: Backend, group: str) -> list[dict[str, Any]]:
     summaries = pages(backend, "ListModelPackages", "ModelPackageSummaryList",
                       {"ModelPackageGroupName": group, "SortBy": "CreationTime", "SortOrder": "Ascending",
                        "MaxResults": 100})
-    return [with_job_metrics(backend, summary) for summary in summaries]
+    try:
+        return [with_job_metrics(backend, summary) for summary in summaries]
+    except NotFoundError:
+        raise missing_group(backend, group) from None
 
 
 def with_job_metrics(backend: Backend, summary: dict[str, Any]) -> dict[str, Any]:
@@ -73,11 +76,25 @@ def package_arn(backend: Backend, reference: str) -> str:
     if reference.startswith("arn:"):
         return str(call(backend, "DescribeModelPackage", {"ModelPackageName": reference})["ModelPackageArn"])
     group, version = parse_version(reference)
-    for summary in list_versions_summaries(backend, group):
+    try:
+        summaries = list(list_versions_summaries(backend, group))
+    except NotFoundError:
+        raise missing_group(backend, group) from None
+    for summary in summaries:
         if int(summary.get("ModelPackageVersion", 0)) == version:
             return str(summary["ModelPackageArn"])
     raise NotFoundError(f"model version {reference} not found", where=f"model package group {group}",
                         hint=f"`smtrain models {group}` lists its versions")
+
+
+def missing_group(backend: Backend, group: str) -> NotFoundError:
+    import difflib
+
+    names = [g["ModelPackageGroupName"] for g in list_groups(backend)]
+    close = difflib.get_close_matches(group, names, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else "`smtrain models` lists the groups"
+    return NotFoundError(f"model package group {group} not found", where=f"the {backend.name} model registry",
+                         hint=hint)
 
 
 def list_versions_summaries(backend: Backend, group: str) -> Iterator[dict[str, Any]]:

@@ -34,6 +34,10 @@ def test_register_list_approve_and_reject_versions(cli: Cli) -> None:
     assert table.out.splitlines()[0].startswith("penguins/1\tRejected\treg-1\taccuracy=")
     assert table.out.splitlines()[1].startswith("penguins/2\tApproved\treg-1\taccuracy=")
 
+    misspelt = cli("approve", "penguin/1")
+    assert misspelt.code == 1
+    assert "model package group penguin not found" in misspelt.err and "did you mean penguins?" in misspelt.err
+
 
 @pytest.mark.parametrize(("reference", "message"), [
     ("penguins", "does not name a model version"),
@@ -50,4 +54,5 @@ def test_bad_version_references_are_usage_errors(cli: Cli, reference: str, messa
 def test_an_unknown_version_is_not_found(cli: Cli) -> None:
     result = cli("approve", "nothing-here/1")
     assert result.code == 1
+    assert "model package group nothing-here not found" in result.err and "smtrain models" in result.err
     assert "Traceback" not in result.err and "unexpected" not in result.err
