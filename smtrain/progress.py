@@ -1,0 +1,58 @@
+"""Signs of life during long waits: a spinner with the elapsed time and the current status.
+
+Shown only on a terminal: off a terminal (a pipe, a notebook, CI), with
+``NO_COLOR`` set, or when quiet, a wait shows nothing, so logs stay clean.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TextIO
+
+
+def spinner_wanted(stream: TextIO, *, quiet: bool = False) -> bool:
+    return not quiet and "NO_COLOR" not in os.environ and stream.isatty()
+
+
+class Waiting:
+    """The handle a wait updates: ``waiting.update("Creating")``."""
+
+    def __init__(self, what: str, status: Any = None) -> None:
+        self.what = what
+        self.status = ""
+        self.started = time.monotonic()
+        self._live = status
+
+    def update(self, status: str) -> None:
+        self.status = status
+        self.refresh()
+
+    def refresh(self) -> None:
+        if self._live is not None:
+            self._live.update(self.text())
+
+    def text(self) -> str:
+        elapsed = int(time.monotonic() - self.started)
+        minutes, seconds = divmod(elapsed, 60)
+        shown = f"{self.what}: {self.status}" if self.status else self.what
+        return f"{shown} ({minutes}:{seconds:02d})"
+
+
+@contextmanager
+def waiting(what: str, *, stream: TextIO | None = None, quiet: bool = False) -> Iterator[Waiting]:
+    """A spinner on ``stream`` (stderr) for the duration of the block, when one is wanted."""
+    stream = stream or sys.stderr
+    if not spinner_wanted(stream, quiet=quiet):
+        yield Waiting(what)
+        return
+    from rich.console import Console
+
+    console = Console(file=stream, highlight=False)
+    with console.status(what, spinner="dots") as status:
+        handle = Waiting(what, status)
+        handle.refresh()
+        yield handle
