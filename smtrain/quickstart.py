@@ -48,6 +48,20 @@ def run_quickstart(session: Session, source_dir: Path, *, keep: bool = False) ->
             say(f"endpoint {endpoint.name} left running at {endpoint.url}; remove it: smtrain teardown {endpoint.name}")
         else:
             say(f"tearing down: {', '.join(session.teardown(endpoint.name))}")
+        say(next_steps(job.name, source_dir))
+
+
+def next_steps(job_name: str, source_dir: Path) -> str:
+    """The three commands a new user runs next: look at the run, change the script, go to SageMaker."""
+    script = source_dir / ENTRY_POINT
+    return "\n".join([
+        "next:",
+        f"  smtrain ls                              # the job you just trained ({job_name}), its metrics",
+        f"  $EDITOR {script} && smtrain quickstart   # change the model, train and serve again",
+        "  smtrain plan fit --backend sagemaker --region us-east-1 --role arn:aws:iam::111122223333:role/Demo \\",
+        "      --entry-point penguins.py --source-dir entry_points --channel train=data/penguins/train",
+        "                                          # the exact SageMaker requests, sent nowhere: no AWS account needed",
+    ])
 
 
 def predict_and_score(session: Session, job_name: str, endpoint_name: str, test_dir: Path) -> QuickstartResult:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,13 @@ def test_quickstart(cli: Cli) -> None:
     assert "test accuracy:" in result.err
     assert "tearing down" in result.err
     assert cli("ls", "--json").json()["Endpoints"] == []
+
+    # The last lines suggest what to run next; the SageMaker plan among them runs as printed, with no AWS account.
+    hint = result.err.split("next:", 1)[1]
+    plan_command = hint.split("smtrain plan fit", 1)[1].split("# the exact", 1)[0].replace("\\\n", " ")
+    planned = cli("plan", "fit", *shlex.split(plan_command))
+    assert planned.code == 0, planned.err
+    assert [step["type"] for step in planned.json()][-2:] == ["ApiCall", "Wait"]
 
 
 @pytest.mark.parametrize(
