@@ -73,3 +73,17 @@ def test_a_misspelt_command_gets_did_you_mean() -> None:
     result = CliRunner().invoke(cli, ["dploy", "x"])
     assert result.exit_code == 2
     assert "Did you mean 'deploy'?" in result.output
+
+
+def test_completion_completes_commands_and_options(tmp_path: Path) -> None:
+    import shutil
+
+    smtrain = shutil.which("smtrain") or str(Path(sys.executable).with_name("smtrain"))
+
+    def complete(words: str, index: int) -> str:
+        environ = {**os.environ, "_SMTRAIN_COMPLETE": "bash_complete", "COMP_WORDS": words,
+                   "COMP_CWORD": str(index), "XDG_CACHE_HOME": str(tmp_path)}
+        return subprocess.run([smtrain], capture_output=True, text=True, env=environ).stdout
+
+    assert complete("smtrain dep", 1).split() == ["plain,deploy"]
+    assert "plain,--entry-point" in complete("smtrain fit --entry", 2).split()
