@@ -6,6 +6,7 @@
     job = sm.fit("penguins.py", source_dir="entry_points",
                  channels={"train": data.train_uri}, hyperparameters=data.hyperparameters())
     endpoint = sm.deploy(job.name)
+    X_test, y_test = data.test_set()
     endpoint.predict(X_test.head(10))
     sm.teardown(endpoint.name)
 """
@@ -44,6 +45,12 @@ class Dataset:
 
     def hyperparameters(self) -> dict[str, Any]:
         return dict(self.prepared.hyperparameters())
+
+    def test_set(self) -> tuple[Any, Any]:
+        """The held-out ``(X_test, y_test)`` as a DataFrame and a Series."""
+        from smtrain.data import load_test
+
+        return load_test(self.prepared.test_dir)
 
 
 @dataclass(frozen=True)
