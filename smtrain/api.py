@@ -160,8 +160,12 @@ class Session:
 
     # -- serving --------------------------------------------------------------
     def plan_deploy(self, job_name: str, *, endpoint_name: str = "", entry_point: str = "",
-                    source_dir: str | Path | None = None, **options: Any) -> tuple[DeploySpec, Plan, Any]:
-        """The spec, the requests `deploy` sends, and the endpoint's current resources (None if new)."""
+                    source_dir: str | Path | None = None, image_uri: str = "", **options: Any
+                    ) -> tuple[DeploySpec, Plan, Any]:
+        """The spec, the requests `deploy` sends, and the endpoint's current resources (None if new).
+
+        The model is served on the job's own image (see :meth:`serving_image`) unless ``image_uri`` is given.
+        """
         job = self.job(job_name)
         if job.status != "Completed":
             raise UsageError(f"training job {job_name} is {job.status}", where="deploy",
@@ -177,12 +181,22 @@ class Session:
             steps.append(Upload("upload-source", "source", str(spec.source_dir), submit_directory, program))
         existing = self._existing_endpoint(spec.endpoint_name)
         suffix = timestamped_name("v")[2:] if existing else ""
-        image = self.backend.image_uri(self.config.framework_version)
+        image = image_uri or self.serving_image(job.description)
         steps += plan_deploy(spec, self.planning_config(), image_uri=image,
                              role=self.backend.role(), model_data=job.model_data, program=program,
                              submit_directory=submit_directory, update=existing is not None, suffix=suffix,
                              tags=ttl_tags(spec.ttl_seconds))
         return spec, tuple(steps), existing
+
+    def serving_image(self, job_description: dict[str, Any]) -> str:
+        """The image a job's model is served on: the job's own ``TrainingImage`` (for the
+        scikit-learn image, the inference image of the same framework version)."""
+        training_image = str(job_description.get("AlgorithmSpecification", {}).get("TrainingImage", ""))
+        if not training_image:  # a job run from an algorithm resource names no image
+            return self.backend.image_uri(self.config.framework_version)
+        from smtrain.images import serving_image_uri
+
+        return serving_image_uri(training_image, self.planning_config().resolved_region())
 
     def deploy(self, job_name: str, *, wait: bool = True, **options: Any) -> Endpoint:
         """Create (or update) an endpoint serving the job's model."""
@@ -261,7 +275,7 @@ class Session:
         return removed
 
     # -- registry -------------------------------------------------------------
-    def plan_register(self, job_name: str, *, group: str, approve: bool = False) -> Plan:
+    def plan_register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> Plan:
         from smtrain.registry import group_exists, plan_register
 
         job = self.job(job_name)
@@ -270,13 +284,14 @@ class Session:
                              hint="register a job whose status is Completed (`smtrain ls`)")
         check_name(group, "model package group")
         return plan_register(job.description, group=group, approve=approve,
-                             image_uri=self.backend.image_uri(self.config.framework_version),
+                             image_uri=image_uri or self.serving_image(job.description),
                              region=self.planning_config().resolved_region(),
                              create_group=not group_exists(self.backend.sagemaker(), group))
 
-    def register(self, job_name: str, *, group: str, approve: bool = False) -> dict[str, Any]:
+    def register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> dict[str, Any]:
         """Add the job's model to the model registry; returns DescribeModelPackage."""
-        results = execute(self.plan_register(job_name, group=group, approve=approve), self.backend, self.reporter)
+        plan = self.plan_register(job_name, group=group, approve=approve, image_uri=image_uri)
+        results = execute(plan, self.backend, self.reporter)
         return results["model-package-ready"]
 
     # -- listing --------------------------------------------------------------

@@ -24,6 +24,7 @@ from smtrain.cli.quickstart import quickstart
 @click.option("--serverless-concurrency", "serverless_max_concurrency", default=0, type=int)
 @click.option("--ttl", "ttl_seconds", default=0, type=int, help="Tag the endpoint to expire after this many seconds.")
 @click.option("--workers", default=0, type=int, help="Model server workers (SAGEMAKER_MODEL_SERVER_WORKERS).")
+@click.option("--image-uri", default="", help="Serve on this image (default: the job's own training image).")
 @click.option("--json", "as_json", is_flag=True, help="Print DescribeEndpoint plus Url as JSON on stdout.")
 @common_options
 def deploy(job_name: str, as_json: bool, **options: Any) -> None:
