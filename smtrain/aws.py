@@ -387,6 +387,30 @@ def _new_events(logs: Any, stream: str, tokens: dict[str, str | None]) -> Iterat
             tokens[stream] = token
 
 
+# -- the execution role -----------------------------------------------------------
+
+
+def expand_role(session: AwsSession, role: str) -> str:
+    """A role name becomes its ARN (``iam:GetRole``), as the SDK's ``expand_role`` does;
+    an ARN (anything with a ``/``) is used as given."""
+    if "/" in role:
+        return role
+    from botocore.exceptions import ClientError
+
+    where = f"role {role}"
+    with translating(where=where):
+        iam = session.client("iam")
+        try:
+            return str(iam.get_role(RoleName=role)["Role"]["Arn"])
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
+                raise
+            raise AwsConfigError(
+                f"IAM role {role!r} does not exist in this account", code="NoSuchEntity", where=where,
+                hint="check the name in the IAM console, or set SMTRAIN_ROLE (or --role) to the role's full ARN",
+            ) from exc
+
+
 # -- the SDK's default bucket ----------------------------------------------------
 
 

@@ -15,7 +15,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from smtrain.aws import AwsSession, default_bucket_name, ensure_bucket, iter_training_log, translating
+from smtrain.aws import (
+    AwsSession,
+    default_bucket_name,
+    ensure_bucket,
+    expand_role,
+    iter_training_log,
+    translating,
+)
 from smtrain.backends.base import SyncReport
 from smtrain.config import Config
 from smtrain.errors import UsageError
@@ -40,6 +47,7 @@ class SageMakerBackend:
         self._sleep = sleep
         self._bucket = config.bucket
         self._bucket_ready = bool(config.bucket)  # a configured bucket is the user's to create
+        self._role = ""
 
     # -- clients -------------------------------------------------------------------
     def sagemaker(self) -> Any:
@@ -85,10 +93,12 @@ class SageMakerBackend:
             raise UsageError(
                 "no SageMaker execution role configured",
                 where="role",
-                hint="set SMTRAIN_ROLE=arn:aws:iam::ACCOUNT:role/NAME (or `role` in smtrain.toml, or --role): "
-                "a role that trusts sagemaker.amazonaws.com and can use your bucket",
+                hint="set SMTRAIN_ROLE=arn:aws:iam::ACCOUNT:role/NAME or just NAME (or `role` in smtrain.toml, "
+                "or --role): a role that trusts sagemaker.amazonaws.com and can use your bucket",
             )
-        return self.config.role
+        if not self._role:
+            self._role = expand_role(self.aws, self.config.role)
+        return self._role
 
     def image_uri(self, framework_version: str) -> str:
         from smtrain.images import sklearn_image_uri

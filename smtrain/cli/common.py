@@ -25,7 +25,7 @@ def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--backend", type=click.Choice(["local", "sagemaker"]), help="Where to run (default: local).")
     @click.option("--region", help="AWS region (sagemaker backend).")
     @click.option("--profile", help="AWS profile (sagemaker backend).")
-    @click.option("--role", help="SageMaker execution role ARN (sagemaker backend).")
+    @click.option("--role", help="SageMaker execution role: an ARN, or a role name (sagemaker backend).")
     @click.option("--bucket", help="S3 bucket for data and artifacts (default: the SDK's default bucket).")
     @click.option("--home", type=click.Path(file_okay=False), help="Local state folder (default ./.smtrain).")
     @click.option("--debug", is_flag=True, help="Show tracebacks.")
