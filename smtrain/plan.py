@@ -164,8 +164,8 @@ def training_request(
         request["Environment"] = dict(spec.environment)
     if spec.volume_kms_key:
         resources["VolumeKmsKeyId"] = spec.volume_kms_key
-    if spec.output_kms_key:
-        output["KmsKeyId"] = spec.output_kms_key
+    if spec.output_kms_key or config.kms_key:
+        output["KmsKeyId"] = spec.output_kms_key or config.kms_key
     if spec.subnets or spec.security_groups:
         request["VpcConfig"] = {"Subnets": list(spec.subnets), "SecurityGroupIds": list(spec.security_groups)}
     if spec.network_isolation:

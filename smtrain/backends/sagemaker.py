@@ -114,13 +114,13 @@ class SageMakerBackend:
         with tempfile.TemporaryDirectory(prefix="smtrain-source-") as scratch:
             archive = Path(scratch) / "sourcedir.tar.gz"
             pack_source(Path(source_dir), entry_point, archive)
-            upload_file(archive, uri, self.s3())
+            upload_file(archive, uri, self.s3(), kms_key=self.config.kms_key)
 
     def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
         from smtrain.sync import sync_directory
 
         self._prepare_upload(uri)
-        return sync_directory(Path(local_dir), uri, s3=self.s3, progress=progress)
+        return sync_directory(Path(local_dir), uri, s3=self.s3, progress=progress, kms_key=self.config.kms_key)
 
     def _prepare_upload(self, uri: str) -> None:
         if uri.startswith("s3://") and split_s3(uri)[0] == self.bucket():

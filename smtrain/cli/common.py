@@ -16,7 +16,9 @@ GLOBAL_OPTIONS_HELP = (
     "Every command takes --backend local|sagemaker, --region, --profile, --role, --bucket, --home, --debug. "
     "Settings come from flags, then the environment and .env (SMTRAIN_*), then smtrain.toml."
 )
-SETTING_OPTIONS = ("backend", "region", "profile", "home", "role", "bucket")
+SETTING_OPTIONS = ("backend", "region", "profile", "home", "role", "bucket", "kms_key")
+KMS_KEY_OPTION = click.option(
+    "--kms-key", help="KMS key for SSE-KMS on uploads and the job output (sagemaker backend; SMTRAIN_KMS_KEY).")
 
 
 def common_options(command: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from smtrain.cli.common import common_options, emit_json, info, make_session
+from smtrain.cli.common import KMS_KEY_OPTION, common_options, emit_json, info, make_session
 from smtrain.cli.quickstart import quickstart
 
 
@@ -26,6 +26,7 @@ from smtrain.cli.quickstart import quickstart
 @click.option("--workers", default=0, type=int, help="Model server workers (SAGEMAKER_MODEL_SERVER_WORKERS).")
 @click.option("--image-uri", default="", help="Serve on this image (default: the job's own training image).")
 @click.option("--json", "as_json", is_flag=True, help="Print DescribeEndpoint plus Url as JSON on stdout.")
+@KMS_KEY_OPTION
 @common_options
 def deploy(job_name: str, as_json: bool, **options: Any) -> None:
     """Serve a completed job's model at an endpoint (created, or updated if it exists)."""

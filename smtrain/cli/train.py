@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from smtrain.cli.common import common_options, emit_json, info, make_session
+from smtrain.cli.common import KMS_KEY_OPTION, common_options, emit_json, info, make_session
 
 
 @click.command()
@@ -18,6 +18,7 @@ from smtrain.cli.common import common_options, emit_json, info, make_session
 @click.option("--out", "out_dir", default="data/penguins", show_default=True, help="Where the CSVs are written.")
 @click.option("--name", default="penguins", show_default=True, help="Dataset name in the store or bucket.")
 @click.option("--json", "as_json", is_flag=True, help="Print channel URIs and hyperparameters as JSON.")
+@KMS_KEY_OPTION
 @common_options
 def prepare(csv_path: str | None, target: str, numeric: str | None, categorical: str | None,
             out_dir: str, name: str, as_json: bool, **settings: Any) -> None:
@@ -61,7 +62,8 @@ FIT_OPTIONS = [
     click.option("--max-wait", "max_wait_seconds", default=0, type=int, help="Spot: longest wait in seconds."),
     click.option("--checkpoint-uri", default="", help="Spot: S3 URI for checkpoints."),
     click.option("--volume-kms-key", default="", help="KMS key for the training volume."),
-    click.option("--output-kms-key", default="", help="KMS key for the output."),
+    click.option("--output-kms-key", default="", help="KMS key for the output (default: --kms-key)."),
+    KMS_KEY_OPTION,
     click.option("--subnet", "subnets", multiple=True, help="VPC subnet (repeatable)."),
     click.option("--security-group", "security_groups", multiple=True, help="VPC security group (repeatable)."),
     click.option("--network-isolation", is_flag=True, help="No network access for the job."),
