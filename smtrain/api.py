@@ -300,10 +300,29 @@ class Session:
                          {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": limit})
         return [self.job(s["TrainingJobName"]).description for s in summaries.get("TrainingJobSummaries", [])]
 
-    def list_endpoints(self, limit: int = 100) -> list[dict[str, Any]]:
-        summaries = call(self.backend, "ListEndpoints",
-                         {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": limit})
-        return list(summaries.get("Endpoints", []))
+    def list_endpoints(self, limit: int = 0) -> list[dict[str, Any]]:
+        """Every endpoint, newest first, page after page (only the newest ``limit`` when given)."""
+        return list_all(self.backend, "ListEndpoints", "Endpoints", limit=limit,
+                        params={"SortBy": "CreationTime", "SortOrder": "Descending"})
+
+
+def list_all(backend: Backend, operation: str, key: str, *, params: dict[str, Any] | None = None,
+             limit: int = 0) -> list[dict[str, Any]]:
+    """The ``key`` items of every page of a SageMaker ``List*`` call (at most ``limit`` when given)."""
+    from smtrain.aws import iterate_pages
+    from smtrain.plan import snake_case
+    from smtrain.workflow import translate
+
+    request = {**(params or {}), "MaxResults": min(limit, 100) if limit else 100}
+    items: list[dict[str, Any]] = []
+    try:
+        for page in iterate_pages(backend.sagemaker(), snake_case(operation), request):
+            items += page.get(key, [])
+            if limit and len(items) >= limit:
+                return items[:limit]
+    except Exception as exc:
+        raise translate(exc, where=operation) from exc
+    return items
 
 
 def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str, accept: str) -> dict[str, Any]:

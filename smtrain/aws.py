@@ -387,6 +387,25 @@ def _new_events(logs: Any, stream: str, tokens: dict[str, str | None]) -> Iterat
             tokens[stream] = token
 
 
+# -- listing ---------------------------------------------------------------------
+
+
+def iterate_pages(client: Any, method: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page of a ``List*`` call: botocore's paginator where the client has one
+    (boto3), else following ``NextToken`` (the local backend's client)."""
+    can_paginate = getattr(client, "can_paginate", None)
+    if can_paginate and can_paginate(method):
+        yield from client.get_paginator(method).paginate(**params)
+        return
+    params = dict(params)
+    while True:
+        page = dict(getattr(client, method)(**params))
+        yield page
+        if not page.get("NextToken"):
+            return
+        params["NextToken"] = page["NextToken"]
+
+
 # -- the execution role -----------------------------------------------------------
 
 
