@@ -19,6 +19,7 @@ from typing import Any
 from smtrain.backends.base import Backend, get_backend
 from smtrain.config import Config, load_config
 from smtrain.errors import JobFailedError, SmtrainError, UsageError
+from smtrain.hints import suggest
 from smtrain.plan import ApiCall, Plan, Upload, join_uri, plan_deploy, plan_fit, plan_teardown
 from smtrain.spec import DeploySpec, TrainingSpec, check_name, decode_hyperparameters, timestamped_name
 from smtrain.workflow import (
@@ -112,7 +113,8 @@ class Session:
         for channel, value in channels.items():
             if "://" not in value and not Path(value).exists():
                 raise UsageError(f"path {value!r} does not exist", where=f"--channel {channel}",
-                                 hint="run `smtrain prepare` first, or give an existing folder or URI")
+                                 hint=f"run `{suggest(self.config, 'prepare')}` first, "
+                                      "or give an existing folder or URI")
         name = check_name(job_name, "job name") if job_name else timestamped_name(Path(entry_point).stem)
         return TrainingSpec(entry_point=entry_point, source_dir=source, channels=dict(channels),
                             hyperparameters=dict(hyperparameters or {}), job_name=name, **options)
@@ -169,7 +171,7 @@ class Session:
         job = self.job(job_name)
         if job.status != "Completed":
             raise UsageError(f"training job {job_name} is {job.status}", where="deploy",
-                             hint="deploy a job whose status is Completed (`smtrain ls`)")
+                             hint=f"deploy a job whose status is Completed (`{suggest(self.config, 'ls')}`)")
         spec = DeploySpec(job_name=job_name, endpoint_name=check_name(endpoint_name or job_name, "endpoint name"),
                           entry_point=entry_point, source_dir=Path(source_dir) if source_dir else None, **options)
         hps = decode_hyperparameters(job.description.get("HyperParameters", {}))
@@ -212,7 +214,8 @@ class Session:
         if status in ("Failed", "UpdateRollbackFailed"):
             reason = results["endpoint-ready"].get("FailureReason", "")
             raise JobFailedError(f"endpoint {spec.endpoint_name} failed to start: {reason}", where="deploy",
-                                 hint=f"see the server log; remove it with `smtrain teardown {spec.endpoint_name}`")
+                                 hint=f"see the server log; remove it with "
+                                      f"`{suggest(self.config, 'teardown', spec.endpoint_name)}`")
         if existing is not None and ready and ready.get("EndpointConfigName") != new_version(plan)[0]:
             # A failed update rolls back: the endpoint is InService on its previous config, which must stay.
             self._discard_new_version(spec.endpoint_name, plan)
@@ -281,7 +284,7 @@ class Session:
         job = self.job(job_name)
         if job.status != "Completed":
             raise UsageError(f"training job {job_name} is {job.status}", where="register",
-                             hint="register a job whose status is Completed (`smtrain ls`)")
+                             hint=f"register a job whose status is Completed (`{suggest(self.config, 'ls')}`)")
         check_name(group, "model package group")
         return plan_register(job.description, group=group, approve=approve,
                              image_uri=image_uri or self.serving_image(job.description),
@@ -338,12 +341,15 @@ def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str,
 
         raise EndpointError(f"the runtime at {backend.runtime_url()} is not answering",
                             where=f"endpoint {endpoint_name}",
-                            hint=f"redeploy it (`smtrain teardown {endpoint_name}`, then `smtrain deploy`)") from exc
+                            hint=f"redeploy it (`{suggest(backend.config, 'teardown', endpoint_name)}`, "
+                                 f"then `{suggest(backend.config, 'deploy', 'JOB', '--endpoint-name', endpoint_name)}`)"
+                            ) from exc
     except Exception as exc:
-        raise translate_invoke(exc, endpoint_name) or translate(exc, where=f"endpoint {endpoint_name}") from exc
+        raise (translate_invoke(exc, endpoint_name, listing=suggest(backend.config, "ls"))
+               or translate(exc, where=f"endpoint {endpoint_name}")) from exc
 
 
-def translate_invoke(exc: Exception, endpoint_name: str) -> Exception | None:
+def translate_invoke(exc: Exception, endpoint_name: str, *, listing: str = "smtrain ls") -> Exception | None:
     from botocore.exceptions import ClientError
 
     from smtrain.errors import EndpointError, NotFoundError
@@ -359,7 +365,7 @@ def translate_invoke(exc: Exception, endpoint_name: str) -> Exception | None:
         return EndpointError(f"the model answered {status}: {original}", where=where,
                              hint="check --content-type/--accept and the payload")
     if code == "ValidationError" and "not found" in message.lower():
-        return NotFoundError(message, where=where, hint="`smtrain ls` lists endpoints")
+        return NotFoundError(message, where=where, hint=f"`{listing}` lists endpoints")
     return None
 
 

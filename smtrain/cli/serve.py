@@ -10,6 +10,8 @@ import click
 from smtrain.cli.common import KMS_KEY_OPTION, common_options, emit_json, info, make_session
 from smtrain.cli.quickstart import quickstart
 
+ROW_PLACEHOLDER = "CSV ROW"
+
 
 @click.command()
 @click.argument("job_name")
@@ -39,7 +41,10 @@ def deploy(job_name: str, as_json: bool, **options: Any) -> None:
     info(f"endpoint {endpoint.name}: {description.status}")
     if endpoint.url:
         info(f"runtime URL: {endpoint.url}  (boto3.client('sagemaker-runtime', endpoint_url=...))")
-    info(f"try: smtrain predict {endpoint.name} --body '...'; remove it: smtrain teardown {endpoint.name}")
+    from smtrain.hints import suggest
+
+    info(f"try: {suggest(session.config, 'predict', endpoint.name, '--body', ROW_PLACEHOLDER)}; "
+         f"remove it: {suggest(session.config, 'teardown', endpoint.name)}")
 
 
 @click.command()
