@@ -422,7 +422,12 @@ def expand_role(session: AwsSession, role: str) -> str:
         try:
             return str(iam.get_role(RoleName=role)["Role"]["Arn"])
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ACCESS_DENIED_CODES:
+                raise AwsError(f"you may not look up IAM role {role!r} (iam:GetRole)", code=str(code), where=where,
+                               hint="set SMTRAIN_ROLE (or --role) to the role's full ARN, which needs no lookup"
+                               ) from exc
+            if code != "NoSuchEntity":
                 raise
             raise AwsConfigError(
                 f"IAM role {role!r} does not exist in this account", code="NoSuchEntity", where=where,

@@ -75,3 +75,18 @@ def test_fit_with_a_role_name_sends_its_arn(iam: Any, tmp_path: Path) -> None:
                                  job_name="job-1")
     request = next(step for step in session.plan_fit(spec, root="s3://b/smtrain") if step.step == "training")
     assert request.params["RoleArn"] == f"arn:aws:iam::{MOTO_ACCOUNT}:role/service-role/SageMakerRole"  # type: ignore[union-attr]
+
+
+def test_a_name_you_may_not_look_up_says_to_give_the_arn() -> None:
+    from botocore.stub import Stubber
+
+    from smtrain.errors import AwsError
+
+    session = AwsSession(region=REGION)
+    with Stubber(session.client("iam")) as iam:
+        iam.add_client_error("get_role", "AccessDenied", "User is not authorized to perform: iam:GetRole", 403,
+                             expected_params={"RoleName": "SageMakerRole"})
+        with pytest.raises(AwsError) as caught:
+            expand_role(session, "SageMakerRole")
+    assert caught.value.what == "you may not look up IAM role 'SageMakerRole' (iam:GetRole)"
+    assert "full ARN" in caught.value.hint
