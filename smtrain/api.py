@@ -20,6 +20,7 @@ from typing import Any
 from smtrain.backends.base import Backend, get_backend
 from smtrain.config import Config, load_config
 from smtrain.errors import JobFailedError, SmtrainError, UsageError
+from smtrain.hints import suggest
 from smtrain.plan import ApiCall, Plan, Upload, join_uri, plan_deploy, plan_fit, plan_teardown
 from smtrain.spec import DeploySpec, TrainingSpec, check_name, decode_hyperparameters, timestamped_name
 from smtrain.workflow import (
@@ -119,7 +120,8 @@ class Session:
         for channel, value in channels.items():
             if "://" not in value and not Path(value).exists():
                 raise UsageError(f"path {value!r} does not exist", where=f"--channel {channel}",
-                                 hint="run `smtrain prepare` first, or give an existing folder or URI")
+                                 hint=f"run `{suggest(self.config, 'prepare')}` first, "
+                                      "or give an existing folder or URI")
         name = check_name(job_name, "job name") if job_name else timestamped_name(Path(entry_point).stem)
         return TrainingSpec(entry_point=entry_point, source_dir=source, channels=dict(channels),
                             hyperparameters=dict(hyperparameters or {}), job_name=name, **options)
@@ -167,12 +169,16 @@ class Session:
 
     # -- serving --------------------------------------------------------------
     def plan_deploy(self, job_name: str, *, endpoint_name: str = "", entry_point: str = "",
-                    source_dir: str | Path | None = None, **options: Any) -> tuple[DeploySpec, Plan, Any]:
-        """The spec, the requests `deploy` sends, and the endpoint's current resources (None if new)."""
+                    source_dir: str | Path | None = None, image_uri: str = "", **options: Any
+                    ) -> tuple[DeploySpec, Plan, Any]:
+        """The spec, the requests `deploy` sends, and the endpoint's current resources (None if new).
+
+        The model is served on the job's own image (see :meth:`serving_image`) unless ``image_uri`` is given.
+        """
         job = self.job(job_name)
         if job.status != "Completed":
             raise UsageError(f"training job {job_name} is {job.status}", where="deploy",
-                             hint="deploy a job whose status is Completed (`smtrain ls`)")
+                             hint=f"deploy a job whose status is Completed (`{suggest(self.config, 'ls')}`)")
         spec = DeploySpec(job_name=job_name, endpoint_name=check_name(endpoint_name or job_name, "endpoint name"),
                           entry_point=entry_point, source_dir=Path(source_dir) if source_dir else None, **options)
         hps = decode_hyperparameters(job.description.get("HyperParameters", {}))
@@ -184,12 +190,22 @@ class Session:
             steps.append(Upload("upload-source", "source", str(spec.source_dir), submit_directory, program))
         existing = self._existing_endpoint(spec.endpoint_name)
         suffix = timestamped_name("v")[2:] if existing else ""
-        image = self.backend.image_uri(self.config.framework_version)
+        image = image_uri or self.serving_image(job.description)
         steps += plan_deploy(spec, self.planning_config(), image_uri=image,
                              role=self.backend.role(), model_data=job.model_data, program=program,
                              submit_directory=submit_directory, update=existing is not None, suffix=suffix,
                              tags=ttl_tags(spec.ttl_seconds))
         return spec, tuple(steps), existing
+
+    def serving_image(self, job_description: dict[str, Any]) -> str:
+        """The image a job's model is served on: the job's own ``TrainingImage`` (for the
+        scikit-learn image, the inference image of the same framework version)."""
+        training_image = str(job_description.get("AlgorithmSpecification", {}).get("TrainingImage", ""))
+        if not training_image:  # a job run from an algorithm resource names no image
+            return self.backend.image_uri(self.config.framework_version)
+        from smtrain.images import serving_image_uri
+
+        return serving_image_uri(training_image, self.planning_config().resolved_region())
 
     def deploy(self, job_name: str, *, wait: bool = True, **options: Any) -> Endpoint:
         """Create (or update) an endpoint serving the job's model."""
@@ -205,7 +221,8 @@ class Session:
         if status in ("Failed", "UpdateRollbackFailed"):
             reason = results["endpoint-ready"].get("FailureReason", "")
             raise JobFailedError(f"endpoint {spec.endpoint_name} failed to start: {reason}", where="deploy",
-                                 hint=f"see the server log; remove it with `smtrain teardown {spec.endpoint_name}`")
+                                 hint=f"see the server log; remove it with "
+                                      f"`{suggest(self.config, 'teardown', spec.endpoint_name)}`")
         if existing is not None and ready and ready.get("EndpointConfigName") != new_version(plan)[0]:
             # A failed update rolls back: the endpoint is InService on its previous config, which must stay.
             self._discard_new_version(spec.endpoint_name, plan)
@@ -268,22 +285,23 @@ class Session:
         return removed
 
     # -- registry -------------------------------------------------------------
-    def plan_register(self, job_name: str, *, group: str, approve: bool = False) -> Plan:
+    def plan_register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> Plan:
         from smtrain.registry import group_exists, plan_register
 
         job = self.job(job_name)
         if job.status != "Completed":
             raise UsageError(f"training job {job_name} is {job.status}", where="register",
-                             hint="register a job whose status is Completed (`smtrain ls`)")
+                             hint=f"register a job whose status is Completed (`{suggest(self.config, 'ls')}`)")
         check_name(group, "model package group")
         return plan_register(job.description, group=group, approve=approve,
-                             image_uri=self.backend.image_uri(self.config.framework_version),
+                             image_uri=image_uri or self.serving_image(job.description),
                              region=self.planning_config().resolved_region(),
                              create_group=not group_exists(self.backend.sagemaker(), group))
 
-    def register(self, job_name: str, *, group: str, approve: bool = False) -> dict[str, Any]:
+    def register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> dict[str, Any]:
         """Add the job's model to the model registry; returns DescribeModelPackage."""
-        results = execute(self.plan_register(job_name, group=group, approve=approve), self.backend, self.reporter)
+        plan = self.plan_register(job_name, group=group, approve=approve, image_uri=image_uri)
+        results = execute(plan, self.backend, self.reporter)
         return results["model-package-ready"]
 
     # -- listing --------------------------------------------------------------
@@ -292,10 +310,29 @@ class Session:
                          {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": limit})
         return [self.job(s["TrainingJobName"]).description for s in summaries.get("TrainingJobSummaries", [])]
 
-    def list_endpoints(self, limit: int = 100) -> list[dict[str, Any]]:
-        summaries = call(self.backend, "ListEndpoints",
-                         {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": limit})
-        return list(summaries.get("Endpoints", []))
+    def list_endpoints(self, limit: int = 0) -> list[dict[str, Any]]:
+        """Every endpoint, newest first, page after page (only the newest ``limit`` when given)."""
+        return list_all(self.backend, "ListEndpoints", "Endpoints", limit=limit,
+                        params={"SortBy": "CreationTime", "SortOrder": "Descending"})
+
+
+def list_all(backend: Backend, operation: str, key: str, *, params: dict[str, Any] | None = None,
+             limit: int = 0) -> list[dict[str, Any]]:
+    """The ``key`` items of every page of a SageMaker ``List*`` call (at most ``limit`` when given)."""
+    from smtrain.aws import iterate_pages
+    from smtrain.plan import snake_case
+    from smtrain.workflow import translate
+
+    request = {**(params or {}), "MaxResults": min(limit, 100) if limit else 100}
+    items: list[dict[str, Any]] = []
+    try:
+        for page in iterate_pages(backend.sagemaker(), snake_case(operation), request):
+            items += page.get(key, [])
+            if limit and len(items) >= limit:
+                return items[:limit]
+    except Exception as exc:
+        raise translate(exc, where=operation) from exc
+    return items
 
 
 def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str, accept: str) -> dict[str, Any]:
@@ -311,12 +348,15 @@ def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str,
 
         raise EndpointError(f"the runtime at {backend.runtime_url()} is not answering",
                             where=f"endpoint {endpoint_name}",
-                            hint=f"redeploy it (`smtrain teardown {endpoint_name}`, then `smtrain deploy`)") from exc
+                            hint=f"redeploy it (`{suggest(backend.config, 'teardown', endpoint_name)}`, "
+                                 f"then `{suggest(backend.config, 'deploy', 'JOB', '--endpoint-name', endpoint_name)}`)"
+                            ) from exc
     except Exception as exc:
-        raise translate_invoke(exc, endpoint_name) or translate(exc, where=f"endpoint {endpoint_name}") from exc
+        raise (translate_invoke(exc, endpoint_name, listing=suggest(backend.config, "ls"))
+               or translate(exc, where=f"endpoint {endpoint_name}")) from exc
 
 
-def translate_invoke(exc: Exception, endpoint_name: str) -> Exception | None:
+def translate_invoke(exc: Exception, endpoint_name: str, *, listing: str = "smtrain ls") -> Exception | None:
     from botocore.exceptions import ClientError
 
     from smtrain.errors import EndpointError, NotFoundError
@@ -332,7 +372,7 @@ def translate_invoke(exc: Exception, endpoint_name: str) -> Exception | None:
         return EndpointError(f"the model answered {status}: {original}", where=where,
                              hint="check --content-type/--accept and the payload")
     if code == "ValidationError" and "not found" in message.lower():
-        return NotFoundError(message, where=where, hint="`smtrain ls` lists endpoints")
+        return NotFoundError(message, where=where, hint=f"`{listing}` lists endpoints")
     return None
 
 

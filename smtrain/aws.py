@@ -387,6 +387,54 @@ def _new_events(logs: Any, stream: str, tokens: dict[str, str | None]) -> Iterat
             tokens[stream] = token
 
 
+# -- listing ---------------------------------------------------------------------
+
+
+def iterate_pages(client: Any, method: str, params: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every page of a ``List*`` call: botocore's paginator where the client has one
+    (boto3), else following ``NextToken`` (the local backend's client)."""
+    can_paginate = getattr(client, "can_paginate", None)
+    if can_paginate and can_paginate(method):
+        yield from client.get_paginator(method).paginate(**params)
+        return
+    params = dict(params)
+    while True:
+        page = dict(getattr(client, method)(**params))
+        yield page
+        if not page.get("NextToken"):
+            return
+        params["NextToken"] = page["NextToken"]
+
+
+# -- the execution role -----------------------------------------------------------
+
+
+def expand_role(session: AwsSession, role: str) -> str:
+    """A role name becomes its ARN (``iam:GetRole``), as the SDK's ``expand_role`` does;
+    an ARN (anything with a ``/``) is used as given."""
+    if "/" in role:
+        return role
+    from botocore.exceptions import ClientError
+
+    where = f"role {role}"
+    with translating(where=where):
+        iam = session.client("iam")
+        try:
+            return str(iam.get_role(RoleName=role)["Role"]["Arn"])
+        except ClientError as exc:
+            code = exc.response.get("Error", {}).get("Code")
+            if code in ACCESS_DENIED_CODES:
+                raise AwsError(f"you may not look up IAM role {role!r} (iam:GetRole)", code=str(code), where=where,
+                               hint="set SMTRAIN_ROLE (or --role) to the role's full ARN, which needs no lookup"
+                               ) from exc
+            if code != "NoSuchEntity":
+                raise
+            raise AwsConfigError(
+                f"IAM role {role!r} does not exist in this account", code="NoSuchEntity", where=where,
+                hint="check the name in the IAM console, or set SMTRAIN_ROLE (or --role) to the role's full ARN",
+            ) from exc
+
+
 # -- the SDK's default bucket ----------------------------------------------------
 
 

@@ -45,6 +45,7 @@ class Config:
     profile: str = ""
     runtime_port: int = 0
     poll_seconds: float = 10.0  # how often the sagemaker backend asks AWS for a status
+    kms_key: str = ""  # SSE-KMS for every upload and the job output (sagemaker backend)
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

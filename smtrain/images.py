@@ -23,6 +23,7 @@ from typing import Any
 from smtrain.errors import UsageError
 
 FRAMEWORK = "sklearn"
+REPOSITORY = "sagemaker-scikit-learn"
 SDK_DISTRIBUTION = "sagemaker-core"
 
 
@@ -107,3 +108,24 @@ def sklearn_image_uri(region: str, version: str = "", *, scope: str = "training"
             where="framework image",
             hint="check SMTRAIN_REGION / AWS_REGION; upgrading sagemaker-core adds new regions",
         ) from exc
+
+
+def framework_version_of(image_uri: str) -> str:
+    """``.../sagemaker-scikit-learn:1.4-2-cpu-py3`` -> ``"1.4-2"``; ``""`` for any other image."""
+    repository, _, tag = image_uri.rpartition("/")[2].partition(":")
+    match = re.fullmatch(r"(.+)-cpu-py\d*", tag)
+    return match.group(1) if repository == REPOSITORY and match else ""
+
+
+def serving_image_uri(training_image: str, region: str) -> str:
+    """The image a training job's model is served on, as the SDK's ``attach`` then ``deploy`` pick it.
+
+    A scikit-learn job is served on the inference image of its own framework
+    version (for scikit-learn, the same repository and tag as the training
+    image); any other image -- a custom ECR image, or a version this SDK does
+    not know -- serves the model itself.
+    """
+    version = framework_version_of(training_image)
+    if not version or version not in known_versions():
+        return training_image
+    return sklearn_image_uri(region, version, scope="inference")

@@ -164,8 +164,8 @@ def training_request(
         request["Environment"] = dict(spec.environment)
     if spec.volume_kms_key:
         resources["VolumeKmsKeyId"] = spec.volume_kms_key
-    if spec.output_kms_key:
-        output["KmsKeyId"] = spec.output_kms_key
+    if spec.output_kms_key or config.kms_key:
+        output["KmsKeyId"] = spec.output_kms_key or config.kms_key
     if spec.subnets or spec.security_groups:
         request["VpcConfig"] = {"Subnets": list(spec.subnets), "SecurityGroupIds": list(spec.security_groups)}
     if spec.network_isolation:
@@ -179,12 +179,14 @@ def training_request(
 
 
 def serving_environment(program: str, submit_directory: str, region: str) -> dict[str, str]:
-    return {
+    """The framework image's serving variables; a job without a program (a custom image) sends none of its own."""
+    environment = {
         "SAGEMAKER_PROGRAM": program,
         "SAGEMAKER_SUBMIT_DIRECTORY": submit_directory,
         "SAGEMAKER_CONTAINER_LOG_LEVEL": LOG_LEVEL,
         "SAGEMAKER_REGION": region,
     }
+    return {key: value for key, value in environment.items() if value}
 
 
 def plan_deploy(

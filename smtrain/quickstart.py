@@ -45,7 +45,10 @@ def run_quickstart(session: Session, source_dir: Path, *, keep: bool = False) ->
         return predict_and_score(session, job.name, endpoint.name, data.prepared.test_dir)
     finally:
         if keep:
-            say(f"endpoint {endpoint.name} left running at {endpoint.url}; remove it: smtrain teardown {endpoint.name}")
+            from smtrain.hints import suggest
+
+            say(f"endpoint {endpoint.name} left running at {endpoint.url}; "
+                f"remove it: {suggest(session.config, 'teardown', endpoint.name)}")
         else:
             say(f"tearing down: {', '.join(session.teardown(endpoint.name))}")
         say(next_steps(job.name, source_dir))

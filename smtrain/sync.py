@@ -74,6 +74,7 @@ def sync_directory(
     s3: Any = None,
     progress: bool = True,
     transfer_config: Any = None,
+    kms_key: str = "",
 ) -> SyncReport:
     """Upload the files under ``local_dir`` to ``uri`` (``s3://bucket/prefix/`` or ``file://``)
     whose content differs from what is there; nothing is deleted remotely."""
@@ -81,7 +82,7 @@ def sync_directory(
     if not local_dir.is_dir():
         raise UsageError(f"{str(local_dir)!r} is not a directory", where="sync", hint="give an existing folder")
     files = list_files(local_dir)
-    target = make_target(uri, s3=s3, transfer_config=transfer_config)
+    target = make_target(uri, s3=s3, transfer_config=transfer_config, kms_key=kms_key)
     # Checks and uploads are round trips: run several at once, as `aws s3 sync` does.
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         current = list(pool.map(target.is_current, files))
@@ -98,12 +99,16 @@ def sync_directory(
     )
 
 
-def upload_file(path: Path, uri: str, s3: Any = None, *, progress: bool = False, transfer_config: Any = None) -> int:
-    """Put one file at exactly ``uri`` (an object key or a file path); returns its size."""
+def upload_file(path: Path, uri: str, s3: Any = None, *, progress: bool = False, transfer_config: Any = None,
+                kms_key: str = "") -> int:
+    """Put one file at exactly ``uri`` (an object key or a file path); returns its size.
+
+    ``kms_key`` encrypts S3 objects with SSE-KMS, as the SDK's uploads with a ``kms_key`` do.
+    """
     path = Path(path)
     parent, _, name = uri.rstrip("/").rpartition("/")
     file = LocalFile(path, name, path.stat().st_size)
-    target = make_target(parent + "/", s3=s3, transfer_config=transfer_config)
+    target = make_target(parent + "/", s3=s3, transfer_config=transfer_config, kms_key=kms_key)
     with progress_bar(file.size, enabled=progress, label=uri) as advance:
         target.put(file, advance)
     return file.size
@@ -128,11 +133,11 @@ def md5_digest(path: Path) -> str:
         return hashlib.file_digest(handle, "md5").hexdigest()
 
 
-def make_target(uri: str, *, s3: Any = None, transfer_config: Any = None) -> Target:
+def make_target(uri: str, *, s3: Any = None, transfer_config: Any = None, kms_key: str = "") -> Target:
     if is_file_uri(uri):
         return FileTarget(uri)
     if uri.startswith("s3://"):
-        return S3Target(uri, resolve_client(s3), transfer_config=transfer_config)
+        return S3Target(uri, resolve_client(s3), transfer_config=transfer_config, kms_key=kms_key)
     raise UsageError(f"cannot upload to {uri!r}", where="sync", hint="use an s3:// or file:// URI")
 
 
@@ -149,9 +154,10 @@ def resolve_client(s3: Any) -> Any:
 
 
 class S3Target:
-    def __init__(self, uri: str, client: Any, *, transfer_config: Any = None) -> None:
+    def __init__(self, uri: str, client: Any, *, transfer_config: Any = None, kms_key: str = "") -> None:
         self.uri = uri
         self.client = client
+        self.encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key} if kms_key else {}
         self.bucket, prefix = split_s3(uri)
         self.prefix = f"{prefix.rstrip('/')}/" if prefix.strip("/") else ""
         self.config = transfer_config or default_transfer_config()
@@ -190,7 +196,8 @@ class S3Target:
         with translating(where=f"s3://{self.bucket}/{key}"):
             self.client.upload_file(
                 str(file.path), self.bucket, key,
-                ExtraArgs={"Metadata": {HASH_KEY: file.digest}}, Callback=advance, Config=self.config,
+                ExtraArgs={"Metadata": {HASH_KEY: file.digest}, **self.encryption}, Callback=advance,
+                Config=self.config,
             )
 
 

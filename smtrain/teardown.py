@@ -1,7 +1,8 @@
 """Which endpoints `teardown --all` and `teardown --expired` remove.
 
 Only endpoints tagged ``smtrain:managed=true`` are candidates; an expiry is
-the ``smtrain:expires-at`` tag that ``deploy --ttl`` writes.
+the ``smtrain:expires-at`` tag that ``deploy --ttl`` writes. Every page of
+ListEndpoints (and of each endpoint's ListTags) is read, not only the first.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from smtrain.plan import SMTRAIN_TAG
-from smtrain.workflow import call
 
 if TYPE_CHECKING:
     from smtrain.api import Session
@@ -32,8 +32,10 @@ def select_endpoints(session: Session, *, expired_only: bool, now: dt.datetime |
 
 
 def endpoint_tags(session: Session, endpoint: dict[str, Any]) -> dict[str, str]:
-    response = call(session.backend, "ListTags", {"ResourceArn": endpoint["EndpointArn"]})
-    return {tag["Key"]: tag["Value"] for tag in response.get("Tags", [])}
+    from smtrain.api import list_all
+
+    tags = list_all(session.backend, "ListTags", "Tags", params={"ResourceArn": endpoint["EndpointArn"]})
+    return {tag["Key"]: tag["Value"] for tag in tags}
 
 
 def is_expired(tags: dict[str, str], now: dt.datetime) -> bool:

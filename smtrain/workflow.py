@@ -44,12 +44,14 @@ def call(backend: Backend, operation: str, params: Mapping[str, Any], *, where: 
     try:
         response = dict(getattr(client, snake_case(operation))(**params))
     except Exception as exc:
-        raise translate(exc, where=where or operation) from exc
+        from smtrain.hints import suggest
+
+        raise translate(exc, where=where or operation, listing=suggest(backend.config, "ls")) from exc
     response.pop("ResponseMetadata", None)  # HTTP details: every backend answers with the resource alone
     return response
 
 
-def translate(exc: Exception, *, where: str) -> Exception:
+def translate(exc: Exception, *, where: str, listing: str = "smtrain ls") -> Exception:
     if isinstance(exc, SmtrainError):
         return exc
     from botocore.exceptions import BotoCoreError, ClientError
@@ -57,7 +59,7 @@ def translate(exc: Exception, *, where: str) -> Exception:
     if isinstance(exc, ClientError):
         message = str(exc.response.get("Error", {}).get("Message", ""))
         if any(marker in message.lower() for marker in NOT_FOUND_MARKERS) and "role" not in message.lower():
-            return NotFoundError(message, where=where, hint="`smtrain ls` lists what exists")
+            return NotFoundError(message, where=where, hint=f"`{listing}` lists what exists")
     if isinstance(exc, ClientError | BotoCoreError):
         from smtrain.aws import translate as translate_aws
 
@@ -155,7 +157,10 @@ def report_transitions(description: Mapping[str, Any], shown: set[tuple[str, str
 
 def interrupt_training(backend: Backend, job_name: str, reporter: Reporter) -> dict[str, Any]:
     if backend.name != "local":
-        reporter.info(f"detached; job {job_name} keeps running. Stop it with: smtrain stop {job_name}")
+        from smtrain.hints import suggest
+
+        stop = suggest(backend.config, "stop", job_name)
+        reporter.info(f"detached; job {job_name} keeps running. Stop it with: {stop}")
         raise KeyboardInterrupt
     reporter.info(f"stopping job {job_name} ...")
     call(backend, "StopTrainingJob", {"TrainingJobName": job_name})

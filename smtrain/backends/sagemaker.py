@@ -15,7 +15,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from smtrain.aws import AwsSession, default_bucket_name, ensure_bucket, iter_training_log, translating
+from smtrain.aws import (
+    AwsSession,
+    default_bucket_name,
+    ensure_bucket,
+    expand_role,
+    iter_training_log,
+    translating,
+)
 from smtrain.backends.base import SyncReport
 from smtrain.config import Config
 from smtrain.errors import UsageError
@@ -40,6 +47,7 @@ class SageMakerBackend:
         self._sleep = sleep
         self._bucket = config.bucket
         self._bucket_ready = bool(config.bucket)  # a configured bucket is the user's to create
+        self._role = ""
 
     # -- clients -------------------------------------------------------------------
     def sagemaker(self) -> Any:
@@ -85,10 +93,12 @@ class SageMakerBackend:
             raise UsageError(
                 "no SageMaker execution role configured",
                 where="role",
-                hint="set SMTRAIN_ROLE=arn:aws:iam::ACCOUNT:role/NAME (or `role` in smtrain.toml, or --role): "
-                "a role that trusts sagemaker.amazonaws.com and can use your bucket",
+                hint="set SMTRAIN_ROLE=arn:aws:iam::ACCOUNT:role/NAME or just NAME (or `role` in smtrain.toml, "
+                "or --role): a role that trusts sagemaker.amazonaws.com and can use your bucket",
             )
-        return self.config.role
+        if not self._role:
+            self._role = expand_role(self.aws, self.config.role)
+        return self._role
 
     def image_uri(self, framework_version: str) -> str:
         from smtrain.images import sklearn_image_uri
@@ -104,13 +114,13 @@ class SageMakerBackend:
         with tempfile.TemporaryDirectory(prefix="smtrain-source-") as scratch:
             archive = Path(scratch) / "sourcedir.tar.gz"
             pack_source(Path(source_dir), entry_point, archive)
-            upload_file(archive, uri, self.s3())
+            upload_file(archive, uri, self.s3(), kms_key=self.config.kms_key)
 
     def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
         from smtrain.sync import sync_directory
 
         self._prepare_upload(uri)
-        return sync_directory(Path(local_dir), uri, s3=self.s3, progress=progress)
+        return sync_directory(Path(local_dir), uri, s3=self.s3, progress=progress, kms_key=self.config.kms_key)
 
     def _prepare_upload(self, uri: str) -> None:
         if uri.startswith("s3://") and split_s3(uri)[0] == self.bucket():

@@ -17,7 +17,9 @@ GLOBAL_OPTIONS_HELP = (
     "before or after its name. "
     "Settings come from flags, then the environment and .env (SMTRAIN_*), then smtrain.toml."
 )
-SETTING_OPTIONS = ("backend", "region", "profile", "home", "role", "bucket")
+SETTING_OPTIONS = ("backend", "region", "profile", "home", "role", "bucket", "kms_key")
+KMS_KEY_OPTION = click.option(
+    "--kms-key", help="KMS key for SSE-KMS on uploads and the job output (sagemaker backend; SMTRAIN_KMS_KEY).")
 
 
 def setting_options(command: Callable[..., Any]) -> Callable[..., Any]:

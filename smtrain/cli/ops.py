@@ -14,11 +14,12 @@ from smtrain.cli.train import fit_arguments, fit_options
 @click.argument("job_name")
 @click.option("--group", required=True, help="Model package group (created if missing).")
 @click.option("--approve", is_flag=True, help="Register as Approved (default: PendingManualApproval).")
+@click.option("--image-uri", default="", help="Serving image (default: the job's own training image).")
 @click.option("--json", "as_json", is_flag=True, help="Print DescribeModelPackage as JSON on stdout.")
 @common_options
-def register(job_name: str, group: str, approve: bool, as_json: bool, **settings: Any) -> None:
+def register(job_name: str, group: str, approve: bool, image_uri: str, as_json: bool, **settings: Any) -> None:
     """Register a completed job's model in the model registry."""
-    package = make_session(settings).register(job_name, group=group, approve=approve)
+    package = make_session(settings).register(job_name, group=group, approve=approve, image_uri=image_uri)
     if as_json:
         emit_json(package)
         return
@@ -48,6 +49,7 @@ def plan_fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: 
 @click.option("--instance-type", default="")
 @click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int)
 @click.option("--ttl", "ttl_seconds", default=0, type=int)
+@click.option("--image-uri", default="")
 @common_options
 def plan_deploy(job_name: str, **options: Any) -> None:
     """CreateModel, CreateEndpointConfig and CreateEndpoint (or UpdateEndpoint) of `smtrain deploy`."""
@@ -60,11 +62,12 @@ def plan_deploy(job_name: str, **options: Any) -> None:
 @click.argument("job_name")
 @click.option("--group", required=True)
 @click.option("--approve", is_flag=True)
+@click.option("--image-uri", default="")
 @common_options
-def plan_register(job_name: str, group: str, approve: bool, **settings: Any) -> None:
+def plan_register(job_name: str, group: str, approve: bool, image_uri: str, **settings: Any) -> None:
     """The model registry requests of `smtrain register`."""
     session = make_session(settings, quiet=True)
-    emit_json(steps_as_json(session.plan_register(job_name, group=group, approve=approve)))
+    emit_json(steps_as_json(session.plan_register(job_name, group=group, approve=approve, image_uri=image_uri)))
 
 
 def offline_root(session: Any) -> str:

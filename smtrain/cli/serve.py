@@ -7,8 +7,10 @@ from typing import Any
 
 import click
 
-from smtrain.cli.common import common_options, emit_json, info, make_session
+from smtrain.cli.common import KMS_KEY_OPTION, common_options, emit_json, info, make_session
 from smtrain.cli.quickstart import quickstart
+
+ROW_PLACEHOLDER = "CSV ROW"
 
 
 @click.command()
@@ -24,7 +26,9 @@ from smtrain.cli.quickstart import quickstart
 @click.option("--serverless-concurrency", "serverless_max_concurrency", default=0, type=int)
 @click.option("--ttl", "ttl_seconds", default=0, type=int, help="Tag the endpoint to expire after this many seconds.")
 @click.option("--workers", default=0, type=int, help="Model server workers (SAGEMAKER_MODEL_SERVER_WORKERS).")
+@click.option("--image-uri", default="", help="Serve on this image (default: the job's own training image).")
 @click.option("--json", "as_json", is_flag=True, help="Print DescribeEndpoint plus Url as JSON on stdout.")
+@KMS_KEY_OPTION
 @common_options
 def deploy(job_name: str, as_json: bool, **options: Any) -> None:
     """Serve a completed job's model at an endpoint (created, or updated if it exists)."""
@@ -37,7 +41,10 @@ def deploy(job_name: str, as_json: bool, **options: Any) -> None:
     info(f"endpoint {endpoint.name}: {description.status}")
     if endpoint.url:
         info(f"runtime URL: {endpoint.url}  (boto3.client('sagemaker-runtime', endpoint_url=...))")
-    info(f"try: smtrain predict {endpoint.name} --body '...'; remove it: smtrain teardown {endpoint.name}")
+    from smtrain.hints import suggest
+
+    info(f"try: {suggest(session.config, 'predict', endpoint.name, '--body', ROW_PLACEHOLDER)}; "
+         f"remove it: {suggest(session.config, 'teardown', endpoint.name)}")
 
 
 @click.command()

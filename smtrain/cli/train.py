@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from smtrain.cli.common import common_options, emit_json, info, make_session
+from smtrain.cli.common import KMS_KEY_OPTION, common_options, emit_json, info, make_session
 
 
 @click.command()
@@ -18,6 +18,7 @@ from smtrain.cli.common import common_options, emit_json, info, make_session
 @click.option("--out", "out_dir", default="data/penguins", show_default=True, help="Where the CSVs are written.")
 @click.option("--name", default="penguins", show_default=True, help="Dataset name in the store or bucket.")
 @click.option("--json", "as_json", is_flag=True, help="Print channel URIs and hyperparameters as JSON.")
+@KMS_KEY_OPTION
 @common_options
 def prepare(csv_path: str | None, target: str, numeric: str | None, categorical: str | None,
             out_dir: str, name: str, as_json: bool, **settings: Any) -> None:
@@ -36,12 +37,15 @@ def prepare(csv_path: str | None, target: str, numeric: str | None, categorical:
     if as_json:
         emit_json({"train": data.train_uri, "test": data.test_uri, "hyperparameters": data.hyperparameters()})
         return
-    hps = " ".join(f"--hp {k}={v}" for k, v in data.hyperparameters().items())
+    from smtrain.hints import suggest
+
+    hps = [word for k, v in data.hyperparameters().items() for word in ("--hp", f"{k}={v}")]
     info(f"prepared {data.prepared.n_train} training and {data.prepared.n_test} test rows")
-    info("next: smtrain fit --entry-point penguins.py --source-dir entry_points "
-         f"--channel train={data.train_uri} {hps}")
+    info("next: " + suggest(session.config, "fit", "--entry-point", "penguins.py", "--source-dir", "entry_points",
+                            "--channel", f"train={data.train_uri}", *hps, needs=FIT_SETTINGS))
 
 
+FIT_SETTINGS = ("home", "role", "bucket", "kms_key")  # what a suggested `smtrain fit` must repeat when flagged
 FIT_OPTIONS = [
     click.option("--entry-point", required=True, help="The training script, relative to --source-dir."),
     click.option("--source-dir", default=".", show_default=True, type=click.Path(file_okay=False),
@@ -61,7 +65,8 @@ FIT_OPTIONS = [
     click.option("--max-wait", "max_wait_seconds", default=0, type=int, help="Spot: longest wait in seconds."),
     click.option("--checkpoint-uri", default="", help="Spot: S3 URI for checkpoints."),
     click.option("--volume-kms-key", default="", help="KMS key for the training volume."),
-    click.option("--output-kms-key", default="", help="KMS key for the output."),
+    click.option("--output-kms-key", default="", help="KMS key for the output (default: --kms-key)."),
+    KMS_KEY_OPTION,
     click.option("--subnet", "subnets", multiple=True, help="VPC subnet (repeatable)."),
     click.option("--security-group", "security_groups", multiple=True, help="VPC security group (repeatable)."),
     click.option("--network-isolation", is_flag=True, help="No network access for the job."),
@@ -87,7 +92,7 @@ def fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple
     job = session.fit(entry_point, wait=wait, **fit_arguments(source_dir, channels, hps, metrics, environment, options))
     if as_json:
         emit_json(job.description)
-    return report_job(job.description, waited=wait)
+    return report_job(job.description, waited=wait, config=session.config)
 
 
 def fit_arguments(source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...], metrics: tuple[str, ...],
@@ -107,7 +112,7 @@ def fit_arguments(source_dir: str, channels: tuple[str, ...], hps: tuple[str, ..
     )
 
 
-def report_job(description: dict[str, Any], *, waited: bool = True) -> int:
+def report_job(description: dict[str, Any], *, waited: bool = True, config: Any = None) -> int:
     name, status = description["TrainingJobName"], description["TrainingJobStatus"]
     if status == "Completed":
         info(f"{name}: Completed; model: {description['ModelArtifacts']['S3ModelArtifacts']}")
@@ -121,7 +126,10 @@ def report_job(description: dict[str, Any], *, waited: bool = True) -> int:
         info(f"{name}: {status}{detail}" + (f"\n{reason}" if reason else ""))
         return 1
     if not waited:
-        info(f"{name}: {status}; follow it with `smtrain logs {name}`")
+        from smtrain.config import Config
+        from smtrain.hints import suggest
+
+        info(f"{name}: {status}; follow it with `{suggest(config or Config(), 'logs', name)}`")
     return 0
 
 
@@ -133,7 +141,7 @@ def logs(job_name: str, follow: bool, **settings: Any) -> int:
     """Print a training job's log (live while it runs)."""
     session = make_session(settings)
     job = session.logs(job_name, follow=follow)
-    return report_job(job.description) if follow else 0
+    return report_job(job.description, config=session.config) if follow else 0
 
 
 @click.command()

@@ -512,3 +512,62 @@ def test_missing_role(sm: Cli, aws: Moto) -> None:
                                   ["register", "no-such-job", "--group", "g"]])
 def test_unknown_job(sm: Cli, args: list[str]) -> None:
     assert_clear_error(sm(*args), 1, "no-such-job")
+
+
+# -- parity with the SDK: hints, roles, encryption ---------------------------------------------
+
+
+def test_every_hint_pastes_as_is(sm: Cli, aws: Moto) -> None:
+    """With the backend and bucket given as flags, each suggested command works when pasted."""
+    import shlex
+
+    del sm.env["SMTRAIN_BACKEND"], sm.env["SMTRAIN_BUCKET"]
+    flags = ("--backend", "sagemaker", "--bucket", BUCKET)
+    prepared = ok(sm("prepare", *flags))
+    (suggested_fit,) = [line.removeprefix("next: ") for line in prepared.err.splitlines() if line.startswith("next:")]
+    assert suggested_fit.endswith(f"--backend sagemaker --region {REGION} --bucket {BUCKET}")
+    fit = ok(sm(*shlex.split(suggested_fit)[1:], "--job-name", "pasted"))
+    assert "pasted: Completed" in fit.err
+    assert aws.request("CreateTrainingJob")["OutputDataConfig"]["S3OutputPath"] == f"{ROOT}/output/"
+
+    deployed = ok(sm("deploy", "pasted", "--endpoint-name", "pasted-ep", *flags))
+    (line,) = [line for line in deployed.err.splitlines() if line.startswith("try: ")]
+    predict, teardown = line.removeprefix("try: ").split("; remove it: ")
+    assert predict == f"smtrain predict pasted-ep --body 'CSV ROW' --backend sagemaker --region {REGION}"
+
+    missing = sm("logs", "no-such-job", "--backend", "sagemaker")
+    assert_clear_error(missing, 1, f"`smtrain ls --backend sagemaker --region {REGION}` lists what exists")
+    listing = ok(sm(*shlex.split(f"smtrain ls --backend sagemaker --region {REGION}")[1:], "--json")).json()
+    assert [e["EndpointName"] for e in listing["Endpoints"]] == ["pasted-ep"]
+
+    assert "removed Endpoint pasted-ep" in ok(sm(*shlex.split(teardown)[1:])).err
+    assert endpoint_names(aws) == []
+
+
+def test_a_role_name_is_expanded_and_an_unknown_one_refused_before_upload(sm: Cli, aws: Moto) -> None:
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                     "Principal": {"Service": "sagemaker.amazonaws.com"}}]}
+    aws.client("iam").create_role(RoleName="SageMakerExecutionRole", AssumeRolePolicyDocument=json.dumps(trust))
+    aws.post("/moto-api/recorder/reset-recording")
+    sm.env["SMTRAIN_ROLE"] = "NoSuchRole"
+    refused = sm(*fit_args("job-1"))
+    assert_clear_error(refused, 2, "IAM role 'NoSuchRole' does not exist", "full ARN")
+    assert [e for e in aws.recorded() if e["method"] == "PUT"] == []  # nothing uploaded
+    assert aws.requests("CreateTrainingJob") == []
+
+    sm.env["SMTRAIN_ROLE"] = "SageMakerExecutionRole"
+    ok(sm(*fit_args("job-1")))
+    assert aws.request("CreateTrainingJob")["RoleArn"] == ROLE
+
+
+def test_kms_key_encrypts_uploads_and_output(sm: Cli, aws: Moto) -> None:
+    key = aws.client("kms").create_key()["KeyMetadata"]["Arn"]
+    ok(sm(*fit_args("job-1", "--kms-key", key)))
+    assert aws.request("CreateTrainingJob")["OutputDataConfig"] == {"S3OutputPath": f"{ROOT}/output/",
+                                                                    "KmsKeyId": key}
+    head = aws.client("s3").head_object(Bucket=BUCKET, Key="smtrain/job-1/source/sourcedir.tar.gz")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key)
+    sm.env["SMTRAIN_KMS_KEY"] = key  # the setting, for the data sync
+    ok(sm("prepare"))
+    head = aws.client("s3").head_object(Bucket=BUCKET, Key="smtrain/data/penguins/train/X_train.csv")
+    assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key)

@@ -180,7 +180,8 @@ def test_ctrl_c_detaches_from_a_sagemaker_job_and_says_how_to_stop_it() -> None:
     with pytest.raises(KeyboardInterrupt):
         follow_training(FakeBackend(client, log), "job-1", reporter)  # type: ignore[arg-type]
     assert reporter.lines == ["Training - Training in progress.", "log: epoch 1",
-                              "detached; job job-1 keeps running. Stop it with: smtrain stop job-1"]
+                              "detached; job job-1 keeps running. Stop it with: "
+                              "smtrain stop job-1 --backend sagemaker --region eu-west-1"]
     assert "stop_training_job" not in client.operations()  # the job runs on: only `smtrain stop` stops it
 
 

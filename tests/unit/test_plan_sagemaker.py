@@ -119,6 +119,24 @@ def test_kms_vpc_isolation_and_environment(tmp_path: Path) -> None:
     assert "EnableManagedSpotTraining" not in request
 
 
+def test_the_kms_key_setting_encrypts_the_output(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    config = replace(CONFIG, kms_key="alias/smtrain")
+    request = request_of(plan_fit(spec(tmp_path), config, root=ROOT, image_uri=IMAGE, role=ROLE), "training")
+    assert request["OutputDataConfig"] == {"S3OutputPath": f"{ROOT}/output/", "KmsKeyId": "alias/smtrain"}
+    request = request_of(plan_fit(spec(tmp_path, output_kms_key="key-out"), config, root=ROOT, image_uri=IMAGE,
+                                  role=ROLE), "training")
+    assert request["OutputDataConfig"]["KmsKeyId"] == "key-out"
+
+
+def test_a_job_without_a_program_sends_no_empty_serving_variables() -> None:
+    from smtrain.plan import serving_environment
+
+    assert serving_environment("", "", "eu-west-1") == {"SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
+                                                        "SAGEMAKER_REGION": "eu-west-1"}
+
+
 def deploy(**kwargs: Any) -> tuple[Any, ...]:
     options = {"update": False, "suffix": "", "tags": None, **kwargs.pop("options", {})}
     return plan_deploy(
