@@ -45,6 +45,8 @@ class Config:
     profile: str = ""
     runtime_port: int = 0
     poll_seconds: float = 10.0  # how often the sagemaker backend asks AWS for a status
+    max_extract_bytes: int = 10 * 1024**3  # limits on unpacking an archive (see smtrain.archives)
+    max_extract_members: int = 100_000
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

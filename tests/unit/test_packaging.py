@@ -29,7 +29,7 @@ def test_ships_sources_and_returns_the_archived_names(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", {"train.py": "print(1)", "lib/util.py": "", "requirements.txt": "x"})
     dest = tmp_path / "out" / "sourcedir.tar.gz"
 
-    names = pack_source(src, "train.py", dest)
+    names = pack_source(src, "train.py", dest).names
 
     assert names == ["lib/util.py", "requirements.txt", "train.py"]
     assert archived(dest) == names
@@ -46,7 +46,7 @@ def test_never_ships_env_files_or_tool_directories(tmp_path: Path) -> None:
         ".smtrainignore": "!.env\n",
     })
 
-    names = pack_source(src, "train.py", tmp_path / "s.tar.gz")
+    names = pack_source(src, "train.py", tmp_path / "s.tar.gz").names
 
     assert names == [".env.example", ".smtrainignore", "train.py"]
 
@@ -59,7 +59,7 @@ def test_honours_gitignore_and_smtrainignore(tmp_path: Path) -> None:
         ".smtrainignore": "notes.md\n!keep.log\n",
     })
 
-    names = pack_source(src, "train.py", tmp_path / "s.tar.gz")
+    names = pack_source(src, "train.py", tmp_path / "s.tar.gz").names
 
     assert names == [".gitignore", ".smtrainignore", "keep.log", "train.py"]
 
@@ -78,7 +78,7 @@ def test_missing_entry_point_names_the_path(tmp_path: Path) -> None:
 def test_entry_point_excluded_by_an_ignore_file_is_an_error(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", {"scripts/train.py": "", ".gitignore": "scripts/\n"})
 
-    with pytest.raises(UsageError, match=r"excluded by \.gitignore") as error:
+    with pytest.raises(UsageError, match=r"excluded: ignored by \.gitignore:1 \(scripts/\)") as error:
         pack_source(src, "scripts/train.py", tmp_path / "s.tar.gz")
 
     assert "!scripts/train.py" in error.value.hint
@@ -89,7 +89,7 @@ def test_archive_inside_the_source_dir_does_not_ship_itself(tmp_path: Path) -> N
     dest = src / "dist" / "sourcedir.tar.gz"
 
     pack_source(src, "train.py", dest)
-    names = pack_source(src, "train.py", dest)
+    names = pack_source(src, "train.py", dest).names
 
     assert names == ["train.py"]
 
@@ -102,7 +102,7 @@ def test_a_failed_write_leaves_no_archive_and_no_temp_file(tmp_path: Path, monke
     def broken_add(self: tarfile.TarFile, *args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(tarfile.TarFile, "add", broken_add)
+    monkeypatch.setattr(tarfile.TarFile, "addfile", broken_add)
     with pytest.raises(OSError, match="disk full"):
         pack_source(src, "train.py", out / "sourcedir.tar.gz")
 
@@ -112,7 +112,7 @@ def test_a_failed_write_leaves_no_archive_and_no_temp_file(tmp_path: Path, monke
 def test_write_tar_gz_puts_files_at_the_archive_root(tmp_path: Path) -> None:
     model = make_tree(tmp_path / "model", {"model.joblib": "m", "sub/extra.json": "{}"})
 
-    names = write_tar_gz(model, tmp_path / "model.tar.gz")
+    names = write_tar_gz(model, tmp_path / "model.tar.gz").names
 
     assert names == ["model.joblib", "sub/extra.json"]
     assert archived(tmp_path / "model.tar.gz") == names
