@@ -46,11 +46,20 @@ class PatternFile:
         """``None`` if no pattern matches ``path``; else '' (re-included) or the reason it is ignored."""
         if not path.startswith(self.base):
             return None
-        result = self.spec.check_file(path[len(self.base):])
-        if result.include is None or result.index is None:
+        relative = path[len(self.base):]
+        index = self._last_folder_match(relative) if relative.endswith("/") else self.spec.check_file(relative).index
+        if index is None:
             return None
-        number, text = self.rules[result.index]
-        return f"ignored by {self.label}:{number} ({text})" if result.include else ""
+        number, text = self.rules[index]
+        return f"ignored by {self.label}:{number} ({text})" if self.spec.patterns[index].include else ""
+
+    def _last_folder_match(self, folder: str) -> int | None:
+        # For a folder git takes the last matching pattern. pathspec's file priorities would let '*' beat a
+        # later '!*/'; and 'dir/**' matches what is inside dir, not dir itself (so '!dir/keep' works).
+        for index in reversed(range(len(self.rules))):
+            if not self.rules[index][1].endswith("/**") and self.spec.patterns[index].match_file(folder) is not None:
+                return index
+        return None
 
 
 def read_pattern_file(path: Path, label: str, base: str) -> PatternFile:
