@@ -130,7 +130,7 @@ class Walker:
         else:
             why = self._target_reason(real.relative_to(self.root).as_posix())
             if why:
-                self._leave_out(name, f"link to {target}, which is left out ({why})", warn=True)
+                self._leave_out(name, f"link to {target}, which is left out: {why}", warn=True)
             else:
                 self._add(name, real)
 

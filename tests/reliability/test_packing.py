@@ -68,7 +68,7 @@ def symlink_farm(root: Path, outside: Path) -> None:
 
 FARM_LEFT_OUT = {
     ".env": "secret",
-    "config.txt": "link to .env, which is left out (secret",
+    "config.txt": "link to .env, which is left out: secret",
     "dangling": "dangling or looping link",
     "id_ed25519": "outside",
     "inner_dir": "link to a folder",
