@@ -85,6 +85,9 @@ def safe_extract(tar_path: Path, dest: Path, *, limits: ExtractLimits | None = N
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile, FileNotFoundError) as exc:
         raise UsageError(f"cannot read the archive: {exc}", where=str(tar_path),
                          hint="check that it is a tar or tar.gz file") from exc
+    except OSError as exc:
+        raise UsageError(f"cannot extract {tar_path}: {exc.strerror or exc}", where=str(exc.filename or dest),
+                         hint="check the free space and permissions there, and the archive") from exc
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

@@ -73,32 +73,47 @@ class Walker:
     result: PackResult = field(init=False)
 
     def walk(self) -> PackResult:
+        """Breadth first, so the ignore rules are asked once per level, not once per folder."""
         self.result = PackResult(self.root)
-        self._folder("")
+        level = [""]
+        while level:
+            level = self._level(level)
         self.result.names.sort()
+        self.result.excluded.sort(key=lambda e: e.name)
         return self.result
 
-    def _folder(self, folder: str) -> None:
-        if self.rules is not None:
-            self.rules.enter(folder)
-        entries = sorted(os.scandir(self.root / folder), key=lambda e: e.name)
-        names = {e.name: folder + e.name + ("/" if e.is_dir(follow_symlinks=False) else "") for e in entries}
-        ignored = self.rules.ignored(names.values()) if self.rules is not None else {}
-        for entry in entries:
-            name = names[entry.name]
-            reason = self._reason(entry, name) or ignored.get(name, "")
+    def _level(self, folders: list[str]) -> list[str]:
+        """Sort the entries of ``folders`` (one depth); return the subfolders to walk next."""
+        entries: list[tuple[str, os.DirEntry[str]]] = []
+        for folder in folders:
+            if self.rules is not None:
+                self.rules.enter(folder)
+            entries += [(folder + e.name + ("/" if e.is_dir(follow_symlinks=False) else ""), e)
+                        for e in self._entries(folder)]
+        ignored = self.rules.ignored(name for name, _ in entries) if self.rules is not None else {}
+        subfolders = []
+        for name, entry in entries:
+            reason = self._reason(entry) or ignored.get(name, "")
             if reason:
                 self._leave_out(name, reason)
             elif entry.is_symlink():
                 self._link(Path(entry.path), name)
             elif entry.is_dir(follow_symlinks=False):
-                self._folder(name)
+                subfolders.append(name)
             elif entry.is_file(follow_symlinks=False):
                 self._add(name, Path(entry.path))
             else:
                 self._leave_out(name, "not a regular file")
+        return subfolders
 
-    def _reason(self, entry: os.DirEntry[str], name: str) -> str:
+    def _entries(self, folder: str) -> list[os.DirEntry[str]]:
+        try:
+            return sorted(os.scandir(self.root / folder), key=lambda e: e.name)
+        except OSError as exc:
+            self._leave_out(folder, f"cannot read the folder: {exc.strerror}", warn=True)
+            return []
+
+    def _reason(self, entry: os.DirEntry[str]) -> str:
         if entry.is_symlink():
             return SECRET if is_secret(entry.name) else ""
         real = Path(os.path.realpath(entry.path))
@@ -189,7 +204,8 @@ def check_entry_point(result: PackResult, entry_point: str) -> None:
     if not path.is_file():
         raise UsageError(f"entry point {entry_point!r} not found", where=str(path),
                          hint=f"give the script's path relative to the source directory {result.root}")
-    reason = next((e.reason for e in result.excluded if relative == e.name or relative.startswith(e.name)),
+    reason = next((e.reason for e in result.excluded
+                   if relative == e.name or (e.name.endswith("/") and relative.startswith(e.name))),
                   "outside the source directory")
     raise UsageError(f"entry point {entry_point!r} is excluded: {reason}", where=str(path),
                      hint=f"add '!{relative}' to .smtrainignore, or move the script")
