@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from smtrain.errors import UsageError
+from smtrain.errors import SmtrainError, UsageError
 from smtrain.ignore import IgnoreRules
 
 TOOL_DIRS = frozenset({".git", "__pycache__", ".smtrain", ".venv"})
@@ -220,15 +220,22 @@ def write_archive(result: PackResult, dest: Path) -> None:
             for name in result.names:
                 _add_file(tar, name, result.files[name])
         os.replace(temp_name, dest)
+    except OSError as exc:
+        Path(temp_name).unlink(missing_ok=True)
+        raise SmtrainError(f"cannot write the archive: {exc.strerror or exc}", where=str(dest),
+                           hint="check the free space and permissions there") from exc
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
 
 
 def _add_file(tar: tarfile.TarFile, name: str, real: Path) -> None:
-    # O_NOFOLLOW: a file swapped for a link after the walk is refused, not followed.
-    fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    try:  # O_NOFOLLOW: a file swapped for a link after the walk is refused, not followed
+        fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError as exc:
+        raise UsageError(f"cannot read {name}: {exc.strerror}", where=str(real),
+                         hint="make it readable, or list it in .smtrainignore; if it changed, try again") from exc
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UsageError(f"{real} changed while packing", where=str(real), hint="try again")
+            raise UsageError(f"{name} changed while packing", where=str(real), hint="try again")
         tar.addfile(tar.gettarinfo(arcname=name, fileobj=handle), handle)

@@ -386,3 +386,19 @@ def test_deploy_unpacking_refuses_a_bomb(tmp_path: Path, monkeypatch: pytest.Mon
         unpack(bomb.as_uri(), tmp_path / "endpoint" / "model", "model")
 
     assert leftovers(tmp_path / "endpoint") == []
+
+
+def test_a_file_swapped_for_a_link_while_packing_is_refused(tmp_path: Path) -> None:
+    from smtrain.packing import scan_source, write_archive
+
+    src = write(tmp_path / "src", {"train.py": "", "data.txt": "data"})
+    result = scan_source(src)
+    (src / "data.txt").unlink()
+    os.symlink("/etc/passwd", src / "data.txt")
+    dest = tmp_path / "out" / "s.tar.gz"
+
+    with pytest.raises(UsageError, match=r"cannot read data\.txt") as error:
+        write_archive(result, dest)
+
+    assert error.value.where == str(src.resolve() / "data.txt")
+    assert leftovers(tmp_path / "out") == []

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from smtrain.errors import UsageError
+from smtrain.errors import SmtrainError, UsageError
 from smtrain.packaging import pack_source, safe_extract, write_tar_gz
 
 
@@ -103,8 +103,10 @@ def test_a_failed_write_leaves_no_archive_and_no_temp_file(tmp_path: Path, monke
         raise OSError("disk full")
 
     monkeypatch.setattr(tarfile.TarFile, "addfile", broken_add)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(SmtrainError, match="cannot write the archive: disk full") as error:
         pack_source(src, "train.py", out / "sourcedir.tar.gz")
+
+    assert error.value.where == str(out / "sourcedir.tar.gz")
 
     assert list(out.iterdir()) == []
 
