@@ -284,6 +284,27 @@ def test_a_gzip_bomb_is_refused_and_leaves_nothing(tmp_path: Path, monkeypatch: 
     assert leftovers(tmp_path) == ["model.tar.gz"]
 
 
+def sparse_bomb(path: Path, real_size: int) -> Path:
+    """A 1.5 KB tar whose one member's size field says 0 but which expands to ``real_size`` bytes of holes."""
+    member = tarfile.TarInfo("holes.bin")
+    member.type = tarfile.GNUTYPE_SPARSE
+    header = bytearray(member.tobuf(format=tarfile.GNU_FORMAT))
+    header[483:495] = b"%011o\0" % real_size  # the GNU "realsize" field
+    header[148:156] = b" " * 8
+    header[148:156] = b"%06o\0 " % sum(header)  # the checksum
+    path.write_bytes(bytes(header) + bytes(1024))
+    return path
+
+
+def test_a_sparse_member_with_a_lying_size_field_is_refused(tmp_path: Path) -> None:
+    bomb = sparse_bomb(tmp_path / "sparse.tar", 16 * GIB)
+
+    with pytest.raises(ArchiveTooLargeError, match="more than 10,737,418,240 bytes"):
+        safe_extract(bomb, tmp_path / "out", limits=ExtractLimits())
+
+    assert leftovers(tmp_path) == ["sparse.tar"]
+
+
 def test_the_setting_sets_and_raises_the_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     archive = gzip_bomb(tmp_path / "a.tar.gz", 2 * 1024 * 1024)
