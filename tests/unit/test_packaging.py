@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,24 @@ def test_safe_extract_of_a_corrupt_file_is_a_usage_error(tmp_path: Path) -> None
 
     with pytest.raises(UsageError, match="cannot read the archive"):
         safe_extract(tmp_path / "bad.tar.gz", tmp_path / "out")
+
+
+def test_the_bytes_written_are_counted_not_only_the_header_sizes(tmp_path: Path) -> None:
+    from smtrain.archives import ArchiveTooLargeError, ExtractLimits, _Extraction
+
+    class LyingTar:
+        """A reader whose member yields more data than its header declares."""
+
+        def __iter__(self) -> Iterator[tarfile.TarInfo]:
+            member = tarfile.TarInfo("f.bin")
+            member.size = 10
+            yield member
+
+        def extractfile(self, member: tarfile.TarInfo) -> io.BytesIO:
+            return io.BytesIO(bytes(100))
+
+    extraction = _Extraction(LyingTar(), tmp_path, ExtractLimits(max_bytes=50), tmp_path / "a.tar")  # type: ignore[arg-type]
+    with pytest.raises(ArchiveTooLargeError, match="more than 50 bytes"):
+        extraction.run()
+
+    assert (tmp_path / "f.bin").stat().st_size <= 50  # the chunk over the limit was never written
