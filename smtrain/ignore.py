@@ -9,6 +9,9 @@ work tree, or without a ``git`` program, pathspec applies the ``.gitignore``
 files found inside the source directory, each relative to its own folder, the
 deepest first.
 
+Git reads a malformed ``.gitignore`` line its own way; pathspec, and so the
+fallback and ``.smtrainignore``, refuses it with an error naming file and line.
+
 ``.smtrainignore`` (gitignore syntax, at the source root) is applied on top of
 either, so ``!pattern`` there re-includes what git leaves out. The source
 directory itself is never ignored, even when the repository ignores it.
@@ -145,10 +148,10 @@ class IgnoreRules:
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise UsageError(f"git check-ignore failed: {exc}", where=str(self.root),
                              hint="check that git works in this folder (`git status`)") from exc
-        if done.returncode not in (0, 1):
+        fields = done.stdout.decode("utf-8", "surrogateescape").split("\0")
+        if done.returncode not in (0, 1) or len(fields) < 4 * len(names):
             raise UsageError(f"git check-ignore failed: {done.stderr.decode(errors='replace').strip()}",
                              where=str(self.root), hint="check that git works in this folder (`git status`)")
-        fields = done.stdout.decode("utf-8", "surrogateescape").split("\0")
         reasons = {}
         for index, name in enumerate(names):
             source, line, pattern = fields[4 * index: 4 * index + 3]
