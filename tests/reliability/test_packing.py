@@ -423,3 +423,15 @@ def test_a_file_swapped_for_a_link_while_packing_is_refused(tmp_path: Path) -> N
 
     assert error.value.where == str(src.resolve() / "data.txt")
     assert leftovers(tmp_path / "out") == []
+
+
+def test_without_a_git_program_the_source_dirs_own_gitignore_files_apply(
+        tmp_path: Path, isolated_git: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo = write(tmp_path / "repo", {".gitignore": "*.csv\n", "src/train.py": "", "src/a.csv": "",
+                                     "src/sub/.gitignore": "*.tmp\n", "src/sub/x.tmp": "", "src/sub/y.py": ""})
+    assert git(repo, "init", "-q").returncode == 0
+    monkeypatch.setenv("PATH", str(tmp_path / "no-programs-here"))
+
+    result = pack_source(repo / "src", "train.py", tmp_path / "s.tar.gz")
+
+    assert result.names == ["a.csv", "sub/.gitignore", "sub/y.py", "train.py"]
