@@ -4,9 +4,13 @@ Refused: links (symbolic or hard), absolute names, ``..``, devices and fifos
 (tarfile's ``data`` filter plus stricter rules), and archives beyond the limits:
 
 - total bytes written: 10 GiB by default (``SMTRAIN_MAX_EXTRACT_BYTES``);
+- expansion: beyond 256 MiB, at most 100 times the archive's own size by
+  default (``SMTRAIN_MAX_EXTRACT_RATIO``), so a 1 MB archive cannot become
+  1 GiB; models and data compress far less (Apache POI's zip-bomb guard uses
+  the same 1:100);
 - members: 100,000 by default (``SMTRAIN_MAX_EXTRACT_MEMBERS``).
 
-Both settings are read from the environment, ``.env`` or ``smtrain.toml`` like
+The settings are read from the environment, ``.env`` or ``smtrain.toml`` like
 every other. Sizes are checked against each header and again against the
 bytes actually written while streaming, so a gzip bomb stops at the limit.
 Extraction goes to a temp folder beside ``dest`` and is moved into place only
@@ -28,6 +32,8 @@ from smtrain.errors import UsageError
 
 DEFAULT_MAX_BYTES = 10 * 1024**3
 DEFAULT_MAX_MEMBERS = 100_000
+DEFAULT_MAX_RATIO = 100
+RATIO_FREE_BYTES = 256 * 1024**2  # below this, any expansion is harmless
 CHUNK = 1024 * 1024
 
 
@@ -35,6 +41,14 @@ CHUNK = 1024 * 1024
 class ExtractLimits:
     max_bytes: int = DEFAULT_MAX_BYTES
     max_members: int = DEFAULT_MAX_MEMBERS
+    max_ratio: int = DEFAULT_MAX_RATIO
+
+    def byte_limit(self, archive_size: int) -> tuple[int, str]:
+        """The bytes an archive of ``archive_size`` may expand to, and the setting that sets it."""
+        by_ratio = max(RATIO_FREE_BYTES, self.max_ratio * archive_size)
+        if by_ratio < self.max_bytes:
+            return by_ratio, "SMTRAIN_MAX_EXTRACT_RATIO"
+        return self.max_bytes, "SMTRAIN_MAX_EXTRACT_BYTES"
 
     @classmethod
     def from_settings(cls) -> ExtractLimits:
@@ -42,12 +56,12 @@ class ExtractLimits:
         from smtrain.config import load_config
 
         config = load_config()
-        for name in ("max_extract_bytes", "max_extract_members"):
+        for name in ("max_extract_bytes", "max_extract_members", "max_extract_ratio"):
             if getattr(config, name) < 1:
                 raise UsageError(f"{name} must be 1 or more, got {getattr(config, name)}",
                                  where=config.sources.get(name, "config"),
                                  hint=f"set SMTRAIN_{name.upper()} to a positive number, or unset it")
-        return cls(config.max_extract_bytes, config.max_extract_members)
+        return cls(config.max_extract_bytes, config.max_extract_members, config.max_extract_ratio)
 
 
 class ArchiveTooLargeError(UsageError):
@@ -77,7 +91,7 @@ def safe_extract(tar_path: Path, dest: Path, *, limits: ExtractLimits | None = N
     scratch = Path(tempfile.mkdtemp(prefix=f".{dest.name}.extract-", dir=dest.parent))
     try:
         with tarfile.open(tar_path, "r:*") as tar:
-            _Extraction(tar, scratch, limits, Path(tar_path)).run()
+            _Extraction(tar, scratch, Path(tar_path), limits, *limits.byte_limit(os.path.getsize(tar_path))).run()
         _move_into(scratch, dest)
     except tarfile.FilterError as exc:
         raise UsageError(f"refused to extract an unsafe archive member: {exc}", where=str(tar_path),
@@ -96,8 +110,10 @@ def safe_extract(tar_path: Path, dest: Path, *, limits: ExtractLimits | None = N
 class _Extraction:
     tar: tarfile.TarFile
     dest: Path
-    limits: ExtractLimits
     source: Path
+    limits: ExtractLimits
+    max_bytes: int
+    bytes_setting: str  # the setting that raises max_bytes
     members: int = 0
     declared: int = 0
     written: int = 0
@@ -108,8 +124,8 @@ class _Extraction:
             self.declared += member.size
             if self.members > self.limits.max_members:
                 self._too_large(f"more than {self.limits.max_members:,} members", "SMTRAIN_MAX_EXTRACT_MEMBERS")
-            if self.declared > self.limits.max_bytes:
-                self._too_large(f"more than {self.limits.max_bytes:,} bytes", "SMTRAIN_MAX_EXTRACT_BYTES")
+            if self.declared > self.max_bytes:
+                self._too_many_bytes()
             safe = _strict_filter(member, str(self.dest))
             if safe is not None:
                 self._write(safe)
@@ -127,12 +143,16 @@ class _Extraction:
         with source, open(target, "wb") as out:
             while chunk := source.read(CHUNK):
                 self.written += len(chunk)
-                if self.written > self.limits.max_bytes:
-                    self._too_large(f"more than {self.limits.max_bytes:,} bytes", "SMTRAIN_MAX_EXTRACT_BYTES")
+                if self.written > self.max_bytes:
+                    self._too_many_bytes()
                 out.write(chunk)
         if member.mode is not None:
             os.chmod(target, member.mode & 0o777)
         os.utime(target, (member.mtime, member.mtime))
+
+    def _too_many_bytes(self) -> None:
+        ratio = f", {self.limits.max_ratio} times its own size" if self.bytes_setting.endswith("RATIO") else ""
+        self._too_large(f"more than {self.max_bytes:,} bytes{ratio}", self.bytes_setting)
 
     def _too_large(self, what: str, setting: str) -> None:
         raise ArchiveTooLargeError(

@@ -270,16 +270,28 @@ def leftovers(folder: Path, *keep: str) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.name not in keep)
 
 
-def test_a_gzip_bomb_is_refused_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_gzip_bomb_is_refused_by_default_and_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    bomb = gzip_bomb(tmp_path / "model.tar.gz", GIB)
+    bomb = gzip_bomb(tmp_path / "model.tar.gz", GIB)  # the case: 1 MB that expands to 1 GiB
     assert bomb.stat().st_size < 2 * 1024 * 1024
 
     with pytest.raises(ArchiveTooLargeError) as error:
-        safe_extract(bomb, tmp_path / "out", limits=ExtractLimits(max_bytes=GIB // 2))
+        safe_extract(bomb, tmp_path / "out")
 
     assert error.value.where == str(bomb)
-    assert "more than 536,870,912 bytes" in error.value.what and "nothing was extracted" in error.value.what
+    assert "more than 268,435,456 bytes, 100 times its own size" in error.value.what
+    assert "nothing was extracted" in error.value.what
+    assert "SMTRAIN_MAX_EXTRACT_RATIO" in error.value.hint
+    assert leftovers(tmp_path) == ["model.tar.gz"]
+
+
+def test_the_byte_limit_holds_whatever_the_ratio(tmp_path: Path) -> None:
+    bomb = gzip_bomb(tmp_path / "model.tar.gz", GIB)
+
+    with pytest.raises(ArchiveTooLargeError) as error:
+        safe_extract(bomb, tmp_path / "out", limits=ExtractLimits(max_bytes=GIB // 2, max_ratio=1_000_000))
+
+    assert "more than 536,870,912 bytes (a limit" in error.value.what
     assert "SMTRAIN_MAX_EXTRACT_BYTES" in error.value.hint
     assert leftovers(tmp_path) == ["model.tar.gz"]
 
@@ -299,7 +311,7 @@ def sparse_bomb(path: Path, real_size: int) -> Path:
 def test_a_sparse_member_with_a_lying_size_field_is_refused(tmp_path: Path) -> None:
     bomb = sparse_bomb(tmp_path / "sparse.tar", 16 * GIB)
 
-    with pytest.raises(ArchiveTooLargeError, match="more than 10,737,418,240 bytes"):
+    with pytest.raises(ArchiveTooLargeError, match="more than 268,435,456 bytes, 100 times its own size"):
         safe_extract(bomb, tmp_path / "out", limits=ExtractLimits())
 
     assert leftovers(tmp_path) == ["sparse.tar"]

@@ -181,8 +181,21 @@ def test_the_bytes_written_are_counted_not_only_the_header_sizes(tmp_path: Path)
         def extractfile(self, member: tarfile.TarInfo) -> io.BytesIO:
             return io.BytesIO(bytes(100))
 
-    extraction = _Extraction(LyingTar(), tmp_path, ExtractLimits(max_bytes=50), tmp_path / "a.tar")  # type: ignore[arg-type]
+    limits = ExtractLimits()
+    extraction = _Extraction(LyingTar(), tmp_path, tmp_path / "a.tar", limits, 50, "SMTRAIN_MAX_EXTRACT_BYTES")  # type: ignore[arg-type]
     with pytest.raises(ArchiveTooLargeError, match="more than 50 bytes"):
         extraction.run()
 
     assert (tmp_path / "f.bin").stat().st_size <= 50  # the chunk over the limit was never written
+
+
+def test_the_byte_limit_is_the_ratio_beyond_256_mib_capped_by_max_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smtrain.archives import ExtractLimits
+
+    assert ExtractLimits().byte_limit(1_000_000) == (256 * 1024**2, "SMTRAIN_MAX_EXTRACT_RATIO")
+    assert ExtractLimits().byte_limit(50_000_000) == (5_000_000_000, "SMTRAIN_MAX_EXTRACT_RATIO")
+    assert ExtractLimits().byte_limit(1_000_000_000) == (10 * 1024**3, "SMTRAIN_MAX_EXTRACT_BYTES")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SMTRAIN_MAX_EXTRACT_RATIO", "2000")
+    assert ExtractLimits.from_settings().byte_limit(1_000_000) == (2_000_000_000, "SMTRAIN_MAX_EXTRACT_RATIO")
