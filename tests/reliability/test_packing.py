@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tarfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -447,3 +448,39 @@ def test_without_a_git_program_the_source_dirs_own_gitignore_files_apply(
     result = pack_source(repo / "src", "train.py", tmp_path / "s.tar.gz")
 
     assert result.names == ["a.csv", "sub/.gitignore", "sub/y.py", "train.py"]
+
+
+@pytest.fixture
+def moto_s3(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    import urllib.request
+
+    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    yield moto_url
+    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).close()
+
+
+def test_sagemaker_upload_source_leaves_links_and_the_home_out(
+        moto_s3: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import boto3
+
+    from smtrain.backends.sagemaker import SageMakerBackend
+    from smtrain.config import Config
+
+    src = write(tmp_path / "src", {"train.py": "", ".env": SECRET, "state/state.db": "", "state/store/x": ""})
+    link(src, {"config.txt": ".env", "passwd": "/etc/passwd"})
+    config = Config(backend="sagemaker", region="eu-west-1", role="arn:aws:iam::123456789012:role/R",
+                    bucket="pack-test", home=src / "state")
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(Bucket="pack-test", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+
+    SageMakerBackend(config, sleep=lambda _: None).upload_source(
+        src, "train.py", "s3://pack-test/smtrain/j1/source/sourcedir.tar.gz")
+
+    body = s3.get_object(Bucket="pack-test", Key="smtrain/j1/source/sourcedir.tar.gz")["Body"].read()
+    with tarfile.open(fileobj=io.BytesIO(body)) as archive:
+        assert archive.getnames() == ["train.py"]
+    err = capsys.readouterr().err
+    assert f"warning: left out {src.resolve() / 'passwd'}: link to /etc/passwd" in err
+    assert f"warning: left out {src.resolve() / 'config.txt'}: link to .env" in err
