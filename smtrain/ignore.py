@@ -90,7 +90,7 @@ def read_pattern_file(path: Path, label: str, base: str) -> PatternFile:
 
 @dataclass
 class IgnoreRules:
-    """Ask :meth:`ignored` about one folder's entries at a time, parents before children.
+    """Ask :meth:`ignored` about the entries of one depth at a time, parents before children.
 
     Names are relative POSIX paths under the source root; folders end with ``/``.
     """
