@@ -46,6 +46,9 @@ class Config:
     runtime_port: int = 0
     poll_seconds: float = 10.0  # how often the sagemaker backend asks AWS for a status
     kms_key: str = ""  # SSE-KMS for every upload and the job output (sagemaker backend)
+    max_extract_bytes: int = 10 * 1024**3  # limits on unpacking an archive (see smtrain.archives)
+    max_extract_members: int = 100_000
+    max_extract_ratio: int = 100
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property

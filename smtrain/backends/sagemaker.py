@@ -8,6 +8,7 @@ first asked for, and created only before the first upload into it, so
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -113,7 +114,8 @@ class SageMakerBackend:
         self._prepare_upload(uri)
         with tempfile.TemporaryDirectory(prefix="smtrain-source-") as scratch:
             archive = Path(scratch) / "sourcedir.tar.gz"
-            pack_source(Path(source_dir), entry_point, archive)
+            for warning in pack_source(Path(source_dir), entry_point, archive, home=self.config.home).warnings():
+                print(warning, file=sys.stderr, flush=True)
             upload_file(archive, uri, self.s3(), kms_key=self.config.kms_key)
 
     def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:

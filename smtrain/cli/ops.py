@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from smtrain.cli.common import common_options, emit_json, info, make_session
-from smtrain.cli.train import fit_arguments, fit_options
+from smtrain.cli.train import fit_arguments, fit_options, report_packing
 
 
 @click.command()
@@ -36,10 +36,11 @@ def plan() -> None:
 @common_options
 def plan_fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...],
              metrics: tuple[str, ...], environment: tuple[str, ...], **options: Any) -> None:
-    """The uploads and CreateTrainingJob request of `smtrain fit`."""
+    """The uploads and CreateTrainingJob request of `smtrain fit`; on stderr, what the source archive leaves out."""
     session = make_session(options, quiet=True)
     spec = session.training_spec(entry_point, **fit_arguments(source_dir, channels, hps, metrics, environment, options))
     emit_json(steps_as_json(session.plan_fit(spec, root=offline_root(session))))
+    report_packing(session, source_dir)
 
 
 @plan.command(name="deploy")

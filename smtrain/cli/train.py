@@ -84,11 +84,14 @@ def fit_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @fit_options
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the job to the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final DescribeTrainingJob as JSON on stdout.")
+@click.option("--verbose", is_flag=True, help="List what the source archive leaves out, and why.")
 @common_options
 def fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...], metrics: tuple[str, ...],
-        environment: tuple[str, ...], wait: bool, as_json: bool, **options: Any) -> int:
+        environment: tuple[str, ...], wait: bool, as_json: bool, verbose: bool, **options: Any) -> int:
     """Run a training job and follow it: exit 0 if it completed, 1 if it failed or was stopped."""
     session = make_session(options)
+    if verbose:
+        report_packing(session, source_dir)
     job = session.fit(entry_point, wait=wait, **fit_arguments(source_dir, channels, hps, metrics, environment, options))
     if as_json:
         emit_json(job.description)
@@ -110,6 +113,16 @@ def fit_arguments(source_dir: str, channels: tuple[str, ...], hps: tuple[str, ..
         security_groups=tuple(options.pop("security_groups")),
         **options,
     )
+
+
+def report_packing(session: Any, source_dir: str) -> None:
+    """List on stderr what packing ``source_dir`` leaves out, and why (writes nothing)."""
+    from pathlib import Path
+
+    from smtrain.packaging import scan_source
+
+    for line in scan_source(Path(source_dir), home=session.config.home).report():
+        info(line)
 
 
 def report_job(description: dict[str, Any], *, waited: bool = True, config: Any = None) -> int:

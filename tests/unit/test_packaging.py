@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from smtrain.errors import UsageError
+from smtrain.errors import SmtrainError, UsageError
 from smtrain.packaging import pack_source, safe_extract, write_tar_gz
 
 
@@ -29,7 +30,7 @@ def test_ships_sources_and_returns_the_archived_names(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", {"train.py": "print(1)", "lib/util.py": "", "requirements.txt": "x"})
     dest = tmp_path / "out" / "sourcedir.tar.gz"
 
-    names = pack_source(src, "train.py", dest)
+    names = pack_source(src, "train.py", dest).names
 
     assert names == ["lib/util.py", "requirements.txt", "train.py"]
     assert archived(dest) == names
@@ -46,7 +47,7 @@ def test_never_ships_env_files_or_tool_directories(tmp_path: Path) -> None:
         ".smtrainignore": "!.env\n",
     })
 
-    names = pack_source(src, "train.py", tmp_path / "s.tar.gz")
+    names = pack_source(src, "train.py", tmp_path / "s.tar.gz").names
 
     assert names == [".env.example", ".smtrainignore", "train.py"]
 
@@ -59,7 +60,7 @@ def test_honours_gitignore_and_smtrainignore(tmp_path: Path) -> None:
         ".smtrainignore": "notes.md\n!keep.log\n",
     })
 
-    names = pack_source(src, "train.py", tmp_path / "s.tar.gz")
+    names = pack_source(src, "train.py", tmp_path / "s.tar.gz").names
 
     assert names == [".gitignore", ".smtrainignore", "keep.log", "train.py"]
 
@@ -78,7 +79,7 @@ def test_missing_entry_point_names_the_path(tmp_path: Path) -> None:
 def test_entry_point_excluded_by_an_ignore_file_is_an_error(tmp_path: Path) -> None:
     src = make_tree(tmp_path / "src", {"scripts/train.py": "", ".gitignore": "scripts/\n"})
 
-    with pytest.raises(UsageError, match=r"excluded by \.gitignore") as error:
+    with pytest.raises(UsageError, match=r"excluded: ignored by \.gitignore:1 \(scripts/\)") as error:
         pack_source(src, "scripts/train.py", tmp_path / "s.tar.gz")
 
     assert "!scripts/train.py" in error.value.hint
@@ -89,7 +90,7 @@ def test_archive_inside_the_source_dir_does_not_ship_itself(tmp_path: Path) -> N
     dest = src / "dist" / "sourcedir.tar.gz"
 
     pack_source(src, "train.py", dest)
-    names = pack_source(src, "train.py", dest)
+    names = pack_source(src, "train.py", dest).names
 
     assert names == ["train.py"]
 
@@ -102,9 +103,11 @@ def test_a_failed_write_leaves_no_archive_and_no_temp_file(tmp_path: Path, monke
     def broken_add(self: tarfile.TarFile, *args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(tarfile.TarFile, "add", broken_add)
-    with pytest.raises(OSError, match="disk full"):
+    monkeypatch.setattr(tarfile.TarFile, "addfile", broken_add)
+    with pytest.raises(SmtrainError, match="cannot write the archive: disk full") as error:
         pack_source(src, "train.py", out / "sourcedir.tar.gz")
+
+    assert error.value.where == str(out / "sourcedir.tar.gz")
 
     assert list(out.iterdir()) == []
 
@@ -112,7 +115,7 @@ def test_a_failed_write_leaves_no_archive_and_no_temp_file(tmp_path: Path, monke
 def test_write_tar_gz_puts_files_at_the_archive_root(tmp_path: Path) -> None:
     model = make_tree(tmp_path / "model", {"model.joblib": "m", "sub/extra.json": "{}"})
 
-    names = write_tar_gz(model, tmp_path / "model.tar.gz")
+    names = write_tar_gz(model, tmp_path / "model.tar.gz").names
 
     assert names == ["model.joblib", "sub/extra.json"]
     assert archived(tmp_path / "model.tar.gz") == names
@@ -162,3 +165,37 @@ def test_safe_extract_of_a_corrupt_file_is_a_usage_error(tmp_path: Path) -> None
 
     with pytest.raises(UsageError, match="cannot read the archive"):
         safe_extract(tmp_path / "bad.tar.gz", tmp_path / "out")
+
+
+def test_the_bytes_written_are_counted_not_only_the_header_sizes(tmp_path: Path) -> None:
+    from smtrain.archives import ArchiveTooLargeError, ExtractLimits, _Extraction
+
+    class LyingTar:
+        """A reader whose member yields more data than its header declares."""
+
+        def __iter__(self) -> Iterator[tarfile.TarInfo]:
+            member = tarfile.TarInfo("f.bin")
+            member.size = 10
+            yield member
+
+        def extractfile(self, member: tarfile.TarInfo) -> io.BytesIO:
+            return io.BytesIO(bytes(100))
+
+    limits = ExtractLimits()
+    extraction = _Extraction(LyingTar(), tmp_path, tmp_path / "a.tar", limits, 50, "SMTRAIN_MAX_EXTRACT_BYTES")  # type: ignore[arg-type]
+    with pytest.raises(ArchiveTooLargeError, match="more than 50 bytes"):
+        extraction.run()
+
+    assert (tmp_path / "f.bin").stat().st_size <= 50  # the chunk over the limit was never written
+
+
+def test_the_byte_limit_is_the_ratio_beyond_256_mib_capped_by_max_bytes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from smtrain.archives import ExtractLimits
+
+    assert ExtractLimits().byte_limit(1_000_000) == (256 * 1024**2, "SMTRAIN_MAX_EXTRACT_RATIO")
+    assert ExtractLimits().byte_limit(50_000_000) == (5_000_000_000, "SMTRAIN_MAX_EXTRACT_RATIO")
+    assert ExtractLimits().byte_limit(1_000_000_000) == (10 * 1024**3, "SMTRAIN_MAX_EXTRACT_BYTES")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SMTRAIN_MAX_EXTRACT_RATIO", "2000")
+    assert ExtractLimits.from_settings().byte_limit(1_000_000) == (2_000_000_000, "SMTRAIN_MAX_EXTRACT_RATIO")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,7 +52,8 @@ class LocalBackend:
     def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:
         from smtrain.packaging import pack_source
 
-        pack_source(source_dir, entry_point, to_path(uri))
+        for warning in pack_source(source_dir, entry_point, to_path(uri), home=self.config.home).warnings():
+            print(warning, file=sys.stderr, flush=True)
 
     def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
         from smtrain.sync import sync_directory

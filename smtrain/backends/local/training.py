@@ -321,8 +321,9 @@ class Supervisor:
         from smtrain.packaging import write_tar_gz
 
         output = to_path(self.record["ModelArtifacts"]["S3ModelArtifacts"]).parent
-        write_tar_gz(self.paths.model, output / "model.tar.gz")
-        write_tar_gz(self.paths.output_data, output / "output.tar.gz")
+        for folder, archive in ((self.paths.model, "model.tar.gz"), (self.paths.output_data, "output.tar.gz")):
+            for warning in write_tar_gz(folder, output / archive).warnings():
+                self._say(warning)
 
     # -- the record ------------------------------------------------------------
 
