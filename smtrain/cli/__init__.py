@@ -55,10 +55,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report_error(exc: Exception, debug: bool) -> int:
-    from smtrain.errors import SmtrainError
+    from smtrain.errors import SmtrainError, from_os_error
 
     if debug:
         traceback.print_exc()
+    if isinstance(exc, OSError):  # the one place OS errors become messages naming the file and the fix
+        exc = from_os_error(exc)
     if isinstance(exc, SmtrainError):
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code

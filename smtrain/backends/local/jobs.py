@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -24,8 +23,9 @@ from smtrain.backends.local import job_state
 from smtrain.backends.local.errors import client_error, in_use, not_found
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.processes import is_alive, python_module_argv, spawn_detached, stop_group
+from smtrain.backends.local.records import write_private
 from smtrain.backends.local.state import StateDB, public
-from smtrain.errors import NotFoundError
+from smtrain.errors import REBUILD_HINT, NotFoundError
 from smtrain.plan import LOCAL_IMAGE, join_uri
 from smtrain.spec import NAME_PATTERN, decode_hyperparameters
 from smtrain.uris import to_path
@@ -58,12 +58,12 @@ class TrainingJobsAPI:
         _validate(request)
         name = request["TrainingJobName"]
         body = _new_record(request, self.region)
+        job_dir = self.home.job_dir(name)
+        _refuse_existing_folder(job_dir)
         if not self.db.insert(job_state.KIND, name, body):
             raise in_use("CreateTrainingJob", f"Training job names must be unique within an AWS account and region, "
                          f"and a training job with this name already exists ({body['TrainingJobArn']})")
-        job_dir = self.home.job_dir(name)
-        if job_dir.exists():  # left over from a deleted record of the same name
-            shutil.rmtree(job_dir)
+        write_private(self.home.job_log(name), "")  # the log holds what the script prints: owner only
         pid = spawn_detached(
             python_module_argv(SUPERVISOR_MODULE, str(self.home.root.resolve()), name),
             log_path=self.home.job_log(name),
@@ -175,6 +175,13 @@ class TrainingJobsAPI:
                 job_state.finish(current, "Stopped", job_state.now_iso())
 
         self.db.update(job_state.KIND, name, change)
+
+
+def _refuse_existing_folder(job_dir: Path) -> None:
+    """A folder without a record: the index lost it. Never overwrite what a job left on disk."""
+    if job_dir.exists():
+        raise in_use("CreateTrainingJob", f"A training job folder with this name already exists ({job_dir}) but the "
+                     f"store's index has no record of it; {REBUILD_HINT}, or choose another job name")
 
 
 def _invalid(message: str) -> ClientError:
