@@ -22,7 +22,13 @@ from botocore.exceptions import ClientError
 from smtrain.backends.local import job_state
 from smtrain.backends.local.errors import client_error, in_use, not_found
 from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.processes import is_alive, python_module_argv, spawn_detached, stop_group
+from smtrain.backends.local.processes import (
+    is_alive,
+    kill_tree,
+    python_module_argv,
+    spawn_detached,
+    stop_group,
+)
 from smtrain.backends.local.records import write_private
 from smtrain.backends.local.state import StateDB, public
 from smtrain.errors import REBUILD_HINT, NotFoundError
@@ -166,6 +172,7 @@ class TrainingJobsAPI:
         private = job_state.local(body)
         supervisor = int(private.get("supervisor_pid", 0))
         if supervisor:
+            kill_tree(supervisor)  # its descendants too, even detached ones, before they lose their parent
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(supervisor, signal.SIGKILL)
         stop_group(int(private.get("script_pgid", 0)), grace_seconds=FORCED_STOP_GRACE_SECONDS)

@@ -11,6 +11,11 @@ failure. SIGTERM (from ``stop_training_job``) or ``MaxRuntimeInSeconds``
 stops the script's whole process group: SIGTERM, then SIGKILL after the grace
 period SageMaker gives (120 s).
 
+The job's whole process tree ends with it, however it ends: on Linux the
+supervisor is a child subreaper, so a process the script detached (``setsid``,
+a double fork) re-parents to it, and every descendant psutil finds is ended
+once the script is done (see ``processes.end_descendants``).
+
 Start-up must stay cheap: standard library and a few smtrain modules only.
 """
 
@@ -41,7 +46,7 @@ from smtrain.backends.local.container_env import (
     script_environment,
 )
 from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.processes import group_alive, stop_group
+from smtrain.backends.local.processes import become_subreaper, end_descendants, group_alive, stop_group
 from smtrain.uris import to_path
 
 STOP_GRACE_SECONDS = 120.0
@@ -118,6 +123,7 @@ class Supervisor:
             self._fail("Framework Error: \n" + job_state.trim_front(traceback.format_exc(), 900))
             return 1
         finally:
+            end_descendants(grace_seconds=LEFTOVER_GRACE_SECONDS)
             self.log.close()
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
@@ -247,6 +253,7 @@ class Supervisor:
             reason = self._wait(process)
         except BaseException:
             stop_group(process.pid, grace_seconds=LEFTOVER_GRACE_SECONDS)  # never leave it orphaned
+            end_descendants(grace_seconds=LEFTOVER_GRACE_SECONDS)
             raise
         if reason:
             self._acknowledge_stop()
@@ -254,6 +261,8 @@ class Supervisor:
         elif group_alive(process.pid):
             # The script is done but left children behind: they go with the job.
             stop_group(process.pid, grace_seconds=LEFTOVER_GRACE_SECONDS)
+        # Detached descendants (setsid) are in no group we know: they go too, and free the output pipe.
+        end_descendants(grace_seconds=LEFTOVER_GRACE_SECONDS)
         pump.join(timeout=5)
         if not pump.is_alive():  # a pump still blocked in read() must not see its fd reused
             process.stdout.close()
@@ -379,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m smtrain.backends.local.training HOME JOB_NAME", file=sys.stderr)
         return 2
+    become_subreaper()
     return Supervisor(LocalHome(Path(args[0])), args[1]).run()
 
 
