@@ -12,7 +12,7 @@ import traceback
 
 import click
 
-from smtrain.cli import ops, serve, train
+from smtrain.cli import doctor, ops, serve, train
 from smtrain.cli.common import GLOBAL_OPTIONS_HELP
 
 
@@ -30,7 +30,7 @@ def cli() -> None:
     """
 
 
-for command in (*train.COMMANDS, *serve.COMMANDS, *ops.COMMANDS):
+for command in (*train.COMMANDS, *serve.COMMANDS, *ops.COMMANDS, *doctor.COMMANDS):
     cli.add_command(command)
 
 

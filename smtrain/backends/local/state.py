@@ -55,6 +55,9 @@ class StateDB:
             self._refuse_damage()
         if not path.exists():
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+            # A new store: its folder may have been made moments ago by an upload, with the umask's mode.
+            if path.parent.stat().st_mode & 0o077:
+                path.parent.chmod(0o700)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             if check and not _has_table(db) and self.files is not None and self.files.any_saved():
