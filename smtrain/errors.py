@@ -74,7 +74,8 @@ REBUILD_HINT = "run `smtrain doctor` to check the store, then `smtrain doctor --
 
 # errno name -> (what went wrong, what to do); {path} is the file the OS named.
 _OS_ERRORS = {
-    "ENOSPC": ("no space left on the device", "free disk space where {path} lives, then run the command again"),
+    "ENOSPC": ("no space left on the device", "free disk space where {path} lives (`df -h` shows which disk "
+               "is full), then run the command again"),
     "EDQUOT": ("disk quota exceeded", "free space in your quota where {path} lives, then run the command again"),
     "EROFS": ("read-only file system", "use a writable location (set SMTRAIN_HOME or pass --home/--out)"),
     "EACCES": ("permission denied", "make {path} writable for your user (chmod u+rwx), or choose another location "
@@ -98,7 +99,7 @@ def from_os_error(exc: OSError) -> FileSystemError:
 
     name = errno_codes.errorcode.get(exc.errno or 0, "")
     paths = [str(p) for p in (exc.filename, exc.filename2) if p not in (None, "")]
-    path = " -> ".join(paths) or "the file"
+    path = " -> ".join(paths) or "the file being written"
     reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
     what, hint = _OS_ERRORS.get(name, (reason, "check the path and its permissions, then run the command again"))
     if name == "EEXIST" and exc.filename and os.path.isfile(exc.filename):

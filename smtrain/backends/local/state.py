@@ -107,6 +107,10 @@ class StateDB:
         if "full" in lower:
             return StoreError(f"no space left for the store's index (sqlite: {message})", where=str(self.path),
                               hint=f"free disk space where {folder} lives, then run the command again")
+        if "i/o error" in lower:  # what SQLite reports when its WAL index cannot grow on a full disk
+            return StoreError(f"the disk refused a read or write (sqlite: {message})", where=str(self.path),
+                              hint=f"free disk space where {folder} lives (`df -h {folder}`) and check the disk, "
+                                   "then run the command again")
         if "locked" in lower or "busy" in lower:
             return StoreError(f"the store is busy (sqlite: {message})", where=str(self.path),
                               hint="another smtrain process holds it; run the command again in a moment")
