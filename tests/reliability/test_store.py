@@ -353,3 +353,20 @@ def test_disk_full_while_saving_a_record_leaves_the_index_unchanged(tmp_path: Pa
         db.update("model", "m", lambda body: body.update(v=2))
     assert "no space left" in str(from_os_error(raised.value))
     assert db.get("model", "m") == {"v": 1}
+
+
+def test_an_insert_refused_before_saving_leaves_no_row_and_no_file(tmp_path: Path) -> None:
+    from smtrain.backends.local.home import LocalHome
+
+    local = LocalHome(tmp_path / "h")
+    db = local.state()
+
+    def refuse() -> None:
+        raise RuntimeError("taken")
+
+    with pytest.raises(RuntimeError):
+        db.insert("training-job", "j", {"TrainingJobName": "j"}, before_save=refuse)
+    assert db.get("training-job", "j") is None
+    assert not local.job_dir("j").exists()
+    assert db.insert("training-job", "j", {"TrainingJobName": "j"})
+    assert not db.insert("training-job", "j", {"TrainingJobName": "j"})

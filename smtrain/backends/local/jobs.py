@@ -65,8 +65,7 @@ class TrainingJobsAPI:
         name = request["TrainingJobName"]
         body = _new_record(request, self.region)
         job_dir = self.home.job_dir(name)
-        _refuse_existing_folder(job_dir)
-        if not self.db.insert(job_state.KIND, name, body):
+        if not self.db.insert(job_state.KIND, name, body, before_save=lambda: _refuse_existing_folder(job_dir)):
             raise in_use("CreateTrainingJob", f"Training job names must be unique within an AWS account and region, "
                          f"and a training job with this name already exists ({body['TrainingJobArn']})")
         write_private(self.home.job_log(name), "")  # the log holds what the script prints: owner only

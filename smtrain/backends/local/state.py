@@ -132,8 +132,13 @@ class StateDB:
             rows = db.execute("SELECT kind, name, body FROM resources ORDER BY rowid").fetchall()
         return [(kind, name, json.loads(body)) for kind, name, body in rows]
 
-    def insert(self, kind: str, name: str, body: dict[str, Any]) -> bool:
-        """Add a resource; False if one of that kind and name exists already."""
+    def insert(
+        self, kind: str, name: str, body: dict[str, Any], *, before_save: Callable[[], None] | None = None
+    ) -> bool:
+        """Add a resource; False if one of that kind and name exists already.
+
+        ``before_save`` runs once the name is known to be free, under the write lock; what it raises
+        undoes the insert."""
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -141,6 +146,8 @@ class StateDB:
             except sqlite3.IntegrityError:
                 db.execute("ROLLBACK")
                 return False
+            if before_save is not None:
+                before_save()
             self._save(kind, name, body)
             db.execute("COMMIT")
         return True
