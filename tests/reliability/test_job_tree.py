@@ -139,6 +139,25 @@ def test_detached_processes_end_when_the_job_exceeds_its_max_runtime(cli: Cli, t
     assert jobs[0]["SecondaryStatus"] == "MaxRuntimeExceeded"
 
 
+def test_detached_processes_end_when_the_supervisor_is_killed(cli: Cli, tmp_path: Path) -> None:
+    """The supervisor dies (SIGKILL, OOM killer): the next command that looks at the job ends its processes."""
+    import json
+
+    pids_file = tmp_path / "pids.txt"
+    submitted = subprocess.run(fit_command(cli, pids_file, "sleep", "--no-wait"), cwd=cli.cwd, env=cli.env,
+                               capture_output=True, text=True, timeout=180)
+    assert submitted.returncode == 0, submitted.stderr
+    pids = detached_pids(pids_file)
+    record = json.loads((Path(cli.env["SMTRAIN_HOME"]) / "jobs" / "tree" / "record.json").read_text())
+    supervisor = int(record["body"]["_local"]["supervisor_pid"])
+    try:
+        os.kill(supervisor, signal.SIGKILL)
+        assert wait_for(lambda: not living(supervisor), 10)
+        assert status(cli) == "Failed"
+    finally:
+        assert_all_gone(pids)
+
+
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="child subreapers are a Linux feature")
 def test_the_supervisor_is_a_child_subreaper() -> None:
     """An orphan re-parents to a subreaper, not to init."""

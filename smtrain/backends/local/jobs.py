@@ -24,6 +24,7 @@ from smtrain.backends.local.errors import client_error, in_use, not_found
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.processes import (
     is_alive,
+    kill_tagged,
     kill_tree,
     python_module_argv,
     spawn_detached,
@@ -134,6 +135,7 @@ class TrainingJobsAPI:
         if body["TrainingJobStatus"] not in job_state.RUNNING or not pid or is_alive(pid):
             return body
         stop_group(int(job_state.local(body).get("script_pgid", 0)), grace_seconds=ORPHAN_GRACE_SECONDS)
+        kill_tagged(str(job_state.local(body).get("process_token", "")))  # detached ones, orphaned to init
         log = self.home.job_log(body["TrainingJobName"])
 
         def change(current: dict[str, Any]) -> None:
@@ -175,6 +177,7 @@ class TrainingJobsAPI:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(supervisor, signal.SIGKILL)
         stop_group(int(private.get("script_pgid", 0)), grace_seconds=FORCED_STOP_GRACE_SECONDS)
+        kill_tagged(str(private.get("process_token", "")))
 
         def change(current: dict[str, Any]) -> None:
             if current["TrainingJobStatus"] in job_state.RUNNING:

@@ -214,3 +214,24 @@ def _reap_any() -> None:
                 return
     except ChildProcessError:
         return
+
+
+# Every process of a job carries this variable (inherited through fork, exec and setsid), so the
+# job's processes can still be found after its supervisor died and they re-parented to init.
+JOB_TOKEN_VARIABLE = "SMTRAIN_JOB_TOKEN"
+
+
+def kill_tagged(token: str) -> list[int]:
+    """SIGKILL every process of ours whose environment carries ``JOB_TOKEN_VARIABLE=token``."""
+    import psutil
+
+    if not token:
+        return []
+    tagged = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.pid != os.getpid() and process.environ().get(JOB_TOKEN_VARIABLE) == token:
+                tagged.append(process)
+    _signal_all(tagged, signal.SIGKILL)
+    psutil.wait_procs(tagged, timeout=1.0)
+    return [p.pid for p in tagged]

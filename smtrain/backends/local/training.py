@@ -30,6 +30,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -46,7 +47,13 @@ from smtrain.backends.local.container_env import (
     script_environment,
 )
 from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.processes import become_subreaper, end_descendants, group_alive, stop_group
+from smtrain.backends.local.processes import (
+    JOB_TOKEN_VARIABLE,
+    become_subreaper,
+    end_descendants,
+    group_alive,
+    stop_group,
+)
 from smtrain.uris import to_path
 
 STOP_GRACE_SECONDS = 120.0
@@ -231,13 +238,19 @@ class Supervisor:
         environment = script_environment(
             os.environ, self.record.get("Environment", {}), tenv,
             region=job_state.local(self.record).get("region", ""),
-            extra={"TRAINING_JOB_ARN": self.record["TrainingJobArn"]},
+            extra={"TRAINING_JOB_ARN": self.record["TrainingJobArn"], JOB_TOKEN_VARIABLE: self._process_token()},
         )
         if python != sys.executable:  # console scripts from requirements.txt are on PATH, as in the image
             environment["PATH"] = f"{Path(python).parent}:{environment.get('PATH', '')}"
         self._say("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
         self.tail.clear()
         return " ".join(command), self._run_child(command, self.paths.code, environment)
+
+    def _process_token(self) -> str:
+        """A mark the script's processes inherit, recorded so they can be found if this supervisor dies."""
+        token = str(job_state.local(self.record).get("process_token") or uuid.uuid4().hex)
+        self._update(lambda body: job_state.local(body).update(process_token=token))
+        return token
 
     def _run_child(self, command: Sequence[str], cwd: Path, env: dict[str, str]) -> int:
         """Run ``command`` in its own process group, streaming to the log; honour stop and deadline."""
