@@ -370,3 +370,17 @@ def test_an_insert_refused_before_saving_leaves_no_row_and_no_file(tmp_path: Pat
     assert not local.job_dir("j").exists()
     assert db.insert("training-job", "j", {"TrainingJobName": "j"})
     assert not db.insert("training-job", "j", {"TrainingJobName": "j"})
+
+
+def test_wal_files_are_owner_only(tmp_path: Path) -> None:
+    from smtrain.backends.local.home import LocalHome
+
+    local = LocalHome(tmp_path / "h")
+    local.state().insert("model", "m", {"ModelName": "m"})
+    reader = sqlite3.connect(local.state_path)  # an open connection keeps the WAL files in place
+    try:
+        reader.execute("SELECT * FROM resources").fetchall()
+        for name in ("state.db", "state.db-wal", "state.db-shm"):
+            assert mode(local.root / name) == 0o600, name
+    finally:
+        reader.close()
