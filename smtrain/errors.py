@@ -90,6 +90,12 @@ _OS_ERRORS = {
     "EMFILE": ("too many open files", "raise the open-file limit (ulimit -n) and run the command again"),
     "EIO": ("input/output error", "check the disk holding {path} (dmesg), then run the command again"),
 }
+_NETWORK_ERRORS = {
+    "ECONNREFUSED": ("connection refused", "check that the server is running (`smtrain ls` shows endpoints)"),
+    "ECONNRESET": ("connection reset by the other side", "run the command again; if it persists, check the server"),
+    "ETIMEDOUT": ("the connection timed out", "check the network and the server, then run the command again"),
+    "EADDRINUSE": ("the address is already in use", "choose another port, or stop what is listening on it"),
+}
 
 
 def from_os_error(exc: OSError) -> FileSystemError:
@@ -99,8 +105,11 @@ def from_os_error(exc: OSError) -> FileSystemError:
 
     name = errno_codes.errorcode.get(exc.errno or 0, "")
     paths = [str(p) for p in (exc.filename, exc.filename2) if p not in (None, "")]
-    path = " -> ".join(paths) or "the file being written"
     reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
+    if name in _NETWORK_ERRORS or (not paths and name not in _OS_ERRORS):
+        what, hint = _NETWORK_ERRORS.get(name, (reason, "run the command again with --debug to see where"))
+        return FileSystemError(f"{what} ({name})" if name else what, hint=hint)
+    path = " -> ".join(paths) or "the file being written"
     what, hint = _OS_ERRORS.get(name, (reason, "check the path and its permissions, then run the command again"))
     if name == "EEXIST" and exc.filename and os.path.isfile(exc.filename):
         what = "a file is there where a folder is needed"

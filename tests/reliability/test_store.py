@@ -322,6 +322,12 @@ def test_os_errors_name_the_file_and_the_fix(code: int, what: str, fix: str) -> 
     assert error.exit_code == 1
 
 
+def test_network_errors_are_not_called_file_errors() -> None:
+    error = from_os_error(ConnectionRefusedError(errno.ECONNREFUSED, "Connection refused"))
+    assert error.where == "" and error.what == "connection refused (ECONNREFUSED)"
+    assert "server is running" in error.hint
+
+
 @pytest.mark.parametrize(("message", "what", "fix"), [
     ("database or disk is full", "no space left for the store's index", "free disk space"),
     ("disk I/O error", "the disk refused a read or write", "free disk space"),
