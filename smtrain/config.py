@@ -122,7 +122,16 @@ def _read_dotenv(path: Path) -> dict[str, str]:
         return {}
     from dotenv import dotenv_values
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+    try:
+        values = dotenv_values(path)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _not_utf8(path: Path, exc: UnicodeDecodeError) -> UsageError:
+    return UsageError(f"not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start})", where=str(path),
+                      hint="save the file as UTF-8")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -131,10 +140,16 @@ def _read_toml(path: Path) -> dict[str, Any]:
     import tomllib
 
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from None
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(str(exc), where=str(path), hint="fix the TOML syntax") from exc
-    return dict(data.get("smtrain", data))
+    table = data.get("smtrain", data)
+    if not isinstance(table, dict):
+        raise UsageError(f"'smtrain' must be a table of settings, got {table!r}", where=str(path),
+                         hint='write the settings under a [smtrain] header, e.g. [smtrain] then backend = "local"')
+    return dict(table)
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:

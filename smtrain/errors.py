@@ -10,7 +10,9 @@ what to do about it. The CLI prints ``str(error)`` and exits with
     ├── JobFailedError           a training job ended Failed or Stopped
     ├── BackendError             the backend (local service or AWS) refused a request
     │   └── AwsError             an AWS call failed; carries the service error code
-    └── EndpointError            an endpoint could not start or answer
+    ├── EndpointError            an endpoint could not start or answer
+    ├── StoreError               the local store ($SMTRAIN_HOME, state.db) is damaged or unusable
+    └── FileSystemError          the operating system refused a file operation (see from_os_error)
 """
 
 from __future__ import annotations
@@ -58,3 +60,58 @@ class AwsError(BackendError):
 
 class EndpointError(SmtrainError):
     pass
+
+
+class StoreError(SmtrainError):
+    pass
+
+
+class FileSystemError(SmtrainError):
+    pass
+
+
+REBUILD_HINT = "run `smtrain doctor` to check the store, then `smtrain doctor --rebuild` to rebuild its index"
+
+# errno name -> (what went wrong, what to do); {path} is the file the OS named.
+_OS_ERRORS = {
+    "ENOSPC": ("no space left on the device", "free disk space where {path} lives (`df -h` shows which disk "
+               "is full), then run the command again"),
+    "EDQUOT": ("disk quota exceeded", "free space in your quota where {path} lives, then run the command again"),
+    "EROFS": ("read-only file system", "use a writable location (set SMTRAIN_HOME or pass --home/--out)"),
+    "EACCES": ("permission denied", "make {path} writable for your user (chmod u+rwx), or choose another location "
+               "(SMTRAIN_HOME, --home, --out)"),
+    "EPERM": ("operation not permitted", "check the owner and permissions of {path}, or choose another location"),
+    "EEXIST": ("a file is already there", "remove or rename {path}, or choose another path"),
+    "ENOTDIR": ("a part of the path is a file, not a folder", "point the setting at a folder (check SMTRAIN_HOME, "
+                "--home and --out), or move the file {path} away"),
+    "EISDIR": ("is a folder, not a file", "give the path of a file, not of the folder {path}"),
+    "ENOENT": ("no such file or folder", "check the path {path}"),
+    "ENAMETOOLONG": ("file name too long", "use a shorter path or name than {path}"),
+    "EMFILE": ("too many open files", "raise the open-file limit (ulimit -n) and run the command again"),
+    "EIO": ("input/output error", "check the disk holding {path} (dmesg), then run the command again"),
+}
+_NETWORK_ERRORS = {
+    "ECONNREFUSED": ("connection refused", "check that the server is running (`smtrain ls` shows endpoints)"),
+    "ECONNRESET": ("connection reset by the other side", "run the command again; if it persists, check the server"),
+    "ETIMEDOUT": ("the connection timed out", "check the network and the server, then run the command again"),
+    "EADDRINUSE": ("the address is already in use", "choose another port, or stop what is listening on it"),
+}
+
+
+def from_os_error(exc: OSError) -> FileSystemError:
+    """An ``OSError`` as a message naming the file, what the OS said and what to do."""
+    import errno as errno_codes
+    import os
+
+    name = errno_codes.errorcode.get(exc.errno or 0, "")
+    paths = [str(p) for p in (exc.filename, exc.filename2) if p not in (None, "")]
+    reason = exc.strerror or (os.strerror(exc.errno) if exc.errno else str(exc))
+    if name in _NETWORK_ERRORS or (not paths and name not in _OS_ERRORS):
+        what, hint = _NETWORK_ERRORS.get(name, (reason, "run the command again with --debug to see where"))
+        return FileSystemError(f"{what} ({name})" if name else what, hint=hint)
+    path = " -> ".join(paths) or "the file being written"
+    what, hint = _OS_ERRORS.get(name, (reason, "check the path and its permissions, then run the command again"))
+    if name == "EEXIST" and exc.filename and os.path.isfile(exc.filename):
+        what = "a file is there where a folder is needed"
+    detail = f"{what} ({name})" if name else what
+    return FileSystemError(detail, where=path, hint=hint.format(path=path))

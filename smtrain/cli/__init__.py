@@ -34,6 +34,7 @@ COMMANDS = {
     "models": "smtrain.cli.models:models",
     "approve": "smtrain.cli.models:approve",
     "reject": "smtrain.cli.models:reject",
+    "doctor": "smtrain.cli.doctor:doctor",
 }
 
 
@@ -112,10 +113,12 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report_error(exc: Exception, debug: bool) -> int:
-    from smtrain.errors import SmtrainError
+    from smtrain.errors import SmtrainError, from_os_error
 
     if debug:
         traceback.print_exc()
+    if isinstance(exc, OSError):  # the one place OS errors become messages naming the file and the fix
+        exc = from_os_error(exc)
     if isinstance(exc, SmtrainError):
         click.echo(f"error: {exc}", err=True)
         return exc.exit_code

@@ -1,9 +1,10 @@
 """Where the local backend keeps things, under ``$SMTRAIN_HOME``.
 
-    state.db                 resources (see state.py)
+    state.db                 the index of resources (see state.py), owner-only like everything here
+    records/<kind>/<name>.json  saved records other than jobs and endpoints (see records.py)
     store/                   the file-backed object store; URIs are file://<absolute path>
-    jobs/<job>/              the job's /opt/ml tree; jobs/<job>/job.log is its log
-    endpoints/<endpoint>/    extracted model and code, server.log
+    jobs/<job>/              the job's /opt/ml tree; job.log is its log, record.json its saved record
+    endpoints/<endpoint>/    extracted model and code, server.log, record.json
     runtime/                 the runtime gateway's log
     venvs/<hash>/            cached environments for requirements.txt
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from smtrain.backends.local.records import RecordFiles
 from smtrain.backends.local.state import StateDB
 
 
@@ -41,5 +43,13 @@ class LocalHome:
     def venvs(self) -> Path:
         return self.root / "venvs"
 
-    def state(self) -> StateDB:
-        return StateDB(self.root / "state.db")
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.db"
+
+    @property
+    def records(self) -> RecordFiles:
+        return RecordFiles(self.root)
+
+    def state(self, *, check: bool = True) -> StateDB:
+        return StateDB(self.state_path, self.records, check=check)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import time
 from pathlib import Path
@@ -23,9 +22,17 @@ from botocore.exceptions import ClientError
 from smtrain.backends.local import job_state
 from smtrain.backends.local.errors import client_error, in_use, not_found
 from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.processes import is_alive, python_module_argv, spawn_detached, stop_group
+from smtrain.backends.local.processes import (
+    is_alive,
+    kill_tagged,
+    kill_tree,
+    python_module_argv,
+    spawn_detached,
+    stop_group,
+)
+from smtrain.backends.local.records import write_private
 from smtrain.backends.local.state import StateDB, public
-from smtrain.errors import NotFoundError
+from smtrain.errors import REBUILD_HINT, NotFoundError
 from smtrain.plan import LOCAL_IMAGE, join_uri
 from smtrain.spec import NAME_PATTERN, decode_hyperparameters
 from smtrain.uris import to_path
@@ -58,12 +65,11 @@ class TrainingJobsAPI:
         _validate(request)
         name = request["TrainingJobName"]
         body = _new_record(request, self.region)
-        if not self.db.insert(job_state.KIND, name, body):
+        job_dir = self.home.job_dir(name)
+        if not self.db.insert(job_state.KIND, name, body, before_save=lambda: _refuse_existing_folder(job_dir)):
             raise in_use("CreateTrainingJob", f"Training job names must be unique within an AWS account and region, "
                          f"and a training job with this name already exists ({body['TrainingJobArn']})")
-        job_dir = self.home.job_dir(name)
-        if job_dir.exists():  # left over from a deleted record of the same name
-            shutil.rmtree(job_dir)
+        write_private(self.home.job_log(name), "")  # the log holds what the script prints: owner only
         pid = spawn_detached(
             python_module_argv(SUPERVISOR_MODULE, str(self.home.root.resolve()), name),
             log_path=self.home.job_log(name),
@@ -129,6 +135,7 @@ class TrainingJobsAPI:
         if body["TrainingJobStatus"] not in job_state.RUNNING or not pid or is_alive(pid):
             return body
         stop_group(int(job_state.local(body).get("script_pgid", 0)), grace_seconds=ORPHAN_GRACE_SECONDS)
+        kill_tagged(str(job_state.local(body).get("process_token", "")))  # detached ones, orphaned to init
         log = self.home.job_log(body["TrainingJobName"])
 
         def change(current: dict[str, Any]) -> None:
@@ -166,15 +173,24 @@ class TrainingJobsAPI:
         private = job_state.local(body)
         supervisor = int(private.get("supervisor_pid", 0))
         if supervisor:
+            kill_tree(supervisor)  # its descendants too, even detached ones, before they lose their parent
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(supervisor, signal.SIGKILL)
         stop_group(int(private.get("script_pgid", 0)), grace_seconds=FORCED_STOP_GRACE_SECONDS)
+        kill_tagged(str(private.get("process_token", "")))
 
         def change(current: dict[str, Any]) -> None:
             if current["TrainingJobStatus"] in job_state.RUNNING:
                 job_state.finish(current, "Stopped", job_state.now_iso())
 
         self.db.update(job_state.KIND, name, change)
+
+
+def _refuse_existing_folder(job_dir: Path) -> None:
+    """A folder without a record: the index lost it. Never overwrite what a job left on disk."""
+    if job_dir.exists():
+        raise in_use("CreateTrainingJob", f"A training job folder with this name already exists ({job_dir}) but the "
+                     f"store's index has no record of it; {REBUILD_HINT}, or choose another job name")
 
 
 def _invalid(message: str) -> ClientError:

@@ -16,6 +16,7 @@ import time
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 
 def spawn_detached(
@@ -65,11 +66,12 @@ def is_alive(pid: int) -> bool:
 
 
 def _is_zombie(pid: int) -> bool:
+    import psutil
+
     try:
-        status = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
+        return bool(psutil.Process(pid).status() == psutil.STATUS_ZOMBIE)
+    except psutil.Error:
         return False
-    return status.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def group_alive(pgid: int) -> bool:
@@ -113,8 +115,10 @@ def _reap(pgid: int) -> None:
 
 
 def _only_zombies(pgid: int) -> bool:
-    members = [p for p in Path("/proc").iterdir() if p.name.isdigit() and _pgid_of(int(p.name)) == pgid]
-    return all(_is_zombie(int(p.name)) for p in members)
+    import psutil
+
+    members = [pid for pid in psutil.pids() if _pgid_of(pid) == pgid]
+    return all(_is_zombie(pid) for pid in members)
 
 
 def _pgid_of(pid: int) -> int:
@@ -122,3 +126,112 @@ def _pgid_of(pid: int) -> int:
         return os.getpgid(pid)
     except OSError:
         return -1
+
+
+# -- whole process trees (psutil, so it works wherever psutil does) ----------
+
+PR_SET_CHILD_SUBREAPER = 36  # from <linux/prctl.h>
+TREE_DEADLINE_SECONDS = 30.0
+
+
+def become_subreaper() -> bool:
+    """Linux: descendants orphaned by their parent, even ones that called ``setsid``,
+    re-parent to this process instead of init, so ``end_descendants`` still finds them.
+
+    macOS has no subreaper: there a job ends its process group and every
+    descendant psutil can still see from here (best effort: a process whose
+    parent died before the job ended re-parents to launchd and escapes)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def end_descendants(*, grace_seconds: float = 2.0, deadline_seconds: float = TREE_DEADLINE_SECONDS) -> int:
+    """SIGTERM every descendant of this process, SIGKILL those left after ``grace_seconds``, and repeat
+    until none remain (a dying process may have started another). Returns how many were ended.
+
+    Reaps this process's exited children too, so call it only when no other thread waits on a child."""
+    import psutil
+
+    me = psutil.Process()
+    ended: set[int] = set()
+    deadline = time.monotonic() + deadline_seconds
+    while True:
+        _reap_any()
+        living = [p for p in _descendants(me) if not _is_zombie(p.pid)]
+        if not living or time.monotonic() > deadline:
+            return len(ended)
+        ended.update(p.pid for p in living)
+        _signal_all(living, signal.SIGTERM)
+        _, alive = psutil.wait_procs(living, timeout=grace_seconds)
+        _signal_all(alive, signal.SIGKILL)
+        psutil.wait_procs(alive, timeout=1.0)
+
+
+def kill_tree(pid: int) -> list[int]:
+    """SIGKILL ``pid`` and every descendant it has now; the pids that were signalled."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+    except psutil.Error:
+        return []
+    members = [root, *_descendants(root)]
+    _signal_all(members, signal.SIGKILL)
+    psutil.wait_procs(members, timeout=1.0)
+    return [p.pid for p in members]
+
+
+def _descendants(process: Any) -> list[Any]:
+    import psutil
+
+    try:
+        return list(process.children(recursive=True))
+    except psutil.Error:
+        return []
+
+
+def _signal_all(processes: Sequence[Any], signum: int) -> None:
+    import psutil
+
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signum)
+
+
+def _reap_any() -> None:
+    """Collect every exited child of this process (orphans re-parented to a subreaper among them)."""
+    try:
+        while True:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                return
+    except ChildProcessError:
+        return
+
+
+# Every process of a job carries this variable (inherited through fork, exec and setsid), so the
+# job's processes can still be found after its supervisor died and they re-parented to init.
+JOB_TOKEN_VARIABLE = "SMTRAIN_JOB_TOKEN"
+
+
+def kill_tagged(token: str) -> list[int]:
+    """SIGKILL every process of ours whose environment carries ``JOB_TOKEN_VARIABLE=token``."""
+    import psutil
+
+    if not token:
+        return []
+    tagged = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.pid != os.getpid() and process.environ().get(JOB_TOKEN_VARIABLE) == token:
+                tagged.append(process)
+    _signal_all(tagged, signal.SIGKILL)
+    psutil.wait_procs(tagged, timeout=1.0)
+    return [p.pid for p in tagged]

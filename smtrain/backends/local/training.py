@@ -11,6 +11,11 @@ failure. SIGTERM (from ``stop_training_job``) or ``MaxRuntimeInSeconds``
 stops the script's whole process group: SIGTERM, then SIGKILL after the grace
 period SageMaker gives (120 s).
 
+The job's whole process tree ends with it, however it ends: on Linux the
+supervisor is a child subreaper, so a process the script detached (``setsid``,
+a double fork) re-parents to it, and every descendant psutil finds is ended
+once the script is done (see ``processes.end_descendants``).
+
 Start-up must stay cheap: standard library and a few smtrain modules only.
 """
 
@@ -25,6 +30,7 @@ import sys
 import threading
 import time
 import traceback
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -41,7 +47,13 @@ from smtrain.backends.local.container_env import (
     script_environment,
 )
 from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.processes import group_alive, stop_group
+from smtrain.backends.local.processes import (
+    JOB_TOKEN_VARIABLE,
+    become_subreaper,
+    end_descendants,
+    group_alive,
+    stop_group,
+)
 from smtrain.uris import to_path
 
 STOP_GRACE_SECONDS = 120.0
@@ -118,6 +130,7 @@ class Supervisor:
             self._fail("Framework Error: \n" + job_state.trim_front(traceback.format_exc(), 900))
             return 1
         finally:
+            end_descendants(grace_seconds=LEFTOVER_GRACE_SECONDS)
             self.log.close()
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
@@ -225,13 +238,19 @@ class Supervisor:
         environment = script_environment(
             os.environ, self.record.get("Environment", {}), tenv,
             region=job_state.local(self.record).get("region", ""),
-            extra={"TRAINING_JOB_ARN": self.record["TrainingJobArn"]},
+            extra={"TRAINING_JOB_ARN": self.record["TrainingJobArn"], JOB_TOKEN_VARIABLE: self._process_token()},
         )
         if python != sys.executable:  # console scripts from requirements.txt are on PATH, as in the image
             environment["PATH"] = f"{Path(python).parent}:{environment.get('PATH', '')}"
         self._say("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
         self.tail.clear()
         return " ".join(command), self._run_child(command, self.paths.code, environment)
+
+    def _process_token(self) -> str:
+        """A mark the script's processes inherit, recorded so they can be found if this supervisor dies."""
+        token = str(job_state.local(self.record).get("process_token") or uuid.uuid4().hex)
+        self._update(lambda body: job_state.local(body).update(process_token=token))
+        return token
 
     def _run_child(self, command: Sequence[str], cwd: Path, env: dict[str, str]) -> int:
         """Run ``command`` in its own process group, streaming to the log; honour stop and deadline."""
@@ -247,6 +266,7 @@ class Supervisor:
             reason = self._wait(process)
         except BaseException:
             stop_group(process.pid, grace_seconds=LEFTOVER_GRACE_SECONDS)  # never leave it orphaned
+            end_descendants(grace_seconds=LEFTOVER_GRACE_SECONDS)
             raise
         if reason:
             self._acknowledge_stop()
@@ -254,6 +274,8 @@ class Supervisor:
         elif group_alive(process.pid):
             # The script is done but left children behind: they go with the job.
             stop_group(process.pid, grace_seconds=LEFTOVER_GRACE_SECONDS)
+        # Detached descendants (setsid) are in no group we know: they go too, and free the output pipe.
+        end_descendants(grace_seconds=LEFTOVER_GRACE_SECONDS)
         pump.join(timeout=5)
         if not pump.is_alive():  # a pump still blocked in read() must not see its fd reused
             process.stdout.close()
@@ -380,6 +402,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(args) != 2:
         print("usage: python -m smtrain.backends.local.training HOME JOB_NAME", file=sys.stderr)
         return 2
+    become_subreaper()
     return Supervisor(LocalHome(Path(args[0])), args[1]).run()
 
 

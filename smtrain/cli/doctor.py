@@ -1,0 +1,45 @@
+"""``smtrain doctor``: check the local store; ``--rebuild`` rebuilds its index from the saved records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from smtrain.cli.common import common_options, emit_json, info
+
+
+@click.command()
+@click.option("--rebuild", is_flag=True,
+              help="Rebuild state.db from the records saved in the job and endpoint folders (the old file is "
+                   "kept beside it).")
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
+@common_options
+def doctor(rebuild: bool, as_json: bool, **settings: Any) -> int:
+    """Check the local store (state.db, saved records, permissions); exit 1 if something is wrong."""
+    from smtrain.backends.local import doctor as store_doctor
+    from smtrain.backends.local.home import LocalHome
+    from smtrain.config import load_config
+
+    home = LocalHome(load_config({k: v for k, v in settings.items() if v is not None}).home)
+    if rebuild:
+        report = store_doctor.rebuild(home)
+        for path in report.moved_aside:
+            info(f"kept the old index as {path}")
+        for path, why in report.unreadable:
+            info(f"skipped unreadable record {path}: {why}")
+        counts = ", ".join(f"{n} {kind}" for kind, n in sorted(report.restored.items())) or "nothing"
+        info(f"rebuilt {home.state_path}: {counts} ({report.from_old_index} row(s) read from the old index)")
+    findings = store_doctor.check(home)
+    if as_json:
+        emit_json([{"problem": f.problem, "text": f.text} for f in findings])
+    else:
+        for finding in findings:
+            info(("problem: " if finding.problem else "ok: ") + finding.text)
+    problems = [f for f in findings if f.problem]
+    if problems and not as_json:
+        info("hint: `smtrain doctor --rebuild` rebuilds the index from the saved records; fix permissions as shown")
+    return 1 if problems else 0
+
+
+COMMANDS = [doctor]
