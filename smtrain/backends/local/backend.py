@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,19 @@ class LocalBackend:
 
     def image_uri(self, framework_version: str) -> str:
         return f"{LOCAL_IMAGE}:{framework_version}" if framework_version else LOCAL_IMAGE
+
+    @contextmanager
+    def reserve(self, operation: str, name: str) -> Iterator[None]:
+        """Reserve a training job's name in the state DB; given back unless the job was created."""
+        if operation != "CreateTrainingJob":
+            yield
+            return
+        service = self.sagemaker()
+        service.reserve_training_job(name)
+        try:
+            yield
+        finally:
+            service.release_training_job(name)
 
     def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:
         from smtrain.packaging import pack_source
