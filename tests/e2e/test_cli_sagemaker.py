@@ -26,6 +26,7 @@ import base64
 import datetime as dt
 import io
 import json
+import re
 import os
 import signal
 import subprocess
@@ -276,7 +277,9 @@ def test_workflow_step_by_step(sm: Cli, aws: Moto) -> None:
     assert "penguins-sm: Completed; model: " in fit.err
 
     request = aws.request("CreateTrainingJob")
-    source = f"{ROOT}/penguins-sm/source/sourcedir.tar.gz"
+    source = json.loads(request["HyperParameters"]["sagemaker_submit_directory"])
+    # Each submission uploads under its own id, so it never overwrites another's archive.
+    assert re.fullmatch(rf"{ROOT}/penguins-sm/source/[0-9a-f]{{12}}/sourcedir.tar.gz", source)
     assert request["HyperParameters"] == {
         "target": '"sex"', "C": "0.5",
         "sagemaker_program": '"penguins.py"', "sagemaker_submit_directory": json.dumps(source),
@@ -290,7 +293,7 @@ def test_workflow_step_by_step(sm: Cli, aws: Moto) -> None:
     assert request["AlgorithmSpecification"]["MetricDefinitions"] == [
         {"Name": "train:accuracy", "Regex": "train_accuracy=([0-9.]+)"}]
     assert request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == data["train"]
-    archive = s3.get_object(Bucket=BUCKET, Key="smtrain/penguins-sm/source/sourcedir.tar.gz")["Body"].read()
+    archive = s3.get_object(Bucket=BUCKET, Key=source.removeprefix(f"s3://{BUCKET}/"))["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         assert tar.getnames() == ["penguins.py"]  # and never the .env beside it
 
