@@ -26,8 +26,8 @@ import base64
 import datetime as dt
 import io
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import tarfile

@@ -52,7 +52,8 @@ def test_fit_plan_uploads_source_and_local_channels_then_creates_and_waits(tmp_p
     plan = plan_fit(spec(tmp_path), CONFIG, root=ROOT, image_uri=IMAGE, role=ROLE)
     assert [type(s).__name__ for s in plan] == ["Upload", "Upload", "ApiCall", "Wait"]
     assert plan[0] == Upload("upload-source", "source", str(tmp_path / "src"), SOURCE, "train.py")
-    assert plan[1] == Upload("upload-train", "data", str((tmp_path / "train").resolve()), f"{ROOT}/job-1/input/s1/train/")
+    assert plan[1] == Upload("upload-train", "data", str((tmp_path / "train").resolve()),
+                             f"{ROOT}/job-1/input/s1/train/")
     assert plan[3] == Wait("training-done", "sagemaker", "DescribeTrainingJob", {"TrainingJobName": "job-1"},
                            "TrainingJobStatus", ("Completed",), ("Failed", "Stopped"))
 
