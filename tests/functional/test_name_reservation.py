@@ -115,9 +115,19 @@ def test_a_failed_submission_gives_its_name_back(project: Path, monkeypatch: pyt
     with pytest.raises(KeyboardInterrupt):
         fit_local(session, project)
     assert session.backend.sagemaker().db.get("training-job", "j1") is None  # released: not burnt
+    assert not (project / ".smtrain" / "store" / "smtrain" / "j1").exists()
+
     monkeypatch.undo()
     job = fit_local(local_session(project), project)
     assert job.status == "Completed"
+
+
+def test_a_refused_create_leaves_no_archive_behind(project: Path) -> None:
+    session = local_session(project)
+    with pytest.raises(AwsError, match="needs Docker"):
+        fit_local(session, project, image_uri="123456789012.dkr.ecr.eu-west-1.amazonaws.com/mine:1")
+    assert session.backend.sagemaker().db.get("training-job", "j1") is None
+    assert list((project / ".smtrain" / "store" / "smtrain").iterdir()) == []
 
 
 def test_a_reservation_hides_from_describe_and_list(project: Path) -> None:

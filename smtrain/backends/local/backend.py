@@ -25,6 +25,7 @@ class LocalBackend:
         self.config = config
         self.home = LocalHome(config.home)
         self._service: Any = None
+        self._uploads: list[Path] | None = None  # what a reserved submission has written so far
 
     def sagemaker(self) -> Any:
         if self._service is None:
@@ -57,15 +58,34 @@ class LocalBackend:
             return
         service = self.sagemaker()
         service.reserve_training_job(name)
+        self._uploads = []
         try:
             yield
         finally:
-            service.release_training_job(name)
+            uploads, self._uploads = self._uploads, None
+            if service.release_training_job(name):  # the job was never created: remove what it uploaded
+                for path in uploads:
+                    self._remove_upload(path)
 
     def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:
         from smtrain.packaging import pack_source
 
-        pack_source(source_dir, entry_point, to_path(uri))
+        target = to_path(uri)
+        if self._uploads is not None:
+            self._uploads.append(target)
+        pack_source(source_dir, entry_point, target)
+
+    def _remove_upload(self, path: Path) -> None:
+        """Delete an archive and the folders left empty by it, up to the artifact root."""
+        path.unlink(missing_ok=True)
+        root = to_path(self.artifact_root())
+        folder = path.parent.resolve()
+        while folder != root and folder.is_relative_to(root) and folder.is_dir() and not any(folder.iterdir()):
+            try:
+                folder.rmdir()
+            except OSError:  # something arrived meanwhile: it stays
+                return
+            folder = folder.parent
 
     def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
         from smtrain.sync import sync_directory

@@ -90,12 +90,14 @@ class TrainingJobsAPI:
                          f"({body['TrainingJobArn']})")
         self._reservations[name] = token
 
-    def release_training_job(self, name: str) -> None:
-        """Give back a reservation this process still holds (its submission failed or was interrupted)."""
+    def release_training_job(self, name: str) -> bool:
+        """Give back a reservation this process still holds (its submission failed or was interrupted);
+        False when there was none left to give back (the job was created)."""
         token = self._reservations.pop(name, None)
         current = self.db.get(job_state.KIND, name)
         if token and current is not None and reservations.token(current) == token:
-            self.db.delete(job_state.KIND, name)
+            return self.db.delete(job_state.KIND, name)
+        return False
 
     def describe_training_job(self, *, TrainingJobName: str) -> dict[str, Any]:
         body = self._job("DescribeTrainingJob", TrainingJobName)
