@@ -188,6 +188,10 @@ class Session:
         program = entry_point or str(hps.get("sagemaker_program", ""))
         submit_directory = str(hps.get("sagemaker_submit_directory", ""))
         steps: list[Any] = []
+        if spec.source_dir is not None and program:
+            from smtrain.submit_checks import check_entry_point_inside
+
+            check_entry_point_inside(spec.source_dir, program)
         if spec.source_dir is not None:
             submit_directory = join_uri(self.backend.artifact_root(), spec.endpoint_name, "source",
                                         new_submission_id(), "sourcedir.tar.gz")  # never over a live endpoint's

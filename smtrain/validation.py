@@ -156,9 +156,10 @@ def check_regex(name: str, pattern: str, *, where: str) -> None:
 class RequestInvalid(Exception):
     """A request SageMaker would refuse; ``kind`` is ``param`` (boto3 refuses it) or ``service``."""
 
-    def __init__(self, kind: str, message: str) -> None:
+    def __init__(self, kind: str, message: str, paths: tuple[str, ...] = ()) -> None:
         self.kind = kind
         self.message = message
+        self.paths = paths  # the service's names of the members at fault (``inputDataConfig``)
         super().__init__(message)
 
 
@@ -170,14 +171,14 @@ def validate_request(operation: str, params: Mapping[str, Any]) -> None:
     report = ParamValidator().validate(dict(params), shape)
     if report.has_errors():
         raise RequestInvalid("param", report.generate_report())
-    problems = [f"Value {_shown(value)} at '{path}' failed to satisfy constraint: {problem}"
-                for path, value, rules in _walk(params, shape, "")
-                for problem in violations(value, rules)
-                if not isinstance(value, Placeholder)]
-    if problems:
-        count = len(problems)
+    found = [(path, f"Value {_shown(value)} at '{path}' failed to satisfy constraint: {problem}")
+             for path, value, rules in _walk(params, shape, "")
+             for problem in violations(value, rules)
+             if not isinstance(value, Placeholder)]
+    if found:
+        count = len(found)
         raise RequestInvalid("service", f"{count} validation error{'s' * (count > 1)} detected: "
-                             + "; ".join(problems))
+                             + "; ".join(problem for _, problem in found), tuple(path for path, _ in found))
 
 
 class Placeholder(str):

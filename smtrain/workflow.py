@@ -19,6 +19,15 @@ from smtrain.errors import NotFoundError, SmtrainError
 from smtrain.plan import ApiCall, Plan, Ref, Upload, Wait, resolve, snake_case
 
 NOT_FOUND_MARKERS = ("not found", "could not find", "does not exist")
+# Request members and the settings that fill them, to say where a refused value came from.
+FLAGS = {
+    "inputDataConfig": "--channel", "hyperParameters": "--hp", "environment": "--env",
+    "algorithmSpecification.metricDefinitions": "--metric-definition", "trainingJobName": "--job-name",
+    "resourceConfig": "--instance-type/--instance-count/SMTRAIN_VOLUME_SIZE_GB",
+    "stoppingCondition": "SMTRAIN_MAX_RUNTIME_SECONDS/--max-wait", "vpcConfig": "--subnet/--security-group",
+    "endpointName": "--endpoint-name", "productionVariants": "--instance-type/--serverless-memory/"
+    "--serverless-concurrency",
+}
 
 
 class Reporter:
@@ -96,7 +105,10 @@ def check_requests(plan: Plan) -> None:
             try:
                 validate_request(step.operation, placeholders(step.params, Placeholder))
             except RequestInvalid as invalid:
-                raise UsageError(invalid.message, where=f"{step.operation} request",
+                flags = sorted({flag for path in invalid.paths for member, flag in FLAGS.items()
+                                if path.startswith(member)})
+                where = f"{step.operation} request" + (f" ({', '.join(flags)})" if flags else "")
+                raise UsageError(invalid.message, where=where,
                                  hint="SageMaker refuses this request; change the value named above") from None
 
 
