@@ -137,7 +137,8 @@ class TrainingJobsAPI:
 
     def training_log(self, job_name: str) -> Path:
         """The job's log file: supervisor messages and everything the script printed."""
-        if self.db.get(job_state.KIND, job_name) is None:
+        body = self.db.get(job_state.KIND, job_name)
+        if body is None or reservations.token(body):
             raise NotFoundError(f"no training job named {job_name!r}", where=str(self.home.root),
                                 hint="list jobs with list_training_jobs()")
         return self.home.job_log(job_name)
