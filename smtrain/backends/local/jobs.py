@@ -75,7 +75,7 @@ class TrainingJobsAPI:
     def reserve_training_job(self, name: str) -> None:
         """Hold ``name`` for this submission before anything is written under it.
 
-        The reservation is a row of its own kind in the state DB, inserted
+        The reservation is a row under the job's kind and name in the state DB, inserted
         atomically: of concurrent submissions one wins, the others get
         ``ResourceInUse`` and have changed nothing. ``create_training_job``
         from this process turns it into the job; :meth:`release_training_job`
