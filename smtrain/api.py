@@ -22,7 +22,14 @@ from smtrain.config import Config, load_config
 from smtrain.errors import JobFailedError, SmtrainError, UsageError
 from smtrain.hints import suggest
 from smtrain.plan import ApiCall, Plan, Upload, join_uri, plan_deploy, plan_fit, plan_teardown
-from smtrain.spec import DeploySpec, TrainingSpec, check_name, decode_hyperparameters, timestamped_name
+from smtrain.spec import (
+    DeploySpec,
+    TrainingSpec,
+    check_name,
+    decode_hyperparameters,
+    new_submission_id,
+    timestamped_name,
+)
 from smtrain.workflow import (
     QuietReporter,
     Reporter,
@@ -93,7 +100,9 @@ class Session:
                 progress: bool = True, **options: Any) -> Dataset:
         """Clean and split the data, write train/test CSVs, sync them to the store or S3."""
         from smtrain.data import prepare
+        from smtrain.validation import check_segment
 
+        check_segment(name, what="dataset name", where="--name")
         prepared = prepare(source, out_dir=Path(out_dir), **options)
         root = join_uri(self.backend.artifact_root(), "data", name)
         uris = []
@@ -108,6 +117,9 @@ class Session:
     def training_spec(self, entry_point: str, *, source_dir: str | Path = ".", channels: dict[str, str],
                       hyperparameters: dict[str, Any] | None = None, job_name: str = "", **options: Any
                       ) -> TrainingSpec:
+        from smtrain.submit_checks import check_entry_point_inside, check_training
+
+        check_training(entry_point, channels or {}, hyperparameters or {}, job_name, options)
         source = Path(source_dir)
         if not source.is_dir():
             raise UsageError(f"source dir {str(source)!r} does not exist", where="--source-dir",
@@ -115,6 +127,7 @@ class Session:
         if not (source / entry_point).is_file():
             raise UsageError(f"entry point {entry_point!r} not found in {str(source)!r}", where="--entry-point",
                              hint="the entry point is relative to --source-dir")
+        check_entry_point_inside(source, entry_point)
         if not channels:
             raise UsageError("no input channel given", where="--channel", hint="add --channel train=PATH_OR_URI")
         for channel, value in channels.items():
@@ -175,6 +188,9 @@ class Session:
 
         The model is served on the job's own image (see :meth:`serving_image`) unless ``image_uri`` is given.
         """
+        from smtrain.submit_checks import check_deploy
+
+        check_deploy(endpoint_name or job_name, entry_point, options)
         job = self.job(job_name)
         if job.status != "Completed":
             raise UsageError(f"training job {job_name} is {job.status}", where="deploy",
@@ -185,8 +201,13 @@ class Session:
         program = entry_point or str(hps.get("sagemaker_program", ""))
         submit_directory = str(hps.get("sagemaker_submit_directory", ""))
         steps: list[Any] = []
+        if spec.source_dir is not None and program:
+            from smtrain.submit_checks import check_entry_point_inside
+
+            check_entry_point_inside(spec.source_dir, program)
         if spec.source_dir is not None:
-            submit_directory = join_uri(self.backend.artifact_root(), spec.endpoint_name, "source", "sourcedir.tar.gz")
+            submit_directory = join_uri(self.backend.artifact_root(), spec.endpoint_name, "source",
+                                        new_submission_id(), "sourcedir.tar.gz")  # never over a live endpoint's
             steps.append(Upload("upload-source", "source", str(spec.source_dir), submit_directory, program))
         existing = self._existing_endpoint(spec.endpoint_name)
         suffix = timestamped_name("v")[2:] if existing else ""
@@ -382,7 +403,7 @@ def new_version(plan: Plan) -> tuple[str, list[str]]:
     return str(calls["endpoint-config"]["EndpointConfigName"]), [str(calls["model"]["ModelName"])]
 
 
-def ttl_tags(ttl_seconds: int) -> list[dict[str, str]]:
+def ttl_tags(ttl_seconds: int | None) -> list[dict[str, str]]:
     if not ttl_seconds:
         return []
     import datetime as dt

@@ -103,9 +103,32 @@ def load_config(
             where=sources.get("backend", "config"),
             hint=f"use one of: {', '.join(BACKENDS)}",
         )
+    _check_values(config, sources)
     if not config.home.is_absolute():
         config = replace(config, home=(cwd / config.home))
     return config
+
+
+# Settings that count or measure something: the least SageMaker accepts (its service model says 1 for each).
+_AT_LEAST_ONE = ("instance_count", "volume_size_gb", "max_runtime_seconds")
+MAX_PORT = 65535
+
+
+def _check_values(config: Config, sources: Mapping[str, str]) -> None:
+    """Values no run could use are refused here, before anything is written."""
+    for key in _AT_LEAST_ONE:
+        value = getattr(config, key)
+        if value < 1:
+            raise UsageError(f"{key} must be at least 1, got {value}", where=sources.get(key, "config"),
+                             hint=f"set {env_name(key)} to a whole number of 1 or more")
+    if not 0 <= config.runtime_port <= MAX_PORT:
+        raise UsageError(f"runtime_port must be a port number 0-{MAX_PORT}, got {config.runtime_port}",
+                         where=sources.get("runtime_port", "config"),
+                         hint=f"set {env_name('runtime_port')} to a free port, or 0 to pick one")
+    if config.prefix != Config.prefix:
+        from smtrain.validation import check_prefix
+
+        check_prefix(config.prefix, where=sources.get("prefix", "config"))
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, str]:

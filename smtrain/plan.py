@@ -73,10 +73,11 @@ def snake_case(operation: str) -> str:
 
 
 def join_uri(root: str, *parts: str) -> str:
-    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts)])
+    return "/".join([root.rstrip("/"), *(p.strip("/") for p in parts if p.strip("/"))])
 
 
-def channel_uri(value: str, root: str, job_name: str, channel: str, *, local: bool) -> tuple[str, Upload | None]:
+def channel_uri(value: str, root: str, job_name: str, channel: str, *, local: bool,
+                submission: str = "") -> tuple[str, Upload | None]:
     """A channel given as a URI is used as is; a local path is used in place
     on the local backend, or uploaded under the job's prefix for SageMaker."""
     if "://" in value:
@@ -86,18 +87,18 @@ def channel_uri(value: str, root: str, job_name: str, channel: str, *, local: bo
     path = Path(value).resolve()
     if local:
         return path.as_uri(), None
-    uri = join_uri(root, job_name, "input", channel) + "/"
+    uri = join_uri(root, job_name, "input", submission, channel) + "/"
     return uri, Upload(step=f"upload-{channel}", kind="data", local_path=str(path), uri=uri)
 
 
 def plan_fit(spec: TrainingSpec, config: Config, *, root: str, image_uri: str, role: str) -> Plan:
     """Upload source (and local channels for SageMaker), create the job, wait for it."""
     job = spec.job_name
-    source_uri = join_uri(root, job, "source", "sourcedir.tar.gz")
+    source_uri = join_uri(root, job, "source", spec.submission_id, "sourcedir.tar.gz")
     steps: list[Step] = [Upload("upload-source", "source", str(spec.source_dir), source_uri, spec.entry_point)]
     channels = []
     for name, value in spec.channels.items():
-        uri, upload = channel_uri(value, root, job, name, local=config.is_local)
+        uri, upload = channel_uri(value, root, job, name, local=config.is_local, submission=spec.submission_id)
         if upload:
             steps.append(upload)
         channels.append(_channel(name, uri))

@@ -32,15 +32,24 @@ class TrainingSpec:
     image_uri: str = ""
     framework_version: str = ""
     instance_type: str = ""
-    instance_count: int = 0
+    instance_count: int | None = None
     spot: bool = False
-    max_wait_seconds: int = 0
+    max_wait_seconds: int | None = None
     checkpoint_uri: str = ""
     volume_kms_key: str = ""
     output_kms_key: str = ""
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     network_isolation: bool = False
+    # What this submission uploads goes under <job>/source/<id>/ and <job>/input/<id>/, so that a
+    # submission never writes over another's files, even when two race for one job name.
+    submission_id: str = field(default_factory=lambda: new_submission_id())
+
+
+def new_submission_id() -> str:
+    import uuid
+
+    return uuid.uuid4().hex[:12]
 
 
 @dataclass(frozen=True)
@@ -53,8 +62,8 @@ class DeploySpec:
     instance_count: int = 1
     serverless_memory_mb: int = 0
     serverless_max_concurrency: int = 0
-    ttl_seconds: int = 0
-    workers: int = 0
+    ttl_seconds: int | None = None
+    workers: int | None = None
 
 
 def timestamped_name(base: str, now: float | None = None) -> str:

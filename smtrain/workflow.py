@@ -9,15 +9,25 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
 from smtrain.backends.base import Backend
 from smtrain.errors import NotFoundError, SmtrainError
-from smtrain.plan import ApiCall, Plan, Upload, Wait, resolve, snake_case
+from smtrain.plan import ApiCall, Plan, Ref, Upload, Wait, resolve, snake_case
 
 NOT_FOUND_MARKERS = ("not found", "could not find", "does not exist")
+# Request members and the settings that fill them, to say where a refused value came from.
+FLAGS = {
+    "inputDataConfig": "--channel", "hyperParameters": "--hp", "environment": "--env",
+    "algorithmSpecification.metricDefinitions": "--metric-definition", "trainingJobName": "--job-name",
+    "resourceConfig": "--instance-type/--instance-count/SMTRAIN_VOLUME_SIZE_GB",
+    "stoppingCondition": "SMTRAIN_MAX_RUNTIME_SECONDS/--max-wait", "vpcConfig": "--subnet/--security-group",
+    "endpointName": "--endpoint-name", "productionVariants": "--instance-type/--serverless-memory/"
+    "--serverless-concurrency",
+}
 
 
 class Reporter:
@@ -68,17 +78,66 @@ def translate(exc: Exception, *, where: str, listing: str = "smtrain ls") -> Exc
 
 
 def execute(plan: Plan, backend: Backend, reporter: Reporter, *, wait: bool = True) -> dict[str, dict[str, Any]]:
-    """Run every step in order; results by step name (Refs resolve against them)."""
+    """Run every step in order; results by step name (Refs resolve against them).
+
+    Before anything runs, every request is checked against SageMaker's rules and the
+    names the plan creates are reserved: check, reserve, then upload.
+    """
+    check_requests(plan)
     results: dict[str, dict[str, Any]] = {}
-    for step in plan:
-        if isinstance(step, Upload):
-            results[step.step] = run_upload(step, backend, reporter)
-        elif isinstance(step, ApiCall):
-            results[step.step] = call(backend, step.operation, resolve(step.params, results))
-        elif isinstance(step, Wait) and wait:
-            params = resolve(step.params, results)
-            results[step.step] = wait_for_status(backend, step, reporter, params=params)
+    with reserved_names(plan, backend):
+        for step in plan:
+            if isinstance(step, Upload):
+                results[step.step] = run_upload(step, backend, reporter)
+            elif isinstance(step, ApiCall):
+                results[step.step] = call(backend, step.operation, resolve(step.params, results))
+            elif isinstance(step, Wait) and wait:
+                params = resolve(step.params, results)
+                results[step.step] = wait_for_status(backend, step, reporter, params=params)
     return results
+
+
+def check_requests(plan: Plan) -> None:
+    """Refuse, before any upload, a request SageMaker would refuse (too long, out of range, bad pattern)."""
+    from smtrain.errors import UsageError
+    from smtrain.validation import Placeholder, RequestInvalid, validate_request
+
+    for step in plan:
+        if isinstance(step, ApiCall) and step.service == "sagemaker":
+            try:
+                validate_request(step.operation, placeholders(step.params, Placeholder))
+            except RequestInvalid as invalid:
+                flags = sorted({flag for path in invalid.paths for member, flag in FLAGS.items()
+                                if path.startswith(member)})
+                where = f"{step.operation} request" + (f" ({', '.join(flags)})" if flags else "")
+                raise UsageError(invalid.message, where=where,
+                                 hint="SageMaker refuses this request; change the value named above") from None
+
+
+def placeholders(value: Any, placeholder: type[str]) -> Any:
+    """``value`` with each Ref replaced by a placeholder string (its value is known only when the plan runs)."""
+    if isinstance(value, Ref):
+        return placeholder(f"<{value.step}.{value.path}>")
+    if isinstance(value, Mapping):
+        return {k: placeholders(v, placeholder) for k, v in value.items()}
+    if isinstance(value, list):
+        return [placeholders(v, placeholder) for v in value]
+    return value
+
+
+@contextmanager
+def reserved_names(plan: Plan, backend: Backend) -> Iterator[None]:
+    """Hold the names of the training jobs the plan creates while it runs (see ``Backend.reserve``)."""
+    reserve = getattr(backend, "reserve", None)  # every real backend has it; simple test doubles may not
+    with ExitStack() as stack:
+        for step in plan:
+            if reserve and isinstance(step, ApiCall) and step.operation == "CreateTrainingJob":
+                name = str(step.params["TrainingJobName"])
+                try:
+                    stack.enter_context(reserve(step.operation, name))
+                except Exception as exc:
+                    raise translate(exc, where=f"training job {name}") from exc
+        yield
 
 
 def run_upload(step: Upload, backend: Backend, reporter: Reporter) -> dict[str, Any]:

@@ -8,6 +8,7 @@ and how to read a job's log. The workflow runs the same plan against either.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,6 +43,10 @@ class Backend(Protocol):
 
     def image_uri(self, framework_version: str) -> str:
         """The scikit-learn framework image for training and serving."""
+
+    def reserve(self, operation: str, name: str) -> AbstractContextManager[None]:
+        """Hold the name a ``Create*`` call will use, before anything is uploaded under it;
+        raise the service's name-in-use error if it is taken. Released on leaving unless created."""
 
     def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:
         """Pack ``source_dir`` (honouring ignore files, never ``.env``) to ``uri``."""

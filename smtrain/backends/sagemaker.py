@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -26,9 +27,10 @@ from smtrain.aws import (
 )
 from smtrain.backends.base import SyncReport
 from smtrain.config import Config
-from smtrain.errors import UsageError
+from smtrain.errors import AwsError, UsageError
 from smtrain.uris import split_s3
 
+NOT_FOUND = ("not found", "could not find")
 LOG_POLL_SECONDS = 5.0  # status polls follow Config.poll_seconds (SMTRAIN_POLL_SECONDS, default 10)
 
 
@@ -105,6 +107,30 @@ class SageMakerBackend:
         from smtrain.images import sklearn_image_uri
 
         return sklearn_image_uri(self.region, framework_version or self.config.framework_version)
+
+    @contextmanager
+    def reserve(self, operation: str, name: str) -> Iterator[None]:
+        """SageMaker has no reservation: ask whether the job exists before uploading anything for it.
+        (Two racing submissions both pass; each uploads under its own key and one CreateTrainingJob wins.)"""
+        if operation == "CreateTrainingJob" and self._training_job_exists(name):
+            raise AwsError(f"a training job named {name!r} already exists", code="ResourceInUse",
+                           where=f"training job {name}",
+                           hint="training job names are unique per account and region; choose another --job-name")
+        yield
+
+    def _training_job_exists(self, name: str) -> bool:
+        from botocore.exceptions import ClientError
+
+        with translating(where=f"training job {name}"):
+            try:
+                self.sagemaker().describe_training_job(TrainingJobName=name)
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                message = str(error.get("Message", "")).lower()
+                if error.get("Code") == "ValidationException" and any(m in message for m in NOT_FOUND):
+                    return False
+                raise
+        return True
 
     # -- uploads -----------------------------------------------------------------------
     def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:

@@ -49,7 +49,7 @@ def plan_fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: 
 @click.option("--entry-point", default="")
 @click.option("--instance-type", default="")
 @click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int)
-@click.option("--ttl", "ttl_seconds", default=0, type=int)
+@click.option("--ttl", "ttl_seconds", default=None, type=int)
 @click.option("--image-uri", default="")
 @common_options
 def plan_deploy(job_name: str, **options: Any) -> None:

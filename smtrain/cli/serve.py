@@ -24,8 +24,9 @@ ROW_PLACEHOLDER = "CSV ROW"
 @click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int,
               help="Serverless endpoint with this much memory (MB).")
 @click.option("--serverless-concurrency", "serverless_max_concurrency", default=0, type=int)
-@click.option("--ttl", "ttl_seconds", default=0, type=int, help="Tag the endpoint to expire after this many seconds.")
-@click.option("--workers", default=0, type=int, help="Model server workers (SAGEMAKER_MODEL_SERVER_WORKERS).")
+@click.option("--ttl", "ttl_seconds", default=None, type=int,
+              help="Tag the endpoint to expire after this many seconds.")
+@click.option("--workers", default=None, type=int, help="Model server workers (SAGEMAKER_MODEL_SERVER_WORKERS).")
 @click.option("--image-uri", default="", help="Serve on this image (default: the job's own training image).")
 @click.option("--json", "as_json", is_flag=True, help="Print DescribeEndpoint plus Url as JSON on stdout.")
 @KMS_KEY_OPTION

@@ -27,6 +27,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import tarfile
@@ -276,7 +277,9 @@ def test_workflow_step_by_step(sm: Cli, aws: Moto) -> None:
     assert "penguins-sm: Completed; model: " in fit.err
 
     request = aws.request("CreateTrainingJob")
-    source = f"{ROOT}/penguins-sm/source/sourcedir.tar.gz"
+    source = json.loads(request["HyperParameters"]["sagemaker_submit_directory"])
+    # Each submission uploads under its own id, so it never overwrites another's archive.
+    assert re.fullmatch(rf"{ROOT}/penguins-sm/source/[0-9a-f]{{12}}/sourcedir.tar.gz", source)
     assert request["HyperParameters"] == {
         "target": '"sex"', "C": "0.5",
         "sagemaker_program": '"penguins.py"', "sagemaker_submit_directory": json.dumps(source),
@@ -290,7 +293,7 @@ def test_workflow_step_by_step(sm: Cli, aws: Moto) -> None:
     assert request["AlgorithmSpecification"]["MetricDefinitions"] == [
         {"Name": "train:accuracy", "Regex": "train_accuracy=([0-9.]+)"}]
     assert request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == data["train"]
-    archive = s3.get_object(Bucket=BUCKET, Key="smtrain/penguins-sm/source/sourcedir.tar.gz")["Body"].read()
+    archive = s3.get_object(Bucket=BUCKET, Key=source.removeprefix(f"s3://{BUCKET}/"))["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         assert tar.getnames() == ["penguins.py"]  # and never the .env beside it
 
@@ -350,6 +353,13 @@ def test_workflow_step_by_step(sm: Cli, aws: Moto) -> None:
     assert "endpoint penguins-ep is already gone; nothing to remove" in second_teardown.err
 
 
+def same_but_submission(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    def masked(request: dict[str, Any]) -> str:
+        return re.sub(r"/(source|input)/[0-9a-f]{12}/", r"/\1/<id>/", json.dumps(request, sort_keys=True))
+
+    return masked(first) == masked(second)
+
+
 def test_fit_options_no_wait_and_plan_send_the_same_request(sm: Cli, aws: Moto) -> None:
     options = ["--spot", "--max-wait", "7200", "--volume-kms-key", "alias/volume", "--output-kms-key", "alias/out",
                "--subnet", "subnet-1", "--subnet", "subnet-2", "--security-group", "sg-1", "--network-isolation",
@@ -365,7 +375,8 @@ def test_fit_options_no_wait_and_plan_send_the_same_request(sm: Cli, aws: Moto) 
     assert "Starting - " not in started.err  # not followed
     assert started.json()["TrainingJobName"] == "penguins-opts"
     request = aws.request("CreateTrainingJob")
-    assert request == create["params"]  # `smtrain plan fit` printed exactly what `fit` sent
+    # `smtrain plan fit` printed exactly what `fit` sent, but for the id each submission uploads under
+    assert same_but_submission(request, create["params"])
     assert request["EnableManagedSpotTraining"] is True
     assert request["StoppingCondition"]["MaxWaitTimeInSeconds"] == 7200
     assert request["CheckpointConfig"] == {"S3Uri": f"{ROOT}/penguins-opts/checkpoints/"}

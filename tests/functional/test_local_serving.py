@@ -169,7 +169,8 @@ def test_unknown_and_duplicate_names_fail_as_sagemaker_does(sm: LocalSageMaker, 
     with pytest.raises(ClientError, match="Could not find model"):
         sm.describe_model(ModelName="nope")
     with pytest.raises(ClientError, match="Could not find model"):
-        sm.create_endpoint_config(EndpointConfigName="orphan", ProductionVariants=[{"ModelName": "nope"}])
+        sm.create_endpoint_config(EndpointConfigName="orphan",
+                                  ProductionVariants=[{"VariantName": "AllTraffic", "ModelName": "nope"}])
     with pytest.raises(ClientError, match="Cannot create already existing endpoint") as duplicate:
         sm.create_endpoint(EndpointName=endpoint, EndpointConfigName=endpoint)
     assert duplicate.value.response["Error"]["Code"] == "ValidationException"

@@ -69,7 +69,7 @@ class Jobs:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
         training = TrainingSpec(entry_point="train.py", source_dir=source, channels={"train": str(self.data)},
-                                hyperparameters=hyperparameters or {}, job_name=name, **spec)
+                                hyperparameters=hyperparameters or {}, job_name=name, submission_id="s1", **spec)
         upload, call, _ = plan_fit(training, Config(home=self.home.root), root=self.store,
                                    image_uri=LOCAL_IMAGE, role=LOCAL_ROLE)
         pack_source(Path(upload.local_path), "train.py", to_path(upload.uri))
@@ -184,7 +184,7 @@ def test_script_sees_the_container_contract(completed: tuple[Jobs, dict[str, Any
     assert (env["SM_HOSTS"], env["SM_CURRENT_HOST"], env["SM_NUM_GPUS"]) == ('["algo-1"]', "algo-1", "0")
     assert env["SM_NUM_CPUS"] == str(os.cpu_count())
     assert (env["SM_MODULE_NAME"], env["SM_USER_ENTRY_POINT"], env["SM_LOG_LEVEL"]) == ("train", "train.py", "20")
-    assert env["SM_MODULE_DIR"] == f"{jobs.store}/job-ok/source/sourcedir.tar.gz"
+    assert env["SM_MODULE_DIR"] == f"{jobs.store}/job-ok/source/s1/sourcedir.tar.gz"
     assert env["SM_FRAMEWORK_PARAMS"] == "{}"
     assert env["SM_CURRENT_INSTANCE_TYPE"] == "local"
     for name, path in [("SM_OUTPUT_DIR", "output"), ("SM_OUTPUT_DATA_DIR", "output/data"),
@@ -462,7 +462,6 @@ def test_api_errors_have_sagemaker_codes(jobs: Jobs) -> None:
          "sagemaker_submit_directory"),
         (lambda r: r["HyperParameters"].pop("sagemaker_program"), "sagemaker_program"),
         (lambda r: r["ResourceConfig"].update(InstanceCount=2), "one instance"),
-        (lambda r: r.pop("RoleArn"), "roleArn"),
     ],
 )
 def test_requests_the_local_backend_cannot_run(jobs: Jobs, change: Any, message: str) -> None:
@@ -473,4 +472,15 @@ def test_requests_the_local_backend_cannot_run(jobs: Jobs, change: Any, message:
         jobs.sm.create_training_job(**request)
 
     assert error_code(error) == "ValidationException"
+    assert jobs.sm.list_training_jobs()["TrainingJobSummaries"] == []
+
+
+def test_a_request_boto3_refuses_is_refused_the_same_way(jobs: Jobs) -> None:
+    """A missing required member never reaches the service: botocore's own ParamValidationError."""
+    from botocore.exceptions import ParamValidationError
+
+    request = jobs.request("job-invalid", "print(1)")
+    request.pop("RoleArn")
+    with pytest.raises(ParamValidationError, match='Missing required parameter in input: "RoleArn"'):
+        jobs.sm.create_training_job(**request)
     assert jobs.sm.list_training_jobs()["TrainingJobSummaries"] == []

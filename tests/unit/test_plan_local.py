@@ -26,6 +26,7 @@ def spec(tmp_path: Path, **kwargs: object) -> TrainingSpec:
         channels={"train": str(tmp_path), "test": "file:///data/test/"},
         hyperparameters={"C": 0.5, "criterion": "gini"},
         job_name="job-1",
+        submission_id="s1",
         **kwargs,  # type: ignore[arg-type]
     )
 
@@ -33,7 +34,7 @@ def spec(tmp_path: Path, **kwargs: object) -> TrainingSpec:
 def test_local_fit_plan(tmp_path: Path) -> None:
     plan = plan_fit(spec(tmp_path), Config(), root=ROOT, image_uri="img", role="role")
     upload, create, wait = plan
-    source = f"{ROOT}/job-1/source/sourcedir.tar.gz"
+    source = f"{ROOT}/job-1/source/s1/sourcedir.tar.gz"  # each submission uploads under its own id
     assert upload == Upload("upload-source", "source", str(tmp_path), source, "train.py")
     assert isinstance(create, ApiCall) and create.operation == "CreateTrainingJob"
     request = dict(create.params)
@@ -43,7 +44,7 @@ def test_local_fit_plan(tmp_path: Path) -> None:
         "C": "0.5",
         "criterion": '"gini"',
         "sagemaker_program": '"train.py"',
-        "sagemaker_submit_directory": f'"{ROOT}/job-1/source/sourcedir.tar.gz"',
+        "sagemaker_submit_directory": f'"{ROOT}/job-1/source/s1/sourcedir.tar.gz"',
         "sagemaker_container_log_level": "20",
         "sagemaker_job_name": '"job-1"',
         "sagemaker_region": '"us-east-1"',
@@ -97,3 +98,13 @@ def test_teardown_order() -> None:
 def test_snake_case() -> None:
     assert snake_case("CreateTrainingJob") == "create_training_job"
     assert snake_case("ListTags") == "list_tags"
+
+
+def test_each_submission_uploads_under_its_own_key(tmp_path: Path) -> None:
+    """Two submissions with one job name never share an upload key (a racing loser overwrites nothing)."""
+    first = TrainingSpec(entry_point="train.py", source_dir=tmp_path, channels={"train": "file:///d/"}, job_name="j")
+    second = TrainingSpec(entry_point="train.py", source_dir=tmp_path, channels={"train": "file:///d/"}, job_name="j")
+    uploads = [plan_fit(s, Config(), root=ROOT, image_uri="i", role="r")[0] for s in (first, second)]
+    assert first.submission_id != second.submission_id
+    assert uploads[0].uri != uploads[1].uri  # type: ignore[union-attr]
+    assert all(u.uri.startswith(f"{ROOT}/j/source/") for u in uploads)  # type: ignore[union-attr]

@@ -16,7 +16,7 @@ from smtrain.spec import DeploySpec, TrainingSpec
 ROOT = "s3://bucket/smtrain"
 IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
-SOURCE = f"{ROOT}/job-1/source/sourcedir.tar.gz"
+SOURCE = f"{ROOT}/job-1/source/s1/sourcedir.tar.gz"  # under the submission's id: never over another's
 CONFIG = Config(backend="sagemaker", region="eu-west-1")
 TAGS = [{"Key": "smtrain:managed", "Value": "true"}]
 
@@ -28,6 +28,7 @@ def spec(tmp_path: Path, **kwargs: Any) -> TrainingSpec:
         channels={"train": str(tmp_path / "train"), "test": "s3://data/test/"},
         hyperparameters={"max_depth": 8, "criterion": "gini", "flags": [1, "a"]},
         job_name="job-1",
+        submission_id="s1",
         **kwargs,
     )
 
@@ -51,7 +52,8 @@ def test_fit_plan_uploads_source_and_local_channels_then_creates_and_waits(tmp_p
     plan = plan_fit(spec(tmp_path), CONFIG, root=ROOT, image_uri=IMAGE, role=ROLE)
     assert [type(s).__name__ for s in plan] == ["Upload", "Upload", "ApiCall", "Wait"]
     assert plan[0] == Upload("upload-source", "source", str(tmp_path / "src"), SOURCE, "train.py")
-    assert plan[1] == Upload("upload-train", "data", str((tmp_path / "train").resolve()), f"{ROOT}/job-1/input/train/")
+    assert plan[1] == Upload("upload-train", "data", str((tmp_path / "train").resolve()),
+                             f"{ROOT}/job-1/input/s1/train/")
     assert plan[3] == Wait("training-done", "sagemaker", "DescribeTrainingJob", {"TrainingJobName": "job-1"},
                            "TrainingJobStatus", ("Completed",), ("Failed", "Stopped"))
 
@@ -62,7 +64,7 @@ def test_create_training_job_request_is_exact(tmp_path: Path) -> None:
         "TrainingJobName": "job-1",
         "AlgorithmSpecification": {"TrainingImage": IMAGE, "TrainingInputMode": "File"},
         "RoleArn": ROLE,
-        "InputDataConfig": [channel("train", f"{ROOT}/job-1/input/train/"), channel("test", "s3://data/test/")],
+        "InputDataConfig": [channel("train", f"{ROOT}/job-1/input/s1/train/"), channel("test", "s3://data/test/")],
         "OutputDataConfig": {"S3OutputPath": f"{ROOT}/output/"},
         "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1, "VolumeSizeInGB": 30},
         "StoppingCondition": {"MaxRuntimeInSeconds": 86400},

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ class LocalBackend:
         self.config = config
         self.home = LocalHome(config.home)
         self._service: Any = None
+        self._uploads: list[Path] | None = None  # what a reserved submission has written so far
 
     def sagemaker(self) -> Any:
         if self._service is None:
@@ -49,11 +51,43 @@ class LocalBackend:
     def image_uri(self, framework_version: str) -> str:
         return f"{LOCAL_IMAGE}:{framework_version}" if framework_version else LOCAL_IMAGE
 
+    @contextmanager
+    def reserve(self, operation: str, name: str) -> Iterator[None]:
+        """Reserve a training job's name in the state DB; given back unless the job was created."""
+        if operation != "CreateTrainingJob":
+            yield
+            return
+        service = self.sagemaker()
+        service.reserve_training_job(name)
+        self._uploads = []
+        try:
+            yield
+        finally:
+            uploads, self._uploads = self._uploads, None
+            if service.release_training_job(name):  # the job was never created: remove what it uploaded
+                for path in uploads:
+                    self._remove_upload(path)
+
     def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:
         from smtrain.packaging import pack_source
 
-        for warning in pack_source(source_dir, entry_point, to_path(uri), home=self.config.home).warnings():
+        target = to_path(uri)
+        if self._uploads is not None:
+            self._uploads.append(target)
+        for warning in pack_source(source_dir, entry_point, target, home=self.config.home).warnings():
             print(warning, file=sys.stderr, flush=True)
+
+    def _remove_upload(self, path: Path) -> None:
+        """Delete an archive and the folders left empty by it, up to the artifact root."""
+        path.unlink(missing_ok=True)
+        root = to_path(self.artifact_root())
+        folder = path.parent.resolve()
+        while folder != root and folder.is_relative_to(root) and folder.is_dir() and not any(folder.iterdir()):
+            try:
+                folder.rmdir()
+            except OSError:  # something arrived meanwhile: it stays
+                return
+            folder = folder.parent
 
     def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
         from smtrain.sync import sync_directory

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
-from pathlib import Path
+import uuid
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smtrain.backends.local import job_state
+from smtrain.backends.local import job_state, reservations
 from smtrain.backends.local.errors import client_error, in_use, not_found
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.processes import (
@@ -60,23 +62,53 @@ class TrainingJobsAPI:
     home: LocalHome
     db: StateDB
     region: str
+    _reservations: dict[str, str]
 
     def create_training_job(self, **request: Any) -> dict[str, Any]:
         _validate(request)
         name = request["TrainingJobName"]
         body = _new_record(request, self.region)
         job_dir = self.home.job_dir(name)
-        if not self.db.insert(job_state.KIND, name, body, before_save=lambda: _refuse_existing_folder(job_dir)):
+        self._refuse_orphan_folder(name)
+        saved = self.db.insert(job_state.KIND, name, body, before_save=lambda: _refuse_existing_folder(job_dir))
+        if not saved and not self._claim(name, body):
             raise in_use("CreateTrainingJob", f"Training job names must be unique within an AWS account and region, "
                          f"and a training job with this name already exists ({body['TrainingJobArn']})")
         write_private(self.home.job_log(name), "")  # the log holds what the script prints: owner only
         pid = spawn_detached(
             python_module_argv(SUPERVISOR_MODULE, str(self.home.root.resolve()), name),
             log_path=self.home.job_log(name),
-            cwd=job_dir,
+            cwd=self.home.job_dir(name),
         )
         self.db.update(job_state.KIND, name, lambda b: job_state.local(b).update(supervisor_pid=pid))
         return {"TrainingJobArn": body["TrainingJobArn"]}
+
+    def reserve_training_job(self, name: str) -> None:
+        """Hold ``name`` for this submission before anything is written under it.
+
+        The reservation is a row under the job's kind and name in the state DB, inserted
+        atomically: of concurrent submissions one wins, the others get
+        ``ResourceInUse`` and have changed nothing. ``create_training_job``
+        from this process turns it into the job; :meth:`release_training_job`
+        gives it back. A reservation whose process died is taken over.
+        """
+        self._refuse_orphan_folder(name)
+        token = uuid.uuid4().hex
+        body = reservations.record(name, self.region, token)
+        if not self.db.insert(job_state.KIND, name, body) and not self._take_over_stale(name, body):
+            raise in_use("CreateTrainingJob", f"Training job names must be unique within an AWS account and region, "
+                         f"and a training job with this name already exists or is being submitted "
+                         f"({body['TrainingJobArn']})")
+        self._reservations[name] = token
+
+    def release_training_job(self, name: str) -> bool:
+        """Give back a reservation this process still holds (its submission failed or was interrupted);
+        False when there was none left to give back (the job was created)."""
+        token = self._reservations.pop(name, None)
+        current = self.db.get(job_state.KIND, name)
+        if token and current is not None and reservations.token(current) == token:
+            return self.db.delete(job_state.KIND, name)
+        return False
 
     def describe_training_job(self, *, TrainingJobName: str) -> dict[str, Any]:
         body = self._job("DescribeTrainingJob", TrainingJobName)
@@ -99,7 +131,7 @@ class TrainingJobsAPI:
     def list_training_jobs(self, **kw: Any) -> dict[str, Any]:
         """Newest first unless ``SortOrder`` says otherwise; ``StatusEquals`` filters the page,
         after ``MaxResults`` picked it, as the API documents."""
-        jobs = [self._reconcile(body) for body in self.db.list(job_state.KIND)]
+        jobs = [self._reconcile(body) for body in self.db.list(job_state.KIND) if not reservations.token(body)]
         jobs = [body for body in jobs if _matches(body, kw)]
         sort_key = SORT_KEYS.get(kw.get("SortBy", "CreationTime"), "CreationTime")
         descending = kw.get("SortOrder", "Descending") == "Descending"
@@ -116,7 +148,8 @@ class TrainingJobsAPI:
 
     def training_log(self, job_name: str) -> Path:
         """The job's log file: supervisor messages and everything the script printed."""
-        if self.db.get(job_state.KIND, job_name) is None:
+        body = self.db.get(job_state.KIND, job_name)
+        if body is None or reservations.token(body):
             raise NotFoundError(f"no training job named {job_name!r}", where=str(self.home.root),
                                 hint="list jobs with list_training_jobs()")
         return self.home.job_log(job_name)
@@ -125,9 +158,43 @@ class TrainingJobsAPI:
 
     def _job(self, operation: str, name: str) -> dict[str, Any]:
         body = self.db.get(job_state.KIND, name)
-        if body is None:
+        if body is None or reservations.token(body):
             raise not_found(operation)
         return body
+
+    def _claim(self, name: str, body: dict[str, Any]) -> bool:
+        """Turn this process's reservation of ``name`` into the job ``body``."""
+        token = self._reservations.get(name)
+        claimed: list[bool] = []
+
+        def change(current: dict[str, Any]) -> None:
+            if token and reservations.token(current) == token:
+                current.clear()
+                current.update(body)
+                claimed.append(True)
+
+        self.db.update(job_state.KIND, name, change)
+        if claimed:
+            self._reservations.pop(name, None)
+        return bool(claimed)
+
+    def _take_over_stale(self, name: str, body: dict[str, Any]) -> bool:
+        """Replace a reservation left by a process that died before creating its job."""
+        taken: list[bool] = []
+
+        def change(current: dict[str, Any]) -> None:
+            if reservations.token(current) and not reservations.holder_alive(current):
+                current.clear()
+                current.update(body)
+                taken.append(True)
+
+        self.db.update(job_state.KIND, name, change)
+        return bool(taken)
+
+    def _refuse_orphan_folder(self, name: str) -> None:
+        """A job folder with no record belongs to a job the state DB lost: never reuse it."""
+        if self.db.get(job_state.KIND, name) is None:
+            _refuse_existing_folder(self.home.job_dir(name))
 
     def _reconcile(self, body: dict[str, Any]) -> dict[str, Any]:
         """A running job whose supervisor died: clean up its script and end the job."""
@@ -229,6 +296,11 @@ def _validate_algorithm(algorithm: dict[str, Any]) -> None:
                        f"{SAGEMAKER_BACKEND_HINT}, or train with the scikit-learn framework image")
     if algorithm.get("TrainingInputMode", "File") not in ("File", "FastFile"):
         raise _invalid(f"TrainingInputMode {algorithm['TrainingInputMode']!r} is not supported locally; use File")
+    for metric in algorithm.get("MetricDefinitions", []):
+        try:
+            re.compile(metric.get("Regex", ""))
+        except re.error as exc:
+            raise _invalid(f"MetricDefinitions {metric.get('Name')!r}: Regex does not compile: {exc}") from None
 
 
 def _validate_resources(resources: dict[str, Any]) -> None:
@@ -238,6 +310,8 @@ def _validate_resources(resources: dict[str, Any]) -> None:
 
 def _validate_channel(channel: dict[str, Any]) -> None:
     name = channel.get("ChannelName", "")
+    if name in (".", ".."):
+        raise _invalid(f"ChannelName {name!r} is not a folder name; use letters, digits, '.', '-' and '_'")
     source = channel.get("DataSource", {}).get("S3DataSource")
     if not source:
         raise _invalid(f"Channel {name!r}: the local backend reads S3DataSource channels with file:// URIs only")
@@ -256,9 +330,12 @@ def _validate_hyperparameters(encoded: dict[str, Any]) -> None:
     if bad:
         raise _invalid(f"HyperParameters values must be strings (JSON-encode them); not strings: {bad}")
     decoded = decode_hyperparameters(encoded)
-    if not decoded.get("sagemaker_program"):
+    program = str(decoded.get("sagemaker_program") or "")
+    if not program:
         raise _invalid("HyperParameters must name the entry point in 'sagemaker_program' (the framework image "
                        "runs that script)")
+    if PurePosixPath(program).is_absolute() or ".." in PurePosixPath(program).parts:
+        raise _invalid(f"sagemaker_program {program!r} must be a path inside the source archive")
     submit = str(decoded.get("sagemaker_submit_directory") or "")
     if submit.startswith("s3://"):
         raise _invalid(f"sagemaker_submit_directory {submit!r}: the local backend reads source archives from "

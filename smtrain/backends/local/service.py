@@ -4,19 +4,70 @@ One method per API operation, PascalCase keyword arguments, responses in
 the real shapes, ``botocore.exceptions.ClientError`` with the real error
 codes. State lives in SQLite under ``$SMTRAIN_HOME`` so that jobs and
 endpoints outlive the process that created them.
+
+Every operation's request is first checked against SageMaker's service model
+(:func:`smtrain.validation.validate_request`): what boto3 refuses is refused
+with botocore's ``ParamValidationError``, what the service refuses with its
+``ValidationException``.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
 
 from smtrain.backends.local.endpoints import EndpointsAPI
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.jobs import TrainingJobsAPI
 from smtrain.backends.local.registry import RegistryAPI
 
+MAX_PORT = 65535
+
 
 class LocalSageMaker(TrainingJobsAPI, EndpointsAPI, RegistryAPI):
     def __init__(self, home: LocalHome, *, region: str = "us-east-1", runtime_port: int = 0) -> None:
+        if not 0 <= int(runtime_port) <= MAX_PORT:
+            raise ValueError(f"runtime_port must be 0-{MAX_PORT}, got {runtime_port}")
         self.home = home
         self.region = region
         self.runtime_port = runtime_port
         self.db = home.state()
+        self._reservations: dict[str, str] = {}
+
+
+def validated(method_name: str, method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` behind the checks boto3 and the service make, when it is a SageMaker operation."""
+
+    @functools.wraps(method)
+    def call(self: LocalSageMaker, *args: Any, **params: Any) -> Any:
+        from smtrain.validation import operations
+
+        operation = operations().get(method_name)
+        if operation is None:
+            return method(self, *args, **params)
+        if args:
+            raise TypeError(f"{method_name}() only accepts keyword arguments.")
+        check_request(operation, params)
+        return method(self, **params)
+
+    return call
+
+
+def check_request(operation: str, params: dict[str, Any]) -> None:
+    from botocore.exceptions import ParamValidationError
+
+    from smtrain.backends.local.errors import client_error
+    from smtrain.validation import RequestInvalid, validate_request
+
+    try:
+        validate_request(operation, params)
+    except RequestInvalid as invalid:
+        if invalid.kind == "param":
+            raise ParamValidationError(report=invalid.message) from None
+        raise client_error(operation, "ValidationException", invalid.message) from None
+
+
+for _name in dir(LocalSageMaker):
+    if not _name.startswith("_") and callable(getattr(LocalSageMaker, _name)):
+        setattr(LocalSageMaker, _name, validated(_name, getattr(LocalSageMaker, _name)))
