@@ -576,7 +576,10 @@ def test_kms_key_encrypts_uploads_and_output(sm: Cli, aws: Moto) -> None:
     ok(sm(*fit_args("job-1", "--kms-key", key)))
     assert aws.request("CreateTrainingJob")["OutputDataConfig"] == {"S3OutputPath": f"{ROOT}/output/",
                                                                     "KmsKeyId": key}
-    head = aws.client("s3").head_object(Bucket=BUCKET, Key="smtrain/job-1/source/sourcedir.tar.gz")
+    (source,) = [o["Key"] for o in aws.client("s3").list_objects_v2(Bucket=BUCKET, Prefix="smtrain/job-1/source/")
+                 .get("Contents", [])]
+    assert source.endswith("/sourcedir.tar.gz")  # under this submission's own id
+    head = aws.client("s3").head_object(Bucket=BUCKET, Key=source)
     assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key)
     sm.env["SMTRAIN_KMS_KEY"] = key  # the setting, for the data sync
     ok(sm("prepare"))
