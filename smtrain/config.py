@@ -130,7 +130,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
         raise UsageError(str(exc), where=str(path), hint="fix the TOML syntax") from exc
-    return dict(data.get("smtrain", data))
+    settings = dict(data.get("smtrain", data))
+    settings.pop("pipeline", None)  # the [pipeline] table holds `smtrain pipeline` options
+    return settings
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:

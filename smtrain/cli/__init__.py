@@ -12,7 +12,7 @@ import traceback
 
 import click
 
-from smtrain.cli import ops, serve, train
+from smtrain.cli import ops, pipeline, serve, train
 from smtrain.cli.common import GLOBAL_OPTIONS_HELP
 
 
@@ -30,7 +30,7 @@ def cli() -> None:
     """
 
 
-for command in (*train.COMMANDS, *serve.COMMANDS, *ops.COMMANDS):
+for command in (*train.COMMANDS, *serve.COMMANDS, *ops.COMMANDS, *pipeline.COMMANDS):
     cli.add_command(command)
 
 

@@ -1,0 +1,180 @@
+"""`smtrain pipeline`: fit -> gate -> register -> deploy as a Step Functions state machine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from smtrain.cli.common import common_options, emit_json, info, make_session
+from smtrain.cli.train import fit_arguments, fit_options
+
+DEPLOY_KEYS = ("endpoint_name", "serving_instance_type", "serving_instance_count", "serverless_memory_mb",
+               "ttl_seconds", "workers")
+PIPELINE_OPTIONS = [
+    click.option("--name", "pipeline_name", default="smtrain", show_default=True,
+                 help="The state machine's name; prefixes every resource it creates (16 characters at most)."),
+    click.option("--group", default="", help="Model package group to register in (default: the pipeline's name)."),
+    click.option("--approve", is_flag=True, help="Register a model that passes the gate as Approved."),
+    click.option("--endpoint-name", default="", help="Default: the pipeline's name."),
+    click.option("--serving-instance-type", default="", help="Endpoint instance type."),
+    click.option("--serving-instance-count", default=1, type=int, show_default=True),
+    click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int,
+                 help="Serverless endpoint with this much memory (MB)."),
+    click.option("--ttl", "ttl_seconds", default=0, type=int,
+                 help="Tag the endpoint to expire after this many seconds."),
+    click.option("--workers", default=0, type=int, help="Model server workers."),
+    click.option("--gate-metric", default="", help="Deploy only if this metric (a --metric-definition) passes."),
+    click.option("--gate-threshold", default=None, type=float, help="The gate's default threshold."),
+    click.option("--gate-champion", is_flag=True, help="The gate also requires beating the newest Approved model."),
+    click.option("--gate-minimize", is_flag=True, help="Lower metric values are better."),
+    click.option("--timeout", "timeout_seconds", default=2 * 86400, type=int, show_default=True,
+                 help="The state machine's TimeoutSeconds."),
+]
+
+
+def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags of `fit`, `register` and `deploy`, plus the gate; defaults from `[pipeline]` in smtrain.toml."""
+    for option in reversed(PIPELINE_OPTIONS):
+        command = option(command)
+    return fit_options(command)
+
+
+@click.group()
+@click.pass_context
+def pipeline(ctx: click.Context) -> None:
+    """Train, gate, register and deploy as an AWS Step Functions state machine.
+
+    Options come from flags or from a [pipeline] table in smtrain.toml (keys
+    are the flag names with underscores; channel, hp and metric_definition
+    are tables). `run --local` executes the exported document itself.
+    """
+    table = read_pipeline_table(Path.cwd() / "smtrain.toml")
+    if table:
+        ctx.default_map = {command: table for command in ("export", "run", "deploy", "status")}
+
+
+def read_pipeline_table(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    import tomllib
+
+    from smtrain.errors import UsageError
+
+    try:
+        table = tomllib.loads(path.read_text()).get("pipeline", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(str(exc), where=str(path), hint="fix the TOML syntax") from exc
+    names = {"channel": "channels", "hp": "hps", "metric_definition": "metrics", "env": "environment",
+             "name": "pipeline_name"}
+    converted = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            value = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in value.items()]
+        converted[names.get(key, key)] = value
+    return converted
+
+
+def build(options: dict[str, Any], session: Any) -> Any:
+    """Parse the flags into a spec and export it for the session's backend."""
+    from smtrain.pipeline.build import export, pipeline_spec
+    from smtrain.pipeline.spec import Gate
+
+    name = options.pop("pipeline_name")
+    gate = Gate(options.pop("gate_metric"), options.pop("gate_threshold"), options.pop("gate_champion"),
+                options.pop("gate_minimize"))
+    deploy = {key: options.pop(key) for key in DEPLOY_KEYS}
+    deploy["instance_type"] = deploy.pop("serving_instance_type")
+    deploy["instance_count"] = deploy.pop("serving_instance_count")
+    group, approve, timeout = options.pop("group") or name, options.pop("approve"), options.pop("timeout_seconds")
+    fit = fit_arguments(options.pop("source_dir"), options.pop("channels"), options.pop("hps"),
+                        options.pop("metrics"), options.pop("environment"), options)
+    entry_point = fit.pop("entry_point")
+    fit.pop("job_name")  # jobs are named after each execution
+    spec = pipeline_spec(session, name=name, entry_point=entry_point, fit=fit, group=group, approve=approve,
+                         deploy=deploy, gate=gate, timeout_seconds=timeout)
+    return export(session, spec)
+
+
+def session_for(options: dict[str, Any], *, quiet: bool = False) -> Any:
+    settings = {key: options.pop(key) for key in ("backend", "region", "profile", "role", "bucket", "home")}
+    return make_session(settings, quiet=quiet)
+
+
+@pipeline.command(name="export")
+@pipeline_options
+@click.option("--format", "output_format", type=click.Choice(["asl", "cfn"]), default="asl", show_default=True)
+@click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@common_options
+def export_command(output_format: str, output_path: str | None, **options: Any) -> None:
+    """Write the state machine (ASL), or a CloudFormation template with its least-privilege role."""
+    session = session_for(options, quiet=True)
+    exported = build(options, session)
+    document = exported.definition
+    if output_format == "cfn":
+        from smtrain.pipeline.cfn import template
+
+        document = template(exported)
+    write_document(document, output_path)
+    for upload in exported.uploads:
+        info(f"note: the pipeline reads {upload.uri}; `smtrain pipeline deploy` or `run --local` uploads it")
+
+
+def write_document(document: dict[str, Any], output_path: str | None) -> None:
+    from smtrain.pipeline.export import to_json
+
+    text = to_json(document)
+    if not output_path:
+        click.echo(text, nl=False)
+        return
+    target = Path(output_path)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(text)
+    partial.replace(target)  # never a half-written file under the name asked for
+    info(f"wrote {target}")
+
+
+@pipeline.command(name="run")
+@click.option("--local", "local", is_flag=True, required=True, help="Run on the local backend (required).")
+@click.option("--input", "input_text", default="{}", show_default=True, help="The execution input (JSON).")
+@click.option("--definition", "definition_path", type=click.Path(exists=True, dir_okay=False),
+              help="Run this exported document instead of exporting one from the options.")
+@click.option("--execution-name", default="", help="Default: run-<timestamp>.")
+@click.option("--json", "as_json", is_flag=True, help="Print the execution (status, output, history) as JSON.")
+@pipeline_options
+@common_options
+def run_command(local: bool, input_text: str, definition_path: str | None, execution_name: str, as_json: bool,
+                **options: Any) -> int:
+    """Execute the exported document, state by state, against the local backend."""
+    from smtrain.pipeline.build import run_uploads
+    from smtrain.pipeline.runner import Runner, load_definition, parse_input
+    from smtrain.spec import timestamped_name
+
+    options["backend"] = "local"
+    session = session_for(options)
+    execution_input = parse_input(input_text)
+    if definition_path:
+        definition = load_definition(Path(definition_path).read_text(), where=definition_path)
+    else:
+        exported = build(options, session)
+        definition = exported.definition
+        run_uploads(session, exported.uploads)
+    runner = Runner(definition, session.backend.sagemaker(), on_event=print_event,
+                    sleep=session.backend.sleep, max_wait_seconds=1.0)
+    name = execution_name or timestamped_name("run")[-27:].lstrip("-")
+    execution = runner.run(execution_input, name=name)
+    if as_json:
+        emit_json(execution.as_dict())
+    info(f"execution {name}: {execution.status}" + (f" ({execution.error}: {execution.cause})"
+                                                      if execution.error else ""))
+    return 0 if execution.status == "SUCCEEDED" else 1
+
+
+def print_event(event: Any) -> None:
+    info(event.describe())
+
+
+COMMANDS = [pipeline]
