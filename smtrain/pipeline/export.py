@@ -193,7 +193,8 @@ def deploy_states(params: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "Create endpoint config": task(SAGEMAKER + "createEndpointConfig", params["config"], "Find endpoint",
                                        result_path=None, retry_on=THROTTLING),
         "Find endpoint": {**task(SDK + "describeEndpoint", {"EndpointName.$": "$.args.endpoint_name"},
-                                 "Update endpoint", result_path=None, catch=""),
+                                 "Update endpoint", result_path="$.previous", catch="",
+                                 result_selector={"EndpointConfigName.$": "$.EndpointConfigName"}),
                           "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": None,
                                      "Next": "Mark endpoint created"}]},
         "Mark endpoint created": {"Type": "Pass", "Result": {"created": True}, "ResultPath": "$.endpoint",
@@ -210,7 +211,7 @@ def deploy_states(params: dict[str, dict[str, Any]]) -> dict[str, Any]:
         "Endpoint ready": {"Type": "Choice", "Choices": [
             {"And": [{"Variable": "$.status.EndpointStatus", "StringEquals": "InService"},
                      {"Variable": "$.status.EndpointConfigName", "StringEqualsPath": "$.names.config"}],
-             "Next": "Deployed"},
+             "Next": "Updated"},
             {"Variable": "$.status.EndpointStatus", "StringEquals": "InService", "Next": "Update rolled back"},
             {"Or": [{"Variable": "$.status.EndpointStatus", "StringEquals": "Failed"},
                     {"Variable": "$.status.EndpointStatus", "StringEquals": "UpdateRollbackFailed"},
@@ -227,7 +228,32 @@ def deploy_states(params: dict[str, dict[str, Any]]) -> dict[str, Any]:
                                                  "$.status.FailureReason)"}},
         "Update rolled back": {"Type": "Pass", "ResultPath": "$.error", "Next": CLEAN_UP, "Parameters": {
             "Error": "UpdateRolledBack", "Cause": "the endpoint update failed; it still serves the previous model"}},
+        **retire_states(),
         "Deployed": {"Type": "Succeed"},
+    }
+
+
+def retire_states() -> dict[str, Any]:
+    """After an update, remove the config and model the endpoint no longer uses (as `smtrain deploy` does)."""
+
+    def best_effort(operation: str, parameters: dict[str, Any], next_state: str, **extra: Any) -> dict[str, Any]:
+        return {**task(SDK + operation, parameters, next_state, catch="", **{"result_path": None, **extra}),
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": "Deployed"}]}
+
+    return {
+        "Updated": {"Type": "Choice", "Choices": [
+            {"Variable": "$.endpoint.created", "BooleanEquals": True, "Next": "Deployed"}],
+            "Default": "Describe previous config"},
+        "Describe previous config": best_effort(
+            "describeEndpointConfig", {"EndpointConfigName.$": "$.previous.EndpointConfigName"},
+            "Delete previous config", result_path="$.previous",
+            result_selector={"EndpointConfigName.$": "$.EndpointConfigName",
+                             "Models.$": "$.ProductionVariants[*].ModelName"}),
+        "Delete previous config": best_effort(
+            "deleteEndpointConfig", {"EndpointConfigName.$": "$.previous.EndpointConfigName"},
+            "Delete previous model"),
+        "Delete previous model": best_effort(
+            "deleteModel", {"ModelName.$": "States.ArrayGetItem($.previous.Models, 0)"}, "Deployed"),
     }
 
 
