@@ -177,4 +177,85 @@ def print_event(event: Any) -> None:
     info(event.describe())
 
 
+@pipeline.command(name="deploy")
+@click.option("--state-machine-role", required=True,
+              help="The role Step Functions assumes (`export --format cfn` writes a least-privilege one).")
+@pipeline_options
+@common_options
+def deploy_command(state_machine_role: str, **options: Any) -> None:
+    """Upload the source, then create the state machine or update its definition (sagemaker backend)."""
+    from smtrain.pipeline import deployment
+    from smtrain.pipeline.build import run_uploads
+
+    session = session_for(options)
+    sfn = deployment.stepfunctions(session)
+    exported = build(options, session)
+    run_uploads(session, exported.uploads)
+    arn, created = deployment.deploy(sfn, exported.spec.name, exported.definition, state_machine_role)
+    info(f"{'created' if created else 'updated'} {arn}")
+    info(f"start it: smtrain pipeline start --backend sagemaker --name {exported.spec.name}")
+
+
+@pipeline.command(name="start")
+@click.option("--name", "pipeline_name", default="smtrain", show_default=True, help="The state machine's name.")
+@click.option("--input", "input_text", default="{}", show_default=True, help="The execution input (JSON).")
+@click.option("--execution-name", default="", help="Default: run-<timestamp>.")
+@common_options
+def start_command(pipeline_name: str, input_text: str, execution_name: str, **settings: Any) -> None:
+    """Start an execution; the input is checked against the deployed definition first."""
+    from smtrain.pipeline import deployment
+    from smtrain.pipeline.checks import check_input
+    from smtrain.pipeline.runner import parse_input
+    from smtrain.spec import timestamped_name
+
+    session = make_session(settings)
+    sfn = deployment.stepfunctions(session)
+    execution_input = parse_input(input_text)
+    arn = deployment.require(sfn, pipeline_name)
+    check_input(json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]), execution_input)
+    name = execution_name or timestamped_name("run")[-27:].lstrip("-")
+    info(f"started {deployment.start(sfn, pipeline_name, execution_input, name)}")
+    info(f"follow it: smtrain pipeline status --backend sagemaker {name}")
+
+
+@pipeline.command(name="status")
+@click.argument("execution", required=False, default="")
+@click.option("--json", "as_json", is_flag=True, help="Print the same as JSON.")
+@pipeline_options
+@common_options
+def status_command(execution: str, as_json: bool, **options: Any) -> None:
+    """Each state of an execution (default: the newest), and whether the deployed definition is current."""
+    from smtrain.pipeline import deployment
+
+    session = session_for(options, quiet=True)
+    sfn = deployment.stepfunctions(session)
+    exported = build(options, session)
+    report = deployment.status(sfn, exported.spec.name, execution, exported.definition)
+    if as_json:
+        emit_json(report)
+        return
+    print_status(report)
+
+
+def print_status(report: dict[str, Any]) -> None:
+    if report["upToDate"]:
+        info(f"state machine {report['stateMachineArn']}: up to date ({report['currentPlan']})")
+    else:
+        info(f"state machine {report['stateMachineArn']}: DIFFERS from the current export "
+             f"(deployed {report['deployedPlan'] or 'unknown'}, now {report['currentPlan']}); "
+             "run `smtrain pipeline deploy` to update it")
+    execution = report.get("execution")
+    if not execution:
+        info("no execution yet")
+        return
+    info(f"execution {execution['name']}: {execution['status']}")
+    for state, status in execution["states"].items():
+        info(f"  {status:>9}  {state}")
+    for label, key in (("training job", "trainingJob"), ("gate", "gate"), ("endpoint", "endpoint")):
+        if execution.get(key):
+            info(f"  {label}: {execution[key]}")
+    if execution.get("error"):
+        info(f"  error: {execution['error']}: {execution['cause']}")
+
+
 COMMANDS = [pipeline]
