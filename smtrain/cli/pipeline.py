@@ -106,7 +106,8 @@ def session_for(options: dict[str, Any], *, quiet: bool = False) -> Any:
 
 @pipeline.command(name="export")
 @pipeline_options
-@click.option("--format", "output_format", type=click.Choice(["asl", "cfn"]), default="asl", show_default=True)
+@click.option("--format", "output_format", type=click.Choice(["asl", "cfn", "mermaid"]), default="asl",
+              show_default=True, help="The definition, a CloudFormation template, or a Mermaid picture of it.")
 @click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @common_options
 def export_command(output_format: str, output_path: str | None, **options: Any) -> None:
@@ -118,15 +119,20 @@ def export_command(output_format: str, output_path: str | None, **options: Any) 
         from smtrain.pipeline.cfn import template
 
         document = template(exported)
-    write_document(document, output_path)
+    if output_format == "mermaid":
+        from smtrain.pipeline.mermaid import markdown
+
+        write_document(markdown(document), output_path)
+    else:
+        write_document(document, output_path)
     for upload in exported.uploads:
         info(f"note: the pipeline reads {upload.uri}; `smtrain pipeline deploy` or `run --local` uploads it")
 
 
-def write_document(document: dict[str, Any], output_path: str | None) -> None:
+def write_document(document: dict[str, Any] | str, output_path: str | None) -> None:
     from smtrain.pipeline.export import to_json
 
-    text = to_json(document)
+    text = document if isinstance(document, str) else to_json(document)
     if not output_path:
         click.echo(text, nl=False)
         return
