@@ -70,7 +70,7 @@ def evaluate(expression: str, data: Any, context: dict[str, Any]) -> Any:
 
 
 TOKEN = re.compile(r"\s*(?:(?P<string>'(?:\\.|[^'\\])*')|(?P<func>States\.[A-Za-z]+)\(|(?P<punct>[,)])"
-                   r"|(?P<number>-?\d+(?:\.\d+)?)|(?P<word>true|false|null)|(?P<path>\$[^,)\s]*(?:\([^)]*\)[^,)\s]*)*))")
+                   r"|(?P<number>-?\d+(?:\.\d+)?)|(?P<word>true|false|null)|(?P<path>\$(?:[^,()\s\[]|\[[^\]]*\])*))")
 
 
 def tokenize(expression: str) -> list[tuple[str, str]]:
