@@ -136,3 +136,37 @@ def test_a_retried_step_gets_a_fresh_name(session: smtrain.Session, train_uri: s
     deadline = time.monotonic() + 120
     while session.job("penguins-e1-train-0").status == "InProgress" and time.monotonic() < deadline:
         time.sleep(0.2)  # the abandoned first attempt runs on; let it end before the test does
+
+
+BAD_SERVING = """
+import os
+
+if __name__ == "__main__":
+    with open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w") as handle:
+        handle.write("trained")
+    print("train_accuracy=0.99")
+
+
+def model_fn(model_dir):
+    raise RuntimeError("this model cannot be loaded")
+"""
+
+
+def test_a_failed_update_leaves_the_previous_endpoint_serving(session: smtrain.Session, train_uri: str,
+                                                              tmp_path: Path) -> None:
+    first = run(session, penguins(session, channel=train_uri, root="", gate=Gate()), name="good")
+    assert first.status == "SUCCEEDED", (first.error, first.cause)
+    source = tmp_path / "bad-serving"
+    source.mkdir()
+    (source / "serve.py").write_text(BAD_SERVING)
+    bad = penguins(session, channel=train_uri, root="", gate=Gate(), source_dir=source, entry_point="serve.py",
+                   hyperparameters={})
+    second = run(session, bad, name="bad")
+    assert second.status == "FAILED" and second.error == "UpdateRolledBack"
+    states = [e.state for e in second.history]
+    assert "Update endpoint" in states and "Delete endpoint" not in states
+    endpoint = session.backend.sagemaker().describe_endpoint(EndpointName="penguins")
+    assert (endpoint["EndpointStatus"], endpoint["EndpointConfigName"]) == ("InService", "penguins-good-config")
+    assert session.predict("penguins", ROW) in (["male"], ["female"])  # still the first model
+    assert resources(session) == {"models": ["penguins-good-model"], "configs": ["penguins-good-config"],
+                                  "endpoints": ["penguins"]}
