@@ -172,6 +172,10 @@ def run_command(local: bool, input_text: str, definition_path: str | None, execu
                     sleep=session.backend.sleep, max_wait_seconds=1.0)
     name = execution_name or timestamped_name("run")[-27:].lstrip("-")
     execution = runner.run(execution_input, name=name)
+    from smtrain.pipeline import records
+
+    pipeline_name = str(definition.get("Comment", "")).split(";")[0].removeprefix("smtrain pipeline ").strip()
+    records.save(session.config.home, pipeline_name or "unnamed", definition, execution)
     if as_json:
         emit_json(execution.as_dict())
     info(f"execution {name}: {execution.status}" + (f" ({execution.error}: {execution.cause})"
@@ -234,13 +238,27 @@ def status_command(execution: str, as_json: bool, **options: Any) -> None:
     from smtrain.pipeline import deployment
 
     session = session_for(options, quiet=True)
-    sfn = deployment.stepfunctions(session)
     exported = build(options, session)
-    report = deployment.status(sfn, exported.spec.name, execution, exported.definition)
+    if session.backend.name == "local":
+        report = local_status(session, exported, execution)
+    else:
+        sfn = deployment.stepfunctions(session)
+        report = deployment.status(sfn, exported.spec.name, execution, exported.definition)
     if as_json:
         emit_json(report)
         return
     print_status(report)
+
+
+def local_status(session: Any, exported: Any, execution: str) -> dict[str, Any]:
+    """A local execution's record, and whether it ran what would be exported now."""
+    from smtrain.pipeline import records
+    from smtrain.pipeline.export import definition_hash
+
+    record = records.load(session.config.home, exported.spec.name, execution)
+    ran, current = record.pop("plan"), definition_hash(exported.definition)
+    return {"stateMachineArn": f"local pipeline {exported.spec.name}", "deployedPlan": ran,
+            "currentPlan": current, "upToDate": ran == current, "execution": record}
 
 
 def print_status(report: dict[str, Any]) -> None:

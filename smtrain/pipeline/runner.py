@@ -44,10 +44,19 @@ class Execution:
     error: str = ""
     cause: str = ""
     history: list[Event] = field(default_factory=list)
+    data: Any = None  # the state's data when the execution ended (what `status` reads the job and gate from)
 
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "status": self.status, "output": self.output, "error": self.error,
                 "cause": self.cause, "history": [vars(e) for e in self.history]}
+
+    def states(self) -> dict[str, str]:
+        """Each state's last status, in the order first entered."""
+        found: dict[str, str] = {}
+        for event in self.history:
+            found[event.state] = {"Entered": "entered", "Succeeded": "succeeded", "Failed": "failed",
+                                  "Caught": "caught", "Retrying": "retrying"}[event.kind]
+        return found
 
 
 def load_definition(text: str, *, where: str) -> dict[str, Any]:
@@ -111,6 +120,7 @@ class Runner:
                 return self.finish(execution, "FAILED", error=str(error), cause=str(cause))
             try:
                 data, state_name = self.step(execution, state_name, state, data, context)
+                execution.data = data
             except StatesError as exc:
                 self.emit(execution, state_name, "Failed", f"{exc.error}: {exc.cause}")
                 return self.finish(execution, "FAILED", error=exc.error, cause=exc.cause)

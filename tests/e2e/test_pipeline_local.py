@@ -73,6 +73,14 @@ def test_export_then_run_the_penguins_pipeline_locally(cli: Cli, workdir: Path) 
                  "execution first: SUCCEEDED"):
         assert line in ran.err  # state by state, as the console shows it
 
+    status = cli("pipeline", "status", "first")  # options from smtrain.toml
+    assert status.code == 0, status.err
+    for line in ("up to date", "execution first: SUCCEEDED", "succeeded  Check threshold", "caught  Find endpoint",
+                 "training job: penguins-first-train-0", "gate: passed (Approved)", "endpoint: penguins"):
+        assert line in status.err
+    record = workdir / ".smtrain" / "pipelines" / "penguins" / "first.json"
+    assert record.stat().st_mode & 0o077 == 0  # it holds the execution's input: the owner's only
+
     listing = cli("ls", "--json").json()
     [job] = listing["TrainingJobs"]
     assert job["TrainingJobName"] == "penguins-first-train-0" and job["HyperParameters"]["C"] == "0.25"
