@@ -118,6 +118,10 @@ def gate_states(spec: PipelineSpec) -> dict[str, Any]:
     gate = spec.gate
     after_threshold = "Find champion" if gate.champion else "Approve"
     states: dict[str, Any] = {
+        "Has metric": {"Type": "Choice", "Choices": [
+            {"Variable": "$.training.Metric[0]", "IsPresent": True, "Next": "Read metric"}], "Default": "No metric"},
+        "No metric": {"Type": "Fail", "Error": "MetricMissing",
+                      "Cause": f"the training job reported no {gate.metric}: check its metric definition's regex"},
         "Read metric": {"Type": "Pass", "ResultPath": "$.metric", "Next": "Check threshold" if gate.threshold
                         is not None else after_threshold,
                         "Parameters": {"value.$": "States.ArrayGetItem($.training.Metric, 0)"}},
@@ -150,8 +154,12 @@ def champion_states(spec: PipelineSpec) -> dict[str, Any]:
             result_path="$.champion", result_selector={
                 "TrainingJobName.$": "$.CustomerMetadataProperties['smtrain:training-job']"}),
         "Champion's job": task(SDK + "describeTrainingJob", {"TrainingJobName.$": "$.champion.TrainingJobName"},
-                               "Champion's metric", result_path="$.champion",
+                               "Champion has metric", result_path="$.champion",
                                result_selector={"Metric.$": metric_filter(spec.gate.metric)}),
+        # A champion whose job did not report the metric cannot be compared: the threshold alone decides.
+        "Champion has metric": {"Type": "Choice", "Choices": [
+            {"Variable": "$.champion.Metric[0]", "IsPresent": True, "Next": "Champion's metric"}],
+            "Default": "Approve"},
         "Champion's metric": {"Type": "Pass", "ResultPath": "$.champion", "Next": "Beat champion",
                               "Parameters": {"value.$": "States.ArrayGetItem($.champion.Metric, 0)"}},
         "Beat champion": compare("$.champion.value", "Approve", spec.gate.minimize),
@@ -161,7 +169,7 @@ def champion_states(spec: PipelineSpec) -> dict[str, Any]:
 def register_states(spec: PipelineSpec, params: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The group first (the champion lives there), then the package, Rejected if the gate stopped it."""
     approval = "Approved" if spec.approve else "PendingManualApproval"
-    after_group = "Read metric" if spec.gate.enabled else "Approve"
+    after_group = "Has metric" if spec.gate.enabled else "Approve"
     states: dict[str, Any] = {
         "Find group": task(SDK + "describeModelPackageGroup", {"ModelPackageGroupName": spec.group}, after_group,
                            result_path=None, catch=""),

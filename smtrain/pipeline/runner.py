@@ -24,6 +24,10 @@ from .states import choose, matches
 SYNC_STATES = {"Completed": "SUCCEEDED", "Failed": "FAILED", "Stopped": "FAILED"}
 
 
+class ExecutionTimedOut(Exception):
+    """The state machine's TimeoutSeconds passed: the execution ends, with no Catch (as in Step Functions)."""
+
+
 @dataclass
 class Event:
     state: str
@@ -93,6 +97,7 @@ class Runner:
         self.max_wait_seconds = max_wait_seconds
         self.poll_seconds = poll_seconds
         self.clock = clock
+        self.deadline = float("inf")
 
     def run(self, execution_input: dict[str, Any], *, name: str) -> Execution:
         check_input(self.definition, execution_input)
@@ -100,7 +105,7 @@ class Runner:
         started = dt.datetime.now(dt.UTC).isoformat()
         context: dict[str, Any] = {"Execution": {"Name": name, "Input": execution_input, "StartTime": started},
                                    "State": {}}
-        deadline = self.clock() + float(self.definition.get("TimeoutSeconds", 99999999))
+        deadline = self.deadline = self.clock() + float(self.definition.get("TimeoutSeconds", 99999999))
         state_name, data = self.definition["StartAt"], execution_input
         while True:
             state = self.definition["States"][state_name]
@@ -121,6 +126,9 @@ class Runner:
             try:
                 data, state_name = self.step(execution, state_name, state, data, context)
                 execution.data = data
+            except ExecutionTimedOut:
+                self.emit(execution, state_name, "Failed", "States.Timeout")
+                return self.finish(execution, "TIMED_OUT", error="States.Timeout", cause="TimeoutSeconds passed")
             except StatesError as exc:
                 self.emit(execution, state_name, "Failed", f"{exc.error}: {exc.cause}")
                 return self.finish(execution, "FAILED", error=exc.error, cause=exc.cause)
@@ -209,15 +217,24 @@ class Runner:
         return response
 
     def wait_for_training(self, job_name: str) -> dict[str, Any]:
-        """``.sync``: poll DescribeTrainingJob until the job ends; a job that did not complete fails the Task."""
-        while True:
-            description = self.api("describeTrainingJob", {"TrainingJobName": job_name})
-            outcome = SYNC_STATES.get(str(description.get("TrainingJobStatus")))
-            if outcome == "SUCCEEDED":
-                return description
-            if outcome == "FAILED":
-                raise StatesError("States.TaskFailed", json.dumps(description, default=str))
-            self.sleep(self.poll_seconds)
+        """``.sync``: poll DescribeTrainingJob until the job ends; a job that did not complete fails the Task.
+
+        As in Step Functions, an execution that stops (Ctrl-C here) or times out stops the job.
+        """
+        try:
+            while True:
+                description = self.api("describeTrainingJob", {"TrainingJobName": job_name})
+                outcome = SYNC_STATES.get(str(description.get("TrainingJobStatus")))
+                if outcome == "SUCCEEDED":
+                    return description
+                if outcome == "FAILED":
+                    raise StatesError("States.TaskFailed", json.dumps(description, default=str))
+                if self.clock() > self.deadline:
+                    raise ExecutionTimedOut(job_name)
+                self.sleep(self.poll_seconds)
+        except (KeyboardInterrupt, ExecutionTimedOut):
+            self.api("stopTrainingJob", {"TrainingJobName": job_name})
+            raise
 
     def emit(self, execution: Execution, state: str, kind: str, detail: str = "") -> None:
         event = Event(state, kind, detail)

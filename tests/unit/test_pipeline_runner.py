@@ -145,3 +145,69 @@ def test_documents_and_input_text() -> None:
         parse_input("[1]")
     assert parse_input('{"a": 1}') == {"a": 1}
     assert select("$.a", {"a": None}, CONTEXT) is None
+
+
+class FakeSageMaker:
+    """Just enough of SageMaker for a training step: a job that runs until ``finish_after`` polls."""
+
+    def __init__(self, *, finish_after: int = 10**9, metrics: list[dict[str, Any]] | None = None) -> None:
+        self.now = 0.0
+        self.polls = 0
+        self.finish_after = finish_after
+        self.metrics = metrics or []
+        self.calls: list[str] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def create_training_job(self, **request: Any) -> dict[str, Any]:
+        self.calls.append("create_training_job")
+        self.request = request
+        return {"TrainingJobArn": "arn"}
+
+    def describe_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        self.polls += 1
+        self.now += 100  # each poll is 100 s later
+        status = "Completed" if self.polls >= self.finish_after else "InProgress"
+        return {"TrainingJobName": TrainingJobName, "TrainingJobStatus": status, "FinalMetricDataList": self.metrics,
+                "ModelArtifacts": {"S3ModelArtifacts": "s3://m"},
+                "AlgorithmSpecification": {"TrainingImage": "img"}}
+
+    def stop_training_job(self, TrainingJobName: str) -> dict[str, Any]:
+        self.calls.append(f"stop_training_job {TrainingJobName}")
+        return {}
+
+    def describe_model_package_group(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+
+def test_the_execution_timeout_stops_the_training_job(definition: dict[str, Any]) -> None:
+    fake = FakeSageMaker()
+    runner = Runner(definition, fake, sleep=lambda seconds: None, clock=fake.clock)
+    execution = runner.run({}, name="slow")
+    assert (execution.status, execution.error) == ("TIMED_OUT", "States.Timeout")
+    assert fake.calls == ["create_training_job", "stop_training_job penguins-slow-train-0"]
+    assert fake.polls == definition["TimeoutSeconds"] // 100 + 1
+    assert "Clean up" not in [e.state for e in execution.history]  # a timeout is not caught, as in AWS
+
+
+def test_a_job_without_the_gate_metric_fails_clearly(definition: dict[str, Any]) -> None:
+    fake = FakeSageMaker(finish_after=1, metrics=[{"MetricName": "other", "Value": 1.0}])
+    execution = Runner(definition, fake, sleep=lambda seconds: None).run({}, name="nometric")
+    assert (execution.status, execution.error) == ("FAILED", "MetricMissing")
+    assert "train:accuracy" in execution.cause
+
+
+def test_spot_training_keeps_its_cost_guards(home: Path) -> None:
+    from dataclasses import replace
+
+    from smtrain.pipeline.export import export_definition
+
+    exported = penguins(smtrain.Session(quiet=True))
+    spec = replace(exported.spec, training=replace(exported.spec.training, spot=True, max_wait_seconds=7200))
+    train = export_definition(spec, smtrain.Session(quiet=True).config, root="s3://b/smtrain", image_uri="img",
+                              role="role")["States"]["Train"]["Parameters"]
+    assert train["EnableManagedSpotTraining"] is True
+    assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400, "MaxWaitTimeInSeconds": 7200}
+    assert train["CheckpointConfig"] == {
+        "S3Uri.$": "States.Format('s3://b/smtrain/penguins-{}/checkpoints/', $$.Execution.Name)"}
