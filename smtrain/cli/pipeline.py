@@ -10,10 +10,11 @@ from typing import Any
 import click
 
 from smtrain.cli.common import common_options, emit_json, info, make_session
-from smtrain.cli.train import fit_arguments, fit_options
+from smtrain.cli.train import FIT_OPTIONS, fit_arguments
 
 DEPLOY_KEYS = ("endpoint_name", "serving_instance_type", "serving_instance_count", "serverless_memory_mb",
                "ttl_seconds", "workers")
+ENTRY_POINT = click.option("--entry-point", default="", help="The training script, relative to --source-dir.")
 PIPELINE_OPTIONS = [
     click.option("--name", "pipeline_name", default="smtrain", show_default=True,
                  help="The state machine's name; prefixes every resource it creates (16 characters at most)."),
@@ -37,10 +38,13 @@ PIPELINE_OPTIONS = [
 
 
 def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags of `fit`, `register` and `deploy`, plus the gate; defaults from `[pipeline]` in smtrain.toml."""
-    for option in reversed(PIPELINE_OPTIONS):
+    """The flags of `fit`, `register` and `deploy`, plus the gate; defaults from `[pipeline]` in smtrain.toml.
+
+    --entry-point is checked when a definition is built, so `run --definition` and `status` work without it.
+    """
+    for option in reversed([ENTRY_POINT, *FIT_OPTIONS[1:], *PIPELINE_OPTIONS]):
         command = option(command)
-    return fit_options(command)
+    return command
 
 
 @click.group()
@@ -93,6 +97,11 @@ def build(options: dict[str, Any], session: Any) -> Any:
     fit = fit_arguments(options.pop("source_dir"), options.pop("channels"), options.pop("hps"),
                         options.pop("metrics"), options.pop("environment"), options)
     entry_point = fit.pop("entry_point")
+    if not entry_point:
+        from smtrain.errors import UsageError
+
+        raise UsageError("no entry point given", where="--entry-point",
+                         hint="give --entry-point (or entry_point in the [pipeline] table of smtrain.toml)")
     fit.pop("job_name")  # jobs are named after each execution
     spec = pipeline_spec(session, name=name, entry_point=entry_point, fit=fit, group=group, approve=approve,
                          deploy=deploy, gate=gate, timeout_seconds=timeout)
@@ -238,31 +247,35 @@ def status_command(execution: str, as_json: bool, **options: Any) -> None:
     from smtrain.pipeline import deployment
 
     session = session_for(options, quiet=True)
-    exported = build(options, session)
+    exported = build(options, session) if options["entry_point"] else None
+    name = exported.spec.name if exported else options["pipeline_name"]
+    current = exported.definition if exported else None
     if session.backend.name == "local":
-        report = local_status(session, exported, execution)
+        report = local_status(session, name, execution, current)
     else:
-        sfn = deployment.stepfunctions(session)
-        report = deployment.status(sfn, exported.spec.name, execution, exported.definition)
+        report = deployment.status(deployment.stepfunctions(session), name, execution, current)
     if as_json:
         emit_json(report)
         return
     print_status(report)
 
 
-def local_status(session: Any, exported: Any, execution: str) -> dict[str, Any]:
+def local_status(session: Any, name: str, execution: str, definition: dict[str, Any] | None) -> dict[str, Any]:
     """A local execution's record, and whether it ran what would be exported now."""
     from smtrain.pipeline import records
     from smtrain.pipeline.export import definition_hash
 
-    record = records.load(session.config.home, exported.spec.name, execution)
-    ran, current = record.pop("plan"), definition_hash(exported.definition)
-    return {"stateMachineArn": f"local pipeline {exported.spec.name}", "deployedPlan": ran,
-            "currentPlan": current, "upToDate": ran == current, "execution": record}
+    record = records.load(session.config.home, name, execution)
+    ran, current = record.pop("plan"), definition_hash(definition) if definition else ""
+    return {"stateMachineArn": f"local pipeline {name}", "deployedPlan": ran, "currentPlan": current,
+            "upToDate": ran == current if definition else None, "execution": record}
 
 
 def print_status(report: dict[str, Any]) -> None:
-    if report["upToDate"]:
+    if report["upToDate"] is None:
+        info(f"state machine {report['stateMachineArn']}: plan {report['deployedPlan'] or 'unknown'} "
+             "(give the pipeline's options to compare it with the current export)")
+    elif report["upToDate"]:
         info(f"state machine {report['stateMachineArn']}: up to date ({report['currentPlan']})")
     else:
         info(f"state machine {report['stateMachineArn']}: DIFFERS from the current export "

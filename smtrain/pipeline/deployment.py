@@ -61,16 +61,16 @@ def start(sfn: Any, name: str, execution_input: dict[str, Any], execution_name: 
     return str(started["executionArn"])
 
 
-def status(sfn: Any, name: str, execution: str, current: dict[str, Any]) -> dict[str, Any]:
-    """The deployed definition against the current export, and one execution state by state."""
+def status(sfn: Any, name: str, execution: str, current: dict[str, Any] | None) -> dict[str, Any]:
+    """The deployed definition against the current export (if given), and one execution state by state."""
     from smtrain.aws import translating
 
     arn = require(sfn, name)
     with translating(where=f"state machine {name}"):
         deployed = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
         report: dict[str, Any] = {"stateMachineArn": arn, "deployedPlan": definition_hash(deployed),
-                                  "currentPlan": definition_hash(current)}
-        report["upToDate"] = report["deployedPlan"] == report["currentPlan"]
+                                  "currentPlan": definition_hash(current) if current else ""}
+        report["upToDate"] = report["deployedPlan"] == report["currentPlan"] if current else None
         execution_arn = execution_arn_for(sfn, arn, execution)
         if execution_arn:
             report["execution"] = describe(sfn, execution_arn)

@@ -107,8 +107,10 @@ def test_bad_input_and_bad_documents_are_refused(cli: Cli, workdir: Path) -> Non
 
     (workdir / "lambda.json").write_text(json.dumps({"StartAt": "A", "States": {"A": {
         "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": True}}}))
-    refused = cli("pipeline", "run", "--local", "--definition", "lambda.json", *flags(data))
+    refused = cli("pipeline", "run", "--local", "--definition", "lambda.json")  # no other option needed
     assert refused.code == 2 and "not supported on a Task state" in refused.err
+    no_script = cli("pipeline", "export", "--name", "penguins")
+    assert no_script.code == 2 and "--entry-point: no entry point given" in no_script.err
 
     local_deploy = cli("pipeline", "deploy", *flags(data), "--state-machine-role", "arn:aws:iam::1:role/r")
     assert local_deploy.code == 2 and "needs the sagemaker backend" in local_deploy.err
