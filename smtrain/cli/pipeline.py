@@ -58,6 +58,7 @@ def pipeline(ctx: click.Context) -> None:
     """
     table = read_pipeline_table(Path.cwd() / "smtrain.toml")
     if table:
+        check_table_keys(table)
         ctx.default_map = {command: table for command in ("export", "run", "deploy", "status")}
 
 
@@ -80,6 +81,18 @@ def read_pipeline_table(path: Path) -> dict[str, Any]:
             value = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in value.items()]
         converted[names.get(key, key)] = value
     return converted
+
+
+def check_table_keys(table: dict[str, Any]) -> None:
+    """A misspelt key would be ignored silently: refuse it instead."""
+    from smtrain.errors import UsageError
+
+    accepted = {param.name for param in export_command.params if param.name} - {"output_format", "output_path"}
+    for key in table:
+        if key not in accepted:
+            names = sorted(n for n in accepted if n not in ("backend", "region", "profile", "role", "bucket", "home"))
+            raise UsageError(f"unknown key {key!r} in [pipeline]", where="smtrain.toml",
+                             hint=f"keys are the flags with underscores: {', '.join(names)}")
 
 
 def build(options: dict[str, Any], session: Any) -> Any:
