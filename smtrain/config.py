@@ -172,7 +172,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
     if not isinstance(table, dict):
         raise UsageError(f"'smtrain' must be a table of settings, got {table!r}", where=str(path),
                          hint='write the settings under a [smtrain] header, e.g. [smtrain] then backend = "local"')
-    return dict(table)
+    settings = dict(table)
+    settings.pop("pipeline", None)  # the [pipeline] table holds `smtrain pipeline` options
+    return settings
 
 
 def _coerce(key: str, value: Any, source: str) -> Any:

@@ -35,6 +35,7 @@ COMMANDS = {
     "approve": "smtrain.cli.models:approve",
     "reject": "smtrain.cli.models:reject",
     "doctor": "smtrain.cli.doctor:doctor",
+    "pipeline": "smtrain.cli.pipeline:pipeline",
 }
 
 

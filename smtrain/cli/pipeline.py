@@ -1,0 +1,311 @@
+"""`smtrain pipeline`: fit -> gate -> register -> deploy as a Step Functions state machine."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from smtrain.cli.common import SETTING_OPTIONS, common_options, emit_json, info, make_session
+from smtrain.cli.train import FIT_OPTIONS, fit_arguments
+
+DEPLOY_KEYS = ("endpoint_name", "serving_instance_type", "serving_instance_count", "serverless_memory_mb",
+               "ttl_seconds", "workers")
+ENTRY_POINT = click.option("--entry-point", default="", help="The training script, relative to --source-dir.")
+PIPELINE_OPTIONS = [
+    click.option("--name", "pipeline_name", default="smtrain", show_default=True,
+                 help="The state machine's name; prefixes every resource it creates (16 characters at most)."),
+    click.option("--group", default="", help="Model package group to register in (default: the pipeline's name)."),
+    click.option("--approve", is_flag=True, help="Register a model that passes the gate as Approved."),
+    click.option("--endpoint-name", default="", help="Default: the pipeline's name."),
+    click.option("--serving-instance-type", default="", help="Endpoint instance type."),
+    click.option("--serving-instance-count", default=1, type=int, show_default=True),
+    click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int,
+                 help="Serverless endpoint with this much memory (MB)."),
+    click.option("--ttl", "ttl_seconds", default=0, type=int,
+                 help="Tag the endpoint to expire after this many seconds."),
+    click.option("--workers", default=0, type=int, help="Model server workers."),
+    click.option("--gate-metric", default="", help="Deploy only if this metric (a --metric-definition) passes."),
+    click.option("--gate-threshold", default=None, type=float, help="The gate's default threshold."),
+    click.option("--gate-champion", is_flag=True, help="The gate also requires beating the newest Approved model."),
+    click.option("--gate-minimize", is_flag=True, help="Lower metric values are better."),
+    click.option("--timeout", "timeout_seconds", default=2 * 86400, type=int, show_default=True,
+                 help="The state machine's TimeoutSeconds."),
+]
+
+
+def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags of `fit`, `register` and `deploy`, plus the gate; defaults from `[pipeline]` in smtrain.toml.
+
+    --entry-point is checked when a definition is built, so `run --definition` and `status` work without it.
+    """
+    for option in reversed([ENTRY_POINT, *FIT_OPTIONS[1:], *PIPELINE_OPTIONS]):
+        command = option(command)
+    return command
+
+
+@click.group()
+@click.pass_context
+def pipeline(ctx: click.Context) -> None:
+    """Train, gate, register and deploy as an AWS Step Functions state machine.
+
+    Options come from flags or from a [pipeline] table in smtrain.toml (keys
+    are the flag names with underscores; channel, hp and metric_definition
+    are tables). `run --local` executes the exported document itself.
+    """
+    table = read_pipeline_table(Path.cwd() / "smtrain.toml")
+    if table:
+        check_table_keys(table)
+        ctx.default_map = {command: table for command in ("export", "run", "deploy", "status")}
+
+
+def read_pipeline_table(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    import tomllib
+
+    from smtrain.errors import UsageError
+
+    try:
+        table = tomllib.loads(path.read_text()).get("pipeline", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(str(exc), where=str(path), hint="fix the TOML syntax") from exc
+    names = {"channel": "channels", "hp": "hps", "metric_definition": "metrics", "env": "environment",
+             "name": "pipeline_name"}
+    converted = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            value = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in value.items()]
+        converted[names.get(key, key)] = value
+    return converted
+
+
+def check_table_keys(table: dict[str, Any]) -> None:
+    """A misspelt key would be ignored silently: refuse it instead."""
+    from smtrain.errors import UsageError
+
+    accepted = {param.name for param in export_command.params if param.name} - {"output_format", "output_path"}
+    for key in table:
+        if key not in accepted:
+            names = sorted(n for n in accepted if n not in ("backend", "region", "profile", "role", "bucket", "home"))
+            raise UsageError(f"unknown key {key!r} in [pipeline]", where="smtrain.toml",
+                             hint=f"keys are the flags with underscores: {', '.join(names)}")
+
+
+def build(options: dict[str, Any], session: Any) -> Any:
+    """Parse the flags into a spec and export it for the session's backend."""
+    from smtrain.pipeline.build import export, pipeline_spec
+    from smtrain.pipeline.spec import Gate
+
+    name = options.pop("pipeline_name")
+    gate = Gate(options.pop("gate_metric"), options.pop("gate_threshold"), options.pop("gate_champion"),
+                options.pop("gate_minimize"))
+    deploy = {key: options.pop(key) for key in DEPLOY_KEYS}
+    deploy["instance_type"] = deploy.pop("serving_instance_type")
+    deploy["instance_count"] = deploy.pop("serving_instance_count")
+    group, approve, timeout = options.pop("group") or name, options.pop("approve"), options.pop("timeout_seconds")
+    fit = fit_arguments(options.pop("source_dir"), options.pop("channels"), options.pop("hps"),
+                        options.pop("metrics"), options.pop("environment"), options)
+    entry_point = fit.pop("entry_point")
+    if not entry_point:
+        from smtrain.errors import UsageError
+
+        raise UsageError("no entry point given", where="--entry-point",
+                         hint="give --entry-point (or entry_point in the [pipeline] table of smtrain.toml)")
+    fit.pop("job_name")  # jobs are named after each execution
+    spec = pipeline_spec(session, name=name, entry_point=entry_point, fit=fit, group=group, approve=approve,
+                         deploy=deploy, gate=gate, timeout_seconds=timeout)
+    return export(session, spec)
+
+
+def session_for(options: dict[str, Any], *, quiet: bool = False) -> Any:
+    settings = {key: options.pop(key) for key in SETTING_OPTIONS if key in options}
+    return make_session(settings, quiet=quiet)
+
+
+@pipeline.command(name="export")
+@pipeline_options
+@click.option("--format", "output_format", type=click.Choice(["asl", "cfn", "mermaid"]), default="asl",
+              show_default=True, help="The definition, a CloudFormation template, or a Mermaid picture of it.")
+@click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@common_options
+def export_command(output_format: str, output_path: str | None, **options: Any) -> None:
+    """Write the state machine (ASL), or a CloudFormation template with its least-privilege role."""
+    session = session_for(options, quiet=True)
+    exported = build(options, session)
+    document = exported.definition
+    if output_format == "cfn":
+        from smtrain.pipeline.cfn import template
+
+        document = template(exported)
+    if output_format == "mermaid":
+        from smtrain.pipeline.mermaid import markdown
+
+        write_document(markdown(document), output_path)
+    else:
+        write_document(document, output_path)
+    for upload in exported.uploads:
+        info(f"note: the pipeline reads {upload.uri}; `smtrain pipeline deploy` or `run --local` uploads it")
+
+
+def write_document(document: dict[str, Any] | str, output_path: str | None) -> None:
+    from smtrain.pipeline.export import to_json
+
+    text = document if isinstance(document, str) else to_json(document)
+    if not output_path:
+        click.echo(text, nl=False)
+        return
+    target = Path(output_path)
+    partial = target.with_name(target.name + ".partial")
+    partial.write_text(text)
+    partial.replace(target)  # never a half-written file under the name asked for
+    info(f"wrote {target}")
+
+
+@pipeline.command(name="run")
+@click.option("--local", "local", is_flag=True, required=True, help="Run on the local backend (required).")
+@click.option("--input", "input_text", default="{}", show_default=True, help="The execution input (JSON).")
+@click.option("--definition", "definition_path", type=click.Path(exists=True, dir_okay=False),
+              help="Run this exported document instead of exporting one from the options.")
+@click.option("--execution-name", default="", help="Default: run-<timestamp>.")
+@click.option("--json", "as_json", is_flag=True, help="Print the execution (status, output, history) as JSON.")
+@pipeline_options
+@common_options
+def run_command(local: bool, input_text: str, definition_path: str | None, execution_name: str, as_json: bool,
+                **options: Any) -> int:
+    """Execute the exported document, state by state, against the local backend."""
+    from smtrain.pipeline.build import run_uploads
+    from smtrain.pipeline.runner import Runner, load_definition, parse_input
+    from smtrain.spec import timestamped_name
+
+    options["backend"] = "local"
+    session = session_for(options)
+    execution_input = parse_input(input_text)
+    if definition_path:
+        definition = load_definition(Path(definition_path).read_text(), where=definition_path)
+    else:
+        exported = build(options, session)
+        definition = exported.definition
+        run_uploads(session, exported.uploads)
+    runner = Runner(definition, session.backend.sagemaker(), on_event=print_event,
+                    sleep=session.backend.sleep, max_wait_seconds=1.0)
+    name = execution_name or timestamped_name("run")[-27:].lstrip("-")
+    execution = runner.run(execution_input, name=name)
+    from smtrain.pipeline import records
+
+    pipeline_name = str(definition.get("Comment", "")).split(";")[0].removeprefix("smtrain pipeline ").strip()
+    records.save(session.config.home, pipeline_name or "unnamed", definition, execution)
+    if as_json:
+        emit_json(execution.as_dict())
+    info(f"execution {name}: {execution.status}" + (f" ({execution.error}: {execution.cause})"
+                                                      if execution.error else ""))
+    return 0 if execution.status == "SUCCEEDED" else 1
+
+
+def print_event(event: Any) -> None:
+    info(event.describe())
+
+
+@pipeline.command(name="deploy")
+@click.option("--state-machine-role", required=True,
+              help="The role Step Functions assumes (`export --format cfn` writes a least-privilege one).")
+@pipeline_options
+@common_options
+def deploy_command(state_machine_role: str, **options: Any) -> None:
+    """Upload the source, then create the state machine or update its definition (sagemaker backend)."""
+    from smtrain.pipeline import deployment
+    from smtrain.pipeline.build import run_uploads
+
+    session = session_for(options)
+    sfn = deployment.stepfunctions(session)
+    exported = build(options, session)
+    run_uploads(session, exported.uploads)
+    arn, created = deployment.deploy(sfn, exported.spec.name, exported.definition, state_machine_role)
+    info(f"{'created' if created else 'updated'} {arn}")
+    info(f"start it: smtrain pipeline start --backend sagemaker --name {exported.spec.name}")
+
+
+@pipeline.command(name="start")
+@click.option("--name", "pipeline_name", default="smtrain", show_default=True, help="The state machine's name.")
+@click.option("--input", "input_text", default="{}", show_default=True, help="The execution input (JSON).")
+@click.option("--execution-name", default="", help="Default: run-<timestamp>.")
+@common_options
+def start_command(pipeline_name: str, input_text: str, execution_name: str, **settings: Any) -> None:
+    """Start an execution; the input is checked against the deployed definition first."""
+    from smtrain.pipeline import deployment
+    from smtrain.pipeline.checks import check_input
+    from smtrain.pipeline.runner import parse_input
+    from smtrain.spec import timestamped_name
+
+    session = make_session(settings)
+    sfn = deployment.stepfunctions(session)
+    execution_input = parse_input(input_text)
+    arn = deployment.require(sfn, pipeline_name)
+    check_input(json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]), execution_input)
+    name = execution_name or timestamped_name("run")[-27:].lstrip("-")
+    info(f"started {deployment.start(sfn, pipeline_name, execution_input, name)}")
+    info(f"follow it: smtrain pipeline status --backend sagemaker {name}")
+
+
+@pipeline.command(name="status")
+@click.argument("execution", required=False, default="")
+@click.option("--json", "as_json", is_flag=True, help="Print the same as JSON.")
+@pipeline_options
+@common_options
+def status_command(execution: str, as_json: bool, **options: Any) -> None:
+    """Each state of an execution (default: the newest), and whether the deployed definition is current."""
+    from smtrain.pipeline import deployment
+
+    session = session_for(options, quiet=True)
+    exported = build(options, session) if options["entry_point"] else None
+    name = exported.spec.name if exported else options["pipeline_name"]
+    current = exported.definition if exported else None
+    if session.backend.name == "local":
+        report = local_status(session, name, execution, current)
+    else:
+        report = deployment.status(deployment.stepfunctions(session), name, execution, current)
+    if as_json:
+        emit_json(report)
+        return
+    print_status(report)
+
+
+def local_status(session: Any, name: str, execution: str, definition: dict[str, Any] | None) -> dict[str, Any]:
+    """A local execution's record, and whether it ran what would be exported now."""
+    from smtrain.pipeline import records
+    from smtrain.pipeline.export import definition_hash
+
+    record = records.load(session.config.home, name, execution)
+    ran, current = record.pop("plan"), definition_hash(definition) if definition else ""
+    return {"stateMachineArn": f"local pipeline {name}", "deployedPlan": ran, "currentPlan": current,
+            "upToDate": ran == current if definition else None, "execution": record}
+
+
+def print_status(report: dict[str, Any]) -> None:
+    if report["upToDate"] is None:
+        info(f"state machine {report['stateMachineArn']}: plan {report['deployedPlan'] or 'unknown'} "
+             "(give the pipeline's options to compare it with the current export)")
+    elif report["upToDate"]:
+        info(f"state machine {report['stateMachineArn']}: up to date ({report['currentPlan']})")
+    else:
+        info(f"state machine {report['stateMachineArn']}: DIFFERS from the current export "
+             f"(deployed {report['deployedPlan'] or 'unknown'}, now {report['currentPlan']}); "
+             "run `smtrain pipeline deploy` to update it")
+    execution = report.get("execution")
+    if not execution:
+        info("no execution yet")
+        return
+    info(f"execution {execution['name']}: {execution['status']}")
+    for state, status in execution["states"].items():
+        info(f"  {status:>9}  {state}")
+    for label, key in (("training job", "trainingJob"), ("gate", "gate"), ("endpoint", "endpoint")):
+        if execution.get(key):
+            info(f"  {label}: {execution[key]}")
+    if execution.get("error"):
+        info(f"  error: {execution['error']}: {execution['cause']}")
+
+
+COMMANDS = [pipeline]

@@ -1,0 +1,256 @@
+"""Run an exported Amazon States Language document against a SageMaker-shaped client.
+
+The client is the local backend's service, or ``boto3.client("sagemaker")``
+(pointed at moto, where botocore validates every Task's parameters against
+the service model). Only what the exporter emits is supported; anything else
+is refused before the execution starts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from smtrain.errors import UsageError
+
+from .checks import check_definition, check_input
+from .paths import StatesError, put, render, select
+from .states import choose, matches
+
+SYNC_STATES = {"Completed": "SUCCEEDED", "Failed": "FAILED", "Stopped": "FAILED"}
+
+
+class ExecutionTimedOut(Exception):
+    """The state machine's TimeoutSeconds passed: the execution ends, with no Catch (as in Step Functions)."""
+
+
+@dataclass
+class Event:
+    state: str
+    kind: str  # Entered, Succeeded, Failed, Retrying, Caught
+    detail: str = ""
+
+    def describe(self) -> str:
+        marks = {"Entered": "->", "Succeeded": "ok", "Failed": "!!", "Retrying": "..", "Caught": "=>"}
+        text = f"  {marks.get(self.kind, '  ')} {self.state}: {self.kind}"
+        return text + (f" - {self.detail}" if self.detail else "")
+
+
+@dataclass
+class Execution:
+    name: str
+    status: str = "RUNNING"
+    output: Any = None
+    error: str = ""
+    cause: str = ""
+    history: list[Event] = field(default_factory=list)
+    data: Any = None  # the state's data when the execution ended (what `status` reads the job and gate from)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status, "output": self.output, "error": self.error,
+                "cause": self.cause, "history": [vars(e) for e in self.history]}
+
+    def states(self) -> dict[str, str]:
+        """Each state's last status, in the order first entered."""
+        found: dict[str, str] = {}
+        for event in self.history:
+            found[event.state] = {"Entered": "entered", "Succeeded": "succeeded", "Failed": "failed",
+                                  "Caught": "caught", "Retrying": "retrying"}[event.kind]
+        return found
+
+
+def load_definition(text: str, *, where: str) -> dict[str, Any]:
+    try:
+        definition = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"not a JSON document: {exc}", where=where,
+                         hint="give a file `pipeline export` wrote") from exc
+    check_definition(definition, where=where)
+    return dict(definition)
+
+
+def parse_input(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"the input is not JSON: {exc}", where="--input", hint="give a JSON object") from exc
+    if not isinstance(value, dict):
+        raise UsageError("the input must be a JSON object", where="--input", hint='e.g. {"instance_count": 2}')
+    return value
+
+
+class Runner:
+    """One execution at a time; ``sleep`` and ``max_wait_seconds`` let the local backend skip long Waits."""
+
+    def __init__(self, definition: dict[str, Any], client: Any, *, on_event: Callable[[Event], None] | None = None,
+                 sleep: Callable[[float], None] = time.sleep, max_wait_seconds: float | None = None,
+                 poll_seconds: float = 0.2, clock: Callable[[], float] = time.monotonic) -> None:
+        check_definition(definition, where="definition")
+        self.definition = definition
+        self.client = client
+        self.on_event = on_event or (lambda event: None)
+        self.sleep = sleep
+        self.max_wait_seconds = max_wait_seconds
+        self.poll_seconds = poll_seconds
+        self.clock = clock
+        self.deadline = float("inf")
+
+    def run(self, execution_input: dict[str, Any], *, name: str) -> Execution:
+        check_input(self.definition, execution_input)
+        execution = Execution(name)
+        started = dt.datetime.now(dt.UTC).isoformat()
+        context: dict[str, Any] = {"Execution": {"Name": name, "Input": execution_input, "StartTime": started},
+                                   "State": {}}
+        deadline = self.deadline = self.clock() + float(self.definition.get("TimeoutSeconds", 99999999))
+        state_name, data = self.definition["StartAt"], execution_input
+        while True:
+            state = self.definition["States"][state_name]
+            self.emit(execution, state_name, "Entered", state["Type"])
+            context["State"] = {"Name": state_name, "EnteredTime": dt.datetime.now(dt.UTC).isoformat(),
+                                "RetryCount": 0}
+            if self.clock() > deadline:
+                return self.finish(execution, "TIMED_OUT", error="States.Timeout", cause="TimeoutSeconds passed")
+            kind = state["Type"]
+            if kind == "Succeed":
+                self.emit(execution, state_name, "Succeeded")
+                return self.finish(execution, "SUCCEEDED", output=data)
+            if kind == "Fail":
+                error = select(state["ErrorPath"], data, context) if "ErrorPath" in state else state.get("Error", "")
+                cause = select(state["CausePath"], data, context) if "CausePath" in state else state.get("Cause", "")
+                self.emit(execution, state_name, "Failed", f"{error}: {cause}")
+                return self.finish(execution, "FAILED", error=str(error), cause=str(cause))
+            try:
+                data, state_name = self.step(execution, state_name, state, data, context)
+                execution.data = data
+            except ExecutionTimedOut:
+                self.emit(execution, state_name, "Failed", "States.Timeout")
+                return self.finish(execution, "TIMED_OUT", error="States.Timeout", cause="TimeoutSeconds passed")
+            except StatesError as exc:
+                self.emit(execution, state_name, "Failed", f"{exc.error}: {exc.cause}")
+                return self.finish(execution, "FAILED", error=exc.error, cause=exc.cause)
+
+    def step(self, execution: Execution, name: str, state: dict[str, Any], data: Any, context: dict[str, Any]
+             ) -> tuple[Any, str]:
+        kind = state["Type"]
+        if kind == "Choice":
+            next_state = choose(state, data, context)
+            self.emit(execution, name, "Succeeded", f"next: {next_state}")
+            return data, next_state
+        if kind == "Wait":
+            seconds = float(select(state["SecondsPath"], data, context) if "SecondsPath" in state
+                            else state["Seconds"])
+            shortened = min(seconds, self.max_wait_seconds) if self.max_wait_seconds is not None else seconds
+            self.sleep(shortened)
+            note = f"{seconds:g}s" + (f" (shortened to {shortened:g}s)" if shortened < seconds else "")
+            self.emit(execution, name, "Succeeded", note)
+            return data, state["Next"]
+        if kind == "Pass":
+            result = render(state["Parameters"], data, context) if "Parameters" in state else state.get("Result", data)
+            self.emit(execution, name, "Succeeded")
+            return put(data, state.get("ResultPath", "$"), result), state["Next"]
+        return self.task(execution, name, state, data, context)
+
+    def task(self, execution: Execution, name: str, state: dict[str, Any], data: Any, context: dict[str, Any]
+             ) -> tuple[Any, str]:
+        attempts: dict[int, int] = {}
+        while True:
+            try:
+                parameters = render(state.get("Parameters", {}), data, context)
+                result = self.invoke(state["Resource"], parameters)
+                if "ResultSelector" in state:
+                    result = render(state["ResultSelector"], result, context)
+                self.emit(execution, name, "Succeeded", summarize(result))
+                return put(data, state.get("ResultPath", "$"), result), state["Next"]
+            except StatesError as exc:
+                wait = self.retry_wait(state.get("Retry", []), exc, attempts)
+                if wait is not None:
+                    self.emit(execution, name, "Retrying", f"{exc.error} (retry {context['State']['RetryCount'] + 1})")
+                    self.sleep(min(wait, self.max_wait_seconds) if self.max_wait_seconds is not None else wait)
+                    context["State"]["RetryCount"] += 1
+                    continue
+                catcher = next((c for c in state.get("Catch", []) if matches(c["ErrorEquals"], exc.error)), None)
+                if catcher is None:
+                    raise
+                self.emit(execution, name, "Caught", f"{exc.error}: {exc.cause[:300]} -> {catcher['Next']}")
+                return put(data, catcher.get("ResultPath", "$"), {"Error": exc.error, "Cause": exc.cause}), \
+                    catcher["Next"]
+
+    @staticmethod
+    def retry_wait(retriers: list[dict[str, Any]], exc: StatesError, attempts: dict[int, int]) -> float | None:
+        for index, retrier in enumerate(retriers):
+            if matches(retrier["ErrorEquals"], exc.error):
+                count = attempts.get(index, 0)
+                if count >= int(retrier.get("MaxAttempts", 3)):
+                    return None
+                attempts[index] = count + 1
+                return float(retrier.get("IntervalSeconds", 1)) * float(retrier.get("BackoffRate", 2.0)) ** count
+        return None
+
+    def invoke(self, resource: str, parameters: dict[str, Any]) -> Any:
+        operation = resource.rsplit(":", 1)[1]
+        sync = operation.endswith(".sync")
+        operation = operation.removesuffix(".sync")
+        result = self.api(operation, parameters)
+        if sync:
+            return self.wait_for_training(parameters["TrainingJobName"])
+        return result
+
+    def api(self, operation: str, parameters: dict[str, Any]) -> dict[str, Any]:
+        from botocore.exceptions import ClientError, ParamValidationError
+
+        from smtrain.plan import snake_case
+
+        method = getattr(self.client, snake_case(operation[0].upper() + operation[1:]))
+        try:
+            response = dict(method(**parameters))
+        except ClientError as exc:
+            error = exc.response.get("Error", {})
+            raise StatesError(f"SageMaker.{error.get('Code', 'SageMakerException')}",
+                              str(error.get("Message", exc))) from exc
+        except (ParamValidationError, TypeError) as exc:
+            raise StatesError("States.Runtime", f"{operation}: invalid parameters: {exc}") from exc
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def wait_for_training(self, job_name: str) -> dict[str, Any]:
+        """``.sync``: poll DescribeTrainingJob until the job ends; a job that did not complete fails the Task.
+
+        As in Step Functions, an execution that stops (Ctrl-C here) or times out stops the job.
+        """
+        try:
+            while True:
+                description = self.api("describeTrainingJob", {"TrainingJobName": job_name})
+                outcome = SYNC_STATES.get(str(description.get("TrainingJobStatus")))
+                if outcome == "SUCCEEDED":
+                    return description
+                if outcome == "FAILED":
+                    raise StatesError("States.TaskFailed", json.dumps(description, default=str))
+                if self.clock() > self.deadline:
+                    raise ExecutionTimedOut(job_name)
+                self.sleep(self.poll_seconds)
+        except (KeyboardInterrupt, ExecutionTimedOut):
+            self.api("stopTrainingJob", {"TrainingJobName": job_name})
+            raise
+
+    def emit(self, execution: Execution, state: str, kind: str, detail: str = "") -> None:
+        event = Event(state, kind, detail)
+        execution.history.append(event)
+        self.on_event(event)
+
+    @staticmethod
+    def finish(execution: Execution, status: str, *, output: Any = None, error: str = "", cause: str = ""
+               ) -> Execution:
+        execution.status, execution.output, execution.error, execution.cause = status, output, error, cause
+        return execution
+
+
+def summarize(result: Any) -> str:
+    if isinstance(result, dict):
+        for key in ("TrainingJobName", "ModelPackageArn", "EndpointStatus", "EndpointArn", "ModelArn"):
+            if key in result:
+                return f"{key}={result[key]}"
+    return ""

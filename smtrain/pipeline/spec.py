@@ -1,0 +1,62 @@
+"""What a pipeline is made of: the fit, register and deploy settings plus a gate."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from smtrain.errors import UsageError
+from smtrain.spec import DeploySpec, TrainingSpec
+
+# Resource names are <name>-<execution name>-<role>[-<attempt>]; SageMaker allows 63 characters and
+# Step Functions generates 36-character execution names, which leaves 16 for the pipeline's name.
+MAX_NAME = 16
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Deploy only when ``metric`` reaches ``threshold`` and/or beats the champion's."""
+
+    metric: str = ""
+    threshold: float | None = None
+    champion: bool = False
+    minimize: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.metric)
+
+
+@dataclass(frozen=True)
+class PipelineSpec:
+    name: str
+    training: TrainingSpec
+    deploy: DeploySpec
+    group: str
+    approve: bool = False
+    gate: Gate = field(default_factory=Gate)
+    timeout_seconds: int = 2 * 86400
+
+
+def check_pipeline_name(name: str) -> str:
+    if not re.fullmatch(r"[a-z0-9](-?[a-z0-9])*", name) or len(name) > MAX_NAME:
+        raise UsageError(f"pipeline name {name!r} is not valid", where="--name",
+                         hint=f"use up to {MAX_NAME} lower-case letters, digits and single hyphens "
+                              "(it prefixes every resource the pipeline creates)")
+    return name
+
+
+def check_gate(gate: Gate, metric_names: list[str]) -> Gate:
+    if not gate.metric:
+        if gate.threshold is not None or gate.champion:
+            raise UsageError("a gate needs a metric", where="--gate-metric",
+                             hint="name one of the --metric-definition metrics")
+        return gate
+    if gate.metric not in metric_names:
+        raise UsageError(f"gate metric {gate.metric!r} is not captured by the job", where="--gate-metric",
+                         hint=f"add --metric-definition {gate.metric}=REGEX "
+                              f"(defined: {', '.join(metric_names) or 'none'})")
+    if gate.threshold is None and not gate.champion:
+        raise UsageError("the gate has nothing to compare with", where="--gate-metric",
+                         hint="add --gate-threshold NUMBER and/or --gate-champion")
+    return gate

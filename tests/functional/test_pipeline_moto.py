@@ -1,0 +1,75 @@
+"""The same runner against a moto server: botocore validates every Task; Step Functions accepts the definition."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+import smtrain
+from smtrain.config import Config
+from smtrain.pipeline.build import Exported
+from smtrain.pipeline.export import export_definition
+from smtrain.pipeline.runner import Runner
+from smtrain.pipeline.spec import Gate
+from tests.pipeline_examples import penguins
+
+ROLE = "arn:aws:iam::123456789012:role/smtrain-sfn"
+IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
+
+
+def client(url: str, service: str) -> Any:
+    return boto3.client(service, endpoint_url=url, region_name="us-east-1", aws_access_key_id="moto",
+                        aws_secret_access_key="moto")
+
+
+@pytest.fixture
+def exported(home: Path) -> Exported:
+    """Exported for SageMaker (instance types, image, role), with no AWS call: the exporter is pure."""
+    local = penguins(smtrain.Session(quiet=True), gate=Gate())  # moto records no metrics, so no gate here
+    config = Config(backend="sagemaker", region="us-east-1")
+    definition = export_definition(local.spec, config, root="s3://bucket/smtrain", image_uri=IMAGE,
+                                   role="arn:aws:iam::123456789012:role/SageMakerRole")
+    return replace(local, definition=definition)
+
+
+def runner(exported: Exported, url: str) -> Runner:
+    return Runner(exported.definition, client(url, "sagemaker"), sleep=lambda seconds: None)
+
+
+def test_the_runner_runs_the_definition_against_moto(exported: Exported, moto_url: str) -> None:
+    execution = runner(exported, moto_url).run({"hyperparameters": {"C": "2"}, "instance_count": 2},
+                                                name="moto-ok")
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    sagemaker = client(moto_url, "sagemaker")
+    job = sagemaker.describe_training_job(TrainingJobName="penguins-moto-ok-train-0")
+    assert job["HyperParameters"]["C"] == "2"
+    assert job["HyperParameters"]["sagemaker_job_name"] == '"moto-ok"'
+    assert job["ResourceConfig"]["InstanceCount"] == 2
+    assert sagemaker.describe_endpoint(EndpointName="penguins")["EndpointConfigName"] == "penguins-moto-ok-config"
+    sagemaker.delete_endpoint(EndpointName="penguins")
+
+
+def test_botocore_catches_a_misspelt_parameter_that_cfn_lint_cannot(exported: Exported, moto_url: str) -> None:
+    parameters = exported.definition["States"]["Create model"]["Parameters"]
+    parameters["ExecutionRoleArnn"] = parameters.pop("ExecutionRoleArn")
+    execution = runner(exported, moto_url).run({}, name="moto-typo")
+    assert execution.status == "FAILED"
+    assert "ExecutionRoleArnn" in execution.cause and "Unknown parameter" in execution.cause
+    assert "Delete model" in [e.state for e in execution.history]  # the failure path ran
+
+
+def test_moto_accepts_create_state_machine_and_start_execution(exported: Exported, moto_url: str) -> None:
+    sfn = client(moto_url, "stepfunctions")
+    created = sfn.create_state_machine(name="penguins", definition=json.dumps(exported.definition), roleArn=ROLE)
+    started = sfn.start_execution(stateMachineArn=created["stateMachineArn"], name="first",
+                                  input=json.dumps({"instance_type": "ml.m5.xlarge"}))
+    described = sfn.describe_execution(executionArn=started["executionArn"])
+    assert described["status"] in ("RUNNING", "SUCCEEDED", "FAILED")
+    deployed = json.loads(sfn.describe_state_machine(stateMachineArn=created["stateMachineArn"])["definition"])
+    assert deployed == exported.definition
+    sfn.delete_state_machine(stateMachineArn=created["stateMachineArn"])
