@@ -330,13 +330,14 @@ def server_alive(pid: int, module: str) -> bool:
         return False
 
 
-def stop_server(pid: int, module: str) -> None:
+def stop_server(pid: int, module: str, grace_seconds: float = STOP_GRACE) -> None:
     """Stop a server's process group (keeper, master, workers), even when its keeper or master
-    is gone, if what is left of it still is that server (not pids reused since)."""
+    is gone, if what is left of it still is that server (not pids reused since). Its workers
+    finish the requests they hold within ``grace_seconds``; what is left then is killed."""
     from smtrain.backends.local.processes import command_line, group_members, stop_group
 
     if any(module in command_line(process) for process in group_members(pid)):
-        stop_group(pid, grace_seconds=STOP_GRACE)
+        stop_group(pid, grace_seconds=grace_seconds)
 
 
 def probe(deployment: Mapping[str, Any], startup_timeout: float) -> tuple[str, str]:
