@@ -13,7 +13,7 @@ Deploys the penguins model locally (in a scratch home), then:
 
 Everything is on 127.0.0.1 and bounded (client timeouts, request counts).
 
-    python bench/load.py [--requests 10000] [--concurrency 16] [--slow-clients 64] [--workers 0]
+    python bench/load.py [--requests 10000] [--concurrency 16] [--slow-clients 64] [--workers 0] [--samples 20]
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def one_request(port: int, path: str) -> float:
     return time.perf_counter() - start
 
 
-def median_of(run: Callable[[], float], n: int = 20) -> str:
+def median_of(run: Callable[[], float], n: int) -> str:
     times = [run() for _ in range(n)]
     failed = sum(t >= TIMEOUT for t in times)
     return f"median {statistics.median(times) * 1000:8.1f} ms  max {max(times) * 1000:8.1f} ms" + (
@@ -174,6 +174,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--slow-clients", type=int, default=64)
     parser.add_argument("--workers", type=int, default=0, help="SAGEMAKER_MODEL_SERVER_WORKERS (0: default)")
+    parser.add_argument("--samples", type=int, default=20, help="normal requests timed in each slow-client phase")
     parser.add_argument("--client", nargs=3, metavar=("URL", "ENDPOINT", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.client:
@@ -198,13 +199,14 @@ def main() -> None:
             for _ in range(50):
                 one_request(gateway_port, invocations)  # warm up
             print(f"\nA normal request, {args.slow_clients} slow clients (smtrain at {smtrain.__file__})")
-            print(f"  gateway alone              {median_of(lambda: one_request(gateway_port, invocations))}")
+            gateway = lambda: one_request(gateway_port, invocations)  # noqa: E731
+            direct = lambda: one_request(container["port"], "/invocations")  # noqa: E731
+            print(f"  gateway alone              {median_of(gateway, args.samples)}")
             with slow_clients(gateway_port, args.slow_clients):
-                print(f"  gateway + slow clients     {median_of(lambda: one_request(gateway_port, invocations))}")
-            print(f"  container alone            {median_of(lambda: one_request(container['port'], '/invocations'))}")
+                print(f"  gateway + slow clients     {median_of(gateway, args.samples)}")
+            print(f"  container alone            {median_of(direct, args.samples)}")
             with slow_clients(container["port"], args.slow_clients):
-                print(f"  container + slow clients   "
-                      f"{median_of(lambda: one_request(container['port'], '/invocations'))}")
+                print(f"  container + slow clients   {median_of(direct, args.samples)}")
             before = rss(groups)
             out = work / "load.json"
             # The load runs in its own process so the client's GIL does not slow the measuring side.
