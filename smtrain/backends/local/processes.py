@@ -3,6 +3,9 @@
 Jobs and endpoints outlive the CLI that started them, so each runs in a new
 session (its own process group). Stopping one signals the whole group, so a
 script's own children (joblib workers, say) go with it and nothing is orphaned.
+Processes are inspected with psutil (no ``/proc`` parsing), so this also works
+on macOS; a group is found by its members, so it is stopped even after its
+leader died.
 """
 
 from __future__ import annotations
