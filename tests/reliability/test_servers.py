@@ -16,7 +16,6 @@ import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,7 +37,7 @@ def model_fn(model_dir):
     return joblib.load(os.path.join(model_dir, "model.joblib"))
 '''
 REQUEST = {"EndpointName": "ep", "Body": b"1,1", "ContentType": "text/csv"}
-RECOVERY_DEADLINE = 10.0  # seconds; the servers come back in about 1-2 s, a loaded CI machine is slower
+RECOVERY_DEADLINE = 20.0  # seconds: generous; a new master is up at once, its workers load the model in 1-8 s
 SLOW_CLIENTS = 64
 
 
@@ -77,10 +76,11 @@ def wait_in_service(sm: LocalSageMaker, name: str = "ep", config: str = "") -> N
     raise AssertionError(f"endpoint {name} not InService on {config or 'its config'} within 60 s")
 
 
-@pytest.fixture
-def sm(tmp_path: Path, artifacts: dict[str, str]) -> Iterator[LocalSageMaker]:
-    """A home with endpoint "ep" (two workers) InService; every server process is gone afterwards."""
-    service = LocalSageMaker(LocalHome(tmp_path / "home"))
+@pytest.fixture(scope="module")
+def sm(tmp_path_factory: pytest.TempPathFactory, artifacts: dict[str, str]) -> Iterator[LocalSageMaker]:
+    """A home with endpoint "ep" (two workers) InService, shared by the tests in file order (each leaves
+    it serving, the last deletes it); every server process is gone afterwards."""
+    service = LocalSageMaker(LocalHome(tmp_path_factory.mktemp("servers") / "home"))
     create_version(service, "ep", artifacts)
     service.create_endpoint(EndpointName="ep", EndpointConfigName="ep")
     groups: set[int] = set()
@@ -265,14 +265,11 @@ def test_a_killed_master_is_restarted_on_the_same_port(sm: LocalSageMaker, serve
     with Load(url) as load:
         time.sleep(0.2)
         master.send_signal(signal.SIGKILL)
-        took = recovers(url, lambda: master_of(keeper).pid != master.pid)
+        # the old workers finish what they hold and exit; the same URL is then answered by the new master's
+        took = recovers(url, lambda: master_of(keeper).pid != master.pid and gone(workers))
     assert sm.runtime_url() == url and server_pid(sm, server) == keeper
-    deadline = time.monotonic() + RECOVERY_DEADLINE
-    while not gone(workers) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert gone(workers), "the dead master's workers outlived it"
     assert load.ok > 0
-    print(f"\n{server} master killed: the URL answered again after {took:.2f} s; "
+    print(f"\n{server} master killed: old workers gone and the URL answered by the new master after {took:.2f} s; "
           f"{load.ok} requests served, {len(load.errors)} failed: {load.errors[:3]}")
 
 
@@ -291,6 +288,20 @@ def test_a_killed_worker_is_replaced(sm: LocalSageMaker, server: str) -> None:
           f"{load.ok} requests served, {len(load.errors)} failed: {load.errors[:3]}")
 
 
+def test_a_redeploy_under_load_drops_nothing(sm: LocalSageMaker, artifacts: dict[str, str]) -> None:
+    url = sm.runtime_url()
+    old = group_members(server_pid(sm, "ep"))
+    create_version(sm, "ep-v2", artifacts)
+    with Load(url, limit=300) as load:
+        time.sleep(0.3)
+        sm.update_endpoint(EndpointName="ep", EndpointConfigName="ep-v2")
+        wait_in_service(sm, config="ep-v2")
+        time.sleep(0.3)
+    assert gone(old)
+    assert load.errors == [] and load.ok > 0
+    print(f"\nredeploy under load: {load.ok} requests, no errors")
+
+
 def test_a_killed_keeper_is_healed_and_teardown_leaves_nothing(sm: LocalSageMaker) -> None:
     url = sm.runtime_url()
     old = server_pid(sm, "ep")
@@ -306,17 +317,3 @@ def test_a_killed_keeper_is_healed_and_teardown_leaves_nothing(sm: LocalSageMake
     master_of(server_pid(sm, "gateway")).send_signal(signal.SIGKILL)  # a crash in flight during teardown
     sm.delete_endpoint(EndpointName="ep")
     assert not [p for pgid in groups for p in group_members(pgid)]
-
-
-def test_a_redeploy_under_load_drops_nothing(sm: LocalSageMaker, artifacts: dict[str, str]) -> None:
-    url = sm.runtime_url()
-    old = group_members(server_pid(sm, "ep"))
-    create_version(sm, "ep-v2", artifacts)
-    with Load(url, limit=300) as load:
-        time.sleep(0.3)
-        sm.update_endpoint(EndpointName="ep", EndpointConfigName="ep-v2")
-        wait_in_service(sm, config="ep-v2")
-        time.sleep(0.3)
-    assert gone(old)
-    assert load.errors == [] and load.ok > 0
-    print(f"\nredeploy under load: {load.ok} requests, no errors")
