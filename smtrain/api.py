@@ -237,6 +237,9 @@ class Session:
             if existing is not None:
                 self._discard_new_version(spec.endpoint_name, plan)
             raise
+        except KeyboardInterrupt:
+            self._roll_back_deploy(spec.endpoint_name, plan, new_endpoint=existing is None)
+            raise
         ready = results.get("endpoint-ready", {})
         status = ready.get("EndpointStatus", "Creating")
         if status in ("Failed", "UpdateRollbackFailed"):
@@ -261,6 +264,38 @@ class Session:
             return endpoint_resources(self.backend, name)
         except NotFoundError:
             return None
+
+    def _roll_back_deploy(self, endpoint_name: str, plan: Plan, *, new_endpoint: bool) -> None:
+        """Ctrl-C during deploy: remove what it created, or say plainly what is left and how to remove it.
+        An update already sent cannot be called back (SageMaker finishes it), so it is left to finish."""
+        config_name, models = new_version(plan)
+        self.reporter.info(f"interrupted: rolling back the deploy of endpoint {endpoint_name} ...")
+        removals: list[tuple[str, dict[str, Any]]] = [("DeleteEndpoint", {"EndpointName": endpoint_name})]
+        if not new_endpoint:
+            removals = []
+            if self._update_sent(endpoint_name, config_name):
+                self.reporter.info(f"endpoint {endpoint_name} is already updating to {config_name} and will finish; "
+                                   f"remove it with: smtrain teardown {endpoint_name}")
+                return
+        removals += [("DeleteEndpointConfig", {"EndpointConfigName": config_name}),
+                     *(("DeleteModel", {"ModelName": model}) for model in models)]
+        left = []
+        for operation, params in removals:
+            what = f"{operation.removeprefix('Delete')} {next(iter(params.values()))}"
+            try:
+                if delete_quietly(self.backend, operation, params):
+                    self.reporter.info(f"removed {what}")
+            except (SmtrainError, KeyboardInterrupt) as exc:
+                left.append(f"{what} ({exc or 'interrupted'})")
+        if left:
+            self.reporter.info(f"still there: {'; '.join(left)}. Remove it with: smtrain teardown {endpoint_name}")
+
+    def _update_sent(self, endpoint_name: str, config_name: str) -> bool:
+        try:
+            current = call(self.backend, "DescribeEndpoint", {"EndpointName": endpoint_name})
+        except SmtrainError:
+            return False
+        return current.get("EndpointStatus") == "Updating" or current.get("EndpointConfigName") == config_name
 
     def _discard_new_version(self, endpoint_name: str, plan: Plan) -> None:
         """After a failed update: remove the model and config it created, unless the endpoint uses them."""

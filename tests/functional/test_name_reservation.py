@@ -155,6 +155,7 @@ def test_a_reservation_left_by_a_dead_process_is_taken_over(project: Path) -> No
 
 def test_a_job_folder_without_a_record_is_never_reused(project: Path) -> None:
     """The state DB lost the job (emptied, rebuilt): its folder still belongs to it."""
+    local_session(project).backend.sagemaker().list_training_jobs()  # an index exists, without j1
     folder = project / ".smtrain" / "jobs" / "j1"
     folder.mkdir(parents=True)
     (folder / "job.log").write_text("an earlier job's log\n")

@@ -241,7 +241,8 @@ def test_home_below_a_file(cli: Cli) -> None:
     target = cli.cwd / "file"
     target.write_text("x")
     result = fit(cli, "j", "src", "--home", str(target / "home"))
-    assert_clean_error(result, 1, str(target), "ENOTDIR")
+    assert_clean_error(result, 1, f"error: {target}: a file is there where a folder is needed",
+                       f"hint: remove or rename {target}")
 
 
 @pytest.mark.parametrize("name", ["smtrain.toml", ".env"])
@@ -289,7 +290,9 @@ def test_read_only_home(cli: Cli) -> None:
                            f"make {root} and its files writable")
     result = in_namespace(cli, setup, "fit", "--entry-point", "train.py", "--source-dir", "src",
                           "--channel", "train=src", "--job-name", "third")
-    assert_clean_error(result, 1, str(root), "read-only file system", "hint: use a writable location")
+    # The name is reserved in the index before anything else is written, so that is what refuses first.
+    assert_clean_error(result, 1, f"error: {root / 'state.db'}: cannot write the store's index",
+                       f"make {root} and its files writable")
 
 
 def test_full_disk_under_the_home(cli: Cli) -> None:

@@ -5,7 +5,9 @@
 ``GET /ping`` answers 200 once the model is loaded (a worker loads it when it
 starts, and retries on each ping if that failed; the failure is the 500 body);
 ``POST /invocations`` answers with :mod:`smtrain.backends.local.inference`.
-``X-Amzn-SageMaker-Custom-Attributes`` is echoed on the answer.
+``X-Amzn-SageMaker-Custom-Attributes`` is not echoed: as in the image, the
+answer carries it only if the model sets it, which the scikit-learn handler
+functions have no way to do.
 
 The server reads the image's variables: ``SAGEMAKER_MODEL_SERVER_WORKERS``
 (default: the CPU count, as in the image), ``SAGEMAKER_MODEL_SERVER_TIMEOUT``
@@ -14,6 +16,11 @@ The server reads the image's variables: ``SAGEMAKER_MODEL_SERVER_WORKERS``
 installed first, as the image does. It listens on 127.0.0.1 only, or on
 an inherited listening socket (``--fd``), which spares the parent a port race.
 A worker that dies (even by ``os._exit``) is replaced by gunicorn's arbiter.
+
+The image fronts its sync gunicorn workers with nginx, which reads each
+request whole first, so slow clients cannot hold a worker; here each worker
+does that itself (:mod:`.front`). Endpoints run it under a keeper
+(:mod:`.keeper`), which restarts a dead master on the same socket.
 """
 
 from __future__ import annotations
@@ -27,7 +34,12 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from smtrain.backends.local.keeper import KEEPER_MODULE, KEEPER_PID_ENVIRON
+
+if TYPE_CHECKING:
+    from smtrain.backends.local.front import Served
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 CUSTOM_ATTRIBUTES_ENVIRON = "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"
@@ -35,6 +47,9 @@ DEFAULT_TIMEOUT = 60
 DEFAULT_PORT = 8080
 PING_TIMEOUT = 2.0  # SageMaker's own /ping timeout
 CONTAINER_MODULE = "smtrain.backends.local.container"
+GRACEFUL_TIMEOUT = 10  # seconds a stopping worker has to finish its requests
+STOP_GRACE = GRACEFUL_TIMEOUT + 5.0
+MAX_BODY = 100 * 1024 * 1024  # SageMaker's largest payload (batch transform's MaxPayloadInMB)
 IN_REQUIREMENTS_VENV = "SMTRAIN_SERVING_REQUIREMENTS_INSTALLED"
 
 logger = logging.getLogger("smtrain.container")
@@ -86,10 +101,7 @@ class ModelApp:
         if error:
             return respond(start_response, 500, error.encode())
         result = self.handler.invoke(read_body(environ), environ.get("CONTENT_TYPE"), environ.get("HTTP_ACCEPT"))
-        headers = []
-        if environ.get(CUSTOM_ATTRIBUTES_ENVIRON):
-            headers.append((CUSTOM_ATTRIBUTES, environ[CUSTOM_ATTRIBUTES_ENVIRON]))
-        return respond(start_response, result.status, result.body, result.content_type, headers)
+        return respond(start_response, result.status, result.body, result.content_type)
 
 
 def respond(
@@ -114,27 +126,45 @@ def read_body(environ: dict[str, Any], limit: int | None = None) -> bytes:
 # -- the server ---------------------------------------------------------------
 
 
-def run_gunicorn(app_factory: Callable[[], WsgiApp], options: Mapping[str, Any]) -> None:
-    """Serve ``app_factory()`` (called in each worker) with gunicorn, in this process."""
+def run_gunicorn(app_factory: Callable[[], Served], options: Mapping[str, Any]) -> None:
+    """Serve ``app_factory()`` (called in each worker) with gunicorn and :class:`.front.BufferedWorker`,
+    in this process. Under a keeper, the master exits when the keeper dies, so no server outlives it."""
     from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):
         def load_config(self) -> None:
             for key, value in options.items():
                 self.cfg.set(key, value)
+            if os.environ.get(KEEPER_PID_ENVIRON):
+                self.cfg.set("when_ready", _exit_with_keeper)
 
-        def load(self) -> WsgiApp:
+        def load(self) -> Served:
             return app_factory()
 
     Server().run()
+
+
+def _exit_with_keeper(_arbiter: Any) -> None:
+    import signal
+    import threading
+
+    keeper = int(os.environ[KEEPER_PID_ENVIRON])
+
+    def watch() -> None:
+        while os.getppid() == keeper:
+            time.sleep(0.25)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="keeper-watch", daemon=True).start()
 
 
 def base_options(bind: str, *, workers: int, timeout: int, name: str) -> dict[str, Any]:
     return {
         "bind": [bind],
         "workers": workers,
+        "worker_class": "smtrain.backends.local.front.BufferedWorker",
         "timeout": timeout,
-        "graceful_timeout": 3,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": name,
@@ -146,9 +176,12 @@ def base_options(bind: str, *, workers: int, timeout: int, name: str) -> dict[st
 def server_options(environ: Mapping[str, str], bind: str) -> dict[str, Any]:
     workers = int(environ.get("SAGEMAKER_MODEL_SERVER_WORKERS") or os.cpu_count() or 1)
     timeout = int(environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or DEFAULT_TIMEOUT)
-    options = base_options(bind, workers=workers, timeout=timeout, name="smtrain-model")
-    options.update(worker_class="sync", accesslog="-")
-    return options
+    return base_options(bind, workers=workers, timeout=timeout, name="smtrain-model")
+
+
+def too_large() -> tuple[int, list[tuple[str, str]], bytes]:
+    body = f"the request body is over {MAX_BODY} bytes".encode()
+    return 413, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))], body
 
 
 def bind_address(fd: int | None, environ: Mapping[str, str]) -> str:
@@ -248,17 +281,20 @@ def start_container(root: Path, log_path: Path, container: Mapping[str, Any], ve
     return launch(deployment)
 
 
-def launch(deployment: dict[str, Any]) -> dict[str, Any]:
-    """Start (or restart) the server of a laid-out deployment on a fresh port."""
+def launch(deployment: dict[str, Any], port: int = 0) -> dict[str, Any]:
+    """Start (or restart) the server of a laid-out deployment, under a keeper, on ``port``
+    (when it is free; else on a fresh one)."""
     from smtrain.backends.local import processes
 
-    with listening_socket() as listener:
+    with listening_socket(port) as listener:
         port = listener.getsockname()[1]
-        argv = processes.python_module_argv(CONTAINER_MODULE, "--model-dir", deployment["model_dir"],
-                                            "--code-dir", deployment["code_dir"], "--venvs", deployment["venvs"],
-                                            "--fd", str(listener.fileno()))
+        fd = str(listener.fileno())
+        server = processes.python_module_argv(CONTAINER_MODULE, "--model-dir", deployment["model_dir"],
+                                              "--code-dir", deployment["code_dir"], "--venvs", deployment["venvs"],
+                                              "--fd", fd)
         pid = processes.spawn_detached(
-            argv, log_path=Path(deployment["log"]), env=container_environment(deployment["environment"], port),
+            processes.python_module_argv(KEEPER_MODULE, "--fd", fd, "--", *server),
+            log_path=Path(deployment["log"]), env=container_environment(deployment["environment"], port),
             cwd=Path(deployment["code_dir"]), pass_fds=[listener.fileno()],
         )
     return {**deployment, "pid": pid, "port": port, "started": time.time()}
@@ -283,23 +319,25 @@ def running(deployment: Mapping[str, Any]) -> bool:
 
 
 def server_alive(pid: int, module: str) -> bool:
-    """Whether ``pid`` is a live ``python -m module`` (not a pid reused after a restart)."""
-    from smtrain.backends.local.processes import is_alive
+    """Whether ``pid`` is a live keeper of (or a live) ``python -m module`` (not a pid reused after a restart)."""
+    import psutil
 
-    if not is_alive(pid):
-        return False
+    from smtrain.backends.local.processes import command_line, is_alive
+
     try:
-        return module.encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return True  # no /proc to tell
+        return is_alive(pid) and module in command_line(psutil.Process(pid))
+    except psutil.Error:
+        return False
 
 
-def stop_server(pid: int, module: str) -> None:
-    """Stop a server's process group, if ``pid`` still is that server."""
-    from smtrain.backends.local.processes import stop_group
+def stop_server(pid: int, module: str, grace_seconds: float = STOP_GRACE) -> None:
+    """Stop a server's process group (keeper, master, workers), even when its keeper or master
+    is gone, if what is left of it still is that server (not pids reused since). Its workers
+    finish the requests they hold within ``grace_seconds``; what is left then is killed."""
+    from smtrain.backends.local.processes import command_line, group_members, stop_group
 
-    if server_alive(pid, module):
-        stop_group(pid)
+    if any(module in command_line(process) for process in group_members(pid)):
+        stop_group(pid, grace_seconds=grace_seconds)
 
 
 def probe(deployment: Mapping[str, Any], startup_timeout: float) -> tuple[str, str]:
@@ -341,13 +379,15 @@ def main(argv: list[str] | None = None) -> None:
     if args.venvs and not os.environ.get(IN_REQUIREMENTS_VENV) and (args.code_dir / "requirements.txt").is_file():
         restart_with_requirements(args.code_dir / "requirements.txt", args.venvs)
     import smtrain.backends.local.inference  # noqa: F401  (numpy, imported once before the workers fork)
+    from smtrain.backends.local.front import Served
 
     environ = dict(os.environ)
+    environ.pop(KEEPER_PID_ENVIRON, None)
 
-    def worker_app() -> ModelApp:
+    def worker_app() -> Served:
         app = ModelApp(args.code_dir, args.model_dir, environ)
         app.ensure_loaded()  # each worker loads the model as it starts; /ping reports the outcome
-        return app
+        return Served(app, max_body=MAX_BODY, too_large=too_large)  # one request at a time, as the image
 
     run_gunicorn(worker_app, server_options(environ, bind_address(args.fd, environ)))
 

@@ -11,10 +11,15 @@ endpoint and stopped with the last. ``CreateEndpoint`` returns at once with
 ``Creating``; ``DescribeEndpoint`` moves it to ``InService`` once ``/ping``
 answers 200, or to ``Failed`` with the tail of the server log. An update
 whose new container fails rolls back, as SageMaker's blue/green deployment
-does: ``InService`` on the old config, with the ``FailureReason``. A server
-that died under an InService endpoint (killed, machine restarted) is started
-again by the next ``DescribeEndpoint`` or ``runtime_url()``, as SageMaker
-replaces a failed instance.
+does: ``InService`` on the old config, with the ``FailureReason``. Once the
+new container answers, the gateway is switched to it, and only then is the
+old one stopped: gracefully, so it finishes (drains) the requests it holds.
+
+Each server runs under a keeper (:mod:`.keeper`) that restarts a dead master
+at once on the same socket. If the keeper itself is gone (killed, machine
+restarted), the next ``DescribeEndpoint`` or ``runtime_url()`` starts the
+server again, on the same port when it is free, as SageMaker replaces a
+failed instance.
 
 Each deployment lives in ``endpoints/<name>/v<generation>/{model,code}`` so
 that ``UpdateEndpoint`` can start the new container before stopping the old
@@ -41,6 +46,7 @@ NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TIME_KEYS = ("CreationTime", "LastModifiedTime", "ResolutionTime")
 DEFAULT_STARTUP_TIMEOUT = 600
 FAILURE_REASON_LIMIT = 1024
+DELETE_GRACE = 2.0  # a deleted endpoint's container gets this long to answer what it holds
 KINDS = {"model": "model", "endpoint-config": "endpoint configuration", "endpoint": "endpoint"}
 
 
@@ -153,7 +159,7 @@ class EndpointsAPI:
         self.db.delete("endpoint", EndpointName)
         for slot in ("pending", "current"):
             if body["_local"].get(slot):
-                _stop(body["_local"][slot])
+                _stop(body["_local"][slot], grace_seconds=DELETE_GRACE)
         shutil.rmtree(self.home.endpoint_dir(EndpointName), ignore_errors=True)
         self._stop_gateway_if_idle()
         return {}
@@ -236,8 +242,9 @@ class EndpointsAPI:
         dead = body["_local"].get("current")
         if body["EndpointStatus"] != "InService" or not dead or running(dead):
             return body
+        _stop(dead)  # what is left of it: a master or workers that outlived their keeper
         try:
-            replacement = launch(dead)
+            replacement = launch(dead, port=int(dead.get("port") or 0))
         except Exception:
             return body  # its files are gone; the gateway answers ModelNotReadyException
         swapped: list[bool] = []
@@ -330,10 +337,11 @@ class EndpointsAPI:
         return _invalid(operation, f'Could not find {KINDS[kind]} "{self._arn(kind, name)}".')
 
 
-def _stop(deployment: dict[str, Any]) -> None:
-    from smtrain.backends.local.container import CONTAINER_MODULE, stop_server
+def _stop(deployment: dict[str, Any], grace_seconds: float | None = None) -> None:
+    """Stop a container gracefully (it drains its requests), or within ``grace_seconds``."""
+    from smtrain.backends.local.container import CONTAINER_MODULE, STOP_GRACE, stop_server
 
-    stop_server(int(deployment["pid"]), CONTAINER_MODULE)
+    stop_server(int(deployment["pid"]), CONTAINER_MODULE, STOP_GRACE if grace_seconds is None else grace_seconds)
 
 
 def _invalid(operation: str, message: str) -> Exception:

@@ -69,9 +69,9 @@ class TrainingJobsAPI:
         name = request["TrainingJobName"]
         body = _new_record(request, self.region)
         job_dir = self.home.job_dir(name)
-        self._refuse_orphan_folder(name)
-        saved = self.db.insert(job_state.KIND, name, body, before_save=lambda: _refuse_existing_folder(job_dir))
-        if not saved and not self._claim(name, body):
+        claimed = self._claim(name, body)  # this submission's own reservation becomes the job
+        if not claimed and not self.db.insert(job_state.KIND, name, body,
+                                              before_save=lambda: _refuse_existing_folder(job_dir)):
             raise in_use("CreateTrainingJob", f"Training job names must be unique within an AWS account and region, "
                          f"and a training job with this name already exists ({body['TrainingJobArn']})")
         write_private(self.home.job_log(name), "")  # the log holds what the script prints: owner only
@@ -165,10 +165,12 @@ class TrainingJobsAPI:
     def _claim(self, name: str, body: dict[str, Any]) -> bool:
         """Turn this process's reservation of ``name`` into the job ``body``."""
         token = self._reservations.get(name)
+        if not token:
+            return False
         claimed: list[bool] = []
 
         def change(current: dict[str, Any]) -> None:
-            if token and reservations.token(current) == token:
+            if reservations.token(current) == token:
                 current.clear()
                 current.update(body)
                 claimed.append(True)

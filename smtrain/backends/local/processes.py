@@ -3,6 +3,9 @@
 Jobs and endpoints outlive the CLI that started them, so each runs in a new
 session (its own process group). Stopping one signals the whole group, so a
 script's own children (joblib workers, say) go with it and nothing is orphaned.
+Processes are inspected with psutil (no ``/proc`` parsing), so this also works
+on macOS; a group is found by its members, so it is stopped even after its
+leader died.
 """
 
 from __future__ import annotations
@@ -54,15 +57,17 @@ def python_module_argv(module: str, *args: str) -> list[str]:
 
 
 def is_alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie does not)."""
+    import psutil
+
     if pid <= 0:
         return False
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    return not _is_zombie(pid)
 
 
 def _is_zombie(pid: int) -> bool:
@@ -74,32 +79,55 @@ def _is_zombie(pid: int) -> bool:
         return False
 
 
+def group_members(pgid: int) -> list[Any]:
+    """The live processes (``psutil.Process``) of process group ``pgid``, zombies left out."""
+    import psutil
+
+    members = []
+    for process in psutil.process_iter():
+        try:
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                members.append(process)
+        except (OSError, psutil.Error):
+            continue
+    return members
+
+
 def group_alive(pgid: int) -> bool:
+    return pgid > 0 and bool(group_members(pgid))
+
+
+def command_line(process: Any) -> str:
+    import psutil
+
     try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+        return " ".join(process.cmdline())
+    except psutil.Error:
+        return ""
 
 
 def stop_group(pgid: int, *, grace_seconds: float = 5.0) -> None:
-    """SIGTERM the process group, then SIGKILL whatever is left after the grace period."""
+    """SIGTERM the process group, then SIGKILL whatever is left after the grace period.
+
+    Members are found with psutil, so a group whose leader is gone (its
+    orphaned workers) is stopped too, and our own exited children are reaped.
+    """
+    import psutil
+
     if pgid <= 0:
         return
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
     deadline = time.monotonic() + grace_seconds
     while time.monotonic() < deadline:
-        _reap(pgid)
-        if not group_alive(pgid) or _only_zombies(pgid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
+        members = group_members(pgid)
+        if not members:
+            break
+        psutil.wait_procs(members, timeout=min(0.1, max(0.0, deadline - time.monotonic())))
+    else:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        psutil.wait_procs(group_members(pgid), timeout=2)
     _reap(pgid)
 
 
@@ -112,20 +140,6 @@ def _reap(pgid: int) -> None:
                 return
     except ChildProcessError:
         return
-
-
-def _only_zombies(pgid: int) -> bool:
-    import psutil
-
-    members = [pid for pid in psutil.pids() if _pgid_of(pid) == pgid]
-    return all(_is_zombie(pid) for pid in members)
-
-
-def _pgid_of(pid: int) -> int:
-    try:
-        return os.getpgid(pid)
-    except OSError:
-        return -1
 
 
 # -- whole process trees (psutil, so it works wherever psutil does) ----------

@@ -14,6 +14,7 @@ Each file holds ``{"kind", "name", "body"}``. Files are written atomically
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -75,7 +76,11 @@ class RecordFiles:
         write_private(path, json.dumps({"kind": kind, "name": name, "body": body}))
 
     def remove(self, kind: str, name: str) -> None:
-        self.path(kind, name).unlink(missing_ok=True)
+        path = self.path(kind, name)
+        path.unlink(missing_ok=True)
+        if kind in FOLDER_KINDS:  # a folder the record alone made (a released reservation) goes with it
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
 
     def paths(self) -> Iterator[Path]:
         for folder in FOLDER_KINDS.values():

@@ -23,7 +23,10 @@ botocore's rest-json parser finds the code and the modeled fields.
 
 The gateway's life (:func:`ensure_gateway`, :func:`stop_gateway_if_idle`) is
 driven by the endpoints API: started with the first endpoint, stopped with the
-last, on a port chosen once and kept in the state DB (kind "runtime").
+last, on a port chosen once for the home and kept in the state DB (kind
+"runtime"): it never moves. A keeper (:mod:`.keeper`) holds its socket and
+restarts a gateway that dies, at once; each worker reads requests whole before
+routing them (:mod:`.front`), so slow clients hold no thread.
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from smtrain.backends.local.container import (
     stop_server,
 )
 from smtrain.backends.local.home import LocalHome
+from smtrain.backends.local.keeper import KEEPER_MODULE
 from smtrain.backends.local.state import StateDB
 
 MAX_BODY = 6 * 1024 * 1024
@@ -63,7 +67,7 @@ VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"
 INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
 GATEWAY = ("runtime", "gateway")
 GATEWAY_MODULE = "smtrain.backends.local.runtime"
-DRAIN_LIMIT = 256 * 1024 * 1024
+THREADS = 16  # per worker: requests waiting on a model; reading requests takes none (front.py)
 
 logger = logging.getLogger("smtrain.runtime")
 
@@ -89,30 +93,29 @@ class Gateway:
         return [body]
 
     def invoke(self, name: str, environ: dict[str, Any]) -> Answer:
-        if _too_big(environ):
-            return error(413, "", f"HTTP content length exceeded {MAX_BODY} bytes.")
-        body = read_body(environ, limit=MAX_BODY)
+        body = read_body(environ, limit=MAX_BODY)  # a declared length over it never gets here (front.py)
         if len(body) > MAX_BODY:
-            return error(413, "", f"HTTP content length exceeded {MAX_BODY} bytes.")
+            return too_large()
+        record, container = self.lookup(name)
+        if record is None:
+            return error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
+        answer = forward(record, container, body, _request_headers(environ))
+        if answer[0] == 429:
+            # refused: a blue/green update may have just moved the endpoint to its new container
+            record, moved = self.lookup(name)
+            if record is not None and moved.get("port") != container.get("port"):
+                answer = forward(record, moved, body, _request_headers(environ))
+        return answer
+
+    def lookup(self, name: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
+        """The endpoint's record and the container that serves it; (None, {}) if none does."""
         record = self.db.get("endpoint", name)
         container = (record or {}).get("_local", {}).get("current") or {}
-        if record is None or not container.get("port"):
-            return error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
-        return forward(record, container, body, _request_headers(environ))
+        return (record, container) if record is not None and container.get("port") else (None, {})
 
 
-def _too_big(environ: dict[str, Any]) -> bool:
-    """A declared length over the limit: drain what the client sends, so it reads our 413."""
-    length = environ.get("CONTENT_LENGTH") or ""
-    if not length.isdigit() or int(length) <= MAX_BODY:
-        return False
-    remaining = min(int(length), DRAIN_LIMIT)
-    while remaining > 0:
-        chunk = environ["wsgi.input"].read(min(remaining, 1 << 20))
-        if not chunk:
-            break
-        remaining -= len(chunk)
-    return True
+def too_large() -> Answer:
+    return error(413, "", f"HTTP content length exceeded {MAX_BODY} bytes.")
 
 
 def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
@@ -202,7 +205,8 @@ def gateway_lock(home: LocalHome) -> Iterator[None]:
 
 
 def ensure_gateway(home: LocalHome, db: StateDB, requested_port: int = 0) -> str:
-    """Start the gateway unless it runs; its URL."""
+    """Start the gateway (under a keeper, which restarts it if it dies) unless it runs; its URL.
+    Its port is the one recorded for the home: it never moves, so a URL handed out stays valid."""
     from smtrain.backends.local import processes
 
     with gateway_lock(home):
@@ -211,12 +215,13 @@ def ensure_gateway(home: LocalHome, db: StateDB, requested_port: int = 0) -> str
         if server_alive(pid, GATEWAY_MODULE) and (not requested_port or requested_port == record.get("Port")):
             return gateway_url(record["Port"])
         stop_server(pid, GATEWAY_MODULE)
-        listener = listening_socket(requested_port or record.get("Port", 0), fixed=bool(requested_port))
-        with listener:
+        port = requested_port or record.get("Port", 0)
+        with listening_socket(port, fixed=bool(port)) as listener:
             port = listener.getsockname()[1]
+            fd = str(listener.fileno())
+            server = processes.python_module_argv(GATEWAY_MODULE, "--home", str(home.root.absolute()), "--fd", fd)
             pid = processes.spawn_detached(
-                processes.python_module_argv(GATEWAY_MODULE, "--home", str(home.root.absolute()),
-                                             "--fd", str(listener.fileno())),
+                processes.python_module_argv(KEEPER_MODULE, "--fd", fd, "--", *server),
                 log_path=home.runtime_dir / "gateway.log", env=child_environment(), pass_fds=[listener.fileno()],
             )
         db.put(*GATEWAY, {"Port": port, "Url": gateway_url(port), "_local": {"pid": pid}})
@@ -253,10 +258,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True, help="an inherited listening socket")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from smtrain.backends.local.front import Served
+
     options = base_options(f"fd://{args.fd}", workers=2, timeout=120, name="smtrain-runtime")
-    options.update(worker_class="gthread", threads=8, accesslog="-")
     home = LocalHome(args.home)
-    run_gunicorn(lambda: Gateway(home.state()), options)
+    run_gunicorn(lambda: Served(Gateway(home.state()), max_body=MAX_BODY, too_large=too_large, threads=THREADS),
+                 options)
 
 
 if __name__ == "__main__":

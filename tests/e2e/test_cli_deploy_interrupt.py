@@ -1,0 +1,66 @@
+"""Ctrl-C during `smtrain deploy` rolls back what the deploy created, and leaves no server behind."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.e2e.conftest import SMTRAIN, Cli
+
+pytestmark = pytest.mark.e2e
+
+SLOW_MODEL = """
+import os
+import sys
+import time
+
+if __name__ == "__main__":
+    open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write("m")
+
+
+def model_fn(model_dir):
+    time.sleep(120)  # the endpoint stays Creating until Ctrl-C
+"""
+
+
+def servers_of(home: Path) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if str(home) in " ".join(process.cmdline()) and "smtrain.backends.local" in " ".join(process.cmdline()):
+                found.append(process)
+        except psutil.Error:
+            continue
+    return found
+
+
+def test_ctrl_c_during_deploy_rolls_back(cli: Cli, workdir: Path) -> None:
+    (workdir / "slow").mkdir()
+    (workdir / "slow" / "model.py").write_text(SLOW_MODEL)
+    fit = cli("fit", "--entry-point", "model.py", "--source-dir", "slow", "--channel", "train=slow",
+              "--job-name", "slow-model")
+    assert fit.code == 0, fit.err
+    process = subprocess.Popen([SMTRAIN, "deploy", "slow-model", "--endpoint-name", "slow-ep"],
+                               cwd=workdir, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    server_log = Path(cli.env["SMTRAIN_HOME"]) / "endpoints" / "slow-ep" / "server.log"
+    deadline = time.monotonic() + 60
+    while not server_log.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server_log.exists(), "the deploy never started a server"
+    process.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "rolling back the deploy of endpoint slow-ep" in err and "Traceback" not in err
+    for removed in ("Endpoint slow-ep", "EndpointConfig slow-ep", "Model slow-ep"):
+        assert f"removed {removed}" in err
+    listing = cli("ls", "--json").json()
+    assert listing["Endpoints"] == []
+    deadline = time.monotonic() + 10
+    while servers_of(Path(cli.env["SMTRAIN_HOME"])) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert servers_of(Path(cli.env["SMTRAIN_HOME"])) == []
