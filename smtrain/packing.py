@@ -75,6 +75,7 @@ class Walker:
     rules: IgnoreRules | None = None
     skip_tool_dirs: bool = False
     avoid: frozenset[Path] = frozenset()  # real paths never packed: the home, the archive itself
+    warn_all: bool = False  # warn for every path left out, not just for links
     result: PackResult = field(init=False)
 
     def walk(self) -> PackResult:
@@ -176,7 +177,7 @@ class Walker:
         self.result.files[name] = real
 
     def _leave_out(self, name: str, reason: str, *, warn: bool = False) -> None:
-        self.result.excluded.append(Excluded(name, reason, warn))
+        self.result.excluded.append(Excluded(name, reason, warn or self.warn_all))
 
 
 def looks_like_smtrain_home(folder: Path) -> bool:
@@ -202,10 +203,11 @@ def scan_output(folder: Path) -> PackResult:
 
 def scan_data(folder: Path, *, home: Path | None = None) -> PackResult:
     """What a data channel sends: no ignore rules (data is often git-ignored), but no secrets,
-    no links out of ``folder`` and not the smtrain ``home``."""
+    no links out of ``folder`` and not the smtrain ``home``; every path left out is a warning,
+    as nothing else lists them."""
     root = Path(os.path.realpath(folder))
     avoid = frozenset({Path(os.path.realpath(home))}) if home is not None else frozenset()
-    return Walker(root, avoid=avoid).walk() if root.is_dir() else PackResult(root)
+    return Walker(root, avoid=avoid, warn_all=True).walk() if root.is_dir() else PackResult(root)
 
 
 def copy_folder(source: Path, dest: Path, *, home: Path | None = None) -> PackResult:
