@@ -308,3 +308,15 @@ def settled(sm: LocalSageMaker, name: str, timeout: float = 60) -> str:
         if status in ("InService", "Failed") or time.monotonic() > deadline:
             return status
         time.sleep(0.05)
+
+
+def test_plan_fit_lists_what_a_channel_folder_leaves_out(local: Cli, project: Path) -> None:
+    root = (project / "data").resolve()
+
+    plan = local("plan", "fit", "--entry-point", "train.py", "--source-dir", "src", "--channel", "train=data")
+
+    assert plan.code == 0, plan.err
+    listed = [line for line in plan.err.splitlines() if line.startswith("channel train:")]
+    assert listed[0] == f"channel train: 4 file(s) packed from {root}, 8 path(s) left out"
+    assert f"channel train:   left out passwd: link to /etc/passwd, outside {root}" in listed
+    assert "channel train:   left out sub/.env.local: secret (.env files never ship)" in listed
