@@ -24,8 +24,8 @@ import stat
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
+from io import BufferedReader
 from pathlib import Path
-from typing import BinaryIO
 
 from smtrain.errors import SmtrainError, UsageError
 from smtrain.ignore import IgnoreRules
@@ -262,7 +262,7 @@ def _add_file(tar: tarfile.TarFile, name: str, real: Path) -> None:
         tar.addfile(tar.gettarinfo(arcname=name, fileobj=handle), handle)
 
 
-def open_regular(name: str, real: Path) -> BinaryIO:
+def open_regular(name: str, real: Path) -> BufferedReader:
     """Open a walked file for reading; O_NOFOLLOW: a file swapped for a link after the walk is refused."""
     try:
         fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))

@@ -132,12 +132,12 @@ def list_files(local_dir: Path, *, home: Path | None = None) -> tuple[list[Local
 
 
 def file_digest(path: Path) -> str:
-    with open(path, "rb") as handle:
+    with open_regular(path.name, path) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def md5_digest(path: Path) -> str:
-    with open(path, "rb") as handle:
+    with open_regular(path.name, path) as handle:
         return hashlib.file_digest(handle, "md5").hexdigest()
 
 
@@ -201,9 +201,10 @@ class S3Target:
 
     def put(self, file: LocalFile, advance: Progress) -> None:
         key = self.key(file)
-        with translating(where=f"s3://{self.bucket}/{key}"):
-            self.client.upload_file(
-                str(file.path), self.bucket, key,
+        # Opened without following a link: a file swapped for one after the scan is refused.
+        with translating(where=f"s3://{self.bucket}/{key}"), open_regular(file.relative, file.path) as handle:
+            self.client.upload_fileobj(
+                handle, self.bucket, key,
                 ExtraArgs={"Metadata": {HASH_KEY: file.digest}, **self.encryption}, Callback=advance,
                 Config=self.config,
             )

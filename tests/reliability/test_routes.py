@@ -18,7 +18,8 @@ from moto import mock_aws
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.processes import stop_group
 from smtrain.backends.local.service import LocalSageMaker
-from smtrain.sync import sync_directory
+from smtrain.errors import UsageError
+from smtrain.sync import list_files, make_target, sync_directory
 from tests.e2e.conftest import Cli
 
 BUCKET = "routes-bucket"
@@ -93,6 +94,22 @@ def test_store_sync_copies_regular_files_only(data: Path, tmp_path: Path) -> Non
 
     assert files_under(store) == SHIPPED
     assert report.warnings == expected_warnings(data)
+
+
+def test_a_file_swapped_for_a_link_after_the_scan_is_refused(data: Path, tmp_path: Path) -> None:
+    files, _ = list_files(data)
+    [train] = [file for file in files if file.relative == "train.csv"]
+    (data / "train.csv").unlink()
+    os.symlink("/etc/passwd", data / "train.csv")
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        targets = [make_target(f"s3://{BUCKET}/d/", s3=s3), make_target((tmp_path / "store").as_uri() + "/")]
+        for target in targets:
+            with pytest.raises(UsageError, match=r"cannot read train\.csv"):
+                target.put(train, lambda _: None)
+        assert s3.list_objects_v2(Bucket=BUCKET).get("Contents", []) == []
+    assert not (tmp_path / "store" / "train.csv").exists()
 
 
 def files_under(root: Path) -> dict[str, bytes]:
