@@ -122,7 +122,7 @@ class Walker:
     def _reason(self, entry: os.DirEntry[str]) -> str:
         if entry.is_symlink():
             return SECRET if is_secret(entry.name) else ""
-        real = Path(os.path.realpath(entry.path))
+        real = Path(entry.path)  # already canonical: the root is resolved and links are never descended
         if entry.is_dir(follow_symlinks=False):
             return self._folder_reason(entry.name, real)
         return self._file_reason(entry.name, real)
