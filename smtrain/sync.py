@@ -201,10 +201,11 @@ class S3Target:
 
     def put(self, file: LocalFile, advance: Progress) -> None:
         key = self.key(file)
-        # Opened without following a link: a file swapped for one after the scan is refused.
-        with translating(where=f"s3://{self.bucket}/{key}"), open_regular(file.relative, file.path) as handle:
-            self.client.upload_fileobj(
-                handle, self.bucket, key,
+        # The digest is read without following a link, so a file swapped for one after the scan is refused.
+        # upload_file, not upload_fileobj on that handle: s3transfer would buffer every part in memory.
+        with translating(where=f"s3://{self.bucket}/{key}"):
+            self.client.upload_file(
+                str(file.path), self.bucket, key,
                 ExtraArgs={"Metadata": {HASH_KEY: file.digest}, **self.encryption}, Callback=advance,
                 Config=self.config,
             )
