@@ -268,7 +268,7 @@ def open_regular(name: str, real: Path) -> BufferedReader:
         fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
         raise UsageError(f"cannot read {name}: {exc.strerror}", where=str(real),
-                         hint="make it readable, or list it in .smtrainignore; if it changed, try again") from exc
+                         hint="make it readable, or move it out of the folder; if it changed, try again") from exc
     handle = os.fdopen(fd, "rb")
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         handle.close()
