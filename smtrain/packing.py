@@ -1,7 +1,9 @@
-"""Choosing what goes into an archive, and writing it atomically.
+"""Choosing what leaves a folder, and writing it atomically.
 
-One walk serves the source dir (``sourcedir.tar.gz``) and the training outputs
-(``model.tar.gz``, ``output.tar.gz``); it never follows a link out of its root:
+One walk serves the source dir (``sourcedir.tar.gz``), the training outputs
+(``model.tar.gz``, ``output.tar.gz``), data channels synced to S3 or the store
+(:func:`scan_data`) and folders copied into a job or endpoint tree
+(:func:`copy_folder`); it never follows a link out of its root:
 
 - a link to a regular file inside the root is packed as a regular file with
   the target's content (SageMaker's extraction and ours refuse links);
@@ -17,10 +19,12 @@ Whatever the route, ``.env`` and ``.env.*`` files (but ``.env.example``) never s
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import tarfile
 import tempfile
 from dataclasses import dataclass, field
+from io import BufferedReader
 from pathlib import Path
 
 from smtrain.errors import SmtrainError, UsageError
@@ -32,6 +36,7 @@ SECRET = "secret (.env files never ship)"
 TOOL_DIR = "tool folder"
 SMTRAIN_HOME = "smtrain home (SMTRAIN_HOME)"
 THE_ARCHIVE = "the archive being written"
+CHUNK = 1024 * 1024
 
 
 def is_secret(name: str) -> bool:
@@ -70,6 +75,7 @@ class Walker:
     rules: IgnoreRules | None = None
     skip_tool_dirs: bool = False
     avoid: frozenset[Path] = frozenset()  # real paths never packed: the home, the archive itself
+    warn_all: bool = False  # warn for every path left out, not just for links
     result: PackResult = field(init=False)
 
     def walk(self) -> PackResult:
@@ -116,7 +122,7 @@ class Walker:
     def _reason(self, entry: os.DirEntry[str]) -> str:
         if entry.is_symlink():
             return SECRET if is_secret(entry.name) else ""
-        real = Path(os.path.realpath(entry.path))
+        real = Path(entry.path)  # already canonical: the root is resolved and links are never descended
         if entry.is_dir(follow_symlinks=False):
             return self._folder_reason(entry.name, real)
         return self._file_reason(entry.name, real)
@@ -171,7 +177,7 @@ class Walker:
         self.result.files[name] = real
 
     def _leave_out(self, name: str, reason: str, *, warn: bool = False) -> None:
-        self.result.excluded.append(Excluded(name, reason, warn))
+        self.result.excluded.append(Excluded(name, reason, warn or self.warn_all))
 
 
 def looks_like_smtrain_home(folder: Path) -> bool:
@@ -193,6 +199,28 @@ def scan_output(folder: Path) -> PackResult:
     """What ``model/`` or ``output/data/`` packs: everything but secrets and links out of the folder."""
     root = Path(os.path.realpath(folder))
     return Walker(root).walk() if root.is_dir() else PackResult(root)
+
+
+def scan_data(folder: Path, *, home: Path | None = None) -> PackResult:
+    """What a data channel sends: no ignore rules (data is often git-ignored), but no secrets,
+    no links out of ``folder`` and not the smtrain ``home``; every path left out is a warning,
+    as nothing else lists them."""
+    root = Path(os.path.realpath(folder))
+    avoid = frozenset({Path(os.path.realpath(home))}) if home is not None else frozenset()
+    return Walker(root, avoid=avoid, warn_all=True).walk() if root.is_dir() else PackResult(root)
+
+
+def copy_folder(source: Path, dest: Path, *, home: Path | None = None) -> PackResult:
+    """Copy ``source`` into ``dest`` under the data policy (links to in-root files become regular files;
+    the rest is left out and listed in :meth:`PackResult.warnings`). ``source`` is only read."""
+    result = scan_data(source, home=home)
+    for name in result.names:
+        target = Path(dest) / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open_regular(name, result.files[name]) as reader, open(target, "wb") as writer:
+            shutil.copyfileobj(reader, writer, CHUNK)
+            os.chmod(target, stat.S_IMODE(os.fstat(reader.fileno()).st_mode))
+    return result
 
 
 def check_entry_point(result: PackResult, entry_point: str) -> None:
@@ -230,12 +258,19 @@ def write_archive(result: PackResult, dest: Path) -> None:
 
 
 def _add_file(tar: tarfile.TarFile, name: str, real: Path) -> None:
-    try:  # O_NOFOLLOW: a file swapped for a link after the walk is refused, not followed
+    with open_regular(name, real) as handle:
+        tar.addfile(tar.gettarinfo(arcname=name, fileobj=handle), handle)
+
+
+def open_regular(name: str, real: Path) -> BufferedReader:
+    """Open a walked file for reading; O_NOFOLLOW: a file swapped for a link after the walk is refused."""
+    try:
         fd = os.open(real, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError as exc:
         raise UsageError(f"cannot read {name}: {exc.strerror}", where=str(real),
-                         hint="make it readable, or list it in .smtrainignore; if it changed, try again") from exc
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise UsageError(f"{name} changed while packing", where=str(real), hint="try again")
-        tar.addfile(tar.gettarinfo(arcname=name, fileobj=handle), handle)
+                         hint="make it readable, or move it out of the folder; if it changed, try again") from exc
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise UsageError(f"{name} changed while packing", where=str(real), hint="try again")
+    return handle

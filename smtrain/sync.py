@@ -11,6 +11,12 @@ digest of the content, so there the stored SHA-256 decides.
 Nothing half-written is ever visible under a final name: boto3 aborts a
 multipart upload that fails (S3 shows a key only on CompleteMultipartUpload),
 and a ``file://`` copy goes to a temporary file that ``os.replace`` renames.
+
+What is sent follows :func:`smtrain.packing.scan_data`: ignore files do not
+apply (data is often git-ignored), but ``.env`` files, links leading out of the
+folder (or to a folder, or dangling) and the smtrain home never leave; each is
+listed in :attr:`SyncReport.warnings`. A link to a file inside the folder is
+sent as that file's content.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any, Protocol
 from smtrain.aws import translating
 from smtrain.backends.base import SyncReport
 from smtrain.errors import UsageError
+from smtrain.packing import open_regular, scan_data
 from smtrain.uris import is_file_uri, split_s3, to_path
 
 HASH_KEY = "sha256"
@@ -75,13 +82,15 @@ def sync_directory(
     progress: bool = True,
     transfer_config: Any = None,
     kms_key: str = "",
+    home: Path | None = None,
 ) -> SyncReport:
     """Upload the files under ``local_dir`` to ``uri`` (``s3://bucket/prefix/`` or ``file://``)
-    whose content differs from what is there; nothing is deleted remotely."""
+    whose content differs from what is there; nothing is deleted remotely. ``home`` (the smtrain
+    home) is never sent; what is left out is in the report's ``warnings``."""
     local_dir = Path(local_dir)
     if not local_dir.is_dir():
         raise UsageError(f"{str(local_dir)!r} is not a directory", where="sync", hint="give an existing folder")
-    files = list_files(local_dir)
+    files, warnings = list_files(local_dir, home=home)
     target = make_target(uri, s3=s3, transfer_config=transfer_config, kms_key=kms_key)
     # Checks and uploads are round trips: run several at once, as `aws s3 sync` does.
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
@@ -96,6 +105,7 @@ def sync_directory(
         uploaded_bytes=sum(file.size for file in changed),
         unchanged_files=len(files) - len(changed),
         uri=uri,
+        warnings=warnings,
     )
 
 
@@ -114,22 +124,20 @@ def upload_file(path: Path, uri: str, s3: Any = None, *, progress: bool = False,
     return file.size
 
 
-def list_files(local_dir: Path) -> list[LocalFile]:
-    files = []
-    for path in sorted(local_dir.rglob("*")):
-        if path.is_file():
-            relative = path.relative_to(local_dir).as_posix()
-            files.append(LocalFile(path, relative, path.stat().st_size))
-    return files
+def list_files(local_dir: Path, *, home: Path | None = None) -> tuple[list[LocalFile], list[str]]:
+    """The files to sync (a link inside the folder stands for its target), and warnings for what is left out."""
+    result = scan_data(local_dir, home=home)
+    files = [LocalFile(result.files[name], name, result.files[name].stat().st_size) for name in result.names]
+    return files, result.warnings()
 
 
 def file_digest(path: Path) -> str:
-    with open(path, "rb") as handle:
+    with open_regular(path.name, path) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def md5_digest(path: Path) -> str:
-    with open(path, "rb") as handle:
+    with open_regular(path.name, path) as handle:
         return hashlib.file_digest(handle, "md5").hexdigest()
 
 
@@ -193,6 +201,8 @@ class S3Target:
 
     def put(self, file: LocalFile, advance: Progress) -> None:
         key = self.key(file)
+        # The digest is read without following a link, so a file swapped for one after the scan is refused.
+        # upload_file, not upload_fileobj on that handle: s3transfer would buffer every part in memory.
         with translating(where=f"s3://{self.bucket}/{key}"):
             self.client.upload_file(
                 str(file.path), self.bucket, key,
@@ -236,7 +246,7 @@ def atomic_copy(source: Path, destination: Path, advance: Progress) -> None:
     """Copy to a temporary file beside ``destination``, then rename it over: never a partial file."""
     handle, temporary = tempfile.mkstemp(dir=destination.parent, prefix=f".{destination.name}.", suffix=".part")
     try:
-        with open(source, "rb") as reader, os.fdopen(handle, "wb") as writer:
+        with open_regular(source.name, source) as reader, os.fdopen(handle, "wb") as writer:
             for chunk in iter(lambda: reader.read(CHUNK), b""):
                 writer.write(chunk)
                 advance(len(chunk))

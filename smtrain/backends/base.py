@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,12 +18,13 @@ from smtrain.config import Config
 
 @dataclass(frozen=True)
 class SyncReport:
-    """What a sync did: files and bytes sent, files already up to date."""
+    """What a sync did: files and bytes sent, files already up to date, and what was left out."""
 
     uploaded_files: int
     uploaded_bytes: int
     unchanged_files: int
     uri: str
+    warnings: list[str] = field(default_factory=list)  # secrets, links and the home, never sent
 
 
 class Backend(Protocol):

@@ -148,7 +148,11 @@ class SageMakerBackend:
         from smtrain.sync import sync_directory
 
         self._prepare_upload(uri)
-        return sync_directory(Path(local_dir), uri, s3=self.s3, progress=progress, kms_key=self.config.kms_key)
+        report = sync_directory(Path(local_dir), uri, s3=self.s3, progress=progress, kms_key=self.config.kms_key,
+                                home=self.config.home)
+        for warning in report.warnings:
+            print(warning, file=sys.stderr, flush=True)
+        return report
 
     def _prepare_upload(self, uri: str) -> None:
         if uri.startswith("s3://") and split_s3(uri)[0] == self.bucket():

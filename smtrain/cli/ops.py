@@ -40,7 +40,7 @@ def plan_fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: 
     session = make_session(options, quiet=True)
     spec = session.training_spec(entry_point, **fit_arguments(source_dir, channels, hps, metrics, environment, options))
     emit_json(steps_as_json(session.plan_fit(spec, root=offline_root(session))))
-    report_packing(session, source_dir)
+    report_packing(session, source_dir, channels)
 
 
 @plan.command(name="deploy")

@@ -84,14 +84,14 @@ def fit_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @fit_options
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the job to the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final DescribeTrainingJob as JSON on stdout.")
-@click.option("--verbose", is_flag=True, help="List what the source archive leaves out, and why.")
+@click.option("--verbose", is_flag=True, help="List what the source archive and channel folders leave out, and why.")
 @common_options
 def fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...], metrics: tuple[str, ...],
         environment: tuple[str, ...], wait: bool, as_json: bool, verbose: bool, **options: Any) -> int:
     """Run a training job and follow it: exit 0 if it completed, 1 if it failed or was stopped."""
     session = make_session(options)
     if verbose:
-        report_packing(session, source_dir)
+        report_packing(session, source_dir, channels)
     job = session.fit(entry_point, wait=wait, **fit_arguments(source_dir, channels, hps, metrics, environment, options))
     if as_json:
         emit_json(job.description)
@@ -115,14 +115,21 @@ def fit_arguments(source_dir: str, channels: tuple[str, ...], hps: tuple[str, ..
     )
 
 
-def report_packing(session: Any, source_dir: str) -> None:
-    """List on stderr what packing ``source_dir`` leaves out, and why (writes nothing)."""
+def report_packing(session: Any, source_dir: str, channels: tuple[str, ...] = ()) -> None:
+    """List on stderr what packing ``source_dir``, and sending the channel folders, leave out, and why
+    (writes nothing)."""
     from pathlib import Path
 
     from smtrain.packaging import scan_source
+    from smtrain.packing import scan_data
+    from smtrain.spec import parse_pairs
 
     for line in scan_source(Path(source_dir), home=session.config.home).report():
         info(line)
+    for name, value in parse_pairs(channels, "--channel").items():
+        if "://" not in value and Path(value).is_dir():
+            for line in scan_data(Path(value), home=session.config.home).report():
+                info(f"channel {name}: {line}")
 
 
 def report_job(description: dict[str, Any], *, waited: bool = True, config: Any = None) -> int:

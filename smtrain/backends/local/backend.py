@@ -92,7 +92,10 @@ class LocalBackend:
     def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
         from smtrain.sync import sync_directory
 
-        return sync_directory(local_dir, uri, progress=progress)
+        report = sync_directory(local_dir, uri, progress=progress, home=self.config.home)
+        for warning in report.warnings:
+            print(warning, file=sys.stderr, flush=True)
+        return report
 
     def job_log(self, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
         return follow_file(self.home.job_log(job_name), follow=follow, is_done=is_done)

@@ -29,7 +29,6 @@ import argparse
 import http.client
 import logging
 import os
-import shutil
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -248,17 +247,20 @@ def local_path(uri: str, what: str) -> Path:
     return Path(uri)
 
 
-def unpack(uri: str, dest: Path, what: str) -> None:
-    """A model or source given as a .tar.gz or a directory, laid out in ``dest``."""
+def unpack(uri: str, dest: Path, what: str) -> list[str]:
+    """A model or source given as a .tar.gz or a directory, laid out in ``dest``; warnings for what a
+    directory's copy left out (links out of it, secrets: see :func:`smtrain.packing.copy_folder`)."""
     source = local_path(uri, what)
     if source.is_dir():
-        shutil.copytree(source, dest, dirs_exist_ok=True)
-    elif source.is_file():
+        from smtrain.packing import copy_folder
+
+        return copy_folder(source, dest).warnings()
+    if source.is_file():
         from smtrain.packaging import safe_extract
 
         safe_extract(source, dest)
-    else:
-        raise ValueError(f"{what} {uri} does not exist")
+        return []
+    raise ValueError(f"{what} {uri} does not exist")
 
 
 def start_container(root: Path, log_path: Path, container: Mapping[str, Any], venvs: Path) -> dict[str, Any]:
@@ -267,11 +269,15 @@ def start_container(root: Path, log_path: Path, container: Mapping[str, Any], ve
     ``venvs`` caches environments for a ``requirements.txt`` in the code."""
     model_dir, code_dir = root / "model", root / "code"
     model_dir.mkdir(parents=True, exist_ok=True)
+    warnings = []
     if container.get("ModelDataUrl"):
-        unpack(container["ModelDataUrl"], model_dir, "model data")
+        warnings += unpack(container["ModelDataUrl"], model_dir, "model data")
     environment = {k: str(v) for k, v in (container.get("Environment") or {}).items()}
     if environment.get("SAGEMAKER_SUBMIT_DIRECTORY"):
-        unpack(environment["SAGEMAKER_SUBMIT_DIRECTORY"], code_dir, "source directory")
+        warnings += unpack(environment["SAGEMAKER_SUBMIT_DIRECTORY"], code_dir, "source directory")
+    if warnings:
+        with open(log_path, "a", encoding="utf-8") as log:
+            log.writelines(f"smtrain: {warning}\n" for warning in warnings)
     elif (model_dir / "code").is_dir():
         code_dir = model_dir / "code"  # the SDK's repack puts the script inside model.tar.gz
     code_dir.mkdir(parents=True, exist_ok=True)

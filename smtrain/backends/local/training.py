@@ -172,12 +172,19 @@ class Supervisor:
         self._install_code()
 
     def _copy_channel(self, name: str, uri: str) -> None:
+        """A copy, never a link: the script cannot write to the user's folder, nor reach out of it."""
         source, target = to_path(uri), self.paths.channel(name)
         target.mkdir(parents=True, exist_ok=True)
         if source.is_dir():
-            shutil.copytree(source, target, dirs_exist_ok=True)
+            self._copy_folder(source, target)
         else:
             shutil.copy2(source, target / source.name)
+
+    def _copy_folder(self, source: Path, target: Path) -> None:
+        from smtrain.packing import copy_folder
+
+        for warning in copy_folder(source, target, home=self.home.root).warnings():
+            self._say(warning)
 
     def _install_code(self) -> None:
         from smtrain.packaging import safe_extract
@@ -187,7 +194,7 @@ class Supervisor:
             return
         source = to_path(submit)
         if source.is_dir():
-            shutil.copytree(source, self.paths.code, dirs_exist_ok=True)
+            self._copy_folder(source, self.paths.code)
         else:
             safe_extract(source, self.paths.code)
 
