@@ -107,8 +107,6 @@ class Session:
         if not (source / entry_point).is_file():
             raise UsageError(f"entry point {entry_point!r} not found in {str(source)!r}", where="--entry-point",
                              hint="the entry point is relative to --source-dir")
-        if not channels:
-            raise UsageError("no input channel given", where="--channel", hint="add --channel train=PATH_OR_URI")
         for channel, value in channels.items():
             if "://" not in value and not Path(value).exists():
                 raise UsageError(f"path {value!r} does not exist", where=f"--channel {channel}",

@@ -130,8 +130,14 @@ def report_job(description: dict[str, Any], *, waited: bool = True) -> int:
 @click.option("--follow/--no-follow", default=True, show_default=True, help="Keep reading until the job ends.")
 @common_options
 def logs(job_name: str, follow: bool, **settings: Any) -> int:
-    """Print a training job's log (live while it runs)."""
-    session = make_session(settings)
+    """Print a training job's log (live while it runs) to stdout; status lines go to stderr."""
+    from smtrain.workflow import Reporter
+
+    class LogToStdout(Reporter):
+        def log_line(self, line: str) -> None:
+            click.echo(line)
+
+    session = make_session(settings, reporter=LogToStdout())
     job = session.logs(job_name, follow=follow)
     return report_job(job.description) if follow else 0
 
