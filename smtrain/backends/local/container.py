@@ -197,10 +197,13 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def container_environment(model_environment: Mapping[str, str], port: int) -> dict[str, str]:
-    """What the container sees: the model's Environment, not the caller's SageMaker variables."""
+def container_environment(model_environment: Mapping[str, str], port: int, root: Path) -> dict[str, str]:
+    """What the container sees: the image's variables for the deployment under ``root`` and the
+    model's Environment, not the caller's SageMaker variables."""
+    from smtrain.backends.local.container_env import serving_environment
+
     env = {k: v for k, v in child_environment().items() if not k.startswith(("SAGEMAKER_", "SM_"))}
-    env.update({k: str(v) for k, v in model_environment.items()})
+    env.update(serving_environment({k: str(v) for k, v in model_environment.items()}, root))
     env["SAGEMAKER_BIND_TO_PORT"] = str(port)
     return env
 
@@ -258,7 +261,8 @@ def launch(deployment: dict[str, Any]) -> dict[str, Any]:
                                             "--code-dir", deployment["code_dir"], "--venvs", deployment["venvs"],
                                             "--fd", str(listener.fileno()))
         pid = processes.spawn_detached(
-            argv, log_path=Path(deployment["log"]), env=container_environment(deployment["environment"], port),
+            argv, log_path=Path(deployment["log"]),
+            env=container_environment(deployment["environment"], port, Path(deployment["dir"])),
             cwd=Path(deployment["code_dir"]), pass_fds=[listener.fileno()],
         )
     return {**deployment, "pid": pid, "port": port, "started": time.time()}
