@@ -211,8 +211,21 @@ def _validate_algorithm(algorithm: dict[str, Any]) -> None:
     if image != LOCAL_IMAGE and FRAMEWORK_IMAGE_MARKER not in image:
         raise _invalid(f"Custom image {image!r} needs Docker, which the local backend does not use; "
                        f"{SAGEMAKER_BACKEND_HINT}, or train with the scikit-learn framework image")
+    _validate_framework_version(image)
     if algorithm.get("TrainingInputMode", "File") not in ("File", "FastFile"):
         raise _invalid(f"TrainingInputMode {algorithm['TrainingInputMode']!r} is not supported locally; use File")
+
+
+def _validate_framework_version(image: str) -> None:
+    """The job's framework environment must be one this Python can install (or ``current``)."""
+    from smtrain.backends.local import frameworks
+
+    version = frameworks.version_from_image(image)
+    if version and version != frameworks.CURRENT:
+        try:
+            frameworks.framework(version)
+        except frameworks.FrameworkError as exc:
+            raise _invalid(str(exc)) from None
 
 
 def _validate_resources(resources: dict[str, Any]) -> None:
