@@ -36,7 +36,15 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.venvs import InstallFailed, Runner, build_once, layer_dirs, venv_key, venv_python
+from smtrain.backends.local.venvs import (
+    COMPLETE_MARKER,
+    InstallFailed,
+    Runner,
+    build_once,
+    layer_dirs,
+    venv_key,
+    venv_python,
+)
 
 CURRENT = "current"
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "joblib")
@@ -198,15 +206,20 @@ def environment_for(version: str, code_dir: Path, run: Runner, say: Any = print)
         return Environment(CURRENT, "current", None, current_warning(newest))
     found = framework(version)
     if matches_here(found):
-        if not uses_toolkits(code_dir) and not _overlay_path(found).joinpath(".smtrain-complete").is_file():
+        overlay = _overlay_path(found)
+        if (overlay / COMPLETE_MARKER).is_file():
+            return Environment(version, "matched", overlay)
+        if not uses_toolkits(code_dir):
             return Environment(version, "matched")
         say(f"Layering the {version} image's toolkits ({', '.join(found.toolkits)}) on this environment "
             f"(built once into {cache_dir()})")
         try:
-            return Environment(version, "matched", _build(found, _overlay_path(found), run, with_libraries=False))
+            return Environment(version, "matched", _build(found, overlay, run, with_libraries=False))
         except InstallFailed as exc:  # offline, say: the script may not need them after all
             return Environment(version, "matched", None, f"the image's toolkits could not be installed ({exc}); "
                                "running without them")
+    if (_env_path(found) / COMPLETE_MARKER).is_file():
+        return Environment(version, "built", _env_path(found))
     say(f"Building the scikit-learn {version} environment (once; cached in {cache_dir()}): "
         f"{', '.join(f'{k}{v}' for k, v in found.libraries.items() if v)}")
     return Environment(version, "built", _build(found, _env_path(found), run, with_libraries=True))
@@ -225,6 +238,8 @@ def _layer_key() -> str:
 
 
 def _build(found: Framework, venv: Path, run: Runner, *, with_libraries: bool) -> Path:
+    if (venv / COMPLETE_MARKER).is_file():  # built before: reused at once
+        return venv
     libraries = _installable_specs(found.libraries) if with_libraries else []
     dependencies = _installable_specs(found.toolkit_dependencies)
     pip = ["-m", "pip", "install", "--disable-pip-version-check"]

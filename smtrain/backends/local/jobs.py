@@ -44,6 +44,7 @@ DESCRIBE_KEYS = (
 REQUIRED = ("TrainingJobName", "AlgorithmSpecification", "RoleArn", "OutputDataConfig",
             "ResourceConfig", "StoppingCondition")
 SORT_KEYS = {"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"}
+ENVIRONMENT_KEY = "SmtrainEnvironment"
 SAGEMAKER_BACKEND_HINT = "run it with the sagemaker backend (SMTRAIN_BACKEND=sagemaker)"
 
 
@@ -289,6 +290,8 @@ def _new_record(request: dict[str, Any], region: str) -> dict[str, Any]:
 def _response(body: dict[str, Any]) -> dict[str, Any]:
     """The record as boto3 returns it: no private fields, timestamps as aware datetimes."""
     response = public(body)
+    if job_state.local(body).get("framework"):  # local only: the libraries the script ran with
+        response[ENVIRONMENT_KEY] = job_state.local(body)["framework"]
     for key in TIME_KEYS:
         if key in response:
             response[key] = job_state.parse_time(response[key])
