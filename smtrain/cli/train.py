@@ -56,7 +56,9 @@ FIT_OPTIONS = [
     click.option("--instance-type", default="", help="SageMaker instance type."),
     click.option("--instance-count", default=0, type=int, help="SageMaker instance count."),
     click.option("--image-uri", default="", help="A custom ECR training image (sagemaker backend)."),
-    click.option("--framework-version", default="", help="scikit-learn image version (default: newest known)."),
+    click.option("--framework-version", default="",
+                 help="scikit-learn image version (default: newest known); locally, 'current' runs your "
+                      "environment as is."),
     click.option("--spot", is_flag=True, help="Managed spot training (sagemaker backend)."),
     click.option("--max-wait", "max_wait_seconds", default=0, type=int, help="Spot: longest wait in seconds."),
     click.option("--checkpoint-uri", default="", help="Spot: S3 URI for checkpoints."),

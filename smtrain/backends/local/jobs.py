@@ -209,7 +209,7 @@ def _validate_algorithm(algorithm: dict[str, Any]) -> None:
     if not image:
         raise _invalid(f"The local backend runs the scikit-learn framework image only; give TrainingImage "
                        f"({LOCAL_IMAGE!r} or a sagemaker-scikit-learn image URI), or {SAGEMAKER_BACKEND_HINT}")
-    if image != LOCAL_IMAGE and FRAMEWORK_IMAGE_MARKER not in image:
+    if image.split(":", 1)[0] != LOCAL_IMAGE and FRAMEWORK_IMAGE_MARKER not in image:
         raise _invalid(f"Custom image {image!r} needs Docker, which the local backend does not use; "
                        f"{SAGEMAKER_BACKEND_HINT}, or train with the scikit-learn framework image")
     _validate_framework_version(image)
