@@ -123,3 +123,9 @@ def test_the_record_keeps_what_ran_and_what_the_image_pins() -> None:
     assert entry["FrameworkVersion"] == "1.2-1" and entry["Environment"] == "built"
     assert entry["Libraries"] == {"scikit-learn": "1.2.1", "pandas": "1.5.3"}
     assert entry["ImagePins"]["pandas"] == "==1.1.3" and entry["ImagePython"] == "3.9"
+
+
+def test_the_cache_key_does_not_depend_on_how_the_interpreter_is_spelt(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = frameworks._layer_key()
+    monkeypatch.setattr(frameworks.sys, "executable", frameworks.sys.executable + "3")
+    assert frameworks._layer_key() == key

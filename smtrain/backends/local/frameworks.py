@@ -234,7 +234,9 @@ def _overlay_path(found: Framework) -> Path:
 
 
 def _layer_key() -> str:
-    return venv_key(b"framework", layer=layer_dirs(None))[:10]
+    """The interpreter the environment is layered on, by its site-packages (``python`` and ``python3``
+    in one venv are the same interpreter)."""
+    return venv_key(b"framework", python=sys.version, layer=layer_dirs(None))[:10]
 
 
 def _build(found: Framework, venv: Path, run: Runner, *, with_libraries: bool) -> Path:
