@@ -129,3 +129,22 @@ def test_the_cache_key_does_not_depend_on_how_the_interpreter_is_spelt(monkeypat
     key = frameworks._layer_key()
     monkeypatch.setattr(frameworks.sys, "executable", frameworks.sys.executable + "3")
     assert frameworks._layer_key() == key
+
+
+def test_toolkits_that_cannot_install_leave_the_fast_path_running_with_a_warning(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    matched(monkeypatch, tmp_path)
+    monkeypatch.setattr(frameworks, "_available", lambda requirements: True)
+    (tmp_path / "train.py").write_text("from sagemaker_training import environment\n")
+    commands = []
+
+    def offline(command: Any, cwd: Path) -> int:
+        commands.append(list(command))
+        return 1
+
+    environment = frameworks.environment_for("1.9-0", tmp_path, offline, lambda message: None)
+    assert (environment.kind, environment.venv) == ("matched", None)
+    assert "could not be installed" in environment.warning
+    assert "sagemaker-training==4.8.0" not in commands[0]  # the first step installs what the toolkits import
+    assert not list((tmp_path / "cache").iterdir())  # no half-built environment left behind
