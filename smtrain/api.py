@@ -128,8 +128,6 @@ class Session:
             raise UsageError(f"entry point {entry_point!r} not found in {str(source)!r}", where="--entry-point",
                              hint="the entry point is relative to --source-dir")
         check_entry_point_inside(source, entry_point)
-        if not channels:
-            raise UsageError("no input channel given", where="--channel", hint="add --channel train=PATH_OR_URI")
         for channel, value in channels.items():
             if "://" not in value and not Path(value).exists():
                 raise UsageError(f"path {value!r} does not exist", where=f"--channel {channel}",

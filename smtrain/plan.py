@@ -154,13 +154,14 @@ def training_request(
         "TrainingJobName": spec.job_name,
         "AlgorithmSpecification": algorithm,
         "RoleArn": role,
-        "InputDataConfig": channels,
         "OutputDataConfig": output,
         "ResourceConfig": resources,
         "StoppingCondition": {"MaxRuntimeInSeconds": config.max_runtime_seconds},
         "HyperParameters": sdk_hyperparameters(spec, source_uri, config.resolved_region()),
         "Tags": [dict(SMTRAIN_TAG)],
     }
+    if channels:  # optional in the API, and at least one entry when given
+        request["InputDataConfig"] = channels
     if spec.environment:
         request["Environment"] = dict(spec.environment)
     if spec.volume_kms_key:

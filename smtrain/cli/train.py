@@ -60,7 +60,9 @@ FIT_OPTIONS = [
     click.option("--instance-type", default="", help="SageMaker instance type."),
     click.option("--instance-count", default=None, type=int, help="SageMaker instance count."),
     click.option("--image-uri", default="", help="A custom ECR training image (sagemaker backend)."),
-    click.option("--framework-version", default="", help="scikit-learn image version (default: newest known)."),
+    click.option("--framework-version", default="",
+                 help="scikit-learn image version (default: newest known); locally, 'current' runs your "
+                      "environment as is."),
     click.option("--spot", is_flag=True, help="Managed spot training (sagemaker backend)."),
     click.option("--max-wait", "max_wait_seconds", default=None, type=int, help="Spot: longest wait in seconds."),
     click.option("--checkpoint-uri", default="", help="Spot: S3 URI for checkpoints."),
@@ -158,8 +160,14 @@ def report_job(description: dict[str, Any], *, waited: bool = True, config: Any 
 @click.option("--follow/--no-follow", default=True, show_default=True, help="Keep reading until the job ends.")
 @common_options
 def logs(job_name: str, follow: bool, **settings: Any) -> int:
-    """Print a training job's log (live while it runs)."""
-    session = make_session(settings)
+    """Print a training job's log (live while it runs) to stdout; status lines go to stderr."""
+    from smtrain.workflow import Reporter
+
+    class LogToStdout(Reporter):
+        def log_line(self, line: str) -> None:
+            click.echo(line)
+
+    session = make_session(settings, reporter=LogToStdout())
     job = session.logs(job_name, follow=follow)
     return report_job(job.description, config=session.config) if follow else 0
 

@@ -298,7 +298,7 @@ def test_workflow_step_by_step(sm: Cli, aws: Moto) -> None:
         assert tar.getnames() == ["penguins.py"]  # and never the .env beside it
 
     logs = ok(sm("logs", "penguins-sm"))
-    assert "train_accuracy=0.9512" in logs.err and "penguins-sm: Completed" in logs.err
+    assert "train_accuracy=0.9512" in logs.out and "penguins-sm: Completed" in logs.err
 
     registered = ok(sm("register", "penguins-sm", "--group", "penguins", "--approve", "--json")).json()
     assert registered["ModelApprovalStatus"] == "Approved"
@@ -414,22 +414,22 @@ def test_ctrl_c_detaches_and_says_how_to_stop(sm: Cli, aws: Moto) -> None:
     job.training_job_status, job.secondary_status = "InProgress", "Training"
     write_log(aws, "running-job", "epoch 1")
     env = dict(sm.env, SMTRAIN_POLL_SECONDS="0.2")
-    with subprocess.Popen([SMTRAIN, "logs", "running-job"], cwd=sm.cwd, env=env, stderr=subprocess.PIPE,
-                          text=True) as process:
+    with subprocess.Popen([SMTRAIN, "logs", "running-job"], cwd=sm.cwd, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as process:
         watchdog = threading.Timer(60, process.kill)
         watchdog.start()
         try:
-            assert process.stderr is not None
+            assert process.stdout is not None
             seen = []
-            for line in process.stderr:  # following: the job runs on
+            for line in process.stdout:  # following: the job runs on; its log goes to stdout
                 seen.append(line)
                 if "epoch 1" in line:
                     break
             time.sleep(0.5)
             assert process.poll() is None, seen
             process.send_signal(signal.SIGINT)
-            rest = process.stderr.read()
-            assert process.wait() == 130
+            _, rest = process.communicate(timeout=60)
+            assert process.returncode == 130
         finally:
             watchdog.cancel()
     assert "detached; job running-job keeps running. Stop it with: smtrain stop running-job" in rest

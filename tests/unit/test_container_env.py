@@ -23,6 +23,7 @@ from smtrain.backends.local.container_env import (
     resource_config,
     script_command,
     script_environment,
+    serving_environment,
     split_hyperparameters,
     to_cmd_args,
 )
@@ -251,6 +252,31 @@ def test_script_environment_layers(environment: TrainingEnvironment) -> None:
     assert env["SAGEMAKER_TRAINING_MODULE"] == "sagemaker_sklearn_container.training:main"
     assert env["TRAINING_JOB_ARN"] == "arn"
     assert env["PYTHONPATH"] == "/opt/ml/code:/mine"
+
+
+def test_script_environment_has_the_dockerfile_variables_for_this_tree(environment: TrainingEnvironment) -> None:
+    env = script_environment({}, {}, environment, region="us-east-1")
+
+    # as docker/<version>/{base,final}/Dockerfile.cpu set them, with this job's tree instead of /opt/ml
+    assert {k: env[k] for k in ("PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED", "PYTHONIOENCODING", "LANG",
+                                "LC_ALL")} == {"PYTHONDONTWRITEBYTECODE": "1", "PYTHONUNBUFFERED": "1",
+                                               "PYTHONIOENCODING": "UTF-8", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    assert env["SM_INPUT"] == "/opt/ml/input"
+    assert env["SM_INPUT_TRAINING_CONFIG_FILE"] == "/opt/ml/input/config/hyperparameters.json"
+    assert env["SM_INPUT_DATA_CONFIG_FILE"] == "/opt/ml/input/config/inputdataconfig.json"
+    assert env["SM_CHECKPOINT_CONFIG_FILE"] == "/opt/ml/input/config/checkpointconfig.json"
+    assert env["SAGEMAKER_BASE_DIR"] == "/opt/ml"  # where sagemaker_training.environment looks
+    assert env["SAGEMAKER_SERVING_MODULE"] == "sagemaker_sklearn_container.serving:main"
+
+
+def test_serving_environment_points_the_image_variables_at_the_deployment(tmp_path: Path) -> None:
+    env = serving_environment({"SAGEMAKER_PROGRAM": "serve.py", "LANG": "en_US.UTF-8"}, tmp_path)
+
+    assert env["SM_MODEL_DIR"] == str(tmp_path / "model")
+    assert env["SAGEMAKER_BASE_DIR"] == str(tmp_path)
+    assert env["SAGEMAKER_PROGRAM"] == "serve.py"
+    assert env["LANG"] == "en_US.UTF-8"  # the model's Environment wins
+    assert env["LC_ALL"] == "C.UTF-8" and env["PYTHONIOENCODING"] == "UTF-8"
 
 
 def test_failure_reason_keeps_the_exception_line_within_1024_characters() -> None:

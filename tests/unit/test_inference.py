@@ -185,7 +185,36 @@ def test_output_fn_may_return_a_content_type() -> None:
 
 def test_output_fn_returning_an_object_is_a_500_that_says_why() -> None:
     result = handler(output_fn=lambda prediction, accept: prediction).invoke(b"1,2", "text/csv", None)
-    assert result.status == 500 and b"return bytes or str" in result.body
+    assert result.status == 500 and b"returned ndarray" in result.body and b"worker.Response" in result.body
+
+
+@pytest.mark.parametrize("returned", [{"Output": 1}, [1, 2], [{"a": "b"}]])
+def test_output_fn_returning_a_dict_or_list_answers_json_as_flask_does(returned: Any) -> None:
+    result = handler(output_fn=lambda prediction, accept: returned).invoke(b"[[1, 2]]", "application/json", None)
+    assert result == (200, json.dumps(returned).encode(), "application/json")
+
+
+def test_a_tuple_body_keeps_its_content_type() -> None:
+    result = handler(output_fn=lambda prediction, accept: (b"1,2", "text/csv")).invoke(b"1,2", "text/csv", None)
+    assert result == (200, b"1,2", "text/csv")
+
+
+def test_a_werkzeug_response_keeps_its_body_status_and_type() -> None:
+    from werkzeug.wrappers import Response  # the base class of sagemaker_containers' worker.Response
+
+    def output_fn(prediction: Any, accept: str) -> Any:
+        return Response(response="3.0\n", status=201, mimetype="text/csv")
+
+    assert handler(output_fn=output_fn).invoke(b"1,2", "text/csv", None) == (201, b"3.0\n", "text/csv; charset=utf-8")
+
+
+def test_a_response_like_object_without_get_data_is_read_from_its_chunks() -> None:
+    class Minimal:
+        response = [b"a", "b"]
+        mimetype = "text/plain"
+        status = "202 ACCEPTED"
+
+    assert handler(transform_fn=lambda *args: Minimal()).invoke(b"1", "text/csv", None) == (202, b"ab", "text/plain")
 
 
 def test_transform_fn_replaces_the_three_functions() -> None:

@@ -229,10 +229,13 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     return env
 
 
-def container_environment(model_environment: Mapping[str, str], port: int) -> dict[str, str]:
-    """What the container sees: the model's Environment, not the caller's SageMaker variables."""
+def container_environment(model_environment: Mapping[str, str], port: int, root: Path) -> dict[str, str]:
+    """What the container sees: the image's variables for the deployment under ``root`` and the
+    model's Environment, not the caller's SageMaker variables."""
+    from smtrain.backends.local.container_env import serving_environment
+
     env = {k: v for k, v in child_environment().items() if not k.startswith(("SAGEMAKER_", "SM_"))}
-    env.update({k: str(v) for k, v in model_environment.items()})
+    env.update(serving_environment({k: str(v) for k, v in model_environment.items()}, root))
     env["SAGEMAKER_BIND_TO_PORT"] = str(port)
     return env
 
@@ -281,8 +284,11 @@ def start_container(root: Path, log_path: Path, container: Mapping[str, Any], ve
     elif (model_dir / "code").is_dir():
         code_dir = model_dir / "code"  # the SDK's repack puts the script inside model.tar.gz
     code_dir.mkdir(parents=True, exist_ok=True)
+    from smtrain.backends.local.frameworks import version_from_image
+
     deployment = {"dir": str(root), "model_dir": str(model_dir), "code_dir": str(code_dir), "log": str(log_path),
                   "environment": environment, "venvs": str(venvs),
+                  "framework_version": version_from_image(str(container.get("Image", ""))),
                   "timeout": int(environment.get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or DEFAULT_TIMEOUT)}
     return launch(deployment)
 
@@ -297,10 +303,12 @@ def launch(deployment: dict[str, Any], port: int = 0) -> dict[str, Any]:
         fd = str(listener.fileno())
         server = processes.python_module_argv(CONTAINER_MODULE, "--model-dir", deployment["model_dir"],
                                               "--code-dir", deployment["code_dir"], "--venvs", deployment["venvs"],
-                                              "--fd", fd)
+                                              "--fd", fd,
+                                              "--framework-version", deployment.get("framework_version", ""))
         pid = processes.spawn_detached(
             processes.python_module_argv(KEEPER_MODULE, "--fd", fd, "--", *server),
-            log_path=Path(deployment["log"]), env=container_environment(deployment["environment"], port),
+            log_path=Path(deployment["log"]),
+            env=container_environment(deployment["environment"], port, Path(deployment["dir"])),
             cwd=Path(deployment["code_dir"]), pass_fds=[listener.fileno()],
         )
     return {**deployment, "pid": pid, "port": port, "started": time.time()}
@@ -380,10 +388,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--code-dir", type=Path, required=True)
     parser.add_argument("--fd", type=int, default=None, help="an inherited listening socket")
     parser.add_argument("--venvs", type=Path, default=None, help="where to build an environment for requirements.txt")
+    parser.add_argument("--framework-version", default="", help="the image's version (default: the newest)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.venvs and not os.environ.get(IN_REQUIREMENTS_VENV) and (args.code_dir / "requirements.txt").is_file():
-        restart_with_requirements(args.code_dir / "requirements.txt", args.venvs)
+    if not os.environ.get(IN_REQUIREMENTS_VENV):
+        restart_in_environment(args.framework_version, args.code_dir, args.venvs)
     import smtrain.backends.local.inference  # noqa: F401  (numpy, imported once before the workers fork)
     from smtrain.backends.local.front import Served
 
@@ -398,20 +407,33 @@ def main(argv: list[str] | None = None) -> None:
     run_gunicorn(worker_app, server_options(environ, bind_address(args.fd, environ)))
 
 
-def restart_with_requirements(requirements: Path, venvs: Path) -> None:
-    """Install ``requirements.txt`` as the image does before serving (into a cached
-    environment layered on this one), then become this server under that Python."""
+def restart_in_environment(framework_version: str, code_dir: Path, venvs: Path | None) -> None:
+    """Serve in the framework's environment with ``requirements.txt`` installed on top, as the image
+    does before serving (both cached): become this server under that Python, or stay when it is this one."""
     import subprocess
     import sys
 
+    from smtrain.backends.local import frameworks
     from smtrain.backends.local.venvs import InstallFailed, ensure_venv
 
-    logger.info("installing %s", requirements)
+    def run(command: Any, cwd: Path) -> int:
+        return subprocess.call(list(command), cwd=cwd)
+
     try:
-        python = str(ensure_venv(requirements, venvs, lambda command, cwd: subprocess.call(list(command), cwd=cwd)))
-    except InstallFailed as exc:
-        logger.error("requirements.txt could not be installed: %s", exc)
+        environment = frameworks.environment_for(framework_version or frameworks.default_version(), code_dir, run,
+                                                 logger.info)
+        python = environment.python
+        requirements = code_dir / "requirements.txt"
+        if venvs and requirements.is_file():
+            logger.info("installing %s", requirements)
+            python = str(ensure_venv(requirements, venvs, run, base=environment.venv))
+    except (InstallFailed, frameworks.FrameworkError) as exc:
+        logger.error("the serving environment could not be made: %s", exc)
         sys.exit(1)
+    if environment.warning:
+        logger.warning(environment.warning)
+    if python == sys.executable:
+        return
     os.environ[IN_REQUIREMENTS_VENV] = "1"
     sys.stdout.flush()
     os.execv(python, [python, "-m", CONTAINER_MODULE, *sys.argv[1:]])  # the listening socket is inherited

@@ -22,13 +22,21 @@ CURRENT_HOST = "algo-1"
 INSTANCE_GROUP = "homogeneousCluster"
 NETWORK_INTERFACE = "eth0"
 DEFAULT_LOG_LEVEL = 20  # logging.INFO
-# What the scikit-learn image's Dockerfile sets for every process in the container.
+# What the scikit-learn image's Dockerfiles (docker/<version>/{base,final}/Dockerfile.cpu) set
+# for every process in the container.
 FRAMEWORK_MODULE = "sagemaker_sklearn_container.training:main"
+SERVING_MODULE = "sagemaker_sklearn_container.serving:main"
 IMAGE_ENVIRONMENT = {
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "PYTHONIOENCODING": "UTF-8",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
     "SAGEMAKER_TRAINING_MODULE": FRAMEWORK_MODULE,
-    "PYTHONUNBUFFERED": "TRUE",
-    "PYTHONDONTWRITEBYTECODE": "TRUE",
+    "SAGEMAKER_SERVING_MODULE": SERVING_MODULE,
 }
+# sagemaker-training and sagemaker-containers read /opt/ml from here when set (environment.BASE_PATH_ENV).
+BASE_DIR_VARIABLE = "SAGEMAKER_BASE_DIR"
 SAGEMAKER_PREFIX = "sagemaker_"
 # params.SAGEMAKER_HYPERPARAMETERS: consumed by the toolkit, not framework parameters.
 SAGEMAKER_HYPERPARAMETERS = (
@@ -81,6 +89,17 @@ class ContainerPaths:
     @property
     def output_intermediate(self) -> Path:
         return self.output / "intermediate"
+
+    def image_env_vars(self) -> dict[str, str]:
+        """The Dockerfile's ``SM_INPUT*`` / ``SM_CHECKPOINT_CONFIG_FILE`` and the toolkit's base
+        directory, for this tree instead of ``/opt/ml``."""
+        return {
+            BASE_DIR_VARIABLE: str(self.base),
+            "SM_INPUT": str(self.input),
+            "SM_INPUT_TRAINING_CONFIG_FILE": str(self.input_config / "hyperparameters.json"),
+            "SM_INPUT_DATA_CONFIG_FILE": str(self.input_config / "inputdataconfig.json"),
+            "SM_CHECKPOINT_CONFIG_FILE": str(self.input_config / "checkpointconfig.json"),
+        }
 
     def channel(self, name: str) -> Path:
         return self.input_data / name
@@ -322,6 +341,7 @@ def script_environment(
     the caller's, the image's, the request's ``Environment``, the platform's, the toolkit's ``SM_*``."""
     env = {k: v for k, v in base.items() if not k.startswith("SM_")}
     env.update(IMAGE_ENVIRONMENT)
+    env.update(training_env.paths.image_env_vars())
     env.update(request_environment)
     env.update(extra or {})
     env.update(training_env.platform_env_vars(region))
@@ -329,6 +349,15 @@ def script_environment(
     # write_env_vars exports the toolkit's sys.path, which starts with the code directory.
     code = str(training_env.paths.code)
     env["PYTHONPATH"] = code + (":" + base["PYTHONPATH"] if base.get("PYTHONPATH") else "")
+    return env
+
+
+def serving_environment(model_environment: Mapping[str, str], root: Path) -> dict[str, str]:
+    """What the image sets at serving, for a deployment laid out as ``root/model`` and ``root/code``;
+    the model's ``Environment`` wins."""
+    env = dict(IMAGE_ENVIRONMENT)
+    env.update({BASE_DIR_VARIABLE: str(root), "SM_MODEL_DIR": str(root / "model")})
+    env.update(model_environment)
     return env
 
 

@@ -8,8 +8,9 @@ the image's behaviour for ``application/json``, ``text/csv`` and
 replaces all three. As in the image, JSON and CSV bodies reach ``input_fn`` as
 ``str`` and others as ``bytes``; a missing ``Content-Type`` means JSON; a
 missing or ``*/*`` ``Accept`` means ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``
-(``application/json``); an ``output_fn``/``transform_fn`` may return the body
-or a ``(body, content_type)`` tuple; JSON and CSV input becomes float32.
+(``application/json``); an ``output_fn``/``transform_fn`` may return bytes or str,
+a dict or list (JSON, as Flask answers it), a ``(body, content_type)`` tuple, or
+a response object (``worker.Response``) whose status and type are kept; JSON and CSV input becomes float32.
 
 Where the image is wrong, this handler is right (the image answers 500 with an
 HTML page in each case):
@@ -337,14 +338,39 @@ class Handler:
 
 
 def _to_result(result: Any, accept: str) -> InferenceResult:
+    """What the image's Flask layer makes of a returned value: a response object as is, a
+    ``(body, content_type)`` tuple, a dict or list as JSON, bytes or str as the body."""
+    if _is_response(result):
+        return _from_response(result)
     body, content_type = result if isinstance(result, tuple) else (result, accept)
+    if isinstance(body, dict | list) and not isinstance(result, tuple):
+        body, content_type = json.dumps(body), JSON
     if isinstance(body, str):
         body = body.encode()
     if not isinstance(body, bytes | bytearray):
         raise InferenceError(
-            f"output_fn/transform_fn returned {type(body).__name__}; return bytes or str, or (body, content_type)"
+            f"output_fn/transform_fn returned {type(body).__name__}; return bytes, str, a dict or list (JSON), "
+            "(body, content_type), or a worker.Response"
         )
     return InferenceResult(200, bytes(body), str(content_type))
+
+
+def _is_response(result: Any) -> bool:
+    """A Flask/Werkzeug response, e.g. sagemaker_containers' ``worker.Response`` (duck-typed: the
+    server never imports the toolkits)."""
+    return all(hasattr(result, name) for name in ("response", "mimetype", "status"))
+
+
+def _from_response(response: Any) -> InferenceResult:
+    if callable(getattr(response, "get_data", None)):
+        body = response.get_data()
+    else:
+        chunks = response.response
+        chunks = [chunks] if isinstance(chunks, str | bytes) else list(chunks or [])
+        body = b"".join(c.encode() if isinstance(c, str) else bytes(c) for c in chunks)
+    status = getattr(response, "status_code", None) or int(str(response.status).split()[0])
+    content_type = getattr(response, "content_type", None) or response.mimetype
+    return InferenceResult(int(status), bytes(body), str(content_type))
 
 
 def _error(status: int, message: str) -> InferenceResult:

@@ -53,6 +53,7 @@ DESCRIBE_KEYS = (
 REQUIRED = ("TrainingJobName", "AlgorithmSpecification", "RoleArn", "OutputDataConfig",
             "ResourceConfig", "StoppingCondition")
 SORT_KEYS = {"Name": "TrainingJobName", "CreationTime": "CreationTime", "Status": "TrainingJobStatus"}
+ENVIRONMENT_KEY = "SmtrainEnvironment"
 SAGEMAKER_BACKEND_HINT = "run it with the sagemaker backend (SMTRAIN_BACKEND=sagemaker)"
 
 
@@ -293,9 +294,10 @@ def _validate_algorithm(algorithm: dict[str, Any]) -> None:
     if not image:
         raise _invalid(f"The local backend runs the scikit-learn framework image only; give TrainingImage "
                        f"({LOCAL_IMAGE!r} or a sagemaker-scikit-learn image URI), or {SAGEMAKER_BACKEND_HINT}")
-    if image != LOCAL_IMAGE and FRAMEWORK_IMAGE_MARKER not in image:
+    if image.split(":", 1)[0] != LOCAL_IMAGE and FRAMEWORK_IMAGE_MARKER not in image:
         raise _invalid(f"Custom image {image!r} needs Docker, which the local backend does not use; "
                        f"{SAGEMAKER_BACKEND_HINT}, or train with the scikit-learn framework image")
+    _validate_framework_version(image)
     if algorithm.get("TrainingInputMode", "File") not in ("File", "FastFile"):
         raise _invalid(f"TrainingInputMode {algorithm['TrainingInputMode']!r} is not supported locally; use File")
     for metric in algorithm.get("MetricDefinitions", []):
@@ -303,6 +305,18 @@ def _validate_algorithm(algorithm: dict[str, Any]) -> None:
             re.compile(metric.get("Regex", ""))
         except re.error as exc:
             raise _invalid(f"MetricDefinitions {metric.get('Name')!r}: Regex does not compile: {exc}") from None
+
+
+def _validate_framework_version(image: str) -> None:
+    """The job's framework environment must be one this Python can install (or ``current``)."""
+    from smtrain.backends.local import frameworks
+
+    version = frameworks.version_from_image(image)
+    if version and version != frameworks.CURRENT:
+        try:
+            frameworks.framework(version)
+        except frameworks.FrameworkError as exc:
+            raise _invalid(str(exc)) from None
 
 
 def _validate_resources(resources: dict[str, Any]) -> None:
@@ -371,6 +385,8 @@ def _new_record(request: dict[str, Any], region: str) -> dict[str, Any]:
 def _response(body: dict[str, Any]) -> dict[str, Any]:
     """The record as boto3 returns it: no private fields, timestamps as aware datetimes."""
     response = public(body)
+    if job_state.local(body).get("framework"):  # local only: the libraries the script ran with
+        response[ENVIRONMENT_KEY] = job_state.local(body)["framework"]
     for key in TIME_KEYS:
         if key in response:
             response[key] = job_state.parse_time(response[key])

@@ -220,17 +220,42 @@ class Supervisor:
         return json.loads((self.paths.input_config / name).read_text())
 
     def _interpreter(self) -> str:
-        requirements = self.paths.code / "requirements.txt"
-        if not requirements.is_file():
-            return sys.executable
+        """The job's Python: its framework's environment, with ``requirements.txt`` layered on top."""
+        from smtrain.backends.local import frameworks
         from smtrain.backends.local.venvs import InstallFailed, ensure_venv
 
-        self._say(f"Installing dependencies from {requirements.name} into a cached environment under {self.home.venvs}")
+        environment = self._framework_environment()
+        python = environment.python
+        requirements = self.paths.code / "requirements.txt"
+        if requirements.is_file():
+            self._say(f"Installing dependencies from {requirements.name} into a cached environment under "
+                      f"{self.home.venvs}")
+            try:
+                python = str(ensure_venv(requirements, self.home.venvs, self._run_install, base=environment.venv))
+            except InstallFailed as exc:
+                raise InstallError(job_state.user_error_reason(
+                    "InstallRequirementsError", exc.exit_code, self.tail, " ".join(exc.command))) from exc
+        ran = frameworks.record(environment, frameworks.library_versions(python))
+        self._update(lambda body: job_state.local(body).update(framework=ran))
+        self._say("Libraries: " + ", ".join(f"{k} {v}" for k, v in ran["Libraries"].items()))
+        return python
+
+    def _framework_environment(self) -> Any:
+        from smtrain.backends.local import frameworks
+        from smtrain.backends.local.venvs import InstallFailed
+
+        image = self.record["AlgorithmSpecification"].get("TrainingImage", "")
+        version = frameworks.version_from_image(image) or frameworks.default_version()
         try:
-            return str(ensure_venv(requirements, self.home.venvs, self._run_install))
+            environment = frameworks.environment_for(version, self.paths.code, self._run_install, self._say)
+        except frameworks.FrameworkError as exc:
+            raise InstallError(f"ClientError: {exc}") from exc
         except InstallFailed as exc:
             raise InstallError(job_state.user_error_reason(
-                "InstallRequirementsError", exc.exit_code, self.tail, " ".join(exc.command))) from exc
+                "InstallFrameworkError", exc.exit_code, self.tail, " ".join(exc.command))) from exc
+        if environment.warning:
+            self._say("WARNING " + environment.warning)
+        return environment
 
     def _run_install(self, command: Sequence[str], cwd: Path) -> int:
         env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1", PIP_NO_INPUT="1", PYTHONUNBUFFERED="1")

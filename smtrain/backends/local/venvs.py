@@ -35,9 +35,9 @@ class InstallFailed(Exception):
         super().__init__(f"{' '.join(command)} exited with {exit_code}")
 
 
-def venv_key(requirements: bytes, python: str = sys.executable) -> str:
+def venv_key(requirements: bytes, python: str = sys.executable, layer: Sequence[str] | None = None) -> str:
     digest = hashlib.sha256()
-    for part in (requirements, python.encode(), "\0".join(parent_site_dirs()).encode()):
+    for part in (requirements, python.encode(), "\0".join(parent_site_dirs() if layer is None else layer).encode()):
         digest.update(part)
         digest.update(b"\0")
     return digest.hexdigest()[:16]
@@ -51,42 +51,61 @@ def parent_site_dirs() -> list[str]:
     return dirs
 
 
+def layer_dirs(base: Path | None) -> list[str]:
+    """What a new environment is layered on: a base environment (whose own layer file chains on to
+    this interpreter's), or this interpreter's site-packages."""
+    return [str(site_packages(base))] if base is not None else parent_site_dirs()
+
+
 def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def ensure_venv(requirements: Path, venvs_dir: Path, run: Runner) -> Path:
-    """The interpreter of the environment for ``requirements``, built on first use."""
-    venv = venvs_dir / venv_key(requirements.read_bytes())
+def ensure_venv(requirements: Path, venvs_dir: Path, run: Runner, base: Path | None = None) -> Path:
+    """The interpreter of the environment for ``requirements`` (layered on ``base``), built on first use."""
+    layer = layer_dirs(base)
+    venv = venvs_dir / venv_key(requirements.read_bytes(), layer=layer)
+    install = [["-m", "pip", "install", "-r", str(requirements)]]
+    return build_once(venv, layer, install, run, cwd=requirements.parent, note=str(requirements))
+
+
+def build_once(
+    venv: Path, layer: Sequence[str], pip_commands: Sequence[Sequence[str]], run: Runner, *,
+    cwd: Path, note: str = "", finish: Callable[[Path], None] | None = None,
+) -> Path:
+    """The interpreter of ``venv``: if incomplete, built in a temporary directory next to it by running
+    each of ``pip_commands`` (arguments to its Python) and ``finish``, then renamed into place."""
     if (venv / COMPLETE_MARKER).is_file():
         return venv_python(venv)
-    venvs_dir.mkdir(parents=True, exist_ok=True)
-    building = venvs_dir / f".build-{venv.name}-{os.getpid()}"
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    building = venv.parent / f".build-{venv.name}-{os.getpid()}"
     shutil.rmtree(building, ignore_errors=True)
     try:
-        _create_layered_venv(building)
-        command = [str(venv_python(building)), "-m", "pip", "install", "-r", str(requirements)]
-        code = run(command, requirements.parent)
-        if code != 0:
-            raise InstallFailed(command, code)
+        _create_layered_venv(building, layer)
+        for arguments in pip_commands:
+            command = [str(venv_python(building)), *arguments]
+            code = run(command, cwd)
+            if code != 0:
+                raise InstallFailed(command, code)
+        if finish is not None:
+            finish(building)
         _relocate_scripts(building, venv)
-        (building / COMPLETE_MARKER).write_text(str(requirements) + "\n")
+        (building / COMPLETE_MARKER).write_text(note + "\n")
         _publish(building, venv)
     finally:
         shutil.rmtree(building, ignore_errors=True)
     return venv_python(venv)
 
 
-def _create_layered_venv(path: Path) -> None:
+def _create_layered_venv(path: Path, layer: Sequence[str]) -> None:
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True, capture_output=True)
-    site_packages = _site_packages(path)
     # "import" lines in a .pth file run at start-up; addsitedir also processes the
-    # parent's own .pth files (editable installs), which a plain path line would not.
-    lines = [f"import site; site.addsitedir({d!r})" for d in parent_site_dirs()]
-    (site_packages / LAYER_FILE).write_text("\n".join(lines) + "\n")
+    # parent's own .pth files (editable installs, a base environment's layer), which a plain path line would not.
+    lines = [f"import site; site.addsitedir({d!r})" for d in layer]
+    (site_packages(path) / LAYER_FILE).write_text("\n".join(lines) + "\n")
 
 
-def _site_packages(venv: Path) -> Path:
+def site_packages(venv: Path) -> Path:
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     path = venv / "lib" / version / "site-packages"
     path.mkdir(parents=True, exist_ok=True)

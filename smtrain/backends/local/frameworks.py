@@ -1,0 +1,319 @@
+"""Framework-matched environments: a local job sees the libraries of its scikit-learn image.
+
+``frameworks.json`` (next to this module) holds what each image pins (scikit-learn,
+numpy, pandas, scipy, joblib, the toolkits ``sagemaker_training``,
+``sagemaker_containers``, ``sagemaker_inference`` and what they import),
+read from aws/sagemaker-scikit-learn-container. A job's environment is one of:
+
+- ``matched`` (the fast path): this interpreter already has the image's
+  scikit-learn major.minor, so nothing is built. When the code imports one of
+  the image's toolkits, a small overlay holding only the toolkits (and the
+  image's pins of what they import) is layered on top, built once.
+- ``built``: an environment with the image's pins (or, where a pin has no wheel
+  for this Python, the nearest release of the same minor, then major, that
+  installs), layered on this interpreter so smtrain itself stays importable.
+- ``current``: ``--framework-version current``; this interpreter as is.
+
+Environments live in ``$SMTRAIN_FRAMEWORK_CACHE``, else
+``$XDG_CACHE_HOME/smtrain/frameworks`` (``~/.cache``): they are large, the same
+for every project, and cost minutes to build, so one machine-wide cache (not
+each project's store) keeps them. The key is the framework version, the
+Python version and a hash of the interpreter they are layered on. Each is
+built in a temporary directory and renamed into place (see ``venvs``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from importlib import metadata, resources
+from pathlib import Path
+from typing import Any
+
+from smtrain.backends.local.venvs import (
+    COMPLETE_MARKER,
+    InstallFailed,
+    Runner,
+    build_once,
+    layer_dirs,
+    venv_key,
+    venv_python,
+)
+
+CURRENT = "current"
+LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "joblib")
+TOOLKITS = ("sagemaker-training", "sagemaker-containers", "sagemaker-inference")
+TOOLKIT_MODULES = re.compile(rb"\b(sagemaker_training|sagemaker_containers|sagemaker_inference)\b")
+# Compiled libraries come as wheels only: a source build of an old scikit-learn takes long and fails late.
+BINARY_ONLY = ",".join(LIBRARIES[:4])
+CACHE_VARIABLE = "SMTRAIN_FRAMEWORK_CACHE"
+MAX_SCANNED_FILES = 2000
+
+
+class FrameworkError(Exception):
+    """The framework version cannot run here; the message names what can."""
+
+
+@dataclass(frozen=True)
+class Framework:
+    version: str
+    python: str
+    wheel_pythons: tuple[str, ...]
+    libraries: Mapping[str, str]
+    toolkits: Mapping[str, str]
+    toolkit_dependencies: Mapping[str, str]
+    source: str
+
+    def pinned(self, name: str) -> str:
+        """The image's exact version of ``name``, or "" when it pins none."""
+        spec = self.libraries.get(name) or self.toolkits.get(name) or ""
+        return spec[2:] if spec.startswith("==") and "*" not in spec else ""
+
+
+@dataclass(frozen=True)
+class Environment:
+    """Where a job runs: ``venv`` (None: this interpreter) and how it was chosen."""
+
+    framework_version: str
+    kind: str  # "matched", "built" or "current"
+    venv: Path | None = None
+    warning: str = ""
+
+    @property
+    def python(self) -> str:
+        return str(venv_python(self.venv)) if self.venv else sys.executable
+
+
+@cache
+def table() -> dict[str, Framework]:
+    raw = json.loads(resources.files(__package__ or "smtrain.backends.local").joinpath("frameworks.json").read_text())
+    return {
+        version: Framework(version, entry["python"], tuple(entry["wheel_pythons"]), entry["libraries"],
+                           entry["toolkits"], entry["toolkit_dependencies"], entry["source"])
+        for version, entry in raw["versions"].items()
+    }
+
+
+def python_version() -> str:
+    return f"{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def installable_versions(python: str | None = None) -> list[str]:
+    python = python or python_version()
+    return [v for v, f in table().items() if python in f.wheel_pythons]
+
+
+def framework(version: str) -> Framework:
+    """The table's entry for ``version``; a clear error when it is unknown or cannot install here."""
+    found = table().get(version)
+    if found is None:
+        raise FrameworkError(f"unknown scikit-learn framework version {version!r}; known: {', '.join(table())}, "
+                             f"or {CURRENT!r} for this environment as is")
+    if python_version() not in found.wheel_pythons:
+        raise FrameworkError(
+            f"scikit-learn framework version {version} (scikit-learn {found.pinned('scikit-learn')}) cannot be "
+            f"installed on Python {python_version()} (it has wheels for Python {', '.join(found.wheel_pythons)}); "
+            f"on this Python use one of: {', '.join(installable_versions())}, or {CURRENT!r}")
+    return found
+
+
+def version_from_image(image: str) -> str:
+    """``smtrain-local/sklearn:1.2-1`` or ``...sagemaker-scikit-learn:1.2-1-cpu-py3`` -> ``1.2-1``;
+    "" when the image names no version."""
+    tail = image.rsplit("/", 1)[-1]
+    if ":" not in tail:
+        return ""
+    tag = tail.split(":", 1)[1]
+    return re.sub(r"-cpu-py3$|-cpu$", "", tag)
+
+
+@cache
+def sdk_versions(scope: str) -> tuple[str, ...]:
+    """The scikit-learn versions of the SDK's image map (sagemaker-core's ``sklearn.json``) for
+    ``scope``, read as data: importing ``sagemaker.core`` takes seconds."""
+    from smtrain.images import SDK_DISTRIBUTION, version_key
+
+    files = [f for f in metadata.files(SDK_DISTRIBUTION) or [] if str(f).endswith("image_uri_config/sklearn.json")]
+    if not files:
+        return ()
+    config = json.loads(Path(str(files[0].locate())).read_text())
+    return tuple(sorted(config.get(scope, {}).get("versions", {}), key=version_key))
+
+
+def default_version() -> str:
+    """The newest version with a training and an inference image, as on the SageMaker backend."""
+    from smtrain.images import version_key
+
+    both = set(sdk_versions("training")) & set(sdk_versions("inference")) & set(table())
+    return max(both or table(), key=version_key)
+
+
+def installed(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def major_minor(version: str) -> tuple[str, ...]:
+    return tuple(version.split(".")[:2])
+
+
+def matches_here(found: Framework) -> bool:
+    """Whether this interpreter's scikit-learn has the image's major.minor (the fast path)."""
+    here = installed("scikit-learn")
+    return bool(here) and major_minor(here) == major_minor(found.pinned("scikit-learn"))
+
+
+def uses_toolkits(code_dir: Path) -> bool:
+    """Whether the code mentions one of the image's own modules (then they must be importable)."""
+    for count, path in enumerate(code_dir.rglob("*.py")):
+        if count >= MAX_SCANNED_FILES:
+            return True
+        try:
+            if TOOLKIT_MODULES.search(path.read_bytes()):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def cache_dir() -> Path:
+    if os.environ.get(CACHE_VARIABLE):
+        return Path(os.environ[CACHE_VARIABLE])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "smtrain" / "frameworks"
+
+
+def current_warning(reference: Framework | None) -> str:
+    here = ", ".join(f"{name} {installed(name) or 'missing'}" for name in LIBRARIES)
+    if reference is None:
+        return f"framework version 'current': running with this environment's {here}"
+    image = ", ".join(f"{name} {reference.libraries.get(name) or '(unpinned)'}" for name in LIBRARIES)
+    return (f"framework version 'current': running with this environment's {here}; "
+            f"the {reference.version} image has {image}")
+
+
+def environment_for(version: str, code_dir: Path, run: Runner, say: Any = print) -> Environment:
+    """The environment a job with framework ``version`` runs in, built if needed."""
+    if version == CURRENT:
+        newest = table().get(default_version())
+        return Environment(CURRENT, "current", None, current_warning(newest))
+    found = framework(version)
+    if matches_here(found):
+        overlay = _overlay_path(found)
+        if (overlay / COMPLETE_MARKER).is_file():
+            return Environment(version, "matched", overlay)
+        if not uses_toolkits(code_dir):
+            return Environment(version, "matched")
+        say(f"Layering the {version} image's toolkits ({', '.join(found.toolkits)}) on this environment "
+            f"(built once into {cache_dir()})")
+        try:
+            return Environment(version, "matched", _build(found, overlay, run, with_libraries=False))
+        except InstallFailed as exc:  # offline, say: the script may not need them after all
+            return Environment(version, "matched", None, f"the image's toolkits could not be installed ({exc}); "
+                               "running without them")
+    if (_env_path(found) / COMPLETE_MARKER).is_file():
+        return Environment(version, "built", _env_path(found))
+    say(f"Building the scikit-learn {version} environment (once; cached in {cache_dir()}): "
+        f"{', '.join(f'{k}{v}' for k, v in found.libraries.items() if v)}")
+    return Environment(version, "built", _build(found, _env_path(found), run, with_libraries=True))
+
+
+def _env_path(found: Framework) -> Path:
+    return cache_dir() / f"sklearn-{found.version}-py{python_version()}-{_layer_key()}"
+
+
+def _overlay_path(found: Framework) -> Path:
+    return cache_dir() / f"toolkits-{found.version}-py{python_version()}-{_layer_key()}"
+
+
+def _layer_key() -> str:
+    """The interpreter the environment is layered on, by its site-packages (``python`` and ``python3``
+    in one venv are the same interpreter)."""
+    return venv_key(b"framework", python=sys.version, layer=layer_dirs(None))[:10]
+
+
+def _build(found: Framework, venv: Path, run: Runner, *, with_libraries: bool) -> Path:
+    if (venv / COMPLETE_MARKER).is_file():  # built before: reused at once
+        return venv
+    libraries = _installable_specs(found.libraries) if with_libraries else []
+    dependencies = _installable_specs(found.toolkit_dependencies)
+    pip = ["-m", "pip", "install", "--disable-pip-version-check"]
+    commands = [[*pip, "--only-binary", BINARY_ONLY, *libraries, *dependencies],
+                [*pip, "--no-deps", *(name + spec for name, spec in found.toolkits.items())]]
+    build_once(venv, layer_dirs(None), commands, run, cwd=cache_dir(), note=found.source, finish=_patch_toolkits)
+    return venv
+
+
+def _installable_specs(pins: Mapping[str, str]) -> list[str]:
+    """``name==pin`` where that installs on this Python, else the nearest of the same minor, then major."""
+    exact = [name + spec for name, spec in pins.items()]
+    if _available(exact):  # the usual case: one query
+        return exact
+    specs = []
+    for name, spec in pins.items():
+        for candidate in _relaxations(name, spec):
+            if candidate == name or _available([candidate]):
+                specs.append(candidate)
+                break
+    return specs
+
+
+def _relaxations(name: str, spec: str) -> list[str]:
+    exact = re.fullmatch(r"==(\d+)\.(\d+)(?:\.[\w.]+)?", spec)
+    if not exact:
+        return [name + spec, name] if spec else [name]
+    major, minor = int(exact[1]), int(exact[2])
+    return [name + spec, f"{name}>={major}.{minor},<{major}.{minor + 1}",
+            f"{name}>={spec[2:]},<{major + 1}", name]
+
+
+def _available(requirements: list[str]) -> bool:
+    """Whether releases matching ``requirements`` install on this Python (metadata only, no download)."""
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--ignore-installed", "-q",
+               "--disable-pip-version-check", "--only-binary", BINARY_ONLY, *requirements]
+    return subprocess.run(command, capture_output=True, check=False).returncode == 0
+
+
+def _patch_toolkits(venv: Path) -> None:
+    """The image's own fix for sagemaker-containers on Python >= 3.10 (``collections.Mapping``)."""
+    from smtrain.backends.local.venvs import site_packages
+
+    mapping = site_packages(venv) / "sagemaker_containers" / "_mapping.py"
+    if mapping.is_file():
+        text = mapping.read_text()
+        mapping.write_text(text.replace("collections.Mapping", "collections.abc.Mapping"))
+
+
+VERSIONS_PROBE = ("import json, sys\nfrom importlib import metadata\nout = {}\nfor n in sys.argv[1:]:\n"
+                  "    try: out[n] = metadata.version(n)\n    except metadata.PackageNotFoundError: pass\n"
+                  "print(json.dumps(out))")
+
+
+def library_versions(python: str) -> dict[str, str]:
+    """The versions of the image's libraries and toolkits that ``python`` imports."""
+    names = [*LIBRARIES, *TOOLKITS]
+    if python == sys.executable:
+        return {n: v for n in names if (v := installed(n))}
+    done = subprocess.run([python, "-c", VERSIONS_PROBE, *names], capture_output=True, text=True, check=False)
+    try:
+        return dict(json.loads(done.stdout))
+    except ValueError:
+        return {}
+
+
+def record(environment: Environment, versions: Mapping[str, str]) -> dict[str, Any]:
+    """What the job record keeps about the environment that ran."""
+    entry: dict[str, Any] = {"FrameworkVersion": environment.framework_version, "Environment": environment.kind,
+                             "Python": ".".join(map(str, sys.version_info[:3])), "Libraries": dict(versions)}
+    found = table().get(environment.framework_version)
+    if found is not None:
+        entry["ImagePython"] = found.python
+        entry["ImagePins"] = {k: v for k, v in {**found.libraries, **found.toolkits}.items() if v}
+    return entry

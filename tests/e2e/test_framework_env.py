@@ -1,0 +1,53 @@
+"""A job trained and served on a framework version whose scikit-learn differs from this environment's.
+
+This builds one real environment (scikit-learn 1.4.2 and the 1.4-2 image's
+pins, from PyPI) into pytest's cache directory, so only the first run pays for
+it; the bench (bench/framework_env.py) can fill the same cache.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import boto3
+import pytest
+
+from smtrain.backends.local import frameworks
+from tests.e2e.conftest import Cli
+
+pytestmark = pytest.mark.e2e
+VERSION = "1.4-2"
+FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "parity" / "import_time_env.py"
+
+
+@pytest.mark.skipif(frameworks.python_version() not in frameworks.table()[VERSION].wheel_pythons,
+                    reason=f"scikit-learn for {VERSION} has no wheel for this Python")
+def test_train_and_serve_on_the_image_scikit_learn(cli: Cli, workdir: Path, request: pytest.FixtureRequest) -> None:
+    cli.env[frameworks.CACHE_VARIABLE] = str(request.config.cache.mkdir("smtrain-frameworks"))
+    cli.env["SMTRAIN_FRAMEWORK_VERSION"] = VERSION
+    source = workdir / "parity"
+    source.mkdir()
+    shutil.copy(FIXTURE, source / FIXTURE.name)
+
+    fit = cli("fit", "--entry-point", FIXTURE.name, "--source-dir", str(source), "--job-name", "on-1-4-2",
+              timeout=3000)
+    assert fit.code == 0, fit.err[-3000:]
+    deploy = cli("deploy", "on-1-4-2", timeout=600)
+    assert deploy.code == 0, deploy.err[-3000:]
+
+    listing = cli("ls", "--json").json()
+    ran = listing["TrainingJobs"][0]["SmtrainEnvironment"]
+    image = frameworks.table()[VERSION]
+    assert (ran["FrameworkVersion"], ran["Environment"]) == (VERSION, "built")
+    assert ran["Libraries"]["scikit-learn"] == image.pinned("scikit-learn") == "1.4.2"
+    assert ran["Libraries"]["numpy"] == image.pinned("numpy")
+    assert ran["Libraries"]["sagemaker-training"] == "4.8.0"
+
+    runtime = boto3.client("sagemaker-runtime", endpoint_url=listing["Endpoints"][0]["Url"], region_name="us-east-1",
+                           aws_access_key_id="x", aws_secret_access_key="x")
+    answer = runtime.invoke_endpoint(EndpointName="on-1-4-2", Body=b"[[1, 2]]", ContentType="application/json")
+    versions = json.loads(answer["Body"].read())
+    assert versions["trained"]["sklearn"] == versions["served"]["sklearn"] == "1.4.2"
+    assert versions["trained"]["numpy"] == versions["served"]["numpy"] == image.pinned("numpy")
