@@ -114,6 +114,7 @@ class Session:
                 raise UsageError(f"path {value!r} does not exist", where=f"--channel {channel}",
                                  hint="run `smtrain prepare` first, or give an existing folder or URI")
         name = check_name(job_name, "job name") if job_name else timestamped_name(Path(entry_point).stem)
+        options["tags"] = run_tags(source, options.get("tags") or {})
         return TrainingSpec(entry_point=entry_point, source_dir=source, channels=dict(channels),
                             hyperparameters=dict(hyperparameters or {}), job_name=name, **options)
 
@@ -289,6 +290,13 @@ class Session:
         summaries = call(self.backend, "ListEndpoints",
                          {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": limit})
         return list(summaries.get("Endpoints", []))
+
+
+def run_tags(source_dir: Path, user_tags: dict[str, str]) -> dict[str, str]:
+    """The user's tags, checked, plus smtrain's record of the run (git commit, versions)."""
+    from smtrain.runs import provenance
+
+    return {**provenance.check_user_tags(user_tags), **provenance.run_tags(source_dir)}
 
 
 def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str, accept: str) -> dict[str, Any]:

@@ -41,6 +41,7 @@ class TrainingSpec:
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     network_isolation: bool = False
+    tags: Mapping[str, str] = field(default_factory=dict)  # user tags, plus smtrain's run tags (git, versions)
 
 
 @dataclass(frozen=True)

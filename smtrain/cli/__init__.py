@@ -14,6 +14,7 @@ import click
 
 from smtrain.cli import ops, serve, train
 from smtrain.cli.common import GLOBAL_OPTIONS_HELP
+from smtrain.cli.listing import list_command
 
 
 @click.group(
@@ -32,6 +33,7 @@ def cli() -> None:
 
 for command in (*train.COMMANDS, *serve.COMMANDS, *ops.COMMANDS):
     cli.add_command(command)
+cli.add_command(list_command)
 
 
 def main(argv: list[str] | None = None) -> None:

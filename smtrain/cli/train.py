@@ -53,6 +53,8 @@ FIT_OPTIONS = [
     click.option("--metric-definition", "metrics", multiple=True, metavar="NAME=REGEX",
                  help="Capture a metric from the log (first group of REGEX)."),
     click.option("--env", "environment", multiple=True, metavar="KEY=VALUE", help="Environment for the script."),
+    click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+                 help="A tag for the run (also sent as a SageMaker tag); filter with `smtrain ls --tag`."),
     click.option("--instance-type", default="", help="SageMaker instance type."),
     click.option("--instance-count", default=0, type=int, help="SageMaker instance count."),
     click.option("--image-uri", default="", help="A custom ECR training image (sagemaker backend)."),
@@ -101,6 +103,7 @@ def fit_arguments(source_dir: str, channels: tuple[str, ...], hps: tuple[str, ..
         hyperparameters=parse_pairs(hps, "--hp", json_values=True),
         metric_definitions=parse_pairs(metrics, "--metric-definition"),
         environment=parse_pairs(environment, "--env"),
+        tags=parse_pairs(options.pop("tags", ()), "--tag"),
         subnets=tuple(options.pop("subnets")),
         security_groups=tuple(options.pop("security_groups")),
         **options,
@@ -145,20 +148,4 @@ def stop(job_name: str, **settings: Any) -> None:
     info(f"{job_name}: {job.status}")
 
 
-@click.command(name="ls")
-@click.option("--json", "as_json", is_flag=True, help="Print jobs and endpoints as JSON.")
-@common_options
-def list_command(as_json: bool, **settings: Any) -> None:
-    """List training jobs and endpoints."""
-    from smtrain.cli.listing import print_listing
-
-    session = make_session(settings)
-    jobs, endpoints = session.list_jobs(), session.list_endpoints()
-    url = session.backend.runtime_url() if endpoints else ""
-    if as_json:
-        emit_json({"TrainingJobs": jobs, "Endpoints": [dict(e, Url=url) for e in endpoints]})
-        return
-    print_listing(jobs, endpoints, url)
-
-
-COMMANDS = [prepare, fit, logs, stop, list_command]
+COMMANDS = [prepare, fit, logs, stop]
