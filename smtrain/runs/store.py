@@ -19,8 +19,8 @@ SOURCES = ("local", "sagemaker", "all")
 
 
 def default_source(config: Config) -> str:
-    """Both when SageMaker is configured (backend or role set), else the local store only."""
-    return "all" if config.backend == "sagemaker" or config.role else "local"
+    """Both when SageMaker is the configured backend, else the local store only."""
+    return "all" if config.backend == "sagemaker" else "local"
 
 
 def wants(source: str, backend: str) -> bool:
