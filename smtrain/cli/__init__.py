@@ -15,6 +15,7 @@ import click
 from smtrain.cli import ops, serve, train
 from smtrain.cli.common import GLOBAL_OPTIONS_HELP
 from smtrain.cli.listing import list_command
+from smtrain.cli.runs import COMMANDS as RUN_COMMANDS
 
 
 @click.group(
@@ -34,6 +35,8 @@ def cli() -> None:
 for command in (*train.COMMANDS, *serve.COMMANDS, *ops.COMMANDS):
     cli.add_command(command)
 cli.add_command(list_command)
+for command in RUN_COMMANDS:
+    cli.add_command(command)
 
 
 def main(argv: list[str] | None = None) -> None:

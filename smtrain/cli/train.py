@@ -135,6 +135,9 @@ def report_job(description: dict[str, Any], *, waited: bool = True) -> int:
 def logs(job_name: str, follow: bool, **settings: Any) -> int:
     """Print a training job's log (live while it runs)."""
     session = make_session(settings)
+    from smtrain.runs.store import require_store
+
+    require_store(session.config)  # reading a log never creates a store
     job = session.logs(job_name, follow=follow)
     return report_job(job.description) if follow else 0
 

@@ -70,10 +70,9 @@ def sort(runs: list[Run], key: str = "") -> list[Run]:
     """
     if not key or key == "created":
         return sorted(runs, key=lambda r: r.created, reverse=True)
-    name, _, order = key.partition(":")
-    if order not in ("", "asc", "desc"):
-        raise UsageError(f"unknown sort order {order!r}", where="--sort",
-                         hint="write METRIC, METRIC:asc or METRIC:desc")
+    name, _, order = key.rpartition(":")
+    if order not in ("asc", "desc"):  # metric names may hold colons themselves (train:accuracy)
+        name, order = key, ""
     present = [r for r in runs if _sort_value(r, name) is not None]
     absent = [r for r in runs if _sort_value(r, name) is None]
     present.sort(key=lambda r: _sort_value(r, name) or 0.0, reverse=order != "asc")

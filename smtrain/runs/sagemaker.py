@@ -73,3 +73,26 @@ def metric_history(cloudwatch: Any, run: Run, metric_names: list[str]) -> list[d
                                "Timestamp": when.isoformat() if hasattr(when, "isoformat") else str(when)})
     points.sort(key=lambda p: p["Timestamp"])
     return points
+
+
+MAX_ENDPOINTS_CHECKED = 100
+
+
+def endpoints_serving(client: Any, run: Run) -> list[dict[str, str]]:
+    """The endpoints whose model is this run's artifact (the newest 100 endpoints are checked)."""
+    if not run.model_data:
+        return []
+    serving = []
+    listed = client.list_endpoints(SortBy="CreationTime", SortOrder="Descending", MaxResults=MAX_ENDPOINTS_CHECKED)
+    for summary in listed.get("Endpoints", []):
+        endpoint = client.describe_endpoint(EndpointName=summary["EndpointName"])
+        config = client.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+        for variant in config.get("ProductionVariants", []):
+            model = client.describe_model(ModelName=variant["ModelName"])
+            if (model.get("PrimaryContainer") or {}).get("ModelDataUrl") == run.model_data:
+                tags = client.list_tags(ResourceArn=endpoint["EndpointArn"]).get("Tags", [])
+                expires = next((t["Value"] for t in tags if t["Key"] == "smtrain:expires-at"), "")
+                serving.append({"name": summary["EndpointName"], "status": summary.get("EndpointStatus", ""),
+                                "expires": expires})
+                break
+    return serving
