@@ -72,7 +72,7 @@ def cells(run: Run, *, full: bool = False, now: dt.datetime | None = None) -> li
         human_seconds(run.age_seconds(now)) + ("" if full else " ago"),
         human_seconds(run.duration_seconds(now)),
         " ".join(f"{k}={format_value(v)}" for k, v in run.hyperparameters.items()),
-        " ".join(f"{k}={v:g}" for k, v in run.metrics.items()),
+        " ".join(f"{k}={v}" if full else f"{k}={v:g}" for k, v in run.metrics.items()),
         " ".join(f"{k}={v}" for k, v in sorted(run.user_tags.items())),
         " ".join(endpoint_cell(e, now) for e in run.endpoints),
     ]
