@@ -44,10 +44,14 @@ def list_command(source: str | None, statuses: tuple[str, ...], tags: tuple[str,
 
     config = load_config(settings)
     source = source or store.default_source(config)
-    runs = query.select(store.list_runs(config, source), statuses=statuses, tags=tags, where=conditions)
-    runs = query.sort(runs, sort_key)
-    total = len(runs)
-    shown = runs if show_all or limit <= 0 else runs[:limit]
+    everything = show_all or limit <= 0
+    newest_only = not (tags or conditions or sort_key)  # then the store reads only the rows shown
+    runs, total = store.list_runs(config, source, statuses=statuses,
+                                  newest=None if everything or not newest_only else limit)
+    if not newest_only:
+        runs = query.sort(query.select(runs, tags=tags, where=conditions), sort_key)
+        total = len(runs)
+    shown = runs if everything else runs[:limit]
     if as_json:
         for run in shown:
             click.echo(json.dumps(run.to_json(), default=str))

@@ -31,11 +31,11 @@ def resolve(config: Config, baseline: str, current: Run, *, group: str = "", pro
 
 def main_run(config: Config, current: Run, project: Path, *, client: Any = None) -> Run:
     source = "all" if current.backend == "sagemaker" else store.default_source(config)
-    for run in store.list_runs(config, source, client=client):
+    for run in store.list_runs(config, source, client=client)[0]:
         if run.name == current.name or not run.git_commit or run.git_dirty or run.status != "Completed":
             continue
         if run.tags.get(provenance.GIT_BRANCH) in MAIN_BRANCHES or _on_main(project, run.git_commit):
-            return run
+            return store.get_run(config, run.name, source=run.backend, client=client)  # the full record
     raise NotFoundError("no completed run from a commit on the main branch", where="--baseline main",
                         hint="train once on main (CI does so on every merge), or give a run name as baseline")
 

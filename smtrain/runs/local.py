@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
@@ -59,24 +59,85 @@ def read_only(home: Path) -> Iterator[sqlite3.Connection | None]:
         yield db
 
 
-def list_runs(home: Path) -> list[Run]:
-    """Every local run, newest first, with the endpoints serving each."""
+def list_runs(home: Path, *, statuses: Sequence[str] = (), newest: int | None = None) -> tuple[list[Run], int]:
+    """Local runs, newest first: the ``newest`` N (all if None) with one of ``statuses``, and how many match."""
     with read_only(home) as db:
         if db is None:
-            return []
-        text = db.execute(f"SELECT json_group_array(json({_ROW})) FROM resources WHERE kind=?", (KIND,)).fetchone()[0]
-        endpoints = _endpoints_by_model(db)
+            return [], 0
+        if not _has_index(db):  # a store no smtrain with the index has written to yet
+            runs = [r for r in _runs_from_documents(db) if not statuses or r[0].status.lower() in _lower(statuses)]
+            endpoints = _endpoints_by_model(db)
+            total, runs = len(runs), runs[:newest] if newest else runs
+        else:
+            where, params = _status_clause(statuses)
+            total = db.execute(f"SELECT count(*) FROM run_rows {where}", params).fetchone()[0]
+            limit = f"LIMIT {int(newest)}" if newest else ""
+            text = db.execute(f"SELECT '[' || group_concat(row, ',') || ']' FROM (SELECT row FROM run_rows {where} "
+                              f"ORDER BY created DESC {limit})", params).fetchone()[0]
+            runs = [_from_row(row) for row in json.loads(text or "[]")]
+            endpoints = _endpoints_by_model(db)
+    settled = [_settled(home, run, pid) for run, pid in runs]
+    for run in settled:
+        run.endpoints = endpoints.get(run.model_data, [])
+    return settled, total
+
+
+def _has_index(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type='trigger' AND name='run_rows_delete'").fetchone() \
+        is not None
+
+
+def _lower(statuses: Sequence[str]) -> set[str]:
+    return {s.lower() for s in statuses}
+
+
+def _status_clause(statuses: Sequence[str]) -> tuple[str, list[str]]:
+    if not statuses:
+        return "", []
+    wanted = sorted(_lower(statuses))
+    return f"WHERE lower(status) IN ({', '.join('?' * len(wanted))})", wanted
+
+
+def _from_row(row: dict[str, Any]) -> tuple[Run, int]:
+    """A run from its index row (see index.py): only what listing needs; and its supervisor's pid."""
+    hyperparameters = dict(_nested(row.get("HyperParameters")) or {})
+    if row.get("sagemaker_program"):
+        hyperparameters["sagemaker_program"] = row["sagemaker_program"]
+    metrics = _nested(row.get("FinalMetricDataList")) or []
+    tags = _nested(row.get("Tags")) or []
+    model = _nested(row.get("ModelArtifacts")) or {}
+    run = Run(name=row["TrainingJobName"], backend="local", status=row.get("TrainingJobStatus") or "",
+              created=row.get("CreationTime") or "", started=row.get("TrainingStartTime") or "",
+              ended=row.get("TrainingEndTime") or "", encoded_hyperparameters=hyperparameters,
+              metrics={m["MetricName"]: float(m["Value"]) for m in metrics},
+              tags={t["Key"]: t["Value"] for t in tags}, model_data=model.get("S3ModelArtifacts", ""),
+              instance_type=row.get("InstanceType") or "")
+    return run, int(row.get("supervisor_pid") or 0)
+
+
+def _nested(value: Any) -> Any:
+    """A nested value of an index row: JSON already, or JSON text (SQLite versions differ)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _settled(home: Path, run: Run, pid: int) -> Run:
+    """A run whose supervisor died while it ran gets its final status from the local API."""
+    if run.status in RUNNING and not _supervisor_alive({"_local": {"supervisor_pid": pid}}):
+        body = _reconciled(home, run.name)
+        if body is not None:
+            return from_description(body, "local")
+    return run
+
+
+def _runs_from_documents(db: sqlite3.Connection) -> list[tuple[Run, int]]:
+    text = db.execute(f"SELECT json_group_array(json({_ROW})) FROM resources WHERE kind=?", (KIND,)).fetchone()[0]
     runs = []
     for body in json.loads(text or "[]"):
         for key in _OBJECTS:
             if isinstance(body.get(key), str):  # json_extract hands nested objects back as JSON text
                 body[key] = json.loads(body[key])
-        if body.get("TrainingJobStatus") in RUNNING and not _supervisor_alive(body):
-            body = _reconciled(home, body["TrainingJobName"]) or body
-        run = from_description(body, "local")
-        run.endpoints = endpoints.get(_model_data(body), [])
-        runs.append(run)
-    runs.sort(key=lambda r: r.created, reverse=True)
+        runs.append((from_description(body, "local"), int((body.get("_local") or {}).get("supervisor_pid", 0) or 0)))
+    runs.sort(key=lambda pair: pair[0].created, reverse=True)
     return runs
 
 

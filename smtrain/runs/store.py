@@ -6,7 +6,7 @@ when SageMaker is asked for (``--backend sagemaker|all``, or configured).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,18 +47,25 @@ def translating(where: str) -> Iterator[None]:
         raise translate(exc, where=where) from exc
 
 
-def list_runs(config: Config, source: str, *, client: Any = None, limit: int | None = None) -> list[Run]:
-    """Runs from the local store and/or SageMaker, newest first. ``limit`` bounds the SageMaker pages read."""
+def list_runs(config: Config, source: str, *, client: Any = None, statuses: Sequence[str] = (),
+              newest: int | None = None) -> tuple[list[Run], int]:
+    """Runs from the local store and/or SageMaker, newest first: the ``newest`` N (all if None) with one of
+    ``statuses``, and how many match in all."""
     runs: list[Run] = []
+    total = 0
     if wants(source, "local"):
-        runs += local.list_runs(config.home)
+        found, count = local.list_runs(config.home, statuses=statuses, newest=newest)
+        runs, total = runs + found, total + count
     if wants(source, "sagemaker"):
         from smtrain.runs import sagemaker
 
+        wanted = {s.lower() for s in statuses}
         with translating("SageMaker Search"):
-            runs += list(sagemaker.iter_runs(client or sagemaker_client(config), limit))
+            found = [r for r in sagemaker.iter_runs(client or sagemaker_client(config))
+                     if not wanted or r.status.lower() in wanted]
+        runs, total = runs + found, total + len(found)
     runs.sort(key=lambda r: r.created, reverse=True)
-    return runs
+    return (runs[:newest] if newest else runs), total
 
 
 def get_run(config: Config, name: str, *, source: str = "", client: Any = None) -> Run:

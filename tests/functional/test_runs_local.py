@@ -55,14 +55,14 @@ def test_a_run_records_git_versions_tags_and_metric_history(project: Path) -> No
     (project / "src" / "train.py").write_text(SCRIPT + "# edited\n")
     fit(project, "dirty")
 
-    runs = {r.name: r for r in local.list_runs(project / ".smtrain")}
+    runs = {r.name: r for r in local.list_runs(project / ".smtrain")[0]}
     clean, dirty = runs["clean"], runs["dirty"]
     assert clean.git_commit == commit and not clean.git_dirty
     assert dirty.git_commit == commit and dirty.git_dirty
     assert clean.tags[provenance.GIT_BRANCH] == "main"
     assert clean.user_tags == {"team": "ml"} and dirty.user_tags == {}
     assert clean.tags[provenance.VERSION] and clean.tags[provenance.PYTHON]
-    assert {"python", "scikit-learn", "numpy"} <= set(clean.versions)
+    assert {"python", "scikit-learn", "numpy"} <= set(local.get_run(project / ".smtrain", "clean").versions)
     assert clean.hyperparameters == {"C": 0.5}
     assert clean.metrics == {"loss": 0.25, "accuracy": 0.875}
 
@@ -85,7 +85,7 @@ def test_the_tags_reach_the_create_request(project: Path) -> None:
 
 def test_reading_never_creates_a_store(tmp_path: Path) -> None:
     home = tmp_path / "nothing-here"
-    assert local.list_runs(home) == [] and local.get_run(home, "x") is None
+    assert local.list_runs(home) == ([], 0) and local.get_run(home, "x") is None
     assert not home.exists()
 
 
@@ -97,5 +97,5 @@ def test_listing_survives_a_history_line_cut_short(project: Path) -> None:
     from smtrain.config import load_config
 
     config = load_config(environ={}, cwd=project / "src")
-    assert [r.name for r in store.list_runs(config, "local")] == ["cut"]
+    assert [r.name for r in store.list_runs(config, "local")[0]] == ["cut"]
     assert json.dumps(store.get_run(config, "cut").to_json(), default=str)

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from smtrain.runs.index import ensure_run_index
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
     kind TEXT NOT NULL,
@@ -36,6 +38,7 @@ class StateDB:
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(SCHEMA)
+            ensure_run_index(db)  # the small row per job that `smtrain ls` reads
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
