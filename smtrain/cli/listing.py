@@ -53,14 +53,13 @@ def list_command(source: str | None, statuses: tuple[str, ...], tags: tuple[str,
         total = len(runs)
     shown = runs if everything else runs[:limit]
     if as_json:
-        for run in shown:
-            click.echo(json.dumps(run.to_json(), default=str))
+        click.echo("".join(json.dumps(run.to_json(), default=str) + "\n" for run in shown), nl=False)
     elif sys.stdout.isatty():
         print_table(shown)
     else:
-        click.echo("\t".join(COLUMNS))
-        for run in shown:
-            click.echo("\t".join(cells(run, full=True)))
+        now = dt.datetime.now(dt.UTC)
+        click.echo("".join("\t".join(row) + "\n" for row in [list(COLUMNS)] + [cells(r, full=True, now=now)
+                                                                              for r in shown]), nl=False)
     if len(shown) < total:
         click.echo(f"{len(shown)} of {total} runs shown; --all shows every one, --limit N more", err=True)
     elif not total and not as_json:
