@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,34 @@ class TrainingJob:
     @property
     def failure_reason(self) -> str:
         return str(self.description.get("FailureReason", ""))
+
+    # -- runs (issue 9): what a notebook asks of a job ------------------------------
+    session: Session | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The user's hyperparameters, decoded as the training script receives them."""
+        return {k: v for k, v in sorted(decode_hyperparameters(self.description.get("HyperParameters", {})).items())
+                if not k.startswith("sagemaker_")}
+
+    @property
+    def metrics(self) -> Any:
+        """Every metric value over time: a DataFrame with columns metric, step, value, timestamp."""
+        return self._session().metric_history(self.name)
+
+    def deploy(self, **options: Any) -> Endpoint:
+        """Serve this job's model (see :meth:`Session.deploy`)."""
+        return self._session().deploy(self.name, **options)
+
+    def logs(self, *, follow: bool = False) -> TrainingJob:
+        """Print this job's log (see :meth:`Session.logs`)."""
+        return self._session().logs(self.name, follow=follow)
+
+    def _session(self) -> Session:
+        if self.session is None:
+            raise UsageError(f"training job {self.name} is not attached to a session", where="TrainingJob",
+                             hint="get jobs from a Session: sm.job(name) or sm.fit(...)")
+        return self.session
 
 
 @dataclass(frozen=True)
@@ -138,19 +166,19 @@ class Session:
         if not wait:
             return self.job(spec.job_name)
         final = follow_training(self.backend, spec.job_name, self.reporter, logs=logs)
-        return TrainingJob(spec.job_name, final["TrainingJobStatus"], final)
+        return TrainingJob(spec.job_name, final["TrainingJobStatus"], final, session=self)
 
     def job(self, name: str) -> TrainingJob:
         description = call(self.backend, "DescribeTrainingJob", {"TrainingJobName": name},
                            where=f"training job {name}")
-        return TrainingJob(name, description["TrainingJobStatus"], description)
+        return TrainingJob(name, description["TrainingJobStatus"], description, session=self)
 
     def logs(self, name: str, *, follow: bool = True) -> TrainingJob:
         """Print the job's log; with ``follow``, until the job ends."""
         job = self.job(name)
         if follow:
             final = follow_training(self.backend, name, self.reporter)
-            return TrainingJob(name, final["TrainingJobStatus"], final)
+            return TrainingJob(name, final["TrainingJobStatus"], final, session=self)
         for line in self.backend.job_log(name, follow=False, is_done=lambda: True):
             self.reporter.log_line(line)
         return job
@@ -285,6 +313,26 @@ class Session:
         summaries = call(self.backend, "ListTrainingJobs",
                          {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": limit})
         return [self.job(s["TrainingJobName"]).description for s in summaries.get("TrainingJobSummaries", [])]
+
+    def runs(self, *, backend: str = "", status: tuple[str, ...] | str = (), tags: tuple[str, ...] | str = (),
+             where: tuple[str, ...] | str = (), sort: str = "", limit: int | None = None) -> Any:
+        """Runs as a DataFrame, one row per run, like ``mlflow.search_runs``: ``params.*``, ``metrics.*``, ``tags.*``.
+
+        ``where="accuracy>0.9"`` filters on a metric; ``sort="accuracy"`` orders by one (highest first).
+        """
+        from smtrain.runs import frames, query, store
+
+        runs, _ = store.list_runs(self.config, backend or store.default_source(self.config),
+                                  statuses=query.strings(status))
+        runs = query.sort(query.select(runs, tags=query.strings(tags), where=query.strings(where)), sort)
+        return frames.runs_frame(runs[:limit] if limit else runs)
+
+    def metric_history(self, job_name: str) -> Any:
+        """Every value of every metric the job logged, in order, as a DataFrame."""
+        from smtrain.runs import frames, store
+
+        run = store.get_run(self.config, job_name)
+        return frames.history_frame(store.metric_history(self.config, run))
 
     def list_endpoints(self, limit: int = 100) -> list[dict[str, Any]]:
         summaries = call(self.backend, "ListEndpoints",

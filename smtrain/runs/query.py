@@ -44,6 +44,13 @@ def parse_condition(text: str, where: str = "--where") -> Condition:
     return Condition(match.group(1), match.group(2), number)
 
 
+def strings(value: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"a"`` -> ``("a",)``; a sequence as a tuple (Python API arguments take either)."""
+    if isinstance(value, str):
+        return (value,) if value else ()
+    return tuple(value or ())
+
+
 def parse_tag_filter(text: str) -> tuple[str, str | None]:
     key, sep, value = text.partition("=")
     if not key:

@@ -99,3 +99,23 @@ def test_listing_survives_a_history_line_cut_short(project: Path) -> None:
     config = load_config(environ={}, cwd=project / "src")
     assert [r.name for r in store.list_runs(config, "local")[0]] == ["cut"]
     assert json.dumps(store.get_run(config, "cut").to_json(), default=str)
+
+
+def test_python_api_gives_notebook_frames(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fit(project, "one", hyperparameters={"C": 0.5}, tags={"team": "ml"})
+    fit(project, "two", hyperparameters={"C": 2})
+    session = Session(quiet=True, home=str(project / ".smtrain"))
+    frame = session.runs(sort="C")
+    assert list(frame["run"]) == ["two", "one"]
+    assert list(frame["params.C"]) == [2, 0.5] and list(frame["metrics.accuracy"]) == [0.875, 0.875]
+    assert frame.loc[frame["run"] == "one", "tags.team"].item() == "ml"
+    assert list(session.runs(tags="team=ml")["run"]) == ["one"]
+    assert session.runs(where="accuracy>0.9").empty
+
+    job = session.job("one")
+    assert job.hyperparameters == {"C": 0.5}
+    history = job.metrics
+    assert list(history.columns) == ["metric", "step", "value", "timestamp"]
+    assert list(history[history["metric"] == "loss"]["value"]) == [0.9, 0.5, 0.25]
+    assert list(history[history["metric"] == "loss"]["step"]) == [0, 1, 2]
+    assert job.logs().status == "Completed"
