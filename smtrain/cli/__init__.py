@@ -13,6 +13,7 @@ import traceback
 import click
 
 from smtrain.cli import ops, serve, train
+from smtrain.cli.ci import COMMANDS as CI_COMMANDS
 from smtrain.cli.common import GLOBAL_OPTIONS_HELP
 from smtrain.cli.listing import list_command
 from smtrain.cli.runs import COMMANDS as RUN_COMMANDS
@@ -35,7 +36,7 @@ def cli() -> None:
 for command in (*train.COMMANDS, *serve.COMMANDS, *ops.COMMANDS):
     cli.add_command(command)
 cli.add_command(list_command)
-for command in RUN_COMMANDS:
+for command in (*RUN_COMMANDS, *CI_COMMANDS):
     cli.add_command(command)
 
 

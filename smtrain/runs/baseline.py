@@ -1,6 +1,6 @@
 """What a run is compared with: another run, ``main`` or ``champion``.
 
-- ``main``: the newest other completed run of a clean tree whose commit is on the main branch (the
+- ``main``: the newest completed run made before this one, of a clean tree whose commit is on the main branch (the
   project's repository says so with ``git merge-base --is-ancestor``; without
   git, the branch recorded at submission).
 - ``champion``: the run behind the newest Approved package of a model group.
@@ -32,7 +32,9 @@ def resolve(config: Config, baseline: str, current: Run, *, group: str = "", pro
 def main_run(config: Config, current: Run, project: Path, *, client: Any = None) -> Run:
     source = "all" if current.backend == "sagemaker" else store.default_source(config)
     for run in store.list_runs(config, source, client=client)[0]:
-        if run.name == current.name or not run.git_commit or run.git_dirty or run.status != "Completed":
+        if run.name == current.name or run.created > current.created:  # the baseline as it was: reproducible
+            continue
+        if not run.git_commit or run.git_dirty or run.status != "Completed":
             continue
         if run.tags.get(provenance.GIT_BRANCH) in MAIN_BRANCHES or _on_main(project, run.git_commit):
             return store.get_run(config, run.name, source=run.backend, client=client)  # the full record

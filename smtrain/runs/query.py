@@ -29,7 +29,10 @@ class Condition:
         value = run.metrics.get(self.name)
         if value is None:
             value = _number(run.hyperparameters.get(self.name))
-        return value is not None and _OPERATORS[self.op](value, self.value)
+        return value is not None and self.holds_value(value)
+
+    def holds_value(self, value: float) -> bool:
+        return _OPERATORS[self.op](value, self.value)
 
     def __str__(self) -> str:
         return f"{self.name}{self.op}{self.value:g}"
