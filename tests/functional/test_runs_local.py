@@ -119,3 +119,26 @@ def test_python_api_gives_notebook_frames(project: Path, capsys: pytest.CaptureF
     assert list(history[history["metric"] == "loss"]["value"]) == [0.9, 0.5, 0.25]
     assert list(history[history["metric"] == "loss"]["step"]) == [0, 1, 2]
     assert job.logs().status == "Completed"
+
+
+def test_champion_is_the_newest_approved_package(project: Path, tmp_path: Path) -> None:
+    from smtrain.errors import NotFoundError
+    from smtrain.runs import baseline
+    from smtrain.runs.charts import plot, sparkline
+
+    fit(project, "old", hyperparameters={"C": 1})
+    fit(project, "new", hyperparameters={"C": 2})
+    session = Session(quiet=True, home=str(project / ".smtrain"))
+    config = session.config
+    with pytest.raises(NotFoundError, match="penguins"):
+        baseline.resolve(config, "champion", store.get_run(config, "new"), group="penguins")
+    session.register("old", group="penguins", approve=True)
+    session.register("new", group="penguins")  # pending: not a champion
+    champion = baseline.resolve(config, "champion", store.get_run(config, "new"), group="penguins")
+    assert champion.name == "old" and champion.source_uri  # the full record
+
+    history = local.metric_history(project / ".smtrain", "old")
+    assert sparkline([p["Value"] for p in history if p["MetricName"] == "loss"]) == "█▄▁"
+    pytest.importorskip("matplotlib")
+    chart = plot(history, tmp_path / "chart.png", "old")
+    assert chart.read_bytes().startswith(b"\x89PNG")
