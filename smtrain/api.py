@@ -166,6 +166,9 @@ class Session:
         if not wait:
             return self.job(spec.job_name)
         final = follow_training(self.backend, spec.job_name, self.reporter, logs=logs)
+        from smtrain.runs.mlflow_log import log_finished_run
+
+        log_finished_run(self.config, spec.job_name, self.reporter.info)  # only if MLFLOW_TRACKING_URI is set
         return TrainingJob(spec.job_name, final["TrainingJobStatus"], final, session=self)
 
     def job(self, name: str) -> TrainingJob:
