@@ -137,7 +137,7 @@ def logs(job_name: str, follow: bool, **settings: Any) -> int:
     session = make_session(settings)
     from smtrain.runs.store import require_store
 
-    require_store(session.config)  # reading a log never creates a store
+    require_store(session.config, f"no training job {job_name}")  # reading a log never creates a store
     job = session.logs(job_name, follow=follow)
     return report_job(job.description) if follow else 0
 
