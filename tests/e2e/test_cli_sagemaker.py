@@ -341,6 +341,10 @@ def test_workflow_step_by_step(sm: Cli, aws: Moto) -> None:
     assert [run["name"] for run in listing] == ["penguins-sm"]
     table = ok(sm("ls"))
     assert "penguins-sm" in table.out and "C=0.5" in table.out
+    shown = json.loads(ok(sm("show", "penguins-sm", "--json")).out)  # Search/Describe, S3 source, CloudWatch
+    assert shown["backend"] == "sagemaker" and "penguins.py" in shown["source_files"]
+    assert [e["name"] for e in shown["endpoints"]] == ["penguins-ep"]
+    assert "estimate" in shown["estimated_cost_note"] or shown["estimated_cost_usd"] is None
 
     first = ok(sm("teardown", "penguins-ep"))
     assert f"removed Endpoint penguins-ep, EndpointConfig {new_config}, Model {new_config}" in first.err
