@@ -74,7 +74,8 @@ def cells(run: Run, *, full: bool = False, now: dt.datetime | None = None) -> li
         run.status,
         human_seconds(run.age_seconds(now)) + ("" if full else " ago"),
         human_seconds(run.duration_seconds(now)),
-        " ".join(f"{k}={format_value(v)}" for k, v in run.hyperparameters.items()),
+        " ".join(f"{k}={shown_value(v)}" for k, v in sorted(run.encoded_hyperparameters.items())
+                 if not k.startswith("sagemaker_")),
         " ".join(f"{k}={v}" if full else f"{k}={v:g}" for k, v in run.metrics.items()),
         " ".join(f"{k}={v}" for k, v in sorted(run.user_tags.items())),
         " ".join(endpoint_cell(e, now) for e in run.endpoints),
@@ -99,6 +100,13 @@ def human_seconds(seconds: float | None) -> str:
         if seconds >= size:
             return f"{seconds / size:.1f}{unit}"
     return f"{seconds:.0f}s"
+
+
+def shown_value(encoded: str) -> str:
+    """A hyperparameter as the API carries it (JSON text), shown without decoding: strings unquoted."""
+    if len(encoded) >= 2 and encoded[0] == encoded[-1] == '"' and "\\" not in encoded:
+        return encoded[1:-1]
+    return encoded
 
 
 def format_value(value: Any) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
+from functools import cached_property
 from typing import Any
 
 SMTRAIN_TAG_PREFIX = "smtrain:"
@@ -37,7 +38,7 @@ class Run:
     endpoints: list[dict[str, str]] = field(default_factory=list)
     region: str = ""
 
-    @property
+    @cached_property
     def hyperparameters(self) -> dict[str, Any]:
         """The user's hyperparameters, decoded as the training toolkit does (no ``sagemaker_*`` keys)."""
         from smtrain.spec import decode_hyperparameters
@@ -78,8 +79,7 @@ class Run:
 
     def to_json(self) -> dict[str, Any]:
         """One JSON record: every value in full, hyperparameters decoded."""
-        record = asdict(self)
-        del record["encoded_hyperparameters"]
+        record = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "encoded_hyperparameters"}
         record.update(hyperparameters=self.hyperparameters, entry_point=self.entry_point,
                       source_uri=self.source_uri, duration_seconds=self.duration_seconds())
         return record
