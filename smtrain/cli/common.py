@@ -27,7 +27,7 @@ def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--profile", help="AWS profile (sagemaker backend).")
     @click.option("--role", help="SageMaker execution role ARN (sagemaker backend).")
     @click.option("--bucket", help="S3 bucket for data and artifacts (default: the SDK's default bucket).")
-    @click.option("--home", type=click.Path(file_okay=False), help="Local state folder (default: project's).")
+    @click.option("--home", type=click.Path(file_okay=False), help="Local state folder (default: <project>/.smtrain).")
     @click.option("--debug", is_flag=True, help="Show tracebacks.")
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
