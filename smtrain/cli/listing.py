@@ -18,6 +18,7 @@ from smtrain.runs.record import Run
 
 DEFAULT_LIMIT = 20
 COLUMNS = ("run", "backend", "status", "age", "duration", "hyperparameters", "metrics", "tags", "endpoints")
+FIXED_COLUMNS = ("run", "status", "age", "duration")
 
 
 @click.command(name="ls")
@@ -72,7 +73,7 @@ def cells(run: Run, *, full: bool = False, now: dt.datetime | None = None) -> li
         run.name,
         run.backend,
         run.status,
-        human_seconds(run.age_seconds(now)) + ("" if full else " ago"),
+        human_seconds(run.age_seconds(now)),
         human_seconds(run.duration_seconds(now)),
         " ".join(f"{k}={shown_value(v)}" for k, v in sorted(run.encoded_hyperparameters.items())
                  if not k.startswith("sagemaker_")),
@@ -114,10 +115,17 @@ def format_value(value: Any) -> str:
 
 
 def print_table(runs: list[Run]) -> None:
+    """A table sized to the terminal: empty columns left out; names, status and times never wrapped."""
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*COLUMNS, title_justify="left")
-    for run in runs:
-        table.add_row(*cells(run))
+    now = dt.datetime.now(dt.UTC)
+    rows = [cells(run, full=True, now=now) for run in runs]
+    keep = [i for i, name in enumerate(COLUMNS) if name in FIXED_COLUMNS or any(row[i] for row in rows)]
+    table = Table(title_justify="left")
+    for i in keep:
+        fixed = COLUMNS[i] in FIXED_COLUMNS
+        table.add_column(COLUMNS[i], no_wrap=fixed, overflow="fold", min_width=len(COLUMNS[i]) if fixed else None)
+    for row in rows:
+        table.add_row(*(row[i] for i in keep))
     Console().print(table)
