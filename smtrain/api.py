@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +75,34 @@ class TrainingJob:
     def failure_reason(self) -> str:
         return str(self.description.get("FailureReason", ""))
 
+    # -- runs (issue 9): what a notebook asks of a job ------------------------------
+    session: Session | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The user's hyperparameters, decoded as the training script receives them."""
+        return {k: v for k, v in sorted(decode_hyperparameters(self.description.get("HyperParameters", {})).items())
+                if not k.startswith("sagemaker_")}
+
+    @property
+    def metrics(self) -> Any:
+        """Every metric value over time: a DataFrame with columns metric, step, value, timestamp."""
+        return self._session().metric_history(self.name)
+
+    def deploy(self, **options: Any) -> Endpoint:
+        """Serve this job's model (see :meth:`Session.deploy`)."""
+        return self._session().deploy(self.name, **options)
+
+    def logs(self, *, follow: bool = False) -> TrainingJob:
+        """Print this job's log (see :meth:`Session.logs`)."""
+        return self._session().logs(self.name, follow=follow)
+
+    def _session(self) -> Session:
+        if self.session is None:
+            raise UsageError(f"training job {self.name} is not attached to a session", where="TrainingJob",
+                             hint="get jobs from a Session: sm.job(name) or sm.fit(...)")
+        return self.session
+
 
 @dataclass(frozen=True)
 class Endpoint:
@@ -134,6 +162,7 @@ class Session:
                                  hint=f"run `{suggest(self.config, 'prepare')}` first, "
                                       "or give an existing folder or URI")
         name = check_name(job_name, "job name") if job_name else timestamped_name(Path(entry_point).stem)
+        options["tags"] = run_tags(source, options.get("tags") or {})
         return TrainingSpec(entry_point=entry_point, source_dir=source, channels=dict(channels),
                             hyperparameters=dict(hyperparameters or {}), job_name=name, **options)
 
@@ -157,19 +186,22 @@ class Session:
         if not wait:
             return self.job(spec.job_name)
         final = follow_training(self.backend, spec.job_name, self.reporter, logs=logs)
-        return TrainingJob(spec.job_name, final["TrainingJobStatus"], final)
+        from smtrain.runs.mlflow_log import log_finished_run
+
+        log_finished_run(self.config, spec.job_name, self.reporter.info)  # only if MLFLOW_TRACKING_URI is set
+        return TrainingJob(spec.job_name, final["TrainingJobStatus"], final, session=self)
 
     def job(self, name: str) -> TrainingJob:
         description = call(self.backend, "DescribeTrainingJob", {"TrainingJobName": name},
                            where=f"training job {name}")
-        return TrainingJob(name, description["TrainingJobStatus"], description)
+        return TrainingJob(name, description["TrainingJobStatus"], description, session=self)
 
     def logs(self, name: str, *, follow: bool = True) -> TrainingJob:
         """Print the job's log; with ``follow``, until the job ends."""
         job = self.job(name)
         if follow:
             final = follow_training(self.backend, name, self.reporter)
-            return TrainingJob(name, final["TrainingJobStatus"], final)
+            return TrainingJob(name, final["TrainingJobStatus"], final, session=self)
         for line in self.backend.job_log(name, follow=False, is_done=lambda: True):
             self.reporter.log_line(line)
         return job
@@ -364,6 +396,26 @@ class Session:
                          {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": limit})
         return [self.job(s["TrainingJobName"]).description for s in summaries.get("TrainingJobSummaries", [])]
 
+    def runs(self, *, backend: str = "", status: tuple[str, ...] | str = (), tags: tuple[str, ...] | str = (),
+             where: tuple[str, ...] | str = (), sort: str = "", limit: int | None = None) -> Any:
+        """Runs as a DataFrame, one row per run, like ``mlflow.search_runs``: ``params.*``, ``metrics.*``, ``tags.*``.
+
+        ``where="accuracy>0.9"`` filters on a metric; ``sort="accuracy"`` orders by one (highest first).
+        """
+        from smtrain.runs import frames, query, store
+
+        runs, _ = store.list_runs(self.config, backend or store.default_source(self.config),
+                                  statuses=query.strings(status))
+        runs = query.sort(query.select(runs, tags=query.strings(tags), where=query.strings(where)), sort)
+        return frames.runs_frame(runs[:limit] if limit else runs)
+
+    def metric_history(self, job_name: str) -> Any:
+        """Every value of every metric the job logged, in order, as a DataFrame."""
+        from smtrain.runs import frames, store
+
+        run = store.get_run(self.config, job_name)
+        return frames.history_frame(store.metric_history(self.config, run))
+
     def list_endpoints(self, limit: int = 0) -> list[dict[str, Any]]:
         """Every endpoint, newest first, page after page (only the newest ``limit`` when given)."""
         return list_all(self.backend, "ListEndpoints", "Endpoints", limit=limit,
@@ -387,6 +439,13 @@ def list_all(backend: Backend, operation: str, key: str, *, params: dict[str, An
     except Exception as exc:
         raise translate(exc, where=operation) from exc
     return items
+
+
+def run_tags(source_dir: Path, user_tags: dict[str, str]) -> dict[str, str]:
+    """The user's tags, checked, plus smtrain's record of the run (git commit, versions)."""
+    from smtrain.runs import provenance
+
+    return {**provenance.check_user_tags(user_tags), **provenance.run_tags(source_dir)}
 
 
 def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str, accept: str) -> dict[str, Any]:

@@ -9,6 +9,11 @@ Precedence, highest first:
    prefix, lower-case: ``backend = "sagemaker"``);
 4. the defaults below.
 
+"The working directory" is the project root: like git, smtrain walks up from
+the current folder to the nearest one holding ``smtrain.toml`` or ``.smtrain/``
+(see :func:`find_project`); the default home is ``<project>/.smtrain``. Where no
+project is found, the current folder is the project.
+
 Nothing is read at import time: call :func:`load_config`.
 """
 
@@ -24,6 +29,7 @@ from smtrain.errors import UsageError
 
 BACKENDS = ("local", "sagemaker")
 CONFIG_FILE = "smtrain.toml"
+HOME_DIR = ".smtrain"
 
 
 @dataclass(frozen=True)
@@ -31,7 +37,7 @@ class Config:
     """Every setting smtrain reads. Environment names are ``SMTRAIN_<FIELD>``."""
 
     backend: str = "local"
-    home: Path = Path(".smtrain")
+    home: Path = Path(HOME_DIR)
     region: str = ""
     role: str = ""
     bucket: str = ""
@@ -77,7 +83,8 @@ def load_config(
     cwd: Path | None = None,
 ) -> Config:
     """Merge overrides > environment/.env > smtrain.toml > defaults."""
-    cwd = cwd or Path.cwd()
+    here = cwd or Path.cwd()
+    cwd = find_project(here) or here
     environ = os.environ if environ is None else environ
     layers: list[tuple[str, Mapping[str, Any]]] = [
         ("flag", {k: v for k, v in (overrides or {}).items() if v not in (None, "")}),
@@ -105,7 +112,9 @@ def load_config(
         )
     _check_values(config, sources)
     if not config.home.is_absolute():
-        config = replace(config, home=(cwd / config.home))
+        # A flag or variable is relative to where the user stands; a file setting to the project.
+        base = here if sources.get("home") in ("flag", "environment") else cwd
+        config = replace(config, home=(base / config.home))
     return config
 
 
@@ -129,6 +138,15 @@ def _check_values(config: Config, sources: Mapping[str, str]) -> None:
         from smtrain.validation import check_prefix
 
         check_prefix(config.prefix, where=sources.get("prefix", "config"))
+
+
+def find_project(start: Path) -> Path | None:
+    """The nearest folder from ``start`` upwards holding ``smtrain.toml`` or ``.smtrain/``, as git finds a repo."""
+    start = start.absolute()
+    for folder in (start, *start.parents):
+        if (folder / CONFIG_FILE).is_file() or (folder / HOME_DIR).is_dir():
+            return folder
+    return None
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, str]:

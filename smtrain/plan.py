@@ -158,7 +158,7 @@ def training_request(
         "ResourceConfig": resources,
         "StoppingCondition": {"MaxRuntimeInSeconds": config.max_runtime_seconds},
         "HyperParameters": sdk_hyperparameters(spec, source_uri, config.resolved_region()),
-        "Tags": [dict(SMTRAIN_TAG)],
+        "Tags": [dict(SMTRAIN_TAG), *({"Key": k, "Value": v} for k, v in spec.tags.items())],
     }
     if channels:  # optional in the API, and at least one entry when given
         request["InputDataConfig"] = channels

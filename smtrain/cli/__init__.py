@@ -24,7 +24,7 @@ COMMANDS = {
     "fit": "smtrain.cli.train:fit",
     "logs": "smtrain.cli.train:logs",
     "stop": "smtrain.cli.train:stop",
-    "ls": "smtrain.cli.train:list_command",
+    "ls": "smtrain.cli.listing:list_command",
     "deploy": "smtrain.cli.serve:deploy",
     "predict": "smtrain.cli.serve:predict",
     "teardown": "smtrain.cli.serve:teardown",
@@ -36,6 +36,11 @@ COMMANDS = {
     "reject": "smtrain.cli.models:reject",
     "doctor": "smtrain.cli.doctor:doctor",
     "pipeline": "smtrain.cli.pipeline:pipeline",
+    "show": "smtrain.cli.runs:show",
+    "diff": "smtrain.cli.runs:diff",
+    "checkout": "smtrain.cli.runs:checkout",
+    "report": "smtrain.cli.ci:report",
+    "ci": "smtrain.cli.ci:ci",
 }
 
 

@@ -30,7 +30,8 @@ def setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--profile", help="AWS profile (sagemaker backend)."),
         click.option("--role", help="SageMaker execution role: an ARN or a role name (sagemaker backend)."),
         click.option("--bucket", help="S3 bucket for data and artifacts (default: the SDK's default bucket)."),
-        click.option("--home", type=click.Path(file_okay=False), help="Local state folder (default ./.smtrain)."),
+        click.option("--home", type=click.Path(file_okay=False),
+                     help="Local state folder (default: <project>/.smtrain)."),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]
     for option in reversed(options):
@@ -43,6 +44,11 @@ def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return setting_options(command)
 
 
+def given_before_command() -> dict[str, Any]:
+    """The global options given before the command's name (`smtrain --home X ls`)."""
+    return dict(click.get_current_context().find_root().obj or {})
+
+
 def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the shared settings flags and --debug to a command; a flag given before the command name counts too."""
 
@@ -50,7 +56,7 @@ def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
         kwargs.pop("debug")
-        given_before = click.get_current_context().find_root().obj or {}
+        given_before = given_before_command()
         for name in SETTING_OPTIONS:
             if kwargs.get(name) is None and given_before.get(name) is not None:
                 kwargs[name] = given_before[name]

@@ -57,6 +57,8 @@ FIT_OPTIONS = [
     click.option("--metric-definition", "metrics", multiple=True, metavar="NAME=REGEX",
                  help="Capture a metric from the log (first group of REGEX)."),
     click.option("--env", "environment", multiple=True, metavar="KEY=VALUE", help="Environment for the script."),
+    click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
+                 help="A tag for the run (also sent as a SageMaker tag); filter with `smtrain ls --tag`."),
     click.option("--instance-type", default="", help="SageMaker instance type."),
     click.option("--instance-count", default=None, type=int, help="SageMaker instance count."),
     click.option("--image-uri", default="", help="A custom ECR training image (sagemaker backend)."),
@@ -111,6 +113,7 @@ def fit_arguments(source_dir: str, channels: tuple[str, ...], hps: tuple[str, ..
         hyperparameters=parse_pairs(hps, "--hp", json_values=True),
         metric_definitions=parse_pairs(metrics, "--metric-definition"),
         environment=parse_pairs(environment, "--env"),
+        tags=parse_pairs(options.pop("tags", ()), "--tag"),
         subnets=tuple(options.pop("subnets")),
         security_groups=tuple(options.pop("security_groups")),
         **options,
@@ -161,6 +164,7 @@ def report_job(description: dict[str, Any], *, waited: bool = True, config: Any 
 @common_options
 def logs(job_name: str, follow: bool, **settings: Any) -> int:
     """Print a training job's log (live while it runs) to stdout; status lines go to stderr."""
+    from smtrain.runs.store import require_store
     from smtrain.workflow import Reporter
 
     class LogToStdout(Reporter):
@@ -168,6 +172,7 @@ def logs(job_name: str, follow: bool, **settings: Any) -> int:
             click.echo(line)
 
     session = make_session(settings, reporter=LogToStdout())
+    require_store(session.config, f"no training job {job_name}")  # reading a log never creates a store
     job = session.logs(job_name, follow=follow)
     return report_job(job.description, config=session.config) if follow else 0
 
@@ -181,20 +186,4 @@ def stop(job_name: str, **settings: Any) -> None:
     info(f"{job_name}: {job.status}")
 
 
-@click.command(name="ls")
-@click.option("--json", "as_json", is_flag=True, help="Print jobs and endpoints as JSON.")
-@common_options
-def list_command(as_json: bool, **settings: Any) -> None:
-    """List training jobs and endpoints."""
-    from smtrain.cli.listing import print_listing
-
-    session = make_session(settings)
-    jobs, endpoints = session.list_jobs(), session.list_endpoints()
-    url = session.backend.runtime_url() if endpoints else ""
-    if as_json:
-        emit_json({"TrainingJobs": jobs, "Endpoints": [dict(e, Url=url) for e in endpoints]})
-        return
-    print_listing(jobs, endpoints, url)
-
-
-COMMANDS = [prepare, fit, logs, stop, list_command]
+COMMANDS = [prepare, fit, logs, stop]

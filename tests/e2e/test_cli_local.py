@@ -67,9 +67,9 @@ def test_workflow_step_by_step(cli: Cli, workdir: Path) -> None:
     response = runtime.invoke_endpoint(EndpointName="penguins-ep", ContentType="text/csv", Body=row)
     assert json.loads(response["Body"].read()) == json.loads(predicted.out)
 
-    listing = cli("ls", "--json").json()
-    assert [j["TrainingJobName"] for j in listing["TrainingJobs"]] == ["penguins-e2e"]
-    assert [(e["EndpointName"], e["EndpointStatus"]) for e in listing["Endpoints"]] == [("penguins-ep", "InService")]
+    listing = [json.loads(line) for line in cli("ls", "--json").out.splitlines()]
+    assert [run["name"] for run in listing] == ["penguins-e2e"]
+    assert [(e["name"], e["status"]) for e in listing[0]["endpoints"]] == [("penguins-ep", "InService")]
 
     first = cli("teardown", "penguins-ep")
     assert first.code == 0 and "Endpoint penguins-ep" in first.err
@@ -82,7 +82,7 @@ def test_quickstart(cli: Cli) -> None:
     assert result.code == 0, result.err
     assert "test accuracy:" in result.err
     assert "tearing down" in result.err
-    assert cli("ls", "--json").json()["Endpoints"] == []
+    assert all(run["endpoints"] == [] for run in map(json.loads, cli("ls", "--json").out.splitlines()))
 
     # The last lines suggest what to run next; the SageMaker plan among them runs as printed, with no AWS account.
     hint = result.err.split("next:", 1)[1]
@@ -186,5 +186,5 @@ def test_ctrl_c_stops_the_job_and_its_whole_process_tree(cli: Cli, workdir: Path
     while (alive(script_pid) or alive(child_pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(script_pid) and not alive(child_pid)
-    jobs = cli("ls", "--json").json()["TrainingJobs"]
-    assert [(j["TrainingJobName"], j["TrainingJobStatus"]) for j in jobs] == [("sleeper", "Stopped")]
+    jobs = [json.loads(line) for line in cli("ls", "--json").out.splitlines()]
+    assert [(j["name"], j["status"]) for j in jobs] == [("sleeper", "Stopped")]

@@ -209,10 +209,10 @@ def write_log(aws: Moto, job: str, *messages: str) -> None:
     logs.put_log_events(logGroupName=LOG_GROUP, logStreamName=stream, logEvents=events)
 
 
-def create_job(aws: Moto, name: str) -> None:
-    """A completed training job made without smtrain (fast, and not tagged by smtrain)."""
+def create_job(aws: Moto, name: str, tags: list[dict[str, str]] | None = None) -> None:
+    """A completed training job made without smtrain (fast, and not tagged by smtrain unless ``tags`` say so)."""
     aws.client("sagemaker").create_training_job(
-        TrainingJobName=name, RoleArn=ROLE,
+        TrainingJobName=name, RoleArn=ROLE, Tags=tags or [],
         AlgorithmSpecification={"TrainingImage": "image", "TrainingInputMode": "File"},
         HyperParameters={"sagemaker_program": '"penguins.py"',
                          "sagemaker_submit_directory": f'"{ROOT}/{name}/source/sourcedir.tar.gz"'},
@@ -340,11 +340,14 @@ def test_workflow_step_by_step(sm: Cli, aws: Moto) -> None:
     assert invocation["body"] == ROW.encode()
     assert invocation["headers"]["Content-Type"] == "text/csv"
 
-    listing = ok(sm("ls", "--json")).json()
-    assert [j["TrainingJobName"] for j in listing["TrainingJobs"]] == ["penguins-sm"]
-    assert [(e["EndpointName"], e["EndpointStatus"]) for e in listing["Endpoints"]] == [("penguins-ep", "InService")]
+    listing = [json.loads(line) for line in ok(sm("ls", "--json")).out.splitlines()]
+    assert [run["name"] for run in listing] == ["penguins-sm"]
     table = ok(sm("ls"))
     assert "penguins-sm" in table.out and "C=0.5" in table.out
+    shown = json.loads(ok(sm("show", "penguins-sm", "--json")).out)  # Search/Describe, S3 source, CloudWatch
+    assert shown["backend"] == "sagemaker" and "penguins.py" in shown["source_files"]
+    assert [e["name"] for e in shown["endpoints"]] == ["penguins-ep"]
+    assert "estimate" in shown["estimated_cost_note"] or shown["estimated_cost_usd"] is None
 
     first = ok(sm("teardown", "penguins-ep"))
     assert f"removed Endpoint penguins-ep, EndpointConfig {new_config}, Model {new_config}" in first.err
@@ -389,11 +392,12 @@ def test_fit_options_no_wait_and_plan_send_the_same_request(sm: Cli, aws: Moto) 
 
 
 def test_backend_is_chosen_by_flag_dotenv_or_toml(sm: Cli, aws: Moto) -> None:
-    create_job(aws, "made-elsewhere")
+    create_job(aws, "made-elsewhere", tags=[{"Key": "smtrain:managed", "Value": "true"}])
+    create_job(aws, "not-smtrain")  # `ls` lists smtrain's jobs: Search filters on its tag
     del sm.env["SMTRAIN_BACKEND"]
 
     def jobs(*flags: str) -> list[str]:
-        return [j["TrainingJobName"] for j in ok(sm("ls", "--json", *flags)).json()["TrainingJobs"]]
+        return [json.loads(line)["name"] for line in ok(sm("ls", "--json", *flags)).out.splitlines()]
 
     assert jobs() == []  # the local backend: its own (empty) state
     assert jobs("--backend", "sagemaker") == ["made-elsewhere"]

@@ -58,9 +58,9 @@ def test_global_options_count_before_or_after_the_command(tmp_path: Path) -> Non
         seen.append(dict(settings))
         return make_session(settings, **kwargs)
 
-    with mock.patch("smtrain.cli.train.make_session", recording_make_session):
-        before = CliRunner().invoke(cli, ["--home", str(tmp_path / "a"), "ls", "--json"])
-        after = CliRunner().invoke(cli, ["ls", "--json", "--home", str(tmp_path / "b")])
+    with mock.patch("smtrain.cli.models.make_session", recording_make_session):
+        before = CliRunner().invoke(cli, ["--home", str(tmp_path / "a"), "models", "--json"])
+        after = CliRunner().invoke(cli, ["models", "--json", "--home", str(tmp_path / "b")])
     assert before.exit_code == after.exit_code == 0, (before.output, after.output)
     assert [s["home"] for s in seen] == [str(tmp_path / "a"), str(tmp_path / "b")]
 

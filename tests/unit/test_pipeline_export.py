@@ -27,7 +27,9 @@ GOLDEN = REPO / "tests" / "golden"
 
 
 @pytest.fixture
-def session(home: Path) -> smtrain.Session:
+def session(home: Path, monkeypatch: pytest.MonkeyPatch) -> smtrain.Session:
+    # The run's provenance (git commit, versions) changes with every commit: pin it, so the golden files do not.
+    monkeypatch.setattr("smtrain.runs.provenance.run_tags", lambda source_dir: {"smtrain:git-commit": "0" * 40})
     return smtrain.Session(quiet=True)
 
 

@@ -85,7 +85,9 @@ class MetricParser:
         self._lock = threading.Lock()
         self.dirty = False
 
-    def feed(self, line: str) -> None:
+    def feed(self, line: str) -> list[dict[str, Any]]:
+        """Match ``line``; returns the values it held, in definition order (the run's metric history)."""
+        found = []
         for name, pattern in self._patterns:
             match = pattern.search(line)
             if not match:
@@ -94,9 +96,12 @@ class MetricParser:
                 value = float(match.group(1) if pattern.groups else match.group(0))
             except ValueError:
                 continue
+            point = {"MetricName": name, "Value": value, "Timestamp": now_iso()}
+            found.append(point)
             with self._lock:
-                self._values[name] = {"MetricName": name, "Value": value, "Timestamp": now_iso()}
+                self._values[name] = dict(point)
                 self.dirty = True
+        return found
 
     def snapshot(self) -> list[dict[str, Any]]:
         with self._lock:

@@ -28,6 +28,7 @@ from typing import Any
 
 from smtrain.backends.local.records import RecordFiles, private_dir
 from smtrain.errors import REBUILD_HINT, StoreError
+from smtrain.runs.index import ensure_run_index
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (
@@ -63,6 +64,7 @@ class StateDB:
             if check and not _has_table(db) and self.files is not None and self.files.any_saved():
                 raise self._damaged("it has no resources table, but job or endpoint records exist")
             db.execute(SCHEMA)
+            ensure_run_index(db)  # the small row per job that `smtrain ls` reads
         restrict_mode(path)
 
     def _refuse_damage(self) -> None:

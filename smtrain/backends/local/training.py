@@ -113,6 +113,7 @@ class Supervisor:
             self._transition("Training")
             tenv = self._training_environment()
             python = self._interpreter()
+            self._record_versions(python)
             self._check_stop()
             command, exit_code = self._run_script(tenv, python)
             if exit_code != 0:
@@ -344,7 +345,9 @@ class Supervisor:
     def _consume(self, raw: bytes) -> None:
         line = raw.decode("utf-8", "replace").rstrip("\r")
         self.tail.append(line)
-        self.metrics.feed(line)
+        points = self.metrics.feed(line)
+        if points:
+            self._record_history(points)
 
     # -- outcomes ------------------------------------------------------------
 
@@ -420,6 +423,19 @@ class Supervisor:
         self.metrics_flushed = now
         values = self.metrics.snapshot()
         self._update(lambda body: body.update(FinalMetricDataList=values))
+
+    # -- the run record (smtrain.runs reads these) ------------------------------
+
+    def _record_history(self, points: list[dict[str, Any]]) -> None:
+        from smtrain.runs.local import append_history
+
+        append_history(self.home.root, self.name, points)
+
+    def _record_versions(self, python: str) -> None:
+        from smtrain.runs.provenance import interpreter_versions
+
+        versions = interpreter_versions(python)
+        self._update(lambda body: job_state.local(body).update(versions=versions))
 
     def _say(self, message: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")

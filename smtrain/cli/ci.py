@@ -1,0 +1,94 @@
+"""`smtrain report` (a run against a baseline, as Markdown, with a gate) and `smtrain ci init`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from smtrain.cli.common import info
+from smtrain.cli.runs import read_options
+from smtrain.errors import UsageError
+
+if TYPE_CHECKING:
+    from smtrain.config import Config
+
+
+@click.command()
+@click.argument("job_name")
+@click.option("--baseline", default="main", show_default=True, metavar="main|champion|JOB",
+              help="What to compare with: the newest run from main, the approved champion of --group, or a run.")
+@click.option("--group", default="", help="Model package group, for --baseline champion.")
+@click.option("--gate", default="", metavar="METRIC>=VALUE",
+              help="Exit 1 unless this run's metric satisfies the condition, e.g. 'test:accuracy>=0.9'.")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the Markdown here, not to stdout.")
+@read_options
+def report(job_name: str, baseline: str, group: str, gate: str, out_path: str | None, config: Config,
+           source: str) -> int:
+    """Markdown for a pull request: metrics with deltas, hyperparameters, environment, links; uploads nothing."""
+    from smtrain.errors import NotFoundError
+    from smtrain.runs import artifacts, compare, query, store
+    from smtrain.runs import baseline as baselines
+    from smtrain.runs import report as reports
+
+    condition = query.parse_condition(gate, where="--gate") if gate else None
+    run = store.get_run(config, job_name, source=source)
+    note, comparison = "", None
+    try:
+        base = baselines.resolve(config, baseline, run, group=group)
+        comparison = compare.compare(base, run, (artifacts.source_files(config, base),
+                                                 artifacts.source_files(config, run)))
+    except NotFoundError as exc:
+        note = f"No baseline: {exc.what}. {exc.hint}".strip()
+    result = reports.gate(run, condition)
+    text = reports.render(run, comparison, result, note)
+    if out_path:
+        Path(out_path).write_text(text, encoding="utf-8")
+        info(f"report written to {out_path}")
+    else:
+        click.echo(text)
+    if result is not None:
+        info(f"gate {result}")
+        return 0 if result.passed else 1
+    return 0
+
+
+@click.group()
+def ci() -> None:
+    """Continuous integration: a workflow that trains on SageMaker and reports on pull requests."""
+
+
+@ci.command(name="init")
+@click.argument("provider", type=click.Choice(["github", "gitlab"]))
+@click.option("--entry-point", required=True, help="The training script, relative to --source-dir.")
+@click.option("--source-dir", default=".", show_default=True, help="The folder packed as the job's code.")
+@click.option("--channel", required=True, metavar="NAME=S3_URI", help="The training data (an s3:// URI).")
+@click.option("--gate", required=True, metavar="METRIC>=VALUE", help="The release gate, e.g. 'accuracy>=0.9'.")
+@click.option("--group", required=True, help="Model package group that main's models are registered in.")
+@click.option("--branch", default="main", show_default=True, help="The release branch.")
+@click.option("--force", is_flag=True, help="Replace an existing workflow file.")
+def ci_init(provider: str, entry_point: str, source_dir: str, channel: str, gate: str, group: str, branch: str,
+            force: bool) -> None:
+    """Write the CI workflow: OIDC to AWS, fit --no-wait, report on the pull request, register on main."""
+    from smtrain.runs import query, workflows
+    from smtrain.spec import check_name
+
+    query.parse_condition(gate, where="--gate")
+    check_name(group, "model package group")
+    name, sep, uri = channel.partition("=")
+    if not sep or not name or not uri.startswith("s3://"):
+        raise UsageError(f"--channel {channel!r}", where="--channel",
+                         hint="write NAME=s3://BUCKET/PREFIX/: CI machines hold no data; `smtrain prepare "
+                              "--backend sagemaker` uploads it")
+    path = Path(workflows.PATHS[provider])
+    if path.exists() and not force:
+        raise UsageError(f"{path} exists", where="ci init", hint="add --force to replace it; nothing was written")
+    settings = workflows.CiSettings(entry_point=entry_point, source_dir=source_dir, channel=channel, gate=gate,
+                                    group=group, branch=branch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(workflows.render(provider, settings), encoding="utf-8")
+    info(f"wrote {path}; set the variables its header lists, then push")
+
+
+COMMANDS = [report, ci]

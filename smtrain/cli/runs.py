@@ -1,0 +1,194 @@
+"""`smtrain show`, `smtrain diff` and `smtrain checkout`: one run in full, two runs compared, a run's code back.
+
+They only read: none of them creates a store.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from smtrain.cli.common import given_before_command, info
+from smtrain.errors import UsageError
+
+if TYPE_CHECKING:
+    from smtrain.config import Config
+    from smtrain.runs.record import Run
+
+
+def read_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Where runs are read from: --backend local|sagemaker|all, --region, --profile, --home, --debug."""
+
+    @click.option("--backend", "source", type=click.Choice(["local", "sagemaker", "all"]),
+                  help="Where to look for the run (default: local, then SageMaker when it is the backend).")
+    @click.option("--region", help="AWS region (sagemaker backend).")
+    @click.option("--profile", help="AWS profile (sagemaker backend).")
+    @click.option("--home", type=click.Path(file_okay=False), help="Local state folder (default: the project's).")
+    @click.option("--debug", is_flag=True, help="Show tracebacks.")
+    @functools.wraps(command)
+    def wrapper(source: str | None, region: str | None, profile: str | None, home: str | None,
+                debug: bool, **kwargs: Any) -> Any:
+        from smtrain.config import load_config
+
+        given_before = given_before_command()
+        region, profile, home = (value or given_before.get(name) for name, value in
+                                 (("region", region), ("profile", profile), ("home", home)))
+        config = load_config({"region": region, "profile": profile, "home": home})
+        return command(config=config, source=source or given_before.get("backend", ""), **kwargs)
+
+    return wrapper
+
+
+@click.command()
+@click.argument("job_name")
+@click.option("--json", "as_json", is_flag=True, help="Everything as one JSON document on stdout.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a chart of the metric history.")
+@read_options
+def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, source: str) -> None:
+    """Everything about one run: hyperparameters, metrics over time, code, environment, cost, endpoints."""
+    from smtrain.runs import charts, costs, store
+
+    run = store.get_run(config, job_name, source=source)
+    history = store.metric_history(config, run)
+    files = _source_listing(config, run)
+    if run.backend == "sagemaker":
+        run.endpoints = _sagemaker_endpoints(config, run)
+    cost = costs.estimate(run)
+    if plot_path:
+        info(f"chart written to {charts.plot(history, Path(plot_path), f'{run.name} metrics')}")
+    if as_json:
+        document = {**run.to_json(), "metric_history": history, "source_files": files,
+                    "estimated_cost_usd": cost.usd, "estimated_cost_note": cost.note}
+        click.echo(json.dumps(document, indent=2, default=str))
+        return
+    click.echo(render_show(run, history, files, str(cost)))
+
+
+def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] | str, cost: str) -> str:
+    from smtrain.cli.listing import endpoint_cell, format_value, human_seconds
+    from smtrain.runs.charts import by_metric, sparkline
+
+    now = dt.datetime.now(dt.UTC)
+    git = run.git_commit + (" (dirty)" if run.git_dirty else "") if run.git_commit else "not recorded"
+    billable = f"; billable {run.billable_seconds} s" if run.billable_seconds is not None else ""
+    summary = [
+        ("run", f"{run.name} ({run.backend})"), ("status", run.status + (f": {run.failure_reason}"
+                                                                         if run.failure_reason else "")),
+        ("created", f"{run.created} ({human_seconds(run.age_seconds(now))} ago)"),
+        ("duration", human_seconds(run.duration_seconds(now)) + billable),
+        ("instance", f"{run.instance_type} x {run.instance_count}"), ("image", run.image),
+        ("entry point", run.entry_point), ("source", run.source_uri), ("model", run.model_data),
+        ("git", git), ("cost", cost),
+        ("endpoints", " ".join(endpoint_cell(e, now) for e in run.endpoints) or "none"),
+    ]
+    lines = [f"{key:<12} {value}" for key, value in summary if value]
+    lines.append("\nhyperparameters")
+    lines += [f"  {k} = {format_value(v)}" for k, v in run.hyperparameters.items()] or ["  none"]
+    lines.append("\nmetrics (final, history)")
+    series = by_metric(history)
+    for name, value in run.metrics.items():
+        values = series.get(name, [])
+        trend = f"  {sparkline(values)}  {len(values)} values, min {min(values):g}, max {max(values):g}" \
+            if values else ""
+        lines.append(f"  {name} = {value:g}{trend}")
+    if not run.metrics:
+        lines.append("  none")
+    lines.append("\nenvironment")
+    versions = {**{k.removeprefix("smtrain:"): v for k, v in run.tags.items() if k.startswith("smtrain:")},
+                **{f"job {k}": v for k, v in run.versions.items()}}
+    lines += [f"  {k}: {v}" for k, v in versions.items() if k != "managed"] or ["  not recorded"]
+    lines.append("\ntags")
+    lines += [f"  {k}={v}" for k, v in sorted(run.user_tags.items())] or ["  none"]
+    lines.append("\nsource files")
+    lines += [f"  {path} ({size} bytes)" for path, size in files.items()] if isinstance(files, dict) else [f"  {files}"]
+    return "\n".join(lines)
+
+
+def _source_listing(config: Config, run: Run) -> dict[str, int] | str:
+    from smtrain.errors import SmtrainError
+    from smtrain.runs.artifacts import source_files
+
+    try:
+        return {path: len(data) for path, data in sorted(source_files(config, run).items())}
+    except SmtrainError as exc:
+        return f"unavailable: {exc.what}"
+
+
+def _sagemaker_endpoints(config: Config, run: Run) -> list[dict[str, str]]:
+    from smtrain.errors import SmtrainError
+    from smtrain.runs import sagemaker, store
+
+    try:
+        with store.translating("endpoints"):
+            return sagemaker.endpoints_serving(store.sagemaker_client(config), run)
+    except SmtrainError as exc:
+        info(f"note: endpoints unknown ({exc.what})")
+        return []
+
+
+@click.command()
+@click.argument("first")
+@click.argument("second")
+@click.option("--group", default="", help="Model package group, for `champion`.")
+@click.option("--md", "as_markdown", is_flag=True, help="GitHub-flavoured Markdown.")
+@click.option("--json", "as_json", is_flag=True, help="JSON on stdout.")
+@click.option("--no-source", is_flag=True, help="Skip the diff of the source archives.")
+@read_options
+def diff(first: str, second: str, group: str, as_markdown: bool, as_json: bool, no_source: bool,
+         config: Config, source: str) -> None:
+    """Compare two runs (SECOND against FIRST): metrics with deltas, hyperparameters, environment, code.
+
+    Either may be `main` (the newest run from a commit on the main branch) or
+    `champion` (the run behind the newest Approved package of --group).
+    """
+    from smtrain.runs import artifacts, compare
+
+    a = _resolve(config, first, second, group, source)
+    b = _resolve(config, second, first, group, source)
+    sources = None if no_source else (artifacts.source_files(config, a), artifacts.source_files(config, b))
+    comparison = compare.compare(a, b, sources)
+    if as_json:
+        click.echo(json.dumps(comparison.to_json(), indent=2, default=str))
+    elif as_markdown:
+        click.echo(compare.to_markdown(comparison))
+    else:
+        click.echo(compare.to_text(comparison), nl=False)
+
+
+def _resolve(config: Config, name: str, other: str, group: str, source: str) -> Run:
+    from smtrain.runs import baseline, store
+
+    if name not in baseline.KEYWORDS:
+        return store.get_run(config, name, source=source)
+    if other in baseline.KEYWORDS:
+        raise UsageError("compare a run with main or champion, not the two keywords", where="diff",
+                         hint="give a run name as one of the two")
+    return baseline.resolve(config, name, store.get_run(config, other, source=source), group=group)
+
+
+@click.command()
+@click.argument("job_name")
+@click.argument("directory", required=False, type=click.Path(file_okay=False))
+@click.option("--model", is_flag=True, help="Also extract the model into DIRECTORY/model.")
+@read_options
+def checkout(job_name: str, directory: str | None, model: bool, config: Config, source: str) -> None:
+    """Write a run's source code (and with --model its model) into DIRECTORY (default ./JOB_NAME).
+
+    DIRECTORY must be new or empty: nothing is ever overwritten.
+    """
+    from smtrain.runs import artifacts, store
+
+    run = store.get_run(config, job_name, source=source)
+    dest = artifacts.checkout(config, run, Path(directory or job_name), model=model)
+    info(f"{run.name}: source{' and model' if model else ''} written to {dest}")
+    if run.entry_point:
+        info(f"re-run it: smtrain fit --entry-point {run.entry_point} --source-dir {dest} ...")
+
+
+COMMANDS = [show, diff, checkout]

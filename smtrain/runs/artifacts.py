@@ -1,0 +1,83 @@
+"""A run's files: its source archive and model, read from the local store or S3; ``checkout``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from smtrain.config import Config
+from smtrain.errors import NotFoundError, UsageError
+from smtrain.runs.compare import MAX_ARCHIVE_BYTES, read_archive
+from smtrain.runs.record import Run
+from smtrain.uris import split_s3, to_path
+
+
+def fetch(config: Config, uri: str, target: Path, *, s3: Any = None) -> None:
+    """Copy the object at ``uri`` (file:// or s3://) to ``target``."""
+    where = uri
+    if uri.startswith("file://"):
+        source = to_path(uri)
+        if not source.is_file():
+            raise NotFoundError(f"{source} is gone", where=where, hint="the local store no longer holds it")
+        shutil.copyfile(source, target)
+        return
+    from smtrain.runs.store import sagemaker_client, translating
+
+    bucket, key = split_s3(uri)
+    with translating(where):
+        (s3 or sagemaker_client(config, "s3")).download_file(bucket, key, str(target))
+
+
+def source_files(config: Config, run: Run, *, s3: Any = None) -> dict[str, bytes]:
+    """The files of the run's source archive, in memory."""
+    uri = run.source_uri
+    if not uri:
+        raise NotFoundError(f"run {run.name} records no source archive", where=f"run {run.name}",
+                            hint="it was not started by smtrain or a SageMaker framework estimator")
+    with tempfile.TemporaryDirectory(prefix="smtrain-source-") as scratch:
+        archive = Path(scratch) / "sourcedir.tar.gz"
+        fetch(config, uri, archive, s3=s3)
+        if archive.stat().st_size > MAX_ARCHIVE_BYTES:
+            raise UsageError(f"source archive of {run.name} is over {MAX_ARCHIVE_BYTES} bytes", where=uri,
+                             hint=f"use `smtrain checkout {run.name}` and compare the folders")
+        return read_archive(archive.read_bytes(), uri)
+
+
+def checkout(config: Config, run: Run, dest: Path, *, model: bool = False, s3: Any = None) -> Path:
+    """Write the run's source (and with ``model``, its model under ``model/``) into ``dest``.
+
+    ``dest`` must not exist or be empty. Everything is extracted into a
+    scratch folder beside it first and moved in place at the end, so a failure
+    leaves nothing half-written.
+    """
+    from smtrain.packaging import safe_extract
+
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise UsageError(f"{dest} exists and is not empty", where="checkout",
+                         hint="give a new or empty folder; nothing was written")
+    if not run.source_uri:
+        raise NotFoundError(f"run {run.name} records no source archive", where=f"run {run.name}")
+    if model and not (run.model_data and run.status == "Completed"):
+        raise UsageError(f"run {run.name} has no model ({run.status})", where="--model",
+                         hint="check out a Completed run, or leave out --model")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    try:
+        tree = scratch / "tree"
+        archive = scratch / "sourcedir.tar.gz"
+        fetch(config, run.source_uri, archive, s3=s3)
+        safe_extract(archive, tree)
+        if model:
+            fetch(config, run.model_data, scratch / "model.tar.gz", s3=s3)
+            safe_extract(scratch / "model.tar.gz", tree / "model")
+        if dest.exists():
+            dest.rmdir()  # empty, checked above
+        os.replace(tree, dest)
+    finally:
+        with contextlib.suppress(OSError):
+            shutil.rmtree(scratch)
+    return dest

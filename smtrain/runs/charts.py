@@ -1,0 +1,57 @@
+"""Metric history as a terminal sparkline, or as a PNG chart (matplotlib, an optional extra)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from smtrain.errors import UsageError
+
+BARS = "▁▂▃▄▅▆▇█"
+SPARK_WIDTH = 40
+
+
+def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
+    """``▁▃▆█``: one bar per value (the last ``width`` values), scaled between their min and max."""
+    values = list(values)[-width:]
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = high - low
+    if span == 0:
+        return BARS[len(BARS) // 2] * len(values)
+    return "".join(BARS[min(len(BARS) - 1, int((v - low) / span * len(BARS)))] for v in values)
+
+
+def by_metric(history: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
+    series: dict[str, list[float]] = {}
+    for point in history:
+        series.setdefault(point["MetricName"], []).append(float(point["Value"]))
+    return series
+
+
+def plot(history: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
+    """One line per metric against its step, written to ``path``."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise UsageError("--plot needs matplotlib", where="--plot",
+                         hint="pip install 'smtrain[plot]' (or pip install matplotlib)") from exc
+    series = by_metric(history)
+    if not series:
+        raise UsageError("the run has no metric history to plot", where="--plot",
+                         hint="give fit --metric-definition NAME=REGEX so metrics are read from the log")
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for name, values in series.items():
+        axes.plot(range(1, len(values) + 1), values, marker="o" if len(values) < 30 else None, label=name)
+    axes.set_xlabel("value number (log order)")
+    axes.set_title(title)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path

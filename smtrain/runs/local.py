@@ -1,0 +1,218 @@
+"""Runs of the local backend, read straight from ``$SMTRAIN_HOME/state.db``, read-only.
+
+Listing must stay fast at 10,000 runs (replicate/keepsake PR #37: read one
+small record per run). SQLite extracts the few fields a listing shows from
+each job's JSON body and hands Python one JSON array, so Python parses one
+string rather than 10,000 documents. Nothing here creates a store.
+
+Metric history is a JSON-lines file per job, ``jobs/<job>/metrics.jsonl``,
+appended by the job supervisor as the log lines match ``MetricDefinitions``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+from smtrain.runs.record import Run, from_description
+
+KIND = "training-job"
+HISTORY_FILE = "metrics.jsonl"
+RUNNING = ("InProgress", "Stopping")
+_FIELDS = {  # Run field <- JSON path in the DescribeTrainingJob body
+    "TrainingJobName": "$.TrainingJobName",
+    "TrainingJobStatus": "$.TrainingJobStatus",
+    "CreationTime": "$.CreationTime",
+    "TrainingStartTime": "$.TrainingStartTime",
+    "TrainingEndTime": "$.TrainingEndTime",
+    "HyperParameters": "$.HyperParameters",
+    "FinalMetricDataList": "$.FinalMetricDataList",
+    "TrainingJobArn": "$.TrainingJobArn",
+    "BillableTimeInSeconds": "$.BillableTimeInSeconds",
+    "ResourceConfig": "$.ResourceConfig",
+    "ModelArtifacts": "$.ModelArtifacts",
+    "AlgorithmSpecification": "$.AlgorithmSpecification",
+    "FailureReason": "$.FailureReason",
+    "_local": "$._local",
+}
+_ROW = "json_object(" + ", ".join(f"'{key}', json_extract(body, '{path}')" for key, path in _FIELDS.items()) + ")"
+_OBJECTS = ("HyperParameters", "FinalMetricDataList", "ResourceConfig", "ModelArtifacts", "AlgorithmSpecification",
+            "_local")
+
+
+def state_file(home: Path) -> Path:
+    return home / "state.db"
+
+
+@contextmanager
+def read_only(home: Path) -> Iterator[sqlite3.Connection | None]:
+    """A read-only connection to the store, or None when there is no store (nothing is created)."""
+    path = state_file(home)
+    if not path.is_file():
+        yield None
+        return
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
+        yield db
+
+
+def list_runs(home: Path, *, statuses: Sequence[str] = (), newest: int | None = None) -> tuple[list[Run], int]:
+    """Local runs, newest first: the ``newest`` N (all if None) with one of ``statuses``, and how many match."""
+    with read_only(home) as db:
+        if db is None:
+            return [], 0
+        if not _has_index(db):  # a store no smtrain with the index has written to yet
+            runs = [r for r in _runs_from_documents(db) if not statuses or r[0].status.lower() in _lower(statuses)]
+            endpoints = _endpoints_by_model(db)
+            total, runs = len(runs), runs[:newest] if newest else runs
+        else:
+            where, params = _status_clause(statuses)
+            total = db.execute(f"SELECT count(*) FROM run_rows {where}", params).fetchone()[0]
+            limit = f"LIMIT {int(newest)}" if newest else ""
+            text = db.execute(f"SELECT '[' || group_concat(row, ',') || ']' FROM (SELECT row FROM run_rows {where} "
+                              f"ORDER BY created DESC {limit})", params).fetchone()[0]
+            runs = [_from_row(row) for row in json.loads(text or "[]")]
+            endpoints = _endpoints_by_model(db)
+    settled = [_settled(home, run, pid) for run, pid in runs]
+    for run in settled:
+        run.endpoints = endpoints.get(run.model_data, [])
+    return settled, total
+
+
+def _has_index(db: sqlite3.Connection) -> bool:
+    return db.execute("SELECT 1 FROM sqlite_master WHERE type='trigger' AND name='run_rows_delete'").fetchone() \
+        is not None
+
+
+def _lower(statuses: Sequence[str]) -> set[str]:
+    return {s.lower() for s in statuses}
+
+
+def _status_clause(statuses: Sequence[str]) -> tuple[str, list[str]]:
+    if not statuses:
+        return "", []
+    wanted = sorted(_lower(statuses))
+    return f"WHERE lower(status) IN ({', '.join('?' * len(wanted))})", wanted
+
+
+def _from_row(row: dict[str, Any]) -> tuple[Run, int]:
+    """A run from its index row (see index.py): only what listing needs; and its supervisor's pid."""
+    hyperparameters = dict(_nested(row.get("HyperParameters")) or {})
+    if row.get("sagemaker_program"):
+        hyperparameters["sagemaker_program"] = row["sagemaker_program"]
+    metrics = _nested(row.get("FinalMetricDataList")) or []
+    tags = _nested(row.get("Tags")) or []
+    model = _nested(row.get("ModelArtifacts")) or {}
+    run = Run(name=row["TrainingJobName"], backend="local", status=row.get("TrainingJobStatus") or "",
+              created=row.get("CreationTime") or "", started=row.get("TrainingStartTime") or "",
+              ended=row.get("TrainingEndTime") or "", encoded_hyperparameters=hyperparameters,
+              metrics={m["MetricName"]: float(m["Value"]) for m in metrics},
+              tags={t["Key"]: t["Value"] for t in tags}, model_data=model.get("S3ModelArtifacts", ""),
+              instance_type=row.get("InstanceType") or "")
+    return run, int(row.get("supervisor_pid") or 0)
+
+
+def _nested(value: Any) -> Any:
+    """A nested value of an index row: JSON already, or JSON text (SQLite versions differ)."""
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _settled(home: Path, run: Run, pid: int) -> Run:
+    """A run whose supervisor died while it ran gets its final status from the local API."""
+    if run.status in RUNNING and not _supervisor_alive({"_local": {"supervisor_pid": pid}}):
+        body = _reconciled(home, run.name)
+        if body is not None:
+            return from_description(body, "local")
+    return run
+
+
+def _runs_from_documents(db: sqlite3.Connection) -> list[tuple[Run, int]]:
+    text = db.execute(f"SELECT json_group_array(json({_ROW})) FROM resources WHERE kind=?", (KIND,)).fetchone()[0]
+    runs = []
+    for body in json.loads(text or "[]"):
+        for key in _OBJECTS:
+            if isinstance(body.get(key), str):  # json_extract hands nested objects back as JSON text
+                body[key] = json.loads(body[key])
+        runs.append((from_description(body, "local"), int((body.get("_local") or {}).get("supervisor_pid", 0) or 0)))
+    runs.sort(key=lambda pair: pair[0].created, reverse=True)
+    return runs
+
+
+def get_run(home: Path, name: str) -> Run | None:
+    with read_only(home) as db:
+        if db is None:
+            return None
+        row = db.execute("SELECT body FROM resources WHERE kind=? AND name=?", (KIND, name)).fetchone()
+        endpoints = _endpoints_by_model(db) if row else {}
+    if row is None:
+        return None
+    body = json.loads(row[0])
+    if body.get("TrainingJobStatus") in RUNNING and not _supervisor_alive(body):
+        body = _reconciled(home, name) or body
+    run = from_description(body, "local")
+    run.endpoints = endpoints.get(run.model_data, [])
+    return run
+
+
+def metric_history(home: Path, name: str) -> list[dict[str, Any]]:
+    """Every metric value the job logged, in order: ``{"MetricName", "Value", "Timestamp"}``."""
+    path = home / "jobs" / name / HISTORY_FILE
+    if not path.is_file():
+        return []
+    points = []
+    for line in path.read_text(errors="replace").splitlines():
+        try:
+            points.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut short by a crash
+    return points
+
+
+def append_history(home: Path, name: str, points: list[dict[str, Any]]) -> None:
+    """Called by the job supervisor for each log line that matched a metric definition."""
+    path = home / "jobs" / name / HISTORY_FILE
+    with open(path, "a", encoding="utf-8") as history:
+        history.write("".join(json.dumps(point) + "\n" for point in points))
+
+
+def _endpoints_by_model(db: sqlite3.Connection) -> dict[str, list[dict[str, str]]]:
+    """Model artifact URI -> the endpoints serving it (name, status, expiry)."""
+    bodies: dict[str, dict[str, dict[str, Any]]] = {"model": {}, "endpoint-config": {}, "endpoint": {}}
+    rows = db.execute("SELECT kind, name, body FROM resources WHERE kind IN ('model', 'endpoint-config', 'endpoint')")
+    for kind, name, body in rows:
+        bodies[kind][name] = json.loads(body)
+    serving: dict[str, list[dict[str, str]]] = {}
+    for name, endpoint in bodies["endpoint"].items():
+        config = bodies["endpoint-config"].get(endpoint.get("EndpointConfigName", ""), {})
+        tags = {t["Key"]: t["Value"] for t in (endpoint.get("_local") or {}).get("tags", [])}
+        for variant in config.get("ProductionVariants", []):
+            model = bodies["model"].get(variant.get("ModelName", ""), {})
+            uri = (model.get("PrimaryContainer") or {}).get("ModelDataUrl", "")
+            serving.setdefault(uri, []).append({"name": name, "status": endpoint.get("EndpointStatus", ""),
+                                                "expires": tags.get("smtrain:expires-at", "")})
+    return serving
+
+
+def _model_data(body: dict[str, Any]) -> str:
+    return str((body.get("ModelArtifacts") or {}).get("S3ModelArtifacts", ""))
+
+
+def _supervisor_alive(body: dict[str, Any]) -> bool:
+    from smtrain.backends.local.processes import is_alive
+
+    pid = int((body.get("_local") or {}).get("supervisor_pid", 0) or 0)
+    return not pid or is_alive(pid)  # no pid yet: the job is being created
+
+
+def _reconciled(home: Path, name: str) -> dict[str, Any] | None:
+    """A running job whose supervisor died: let the local API settle its status (the store exists)."""
+    from smtrain.backends.local.home import LocalHome
+    from smtrain.backends.local.service import LocalSageMaker
+
+    try:
+        return dict(LocalSageMaker(LocalHome(home)).describe_training_job(TrainingJobName=name))
+    except Exception:
+        return None

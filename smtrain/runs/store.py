@@ -1,0 +1,107 @@
+"""Where runs are found: the project's local store and, when configured, SageMaker.
+
+Read-only: nothing here creates a store. A SageMaker client is made only
+when SageMaker is asked for (``--backend sagemaker|all``, or configured).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from smtrain.config import Config
+from smtrain.errors import NotFoundError, UsageError
+from smtrain.runs import local
+from smtrain.runs.record import Run
+
+SOURCES = ("local", "sagemaker", "all")
+
+
+def default_source(config: Config) -> str:
+    """Both when SageMaker is the configured backend, else the local store only."""
+    return "all" if config.backend == "sagemaker" else "local"
+
+
+def wants(source: str, backend: str) -> bool:
+    if source not in SOURCES:
+        raise UsageError(f"unknown backend {source!r}", where="--backend", hint=f"use one of: {', '.join(SOURCES)}")
+    return source in (backend, "all")
+
+
+def sagemaker_client(config: Config, service: str = "sagemaker") -> Any:
+    from smtrain.aws import AwsSession
+
+    return AwsSession.from_config(config).client(service)
+
+
+@contextmanager
+def translating(where: str) -> Iterator[None]:
+    from smtrain.workflow import translate
+
+    try:
+        yield
+    except (UsageError, NotFoundError):
+        raise
+    except Exception as exc:
+        raise translate(exc, where=where) from exc
+
+
+def list_runs(config: Config, source: str, *, client: Any = None, statuses: Sequence[str] = (),
+              newest: int | None = None) -> tuple[list[Run], int]:
+    """Runs from the local store and/or SageMaker, newest first: the ``newest`` N (all if None) with one of
+    ``statuses``, and how many match in all."""
+    runs: list[Run] = []
+    total = 0
+    if wants(source, "local"):
+        found, count = local.list_runs(config.home, statuses=statuses, newest=newest)
+        runs, total = runs + found, total + count
+    if wants(source, "sagemaker"):
+        from smtrain.runs import sagemaker
+
+        wanted = {s.lower() for s in statuses}
+        with translating("SageMaker Search"):
+            found = [r for r in sagemaker.iter_runs(client or sagemaker_client(config))
+                     if not wanted or r.status.lower() in wanted]
+        runs, total = runs + found, total + len(found)
+    runs.sort(key=lambda r: r.created, reverse=True)
+    return (runs[:newest] if newest else runs), total
+
+
+def get_run(config: Config, name: str, *, source: str = "", client: Any = None) -> Run:
+    """One run by name: the local store first, then SageMaker when asked for or configured."""
+    source = source or default_source(config)
+    if wants(source, "local"):
+        run = local.get_run(config.home, name)
+        if run is not None:
+            return run
+    if wants(source, "sagemaker"):
+        from smtrain.runs import sagemaker
+
+        with translating(f"training job {name}"):
+            return sagemaker.get_run(client or sagemaker_client(config), name)
+    raise NotFoundError(f"no run named {name!r} in {config.home}", where=f"run {name}",
+                        hint="`smtrain ls` lists runs; add --backend sagemaker for SageMaker jobs")
+
+
+def metric_history(config: Config, run: Run, *, cloudwatch: Any = None) -> list[dict[str, Any]]:
+    """Every value of every metric over time (local: the job's log matches; SageMaker: CloudWatch)."""
+    if run.backend == "local":
+        return local.metric_history(config.home, run.name)
+    from smtrain.runs import sagemaker
+
+    try:
+        with translating(f"CloudWatch metrics of {run.name}"):
+            return sagemaker.metric_history(cloudwatch or sagemaker_client(config, "cloudwatch"), run,
+                                            sorted(run.metrics))
+    except NotFoundError:
+        return []
+
+
+def require_store(config: Config, wanted: str = "") -> None:
+    """For commands that only read: say so when there is no store, rather than create one."""
+    if config.is_local and not local.state_file(config.home).is_file():
+        raise NotFoundError(f"{wanted + ': ' if wanted else ''}no smtrain store at {config.home}",
+                            where="project",
+                            hint="run from inside your project (a folder with smtrain.toml or .smtrain/), "
+                                 "or set SMTRAIN_HOME")
