@@ -51,12 +51,18 @@ def state_file(home: Path) -> Path:
 @contextmanager
 def read_only(home: Path) -> Iterator[sqlite3.Connection | None]:
     """A read-only connection to the store, or None when there is no store (nothing is created)."""
+    from smtrain.backends.local.state import check_tables, existing_store, translate_error
+
     path = state_file(home)
-    if not path.is_file():
+    if not existing_store(path):
         yield None
         return
-    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
-        yield db
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
+            check_tables(path, db)
+            yield db
+    except sqlite3.Error as exc:
+        raise translate_error(path, exc) from exc
 
 
 def list_runs(home: Path, *, statuses: Sequence[str] = (), newest: int | None = None) -> tuple[list[Run], int]:

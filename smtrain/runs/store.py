@@ -100,7 +100,9 @@ def metric_history(config: Config, run: Run, *, cloudwatch: Any = None) -> list[
 
 def require_store(config: Config, wanted: str = "") -> None:
     """For commands that only read: say so when there is no store, rather than create one."""
-    if config.is_local and not local.state_file(config.home).is_file():
+    from smtrain.backends.local.state import existing_store
+
+    if config.is_local and not existing_store(local.state_file(config.home)):
         raise NotFoundError(f"{wanted + ': ' if wanted else ''}no smtrain store at {config.home}",
                             where="project",
                             hint="run from inside your project (a folder with smtrain.toml or .smtrain/), "

@@ -28,6 +28,10 @@ class Result:
     def json(self) -> Any:
         return json.loads(self.out)
 
+    def json_lines(self) -> list[Any]:
+        """One JSON record per line (`smtrain ls --json`)."""
+        return [json.loads(line) for line in self.out.splitlines() if line.strip()]
+
 
 @dataclass
 class Cli:

@@ -58,8 +58,7 @@ def test_ctrl_c_during_deploy_rolls_back(cli: Cli, workdir: Path) -> None:
     assert "rolling back the deploy of endpoint slow-ep" in err and "Traceback" not in err
     for removed in ("Endpoint slow-ep", "EndpointConfig slow-ep", "Model slow-ep"):
         assert f"removed {removed}" in err
-    listing = cli("ls", "--json").json()
-    assert listing["Endpoints"] == []
+    assert all(run["endpoints"] == [] for run in cli("ls", "--json").json_lines())
     deadline = time.monotonic() + 10
     while servers_of(Path(cli.env["SMTRAIN_HOME"])) and time.monotonic() < deadline:
         time.sleep(0.05)

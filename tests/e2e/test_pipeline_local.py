@@ -81,10 +81,9 @@ def test_export_then_run_the_penguins_pipeline_locally(cli: Cli, workdir: Path) 
     record = workdir / ".smtrain" / "pipelines" / "penguins" / "first.json"
     assert record.stat().st_mode & 0o077 == 0  # it holds the execution's input: the owner's only
 
-    listing = cli("ls", "--json").json()
-    [job] = listing["TrainingJobs"]
-    assert job["TrainingJobName"] == "penguins-first-train-0" and job["HyperParameters"]["C"] == "0.25"
-    assert [(e["EndpointName"], e["EndpointStatus"]) for e in listing["Endpoints"]] == [("penguins", "InService")]
+    [job] = cli("ls", "--json").json_lines()
+    assert job["name"] == "penguins-first-train-0" and job["hyperparameters"]["C"] == 0.25
+    assert [(e["name"], e["status"]) for e in job["endpoints"]] == [("penguins", "InService")]
     predicted = cli("predict", "penguins", "--body", ROW)
     assert predicted.code == 0 and json.loads(predicted.out) in (["male"], ["female"])
 

@@ -97,8 +97,8 @@ def assert_all_gone(pids: list[int]) -> None:
 
 
 def status(cli: Cli) -> str:
-    jobs = cli("ls", "--json").json()["TrainingJobs"]
-    return str(jobs[0]["TrainingJobStatus"])
+    jobs = cli("ls", "--json").json_lines()
+    return str(jobs[0]["status"])
 
 
 @pytest.mark.parametrize(("then", "code", "expected"), [("exit", 0, "Completed"), ("fail", 1, "Failed")])
@@ -134,9 +134,12 @@ def test_detached_processes_end_when_the_job_exceeds_its_max_runtime(cli: Cli, t
                           text=True, timeout=180)
     pids = detached_pids(pids_file)
     assert_all_gone(pids)
-    jobs = cli("ls", "--json").json()["TrainingJobs"]
-    assert jobs[0]["TrainingJobStatus"] == "Stopped", done.stderr
-    assert jobs[0]["SecondaryStatus"] == "MaxRuntimeExceeded"
+    [job] = cli("ls", "--json").json_lines()
+    assert job["status"] == "Stopped", done.stderr
+    import smtrain
+
+    description = smtrain.Session(home=cli.env["SMTRAIN_HOME"], quiet=True).job(job["name"]).description
+    assert description["SecondaryStatus"] == "MaxRuntimeExceeded"
 
 
 def test_detached_processes_end_when_the_supervisor_is_killed(cli: Cli, tmp_path: Path) -> None:

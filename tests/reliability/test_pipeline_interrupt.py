@@ -44,5 +44,5 @@ def test_ctrl_c_stops_the_pipelines_training_job(cli: Cli, workdir: Path) -> Non
     while (alive(script_pid) or alive(child_pid)) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not alive(script_pid) and not alive(child_pid)
-    jobs = cli("ls", "--json").json()["TrainingJobs"]
-    assert [(j["TrainingJobName"], j["TrainingJobStatus"]) for j in jobs] == [("slow-x-train-0", "Stopped")]
+    jobs = cli("ls", "--json").json_lines()
+    assert [(j["name"], j["status"]) for j in jobs] == [("slow-x-train-0", "Stopped")]

@@ -47,7 +47,7 @@ def home(cli: Cli) -> Path:
 def statuses(cli: Cli) -> list[tuple[str, str]]:
     result = cli("ls", "--json")
     assert result.code == 0, result.err
-    return sorted((j["TrainingJobName"], j["TrainingJobStatus"]) for j in result.json()["TrainingJobs"])
+    return sorted((j["name"], j["status"]) for j in result.json_lines())
 
 
 def two_jobs(cli: Cli) -> list[tuple[str, str]]:

@@ -80,7 +80,7 @@ class StateDB:
             raise self._damaged(problem)
 
     def _damaged(self, what: str) -> StoreError:
-        return StoreError(what, where=str(self.path), hint=REBUILD_HINT)
+        return damaged(self.path, what)
 
     @contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
@@ -97,26 +97,7 @@ class StateDB:
 
     def translate(self, exc: sqlite3.Error) -> StoreError:
         """An SQLite error as a message naming the database and the fix."""
-        message = str(exc)
-        lower = message.lower()
-        folder = self.path.parent
-        if any(marker in lower for marker in DAMAGE_MARKERS):
-            return self._damaged(f"the store's index is damaged (sqlite: {message})")
-        if "readonly" in lower or "read-only" in lower or "unable to open" in lower:
-            return StoreError(f"cannot write the store's index (sqlite: {message})", where=str(self.path),
-                              hint=f"make {folder} and its files writable for your user (chmod -R u+rwX), "
-                                   "or set SMTRAIN_HOME to a writable folder")
-        if "full" in lower:
-            return StoreError(f"no space left for the store's index (sqlite: {message})", where=str(self.path),
-                              hint=f"free disk space where {folder} lives, then run the command again")
-        if "i/o error" in lower:  # what SQLite reports when its WAL index cannot grow on a full disk
-            return StoreError(f"the disk refused a read or write (sqlite: {message})", where=str(self.path),
-                              hint=f"free disk space where {folder} lives (`df -h {folder}`) and check the disk, "
-                                   "then run the command again")
-        if "locked" in lower or "busy" in lower:
-            return StoreError(f"the store is busy (sqlite: {message})", where=str(self.path),
-                              hint="another smtrain process holds it; run the command again in a moment")
-        return StoreError(f"the store's index failed (sqlite: {message})", where=str(self.path), hint=REBUILD_HINT)
+        return translate_error(self.path, exc)
 
     def get(self, kind: str, name: str) -> dict[str, Any] | None:
         with self._connect() as db:
@@ -230,3 +211,57 @@ def restrict_mode(path: Path) -> None:
 def public(body: dict[str, Any]) -> dict[str, Any]:
     """The body as the API returns it: without smtrain's private fields."""
     return {k: v for k, v in body.items() if not k.startswith("_")}
+
+
+def translate_error(path: Path, exc: sqlite3.Error) -> StoreError:
+    """An SQLite error on the store's index ``path`` as a message naming the file and the fix."""
+    message = str(exc)
+    lower = message.lower()
+    folder = path.parent
+    if any(marker in lower for marker in DAMAGE_MARKERS):
+        return damaged(path, f"the store's index is damaged (sqlite: {message})")
+    if "readonly" in lower or "read-only" in lower or "unable to open" in lower:
+        return StoreError(f"cannot write the store's index (sqlite: {message})", where=str(path),
+                          hint=f"make {folder} and its files writable for your user (chmod -R u+rwX), "
+                               "or set SMTRAIN_HOME to a writable folder")
+    if "full" in lower:
+        return StoreError(f"no space left for the store's index (sqlite: {message})", where=str(path),
+                          hint=f"free disk space where {folder} lives, then run the command again")
+    if "i/o error" in lower:  # what SQLite reports when its WAL index cannot grow on a full disk
+        return StoreError(f"the disk refused a read or write (sqlite: {message})", where=str(path),
+                          hint=f"free disk space where {folder} lives (`df -h {folder}`) and check the disk, "
+                               "then run the command again")
+    if "locked" in lower or "busy" in lower:
+        return StoreError(f"the store is busy (sqlite: {message})", where=str(path),
+                          hint="another smtrain process holds it; run the command again in a moment")
+    return StoreError(f"the store's index failed (sqlite: {message})", where=str(path), hint=REBUILD_HINT)
+
+
+def existing_store(path: Path) -> bool:
+    """For readers that must not create a store: whether the index ``path`` exists and looks whole.
+
+    Raises, as every command does, when the home is a file, or the index is missing, empty or
+    damaged while records on disk show there was one."""
+    home = path.parent
+    if home.exists() and not home.is_dir():
+        raise StoreError("the smtrain home is a file, not a folder", where=str(home),
+                         hint="set SMTRAIN_HOME (or --home) to a folder, or move that file away")
+    size = path.stat().st_size if path.is_file() else 0
+    if not size:
+        if RecordFiles(home).any_saved():
+            raise damaged(path, f"the store's index is {'empty' if path.is_file() else 'missing'}, "
+                                "but job or endpoint records exist")
+        return False
+    problem = header_problem(path)
+    if problem:
+        raise damaged(path, problem)
+    return True
+
+
+def check_tables(path: Path, db: sqlite3.Connection) -> None:
+    if not _has_table(db):
+        raise damaged(path, "it has no resources table, but job or endpoint records exist")
+
+
+def damaged(path: Path, what: str) -> StoreError:
+    return StoreError(what, where=str(path), hint=REBUILD_HINT)
