@@ -168,7 +168,7 @@ def test_local_fit_copies_the_channel_under_the_policy_and_never_writes_to_it(lo
     assert fit.json()["TrainingJobStatus"] == "Completed"
     seen = model_file(fit.json(), "seen.json")
     assert seen == sorted(SHIPPED)  # the script saw exactly the policy files: the home is not there either
-    log = local("logs", "routes").err
+    log = local("logs", "routes").out  # the job's log goes to stdout
     assert [line.partition("smtrain INFO     ")[2] for line in log.splitlines() if "left out" in line] == \
         expected_warnings(data, "runs/")
     # The job wrote to its copy: the user's folder is unchanged, links included.
