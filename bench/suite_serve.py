@@ -79,7 +79,9 @@ def start_mlflow(model_data: Path, work: Path, workers: int) -> tuple[subprocess
     subprocess.run([str(bin_dir / "python"), "-c", SAVE_MLFLOW_MODEL, str(model_file), str(work / "mlflow-model")],
                    check=True, capture_output=True, timeout=300)
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"file://{work / 'mlruns'}"}
+    # MLflow starts `uvicorn` by name, so the venv's bin/ goes first on PATH.
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"file://{work / 'mlruns'}",
+           "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     log = open(work / "mlflow.log", "wb")  # noqa: SIM115 - lives as long as the server
     process = subprocess.Popen([str(bin_dir / "mlflow"), "models", "serve", "-m", str(work / "mlflow-model"),
                                 "-h", "127.0.0.1", "-p", str(port), "--env-manager", "local", "-w", str(workers)],
@@ -159,7 +161,7 @@ def serve(runs: int, quick: bool) -> list[Row]:
         data = session.prepare(out_dir=work / "data", progress=False)
         job = session.fit("penguins.py", source_dir=REPO / "entry_points", channels={"train": data.train_uri},
                           hyperparameters=data.hyperparameters())
-        payloads = bodies(Path(data.train_dir).parent / "test" / "X_test.csv", work)
+        payloads = bodies(next((work / "data").rglob("X_test.csv")), work)
         endpoint = session.deploy(job.name)
         mlflow, mlflow_missing = None, ""
         try:
