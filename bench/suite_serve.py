@@ -125,27 +125,27 @@ def measure(targets: dict[str, str], payloads: dict[str, Path], runs: int, secon
     return results
 
 
-def rows_from(results: dict[tuple, list], mlflow_missing: str) -> list[Row]:
+def rows_from(results: dict[tuple, list], missing: dict[str, str]) -> list[Row]:
     def figure(key: tuple) -> float:
         return median([r["throughput"] for r in results[key]])
 
     def p50(key: tuple) -> str:
         return f"p50 {median([r['p50'] for r in results[key]]) * 1000:.1f} ms"
 
+    peers = {"container": ("the container", "the container directly", 0.90),
+             "mlflow": ("MLflow", "MLflow `models serve`", 3.0)}
     rows = []
     for payload, concurrency in (("1 row", 1), ("1 row", 8), ("1,000 rows", 1), ("1,000 rows", 8)):
-        api, container = (payload, concurrency, "api"), (payload, concurrency, "container")
+        api = (payload, concurrency, "api")
         label = f"{payload} at concurrency {concurrency}, runtime API"
-        rows.append(Row("serve", f"{label} vs the container", figure(api), "the container directly",
-                        figure(container), unit="req/s", note=f"{p50(api)} vs {p50(container)}",
-                        goal=Goal("ratio_min", 0.90) if concurrency == 8 else None))
-        if mlflow_missing:
-            rows.append(skipped("serve", f"{label} vs MLflow", mlflow_missing))
-            continue
-        mlflow = (payload, concurrency, "mlflow")
-        rows.append(Row("serve", f"{label} vs MLflow", figure(api), "MLflow `models serve`", figure(mlflow),
-                        unit="req/s", note=f"{p50(api)} vs {p50(mlflow)}",
-                        goal=Goal("ratio_min", 3.0) if concurrency == 8 else None))
+        for peer, (short, long, limit) in peers.items():
+            if peer in missing:
+                rows.append(skipped("serve", f"{label} vs {short}", missing[peer]))
+                continue
+            key = (payload, concurrency, peer)
+            rows.append(Row("serve", f"{label} vs {short}", figure(api), long, figure(key), unit="req/s",
+                            note=f"{p50(api)} vs {p50(key)}",
+                            goal=Goal("ratio_min", limit) if concurrency == 8 else None))
     return rows
 
 
@@ -163,18 +163,21 @@ def serve(runs: int, quick: bool) -> list[Row]:
                           hyperparameters=data.hyperparameters())
         payloads = bodies(next((work / "data").rglob("X_test.csv")), work)
         endpoint = session.deploy(job.name)
-        mlflow, mlflow_missing = None, ""
+        mlflow, missing = None, {}
         try:
-            targets = {"api": f"{endpoint.url}/endpoints/{endpoint.name}/invocations",
-                       "container": f"http://127.0.0.1:{container_port(home, endpoint.name)}/invocations"}
+            targets = {"api": f"{endpoint.url}/endpoints/{endpoint.name}/invocations"}
+            try:
+                targets["container"] = f"http://127.0.0.1:{container_port(home, endpoint.name)}/invocations"
+            except (OSError, KeyError, TypeError, sqlite3.Error) as exc:
+                missing["container"] = f"the container's port is not in the endpoint's record ({exc!r})"
             try:
                 mlflow, url = start_mlflow(Path(job.model_data.removeprefix("file://")), work, workers)
                 targets["mlflow"] = f"{url}/invocations"
             except (PeerUnavailable, RuntimeError, subprocess.SubprocessError, StopIteration) as exc:
-                mlflow_missing = f"MLflow unavailable: {exc}"
+                missing["mlflow"] = f"MLflow unavailable: {exc}"
             results = measure(targets, payloads, runs, seconds)
         finally:
             if mlflow is not None:
                 stop(mlflow)
             session.teardown(endpoint.name)
-    return rows_from(results, mlflow_missing)
+    return rows_from(results, missing)

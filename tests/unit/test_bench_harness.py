@@ -80,3 +80,16 @@ def test_every_bench_names_an_existing_function() -> None:
 
     for bench in run.BENCHES.values():
         assert callable(getattr(importlib.import_module(bench.module), bench.function))
+
+
+def test_serving_rows_skip_a_missing_peer_and_keep_the_others() -> None:
+    from suite_serve import rows_from  # type: ignore[import-not-found]
+
+    results = {(payload, concurrency, target): [{"throughput": 100.0, "p50": 0.01}]
+               for payload in ("1 row", "1,000 rows") for concurrency in (1, 8)
+               for target in ("api", "container")}
+    rows = rows_from(results, {"mlflow": "MLflow unavailable: pip install failed"})
+    assert [row.skipped for row in rows if "MLflow" in row.figure] == ["MLflow unavailable: pip install failed"] * 4
+    measured = [row for row in rows if not row.skipped]
+    assert len(measured) == 4 and all(row.ratio == 1.0 for row in measured)
+    assert [row.met for row in measured] == [None, True, None, True]  # goals apply at concurrency 8
