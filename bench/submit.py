@@ -101,7 +101,11 @@ def check_same_request(url: str, smtrain_job: str, sdk_job: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
-    args = parser.parse_args()
+    measure(parser.parse_args().runs)
+
+
+def measure(runs: int, diagnostics: bool = True) -> dict[str, list[float]]:
+    """Runs, prints and returns the timings of each candidate."""
     smtrain = smtrain_executable()
     python = baseline_executable("python")
     counter = itertools.count()
@@ -134,17 +138,16 @@ def main() -> None:
             image = described["AlgorithmSpecification"]["TrainingImage"]
             subprocess.run(sdk2_argv(python, train, hps, f"sdk2-warmup-{next(counter)}"), env=env, cwd=workdir,
                            check=True, capture_output=True)
-            times = interleaved(
-                args.runs,
-                **{
-                    "sdk v2 SKLearn.fit(wait=False)": run("sdk2", lambda n: sdk2_argv(python, train, hps, n)),
-                    "smtrain fit --no-wait": run("smtrain", lambda n: smtrain_argv(smtrain, train, hps, n)),
-                    "  ... empty $XDG_CACHE_HOME": run(
-                        "smtrain-cold", lambda n: smtrain_argv(smtrain, train, hps, n), cold=True),
-                    "  ... with --image-uri": run(
-                        "smtrain-image", lambda n: [*smtrain_argv(smtrain, train, hps, n), "--image-uri", image]),
-                },
-            )
+            candidates = {
+                "sdk v2 SKLearn.fit(wait=False)": run("sdk2", lambda n: sdk2_argv(python, train, hps, n)),
+                "smtrain fit --no-wait": run("smtrain", lambda n: smtrain_argv(smtrain, train, hps, n)),
+            }
+            if diagnostics:
+                candidates["  ... empty $XDG_CACHE_HOME"] = run(
+                    "smtrain-cold", lambda n: smtrain_argv(smtrain, train, hps, n), cold=True)
+                candidates["  ... with --image-uri"] = run(
+                    "smtrain-image", lambda n: [*smtrain_argv(smtrain, train, hps, n), "--image-uri", image])
+            times = interleaved(runs, **candidates)
             report(f"Submit a training job to moto on loopback (framework {FRAMEWORK_VERSION}, "
                    "wall time of the process)", times, baseline="sdk v2 SKLearn.fit(wait=False)")
             check_same_request(server.url, jobs["smtrain"][0], jobs["sdk"][0])
@@ -160,6 +163,7 @@ def main() -> None:
                 print(f"  {label:<32} {server.requests_logged() - before}")
     print(f"\nversions: {versions(python, 'sagemaker', 'boto3', 'botocore')} (baseline venv); "
           f"{versions(Path(sys.executable), 'smtrain', 'boto3', 'botocore', 'sagemaker-core', 'moto')} (smtrain venv)")
+    return times
 
 
 def versions(python: Path, *packages: str) -> str:

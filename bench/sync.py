@@ -64,12 +64,16 @@ def objects(url: str, prefix: str) -> dict[str, tuple[int, str, Any]]:
     return found
 
 
-def main() -> None:  # noqa: C901 - one linear script
+def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--files", type=int, default=20)
     parser.add_argument("--file-mib", type=int, default=10)
-    args = parser.parse_args()
+    measure(parser.parse_args())
+
+
+def measure(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:  # noqa: C901 - one linear script
+    """Runs, prints and returns the timings: {"first": times, "resync": times}."""
     aws = baseline_executable("aws")
     smtrain_sync = [sys.executable, str(BENCH / "sync_once.py")]
 
@@ -106,7 +110,7 @@ def main() -> None:  # noqa: C901 - one linear script
                     return seconds
                 return once
 
-            times = interleaved(
+            first_times = times = interleaved(
                 args.runs,
                 **{
                     "aws s3 sync": first_sync("aws", lambda uri: [str(aws), "s3", "sync", str(data), uri,
@@ -166,6 +170,7 @@ def main() -> None:  # noqa: C901 - one linear script
                 time.sleep(0.3)  # the server logs a request after answering it
                 print(f"  {label:<28} {server.requests_logged() - start}")
             delete_prefix(server.url, BUCKET, "count/")
+    return {"first": first_times, "resync": times}
 
 
 if __name__ == "__main__":
