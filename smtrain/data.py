@@ -25,7 +25,8 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -310,13 +311,25 @@ def _write_split(out_dir: Path, name: str, X: pd.DataFrame, y: pd.Series) -> Pat
     staging = out_dir / f".{name}.staging-{uuid.uuid4().hex[:12]}"
     staging.mkdir()
     try:
-        X.to_csv(staging / f"X_{name}.csv", index=False)
-        y.to_frame().to_csv(staging / f"y_{name}.csv", index=False)
+        for frame, file_name in ((X, f"X_{name}.csv"), (y.to_frame(), f"y_{name}.csv")):
+            with naming_the_file(final / file_name):
+                frame.to_csv(staging / file_name, index=False)
         _swap_in(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+@contextmanager
+def naming_the_file(path: Path) -> Iterator[None]:
+    """An OSError while writing ``path`` (a full disk, say) names it: pandas' and Python's writes may not."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror or os.strerror(exc.errno), str(path)) from exc
 
 
 def _swap_in(staging: Path, final: Path) -> None:
@@ -342,7 +355,8 @@ def _write_manifest(out_dir: Path, prepared: PreparedData) -> None:
         "hyperparameters": prepared.hyperparameters(),
     }
     staging = out_dir / f".{MANIFEST}.staging-{uuid.uuid4().hex[:12]}"
-    staging.write_text(json.dumps(record, indent=2) + "\n")
+    with naming_the_file(out_dir / MANIFEST):
+        staging.write_text(json.dumps(record, indent=2) + "\n")
     os.replace(staging, out_dir / MANIFEST)
 
 

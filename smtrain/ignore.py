@@ -19,6 +19,7 @@ directory itself is never ignored, even when the repository ignores it.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from collections.abc import Iterable
@@ -78,7 +79,7 @@ def read_pattern_file(path: Path, label: str, base: str) -> PatternFile:
     for number, line in enumerate(lines, start=1):
         try:
             compiled = [p for p in pathspec.GitIgnoreSpec.from_lines([line]).patterns if p.include is not None]
-        except ValueError as exc:
+        except (ValueError, re.error) as exc:  # pathspec compiles each pattern to a regex
             raise UsageError(
                 f"invalid ignore pattern {line!r}: {exc}", where=f"{path}:{number}",
                 hint="fix or remove that line (gitignore syntax: https://git-scm.com/docs/gitignore)",

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -122,6 +121,8 @@ def report_error(exc: Exception, debug: bool) -> int:
     from smtrain.errors import SmtrainError, from_os_error
 
     if debug:
+        import traceback
+
         traceback.print_exc()
     if isinstance(exc, OSError):  # the one place OS errors become messages naming the file and the fix
         exc = from_os_error(exc)

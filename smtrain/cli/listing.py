@@ -42,7 +42,7 @@ def list_command(source: str | None, statuses: tuple[str, ...], tags: tuple[str,
                  sort_key: str, limit: int, show_all: bool, as_json: bool, debug: bool, **settings: Any) -> None:
     """List runs, local and on SageMaker, with hyperparameters, metrics, tags and endpoints."""
     from smtrain.config import load_config
-    from smtrain.runs import query, store
+    from smtrain.runs import store
 
     given_before = given_before_command()
     config = load_config({name: value or given_before.get(name) for name, value in settings.items()})
@@ -52,6 +52,8 @@ def list_command(source: str | None, statuses: tuple[str, ...], tags: tuple[str,
     runs, total = store.list_runs(config, source, statuses=statuses,
                                   newest=None if everything or not newest_only else limit)
     if not newest_only:
+        from smtrain.runs import query
+
         runs = query.sort(query.select(runs, tags=tags, where=conditions), sort_key)
         total = len(runs)
     shown = runs if everything else runs[:limit]

@@ -51,3 +51,16 @@ def test_train_and_serve_on_the_image_scikit_learn(cli: Cli, workdir: Path, requ
     versions = json.loads(answer["Body"].read())
     assert versions["trained"]["sklearn"] == versions["served"]["sklearn"] == "1.4.2"
     assert versions["trained"]["numpy"] == versions["served"]["numpy"] == image.pinned("numpy")
+
+
+@pytest.mark.skipif(frameworks.python_version() in frameworks.table()["0.23-1"].wheel_pythons,
+                    reason="0.23-1 installs on this Python")
+def test_a_version_this_python_cannot_run_is_a_usage_error(cli: Cli, workdir: Path) -> None:
+    fit = cli("fit", "--entry-point", "penguins.py", "--source-dir", "entry_points", "--framework-version", "0.23-1",
+              "--job-name", "too-old")
+
+    assert fit.code == 2, fit.err
+    assert "--framework-version: scikit-learn framework version 0.23-1" in fit.err
+    assert f"on this Python use one of: {', '.join(frameworks.installable_versions())}" in fit.err
+    assert "rejected" not in fit.err and "unexpected" not in fit.err and "Traceback" not in fit.err
+    assert cli("ls", "--json").out.strip() == ""  # no job was created

@@ -4,6 +4,7 @@ full of links, with SMTRAIN_HOME inside it, and a script that leaves links in mo
 from __future__ import annotations
 
 import os
+import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ SECRET = "AWS_SECRET_ACCESS_KEY=do-not-ship"
 
 TRAIN = '''
 import os
+import subprocess
 model, output = os.environ["SM_MODEL_DIR"], os.environ["SM_OUTPUT_DATA_DIR"]
 open(os.path.join(model, "model.txt"), "w").write("weights")
 open(os.path.join(model, ".env"), "w").write("TOKEN=do-not-ship")
@@ -115,3 +117,21 @@ def test_a_bad_ignore_pattern_is_a_usage_error(cli: Cli, project: Path) -> None:
     assert result.code == 2
     assert f"{(project / 'src').resolve() / '.smtrainignore'}:3: invalid ignore pattern '!'" in result.err
     assert "Traceback" not in result.err and "unexpected" not in result.err
+
+
+@pytest.mark.parametrize("in_git", [False, True], ids=["pathspec", "git"])
+@pytest.mark.parametrize("ignore_file", [".gitignore", ".smtrainignore"])
+def test_a_bad_character_range_names_the_file_and_line(cli: Cli, project: Path, ignore_file: str,
+                                                      in_git: bool) -> None:
+    (project / "src" / ignore_file).write_text("*.pyc\n[z-a]\n")
+    if in_git:
+        subprocess.run(["git", "init", "-q", str(project)], check=True, timeout=30)
+
+    result = cli("plan", "fit", *FIT)
+
+    assert "Traceback" not in result.err and "unexpected" not in result.err
+    if in_git and ignore_file == ".gitignore":  # git reads its own files its own way: no error
+        assert result.code == 0, result.err
+    else:
+        assert result.code == 2
+        assert f"{(project / 'src').resolve() / ignore_file}:2: invalid ignore pattern '[z-a]'" in result.err

@@ -193,3 +193,32 @@ def test_column_errors_name_the_csv_file(tmp_path: Path) -> None:
         prepare(path, out_dir=tmp_path / "out")
     assert caught.value.where == str(path)
     assert "size, count, colour, label" in caught.value.hint
+
+
+def test_a_full_disk_names_the_csv_being_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from smtrain.errors import from_os_error
+
+    prepare(small_frame(40), target="label", out_dir=tmp_path)
+    before = (tmp_path / "train" / "X_train.csv").read_bytes()
+    written: list[str] = []
+
+    def full_disk(frame: pd.DataFrame, path: Path, **kwargs: object) -> None:
+        written.append(Path(path).name)
+        if Path(path).name == "y_train.csv":
+            raise OSError(errno.ENOSPC, "No space left on device")  # as a failed write() raises it: no file name
+        Path(path).write_text("partial")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full_disk)
+    with pytest.raises(OSError) as caught:
+        prepare(small_frame(20), target="label", out_dir=tmp_path)
+
+    assert written == ["X_train.csv", "y_train.csv"]
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == str(tmp_path / "train" / "y_train.csv")
+    message = from_os_error(caught.value)
+    assert message.where == str(tmp_path / "train" / "y_train.csv")
+    assert "ENOSPC" in message.what
+    assert (tmp_path / "train" / "X_train.csv").read_bytes() == before  # the previous split is untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["prepared.json", "test", "train"]

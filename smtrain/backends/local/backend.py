@@ -49,7 +49,21 @@ class LocalBackend:
         return LOCAL_ROLE
 
     def image_uri(self, framework_version: str) -> str:
-        return f"{LOCAL_IMAGE}:{framework_version}" if framework_version else LOCAL_IMAGE
+        """The local image of ``framework_version``; a usage error, before anything starts, when this
+        Python cannot run that version."""
+        if not framework_version:
+            return LOCAL_IMAGE
+        from smtrain.backends.local import frameworks
+        from smtrain.errors import UsageError
+
+        if framework_version != frameworks.CURRENT:
+            try:
+                frameworks.framework(framework_version)
+            except frameworks.FrameworkError as exc:
+                raise UsageError(str(exc), where="--framework-version",
+                                 hint="pick one of the versions named, or run on a Python that has wheels for it"
+                                 ) from None
+        return f"{LOCAL_IMAGE}:{framework_version}"
 
     @contextmanager
     def reserve(self, operation: str, name: str) -> Iterator[None]:
