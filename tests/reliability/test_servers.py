@@ -37,7 +37,8 @@ def model_fn(model_dir):
     return joblib.load(os.path.join(model_dir, "model.joblib"))
 '''
 REQUEST = {"EndpointName": "ep", "Body": b"1,1", "ContentType": "text/csv"}
-RECOVERY_DEADLINE = 20.0  # seconds: generous; a new master is up at once, its workers load the model in 1-8 s
+RECOVERY_DEADLINE = 40.0  # seconds: a bound on the handover: a new master is up at once, its workers load the
+# model in 1-20 s under load (the old workers serve meanwhile; LONGEST_WAIT bounds what a client sees)
 LONGEST_WAIT = 5.0  # seconds: the issue asks ~2 s for a killed master; generous for a loaded CI machine
 SLOW_CLIENTS = 64
 
