@@ -83,17 +83,31 @@ def container_url(home: Path, name: str) -> str:
     return f"http://127.0.0.1:{LocalHome(home).state().get('endpoint', name)['_local']['current']['port']}"
 
 
-def direct(args: argparse.Namespace, url: str, name: str, container: str, out: Path) -> None:
+def gateway_cpu(home: Path) -> float:
+    """CPU seconds used so far by the runtime gateway's processes (keeper, master, workers)."""
+    from smtrain.backends.local.home import LocalHome
+    from smtrain.backends.local.processes import group_members
+
+    pid = LocalHome(home).state().get("runtime", "gateway")["_local"]["pid"]
+    return sum(sum(p.cpu_times()[:2]) for p in group_members(pid))
+
+
+def direct(args: argparse.Namespace, url: str, name: str, container: str, out: Path, home: Path) -> None:
     rates: dict[str, list[float]] = {"runtime API": [], "container": []}
+    cpu, requests = 0.0, 0
     for _ in range(args.direct):
         for label, target, endpoint in (("runtime API", url, name), ("container", container, "-")):
+            before = gateway_cpu(home)
             subprocess.run([sys.executable, __file__, "--seconds", str(args.seconds), "--concurrency",
                             str(args.concurrency), "--client", target, endpoint, str(out)], check=True)
             rates[label].append(len(out.read_text().split()) / args.seconds)
+            if endpoint != "-":
+                cpu, requests = cpu + gateway_cpu(home) - before, requests + len(out.read_text().split())
     runtime, own = statistics.median(rates["runtime API"]), statistics.median(rates["container"])
     print(f"\n{args.direct} interleaved rounds, median req/s: runtime API {runtime:.0f}, container {own:.0f}, "
           f"ratio {runtime / own:.2f}  (runtime {[round(r) for r in rates['runtime API']]}, "
-          f"container {[round(r) for r in rates['container']]})")
+          f"container {[round(r) for r in rates['container']]}); "
+          f"gateway CPU {cpu / max(requests, 1) * 1000:.2f} ms per request")
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -130,7 +144,8 @@ def main() -> None:
                             str(args.concurrency), "--client", endpoint.url, endpoint.name, str(out)], check=True)
             latencies = [float(x) for x in out.read_text().split()]
             if args.direct:
-                direct(args, endpoint.url, endpoint.name, container_url(work / "home", endpoint.name), out)
+                direct(args, endpoint.url, endpoint.name, container_url(work / "home", endpoint.name), out,
+                       work / "home")
         finally:
             session.teardown(endpoint.name)
         local = in_process(Path(job.model_data.removeprefix("file://")))
