@@ -38,6 +38,7 @@ KEEPER_MODULE = "smtrain.backends.local.keeper"
 KEEPER_PID_ENVIRON = "SMTRAIN_KEEPER_PID"  # tells the master to exit with its keeper
 READY_FD_ENVIRON = "SMTRAIN_READY_FD"  # a worker writes one byte there once it serves
 ORPHAN_SECONDS = 60.0  # at most this long a dead master's workers serve on, waiting for new ones
+REAP_SECONDS = 60.0  # stopped workers finish their requests (gunicorn's graceful timeout) and are reaped
 HEALTHY_SECONDS = 10.0  # a master that ran this long before dying is restarted at once
 MAX_DELAY = 10.0
 
@@ -83,6 +84,7 @@ class Keeper:
         return 0
 
     orphans_since: float | None = None
+    reap_until = 0.0
 
     def watch(self, child: subprocess.Popen[bytes]) -> int:
         """Wait for ``child`` to exit, reaping adopted workers and stopping them once a new worker is ready."""
@@ -91,7 +93,8 @@ class Keeper:
             if self.orphans_since is not None and (
                     ready or time.monotonic() - self.orphans_since > ORPHAN_SECONDS):
                 self.stop_orphans()
-            self.reap_orphans()
+            if self.orphans_since is not None or time.monotonic() < self.reap_until:
+                self.reap_orphans()  # only then: listing children scans every process
             time.sleep(0.05)
         return code
 
@@ -121,6 +124,7 @@ class Keeper:
 
     def stop_orphans(self) -> None:
         self.orphans_since = None
+        self.reap_until = time.monotonic() + REAP_SECONDS
         for pid in self.orphans():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
