@@ -349,6 +349,10 @@ def test_two_endpoints_share_one_gateway(sm: LocalSageMaker, artifacts: dict[str
     assert slow["OriginalStatusCode"] == 0 and "timed out" in slow["OriginalMessage"]
     sm.delete_endpoint(EndpointName="second")
     assert client.invoke_endpoint(EndpointName=endpoint, Body=b"1,0", ContentType="text/csv")["Body"].read()
+    # the gateway's cached lookups see the delete at once
+    for _ in range(4):  # every worker thread's cache, most likely
+        deleted = invoke_error(client, EndpointName="second", Body=b"1,0", ContentType="text/csv")
+        assert deleted["Error"]["Message"] == "Endpoint second of account 000000000000 not found."
 
 
 def test_a_model_that_fails_to_load_fails_the_endpoint(sm: LocalSageMaker, artifacts: dict[str, str]) -> None:

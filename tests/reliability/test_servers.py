@@ -37,7 +37,9 @@ def model_fn(model_dir):
     return joblib.load(os.path.join(model_dir, "model.joblib"))
 '''
 REQUEST = {"EndpointName": "ep", "Body": b"1,1", "ContentType": "text/csv"}
-RECOVERY_DEADLINE = 20.0  # seconds: generous; a new master is up at once, its workers load the model in 1-8 s
+RECOVERY_DEADLINE = 40.0  # seconds: a bound on the handover: a new master is up at once, its workers load the
+# model in 1-20 s under load (the old workers serve meanwhile; LONGEST_WAIT bounds what a client sees)
+LONGEST_WAIT = 5.0  # seconds: the issue asks ~2 s for a killed master; generous for a loaded CI machine
 SLOW_CLIENTS = 64
 
 
@@ -215,6 +217,7 @@ class Load:
         self.url, self.limit = url, limit
         self.ok = 0
         self.errors: list[str] = []
+        self.longest = 0.0  # the longest any request waited for its answer
         self.stopped = threading.Event()
         self.threads = [threading.Thread(target=self.run) for _ in range(2)]
 
@@ -223,9 +226,11 @@ class Load:
         for _ in range(self.limit):
             if self.stopped.is_set():
                 return
+            started = time.monotonic()
             try:
                 assert client.invoke_endpoint(**REQUEST)["Body"].read() == b'["b"]'
                 self.ok += 1
+                self.longest = max(self.longest, time.monotonic() - started)
             except Exception as exc:
                 self.errors.append(f"{type(exc).__name__}: {exc}")
 
@@ -265,12 +270,13 @@ def test_a_killed_master_is_restarted_on_the_same_port(sm: LocalSageMaker, serve
     with Load(url) as load:
         time.sleep(0.2)
         master.send_signal(signal.SIGKILL)
-        # the old workers finish what they hold and exit; the same URL is then answered by the new master's
+        # the old workers serve on until the new master's are ready, then finish what they hold and exit
         took = recovers(url, lambda: master_of(keeper).pid != master.pid and gone(workers))
     assert sm.runtime_url() == url and server_pid(sm, server) == keeper
-    assert load.ok > 0
-    print(f"\n{server} master killed: old workers gone and the URL answered by the new master after {took:.2f} s; "
-          f"{load.ok} requests served, {len(load.errors)} failed: {load.errors[:3]}")
+    assert load.ok > 0 and load.errors == []
+    print(f"\n{server} master killed: the longest request waited {load.longest:.2f} s; old workers gone and the URL "
+          f"answered by the new master's after {took:.2f} s; {load.ok} requests served")
+    assert load.longest < LONGEST_WAIT, f"a request waited {load.longest:.2f} s for the URL to answer again"
 
 
 @pytest.mark.parametrize("server", ["gateway", "ep"])

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smtrain.backends.local.keeper import KEEPER_MODULE, KEEPER_PID_ENVIRON
+from smtrain.backends.local.keeper import KEEPER_MODULE, KEEPER_PID_ENVIRON, READY_FD_ENVIRON
 
 if TYPE_CHECKING:
     from smtrain.backends.local.front import Served
@@ -398,6 +398,7 @@ def main(argv: list[str] | None = None) -> None:
 
     environ = dict(os.environ)
     environ.pop(KEEPER_PID_ENVIRON, None)
+    environ.pop(READY_FD_ENVIRON, None)
 
     def worker_app() -> Served:
         app = ModelApp(args.code_dir, args.model_dir, environ)

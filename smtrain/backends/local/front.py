@@ -20,12 +20,16 @@ HTTP server (an event loop; a slow client costs a socket, never a worker):
   close) so that it reads the answer instead of a reset;
 - SIGTERM, or a master that died, stops it gracefully: it accepts for a
   moment more (a peer may just have picked this server), stops listening,
-  finishes every request it holds, then exits.
+  finishes every request it holds, then exits. Under a keeper that adopted
+  it (:mod:`.keeper`), a dead master's worker serves on until the keeper
+  stops it, once the new master's workers are ready; each worker tells the
+  keeper when it is (the app loaded, it starts serving).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -41,6 +45,8 @@ from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.wsgi import WSGIContainer
+
+from smtrain.backends.local.keeper import KEEPER_PID_ENVIRON, READY_FD_ENVIRON
 
 HEADER_TIMEOUT = 10.0  # also how long an idle kept-alive connection stays open
 BODY_TIMEOUT = 30.0
@@ -67,6 +73,7 @@ class BufferedWorker(Worker):
     """``worker_class`` for :func:`smtrain.backends.local.container.run_gunicorn`."""
 
     alive: bool
+    ppid: int
 
     def run(self) -> None:
         served: Served = self.wsgi
@@ -86,13 +93,18 @@ class BufferedWorker(Worker):
             listener.setblocking(False)
             self.server.add_socket(listener)
         PeriodicCallback(self.tick, TICK_SECONDS * 1000).start()
+        _tell_keeper_ready()
         loop.start()
 
     def tick(self) -> None:
         self.notify()
         if self.alive and self.ppid != os.getppid():
-            self.log.info("the master is gone; worker %s stops", self.pid)
-            self.alive = False
+            if str(os.getppid()) == os.environ.get(KEEPER_PID_ENVIRON):
+                self.log.info("the master is gone; worker %s serves on until a new one is ready", self.pid)
+                self.ppid = os.getppid()  # adopted: the keeper stops it (and if the keeper dies, it stops)
+            else:
+                self.log.info("the master is gone; worker %s stops", self.pid)
+                self.alive = False
         if not self.alive and not self.stopping:
             self.stopping = True
             IOLoop.current().spawn_callback(self.drain)
@@ -106,6 +118,11 @@ class BufferedWorker(Worker):
             await asyncio.sleep(0.05)
         await self.server.close_all_connections()
         IOLoop.current().stop()
+
+
+def _tell_keeper_ready() -> None:
+    with contextlib.suppress(ValueError, OSError):
+        os.write(int(os.environ.get(READY_FD_ENVIRON, "")), f"{os.getpid()}\n".encode())
 
 
 async def _answer(container: WSGIContainer, request: httputil.HTTPServerRequest, served: Served) -> None:

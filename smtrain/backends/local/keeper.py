@@ -5,12 +5,19 @@
 The keeper holds the listening socket (``--fd``) for the server's whole life
 and starts the server (a gunicorn master) as its child with that socket. When
 the master dies (killed, crashed), the keeper starts it again at once, on the
-same socket: the port never closes, so clients that connect meanwhile wait in
-the socket's backlog and are served by the new master, and every address
-handed out stays valid. A master that keeps dying is restarted with a growing
-delay (at most :data:`MAX_DELAY` seconds). The master's workers exit when
-their master dies (they watch their parent), and the master exits when the
-keeper dies (see :func:`smtrain.backends.local.container.run_gunicorn`).
+same socket: the port never closes, and every address handed out stays valid.
+A master that keeps dying is restarted with a growing delay (at most
+:data:`MAX_DELAY` seconds). The master exits when the keeper dies (see
+:func:`smtrain.backends.local.container.run_gunicorn`).
+
+No gap while the new master's workers start (a model server's import
+sklearn and load the model, seconds under load): on Linux the keeper is a
+child subreaper, so the dead master's workers become its children, and they
+keep serving on the shared socket until a new worker reports itself ready
+(one byte on the pipe named by :data:`READY_FD_ENVIRON`; see
+:mod:`.front`), or :data:`ORPHAN_SECONDS` passed. Then the keeper stops
+them (SIGTERM: they finish what they hold and exit). Where there is no
+subreaper (macOS), the workers exit when their master dies.
 
 SIGTERM (or SIGINT, SIGHUP) stops the keeper: the master is told to stop
 gracefully, and the keeper exits after it.
@@ -29,6 +36,9 @@ from types import FrameType
 
 KEEPER_MODULE = "smtrain.backends.local.keeper"
 KEEPER_PID_ENVIRON = "SMTRAIN_KEEPER_PID"  # tells the master to exit with its keeper
+READY_FD_ENVIRON = "SMTRAIN_READY_FD"  # a worker writes one byte there once it serves
+ORPHAN_SECONDS = 60.0  # at most this long a dead master's workers serve on, waiting for new ones
+REAP_SECONDS = 60.0  # stopped workers finish their requests (gunicorn's graceful timeout) and are reaped
 HEALTHY_SECONDS = 10.0  # a master that ran this long before dying is restarted at once
 MAX_DELAY = 10.0
 
@@ -46,24 +56,83 @@ class Keeper:
                 self.child.send_signal(signal.SIGTERM)
 
     def run(self) -> int:
+        from smtrain.backends.local.processes import become_subreaper
+
+        become_subreaper()
+        self.ready_read, ready_write = os.pipe()
+        os.set_blocking(self.ready_read, False)
+        env = {**os.environ, KEEPER_PID_ENVIRON: str(os.getpid()), READY_FD_ENVIRON: str(ready_write)}
         failures = 0
         while not self.stopping:
             started = time.monotonic()
-            self.child = subprocess.Popen(self.argv, pass_fds=[self.fd],
-                                          env={**os.environ, KEEPER_PID_ENVIRON: str(os.getpid())})
+            self.child = subprocess.Popen(self.argv, pass_fds=[self.fd, ready_write], env=env)
             if self.stopping:  # a signal came while it started
                 self.child.send_signal(signal.SIGTERM)
-            code = self.child.wait()
+            code = self.watch(self.child)
             if self.stopping:
+                self.stop_orphans()
                 return 0
             failures = 0 if time.monotonic() - started > HEALTHY_SECONDS else failures + 1
             delay = 0.0 if failures <= 1 else min(MAX_DELAY, 0.25 * 2 ** (failures - 2))
             print(f"smtrain keeper: the server exited with code {code}; restarting it in {delay:.2f} s",
                   file=sys.stderr, flush=True)
+            self.orphans_since = self.orphans_since or time.monotonic()
             deadline = time.monotonic() + delay
             while not self.stopping and time.monotonic() < deadline:
                 time.sleep(0.05)
+        self.stop_orphans()
         return 0
+
+    orphans_since: float | None = None
+    reap_until = 0.0
+
+    def watch(self, child: subprocess.Popen[bytes]) -> int:
+        """Wait for ``child`` to exit, reaping adopted workers and stopping them once a new worker is ready."""
+        while (code := child.poll()) is None:
+            ready = self.read_ready()
+            if self.orphans_since is not None and (
+                    ready or time.monotonic() - self.orphans_since > ORPHAN_SECONDS):
+                self.stop_orphans()
+            if self.orphans_since is not None or time.monotonic() < self.reap_until:
+                self.reap_orphans()  # only then: listing children scans every process
+            time.sleep(0.05)
+        return code
+
+    def read_ready(self) -> bool:
+        try:
+            pids = os.read(self.ready_read, 4096).split()
+        except BlockingIOError:
+            return False
+        return any(self.is_new_worker(int(pid)) for pid in pids if pid.isdigit())
+
+    def is_new_worker(self, pid: int) -> bool:
+        """Whether ``pid`` (a worker that reported itself ready) is the current master's: a dead
+        master's worker may finish loading after its master died."""
+        import psutil
+
+        try:
+            return self.child is not None and psutil.Process(pid).ppid() == self.child.pid
+        except psutil.Error:
+            return False
+
+    def orphans(self) -> list[int]:
+        """Workers of a dead master, adopted by this keeper (its children besides the master)."""
+        import psutil
+
+        master = self.child.pid if self.child is not None else 0
+        return [p.pid for p in psutil.Process().children() if p.pid != master]
+
+    def stop_orphans(self) -> None:
+        self.orphans_since = None
+        self.reap_until = time.monotonic() + REAP_SECONDS
+        for pid in self.orphans():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    def reap_orphans(self) -> None:
+        for pid in self.orphans():
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,7 +36,10 @@ import fcntl
 import http.client
 import json
 import logging
+import os
 import re
+import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -75,10 +78,16 @@ Answer = tuple[int, list[tuple[str, str]], bytes]
 
 
 class Gateway:
-    """The WSGI application: routes invocations by endpoint name."""
+    """The WSGI application: routes invocations by endpoint name.
+
+    Each worker thread keeps its own read connection to the state DB and its own
+    keep-alive connections to the containers: a request costs one ``PRAGMA data_version``
+    (it changes when any other connection commits, so a re-deploy or a delete is seen at once)
+    and no new upstream connection."""
 
     def __init__(self, db: StateDB) -> None:
         self.db = db
+        self.local = threading.local()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path, method = environ.get("PATH_INFO", ""), environ.get("REQUEST_METHOD", "GET")
@@ -99,19 +108,47 @@ class Gateway:
         record, container = self.lookup(name)
         if record is None:
             return error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
-        answer = forward(record, container, body, _request_headers(environ))
+        answer = forward(record, container, body, _request_headers(environ), self.upstream(container))
         if answer[0] == 429:
             # refused: a blue/green update may have just moved the endpoint to its new container
             record, moved = self.lookup(name)
             if record is not None and moved.get("port") != container.get("port"):
-                answer = forward(record, moved, body, _request_headers(environ))
+                answer = forward(record, moved, body, _request_headers(environ), self.upstream(moved))
         return answer
 
     def lookup(self, name: str) -> tuple[dict[str, Any] | None, dict[str, Any]]:
         """The endpoint's record and the container that serves it; (None, {}) if none does."""
-        record = self.db.get("endpoint", name)
-        container = (record or {}).get("_local", {}).get("current") or {}
-        return (record, container) if record is not None and container.get("port") else (None, {})
+        cache: dict[str, tuple[dict[str, Any] | None, dict[str, Any]]] = self.records()
+        if name not in cache:
+            record = self.db.get("endpoint", name)
+            container = (record or {}).get("_local", {}).get("current") or {}
+            cache[name] = (record, container) if record is not None and container.get("port") else (None, {})
+        return cache[name]
+
+    def records(self) -> dict[str, tuple[dict[str, Any] | None, dict[str, Any]]]:
+        """This thread's cache of endpoint records, emptied whenever the state DB changed."""
+        local = self.local
+        try:
+            inode = os.stat(self.db.path).st_ino
+            if getattr(local, "inode", None) != inode:
+                if getattr(local, "connection", None) is not None:
+                    local.connection.close()
+                local.connection, local.inode, local.version = sqlite3.connect(self.db.path), inode, None
+            version = local.connection.execute("PRAGMA data_version").fetchone()[0]
+        except (OSError, sqlite3.Error):
+            local.inode, local.version, local.cache = None, None, {}
+            return local.cache  # read through to the DB, which names the problem
+        if version != local.version:
+            local.version, local.cache = version, {}
+        return local.cache
+
+    def upstream(self, container: dict[str, Any]) -> http.client.HTTPConnection:
+        """This thread's kept-alive connection to the container."""
+        pool: dict[int, http.client.HTTPConnection] = self.local.__dict__.setdefault("upstream", {})
+        port = int(container["port"])
+        if port not in pool:
+            pool[port] = http.client.HTTPConnection("127.0.0.1", port, timeout=container.get("timeout", 60) + 5)
+        return pool[port]
 
 
 def too_large() -> Answer:
@@ -127,25 +164,23 @@ def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
     return headers
 
 
-def forward(record: dict[str, Any], container: dict[str, Any], body: bytes, headers: dict[str, str]) -> Answer:
-    """POST the body to the model container and translate its answer."""
+def forward(record: dict[str, Any], container: dict[str, Any], body: bytes, headers: dict[str, str],
+            connection: http.client.HTTPConnection) -> Answer:
+    """POST the body to the model container on ``connection`` (kept alive) and translate its answer."""
     name = record["EndpointName"]
     timeout = container.get("timeout", 60)
-    connection = http.client.HTTPConnection("127.0.0.1", int(container["port"]), timeout=timeout + 5)
     started = time.monotonic()
     try:
-        connection.request("POST", "/invocations", body=body, headers=headers)
-        response = connection.getresponse()
-        answer = response.read()
+        response, answer = _post(connection, body, headers)
     except ConnectionRefusedError:
+        connection.close()
         return error(429, "ModelNotReadyException", f"Model for endpoint {name} is not ready; retry shortly.")
     except (OSError, http.client.HTTPException) as exc:
+        connection.close()
         if isinstance(exc, TimeoutError) or time.monotonic() - started >= timeout:
             return model_error(record, container, 0, timed_out(timeout))
         return model_error(record, container, 0, f"The container primary closed the connection without answering "
                            f"({type(exc).__name__}): a worker crashed; the server log says why.")
-    finally:
-        connection.close()
     if response.status >= 500 and time.monotonic() - started >= timeout:
         # gunicorn aborts a worker busy for longer than its timeout and answers 500 for it
         return model_error(record, container, 0, timed_out(timeout))
@@ -157,6 +192,21 @@ def forward(record: dict[str, Any], container: dict[str, Any], body: bytes, head
     if response.getheader(CUSTOM_ATTRIBUTES):
         out.append((CUSTOM_ATTRIBUTES, str(response.getheader(CUSTOM_ATTRIBUTES))))
     return 200, out, answer
+
+
+def _post(connection: http.client.HTTPConnection, body: bytes,
+          headers: dict[str, str]) -> tuple[http.client.HTTPResponse, bytes]:
+    reused = connection.sock is not None
+    try:
+        connection.request("POST", "/invocations", body=body, headers=headers)
+        response = connection.getresponse()
+    except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+        if not reused:
+            raise
+        connection.close()  # the container closed an idle kept-alive connection: once more, on a new one
+        connection.request("POST", "/invocations", body=body, headers=headers)
+        response = connection.getresponse()
+    return response, response.read()
 
 
 def timed_out(timeout: float) -> str:
