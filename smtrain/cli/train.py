@@ -97,10 +97,21 @@ def fit_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...], metrics: tuple[str, ...],
         environment: tuple[str, ...], wait: bool, as_json: bool, verbose: bool, **options: Any) -> int:
     """Run a training job and follow it: exit 0 if it completed, 1 if it failed or was stopped."""
+    from smtrain.errors import AwsError
+
     session = make_session(options, max_runtime_seconds=options.pop("max_runtime_seconds"))
     if verbose:
         report_packing(session, source_dir, channels)
-    job = session.fit(entry_point, wait=wait, **fit_arguments(source_dir, channels, hps, metrics, environment, options))
+    job_name = options.get("job_name", "")
+    try:
+        job = session.fit(entry_point, wait=wait,
+                          **fit_arguments(source_dir, channels, hps, metrics, environment, options))
+    except AwsError as exc:
+        if job_name and exc.code == "ResourceInUse":
+            raise AwsError(exc.what, code=exc.code, where=exc.where,
+                           hint=f"job names are never reused: drop --job-name {job_name} for a generated one "
+                                f"(<entry point>-<timestamp>), or choose another name") from exc
+        raise
     if as_json:
         emit_json(job.description)
     return report_job(job.description, waited=wait, config=session.config)
