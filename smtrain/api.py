@@ -19,7 +19,7 @@ from typing import Any
 
 from smtrain.backends.base import Backend, get_backend
 from smtrain.config import Config, load_config
-from smtrain.errors import JobFailedError, SmtrainError, UsageError
+from smtrain.errors import JobFailedError, NotFoundError, SmtrainError, UsageError
 from smtrain.hints import suggest
 from smtrain.plan import ApiCall, Plan, Upload, join_uri, plan_deploy, plan_fit, plan_teardown
 from smtrain.spec import (
@@ -30,6 +30,7 @@ from smtrain.spec import (
     new_submission_id,
     timestamped_name,
 )
+from smtrain.suggest import not_found
 from smtrain.workflow import (
     QuietReporter,
     Reporter,
@@ -153,8 +154,10 @@ class Session:
             raise UsageError(f"source dir {str(source)!r} does not exist", where="--source-dir",
                              hint="give the folder that holds your entry point")
         if not (source / entry_point).is_file():
+            from smtrain.suggest import entry_point_hint
+
             raise UsageError(f"entry point {entry_point!r} not found in {str(source)!r}", where="--entry-point",
-                             hint="the entry point is relative to --source-dir")
+                             hint=entry_point_hint(source, entry_point))
         check_entry_point_inside(source, entry_point)
         for channel, value in channels.items():
             if "://" not in value and not Path(value).exists():
@@ -192,8 +195,11 @@ class Session:
         return TrainingJob(spec.job_name, final["TrainingJobStatus"], final, session=self)
 
     def job(self, name: str) -> TrainingJob:
-        description = call(self.backend, "DescribeTrainingJob", {"TrainingJobName": name},
-                           where=f"training job {name}")
+        try:
+            description = call(self.backend, "DescribeTrainingJob", {"TrainingJobName": name},
+                               where=f"training job {name}")
+        except NotFoundError as exc:
+            raise not_found(self.backend, "training job", name, exc) from exc
         return TrainingJob(name, description["TrainingJobStatus"], description, session=self)
 
     def logs(self, name: str, *, follow: bool = True) -> TrainingJob:
@@ -207,7 +213,10 @@ class Session:
         return job
 
     def stop(self, name: str) -> TrainingJob:
-        call(self.backend, "StopTrainingJob", {"TrainingJobName": name}, where=f"training job {name}")
+        try:
+            call(self.backend, "StopTrainingJob", {"TrainingJobName": name}, where=f"training job {name}")
+        except NotFoundError as exc:
+            raise not_found(self.backend, "training job", name, exc) from exc
         return self.job(name)
 
     # -- serving --------------------------------------------------------------
@@ -456,7 +465,10 @@ def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str,
             EndpointName=endpoint_name, Body=body, ContentType=content_type, Accept=accept))
     except ConnectionError as exc:
         # Nothing listens at the local runtime address: say whether the endpoint exists at all.
-        call(backend, "DescribeEndpoint", {"EndpointName": endpoint_name}, where=f"endpoint {endpoint_name}")
+        try:
+            call(backend, "DescribeEndpoint", {"EndpointName": endpoint_name}, where=f"endpoint {endpoint_name}")
+        except NotFoundError as missing:
+            raise not_found(backend, "endpoint", endpoint_name, missing) from exc
         from smtrain.errors import EndpointError
 
         raise EndpointError(f"the runtime at {backend.runtime_url()} is not answering",
@@ -465,8 +477,11 @@ def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str,
                                  f"then `{suggest(backend.config, 'deploy', 'JOB', '--endpoint-name', endpoint_name)}`)"
                             ) from exc
     except Exception as exc:
-        raise (translate_invoke(exc, endpoint_name, listing=suggest(backend.config, "ls"))
-               or translate(exc, where=f"endpoint {endpoint_name}")) from exc
+        error = (translate_invoke(exc, endpoint_name, listing=suggest(backend.config, "ls"))
+                 or translate(exc, where=f"endpoint {endpoint_name}"))
+        if isinstance(error, NotFoundError):
+            error = not_found(backend, "endpoint", endpoint_name, error)
+        raise error from exc
 
 
 def translate_invoke(exc: Exception, endpoint_name: str, *, listing: str = "smtrain ls") -> Exception | None:

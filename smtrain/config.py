@@ -97,9 +97,7 @@ def load_config(
     for source, layer in layers:
         for key, value in layer.items():
             if key not in _SETTABLE:
-                raise UsageError(
-                    f"unknown setting {key!r}", where=source, hint=f"known settings: {', '.join(_SETTABLE)}"
-                )
+                raise UsageError(f"unknown setting {key!r}", where=source, hint=unknown_setting_hint(key, source))
             if key not in values:
                 values[key] = _coerce(key, value, source)
                 sources[key] = source
@@ -116,6 +114,14 @@ def load_config(
         base = here if sources.get("home") in ("flag", "environment") else cwd
         config = replace(config, home=(base / config.home))
     return config
+
+
+def unknown_setting_hint(key: str, source: str) -> str:
+    """'did you mean SMTRAIN_REGION?' (or region, in smtrain.toml), else the list of known settings."""
+    from smtrain.suggest import did_you_mean
+
+    render = "{}" if source in ("flag", CONFIG_FILE) else env_name("{}")
+    return did_you_mean(key, _SETTABLE, render=render) or f"known settings: {', '.join(_SETTABLE)}"
 
 
 # Settings that count or measure something: the least SageMaker accepts (its service model says 1 for each).

@@ -23,8 +23,10 @@ def walk(
     ctx = click.Context(command, info_name=path[-1], parent=parent, **command.context_settings)
     yield path, command, ctx
     if isinstance(command, click.Group):
-        for name in sorted(command.commands):
-            yield from walk(command.commands[name], [*path, name], ctx)
+        for name in command.list_commands(ctx):  # lazy groups load their commands here
+            subcommand = command.get_command(ctx, name)
+            if subcommand is not None:
+                yield from walk(subcommand, [*path, name], ctx)
 
 
 def render() -> str:

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from smtrain.cli.common import common_options, emit_json, info, make_session
+from smtrain.cli.serve import deploy_options
 from smtrain.cli.train import fit_arguments, fit_options, report_packing
 
 
@@ -33,11 +34,12 @@ def plan() -> None:
 
 @plan.command(name="fit")
 @fit_options
+@click.option("--json", "as_json", is_flag=True, help="Accepted for consistency: the plan is always JSON on stdout.")
 @common_options
 def plan_fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...],
-             metrics: tuple[str, ...], environment: tuple[str, ...], **options: Any) -> None:
+             metrics: tuple[str, ...], environment: tuple[str, ...], as_json: bool, **options: Any) -> None:
     """The uploads and CreateTrainingJob request of `smtrain fit`; on stderr, what the source archive leaves out."""
-    session = make_session(options, quiet=True)
+    session = make_session(options, quiet=True, max_runtime_seconds=options.pop("max_runtime_seconds"))
     spec = session.training_spec(entry_point, **fit_arguments(source_dir, channels, hps, metrics, environment, options))
     emit_json(steps_as_json(session.plan_fit(spec, root=offline_root(session))))
     report_packing(session, source_dir, channels)
@@ -45,14 +47,10 @@ def plan_fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: 
 
 @plan.command(name="deploy")
 @click.argument("job_name")
-@click.option("--endpoint-name", default="")
-@click.option("--entry-point", default="")
-@click.option("--instance-type", default="")
-@click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int)
-@click.option("--ttl", "ttl_seconds", default=None, type=int)
-@click.option("--image-uri", default="")
+@deploy_options
+@click.option("--json", "as_json", is_flag=True, help="Accepted for consistency: the plan is always JSON on stdout.")
 @common_options
-def plan_deploy(job_name: str, **options: Any) -> None:
+def plan_deploy(job_name: str, as_json: bool, **options: Any) -> None:
     """CreateModel, CreateEndpointConfig and CreateEndpoint (or UpdateEndpoint) of `smtrain deploy`."""
     session = make_session(options, quiet=True)
     _, steps, _ = session.plan_deploy(job_name, **options)
@@ -61,11 +59,12 @@ def plan_deploy(job_name: str, **options: Any) -> None:
 
 @plan.command(name="register")
 @click.argument("job_name")
-@click.option("--group", required=True)
-@click.option("--approve", is_flag=True)
-@click.option("--image-uri", default="")
+@click.option("--group", required=True, help="Model package group (created if missing).")
+@click.option("--approve", is_flag=True, help="Register as Approved (default: PendingManualApproval).")
+@click.option("--image-uri", default="", help="Serving image (default: the job's own training image).")
+@click.option("--json", "as_json", is_flag=True, help="Accepted for consistency: the plan is always JSON on stdout.")
 @common_options
-def plan_register(job_name: str, group: str, approve: bool, image_uri: str, **settings: Any) -> None:
+def plan_register(job_name: str, group: str, approve: bool, image_uri: str, as_json: bool, **settings: Any) -> None:
     """The model registry requests of `smtrain register`."""
     session = make_session(settings, quiet=True)
     emit_json(steps_as_json(session.plan_register(job_name, group=group, approve=approve, image_uri=image_uri)))

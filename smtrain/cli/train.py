@@ -54,6 +54,10 @@ FIT_OPTIONS = [
     click.option("--hp", "hps", multiple=True, metavar="KEY=VALUE",
                  help="A hyperparameter; VALUE is JSON or a string."),
     click.option("--job-name", default="", help="Default: <entry point>-<timestamp>."),
+    click.option("--max-runtime", "max_runtime_seconds", default=None, type=click.IntRange(min=1),
+                 metavar="SECONDS",
+                 help="Stop the job after this many seconds (StoppingCondition.MaxRuntimeInSeconds; "
+                      "default: SMTRAIN_MAX_RUNTIME_SECONDS, else 86400)."),
     click.option("--metric-definition", "metrics", multiple=True, metavar="NAME=REGEX",
                  help="Capture a metric from the log (first group of REGEX)."),
     click.option("--env", "environment", multiple=True, metavar="KEY=VALUE", help="Environment for the script."),
@@ -93,10 +97,21 @@ def fit_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...], metrics: tuple[str, ...],
         environment: tuple[str, ...], wait: bool, as_json: bool, verbose: bool, **options: Any) -> int:
     """Run a training job and follow it: exit 0 if it completed, 1 if it failed or was stopped."""
-    session = make_session(options)
+    from smtrain.errors import AwsError
+
+    session = make_session(options, max_runtime_seconds=options.pop("max_runtime_seconds"))
     if verbose:
         report_packing(session, source_dir, channels)
-    job = session.fit(entry_point, wait=wait, **fit_arguments(source_dir, channels, hps, metrics, environment, options))
+    job_name = options.get("job_name", "")
+    try:
+        job = session.fit(entry_point, wait=wait,
+                          **fit_arguments(source_dir, channels, hps, metrics, environment, options))
+    except AwsError as exc:
+        if job_name and exc.code == "ResourceInUse":
+            raise AwsError(exc.what, code=exc.code, where=exc.where,
+                           hint=f"job names are never reused: drop --job-name {job_name} for a generated one "
+                                f"(<entry point>-<timestamp>), or choose another name") from exc
+        raise
     if as_json:
         emit_json(job.description)
     return report_job(job.description, waited=wait, config=session.config)
@@ -161,8 +176,10 @@ def report_job(description: dict[str, Any], *, waited: bool = True, config: Any 
 @click.command()
 @click.argument("job_name")
 @click.option("--follow/--no-follow", default=True, show_default=True, help="Keep reading until the job ends.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the log to stderr instead, then the job's DescribeTrainingJob as JSON on stdout.")
 @common_options
-def logs(job_name: str, follow: bool, **settings: Any) -> int:
+def logs(job_name: str, follow: bool, as_json: bool, **settings: Any) -> int:
     """Print a training job's log (live while it runs) to stdout; status lines go to stderr."""
     from smtrain.runs.store import require_store
     from smtrain.workflow import Reporter
@@ -171,18 +188,24 @@ def logs(job_name: str, follow: bool, **settings: Any) -> int:
         def log_line(self, line: str) -> None:
             click.echo(line)
 
-    session = make_session(settings, reporter=LogToStdout())
+    session = make_session(settings, reporter=Reporter() if as_json else LogToStdout())
     require_store(session.config, f"no training job {job_name}")  # reading a log never creates a store
     job = session.logs(job_name, follow=follow)
+    if as_json:
+        emit_json(job.description)
     return report_job(job.description, config=session.config) if follow else 0
 
 
 @click.command()
 @click.argument("job_name")
+@click.option("--json", "as_json", is_flag=True, help="Print the job's DescribeTrainingJob as JSON on stdout.")
 @common_options
-def stop(job_name: str, **settings: Any) -> None:
+def stop(job_name: str, as_json: bool, **settings: Any) -> None:
     """Stop a running training job."""
     job = make_session(settings).stop(job_name)
+    if as_json:
+        emit_json(job.description)
+        return
     info(f"{job_name}: {job.status}")
 
 
