@@ -437,7 +437,7 @@ def list_all(backend: Backend, operation: str, key: str, *, params: dict[str, An
             if limit and len(items) >= limit:
                 return items[:limit]
     except Exception as exc:
-        raise translate(exc, where=operation) from exc
+        raise translate(exc, where=operation, backend=backend.name) from exc
     return items
 
 
@@ -466,7 +466,7 @@ def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str,
                             ) from exc
     except Exception as exc:
         raise (translate_invoke(exc, endpoint_name, listing=suggest(backend.config, "ls"))
-               or translate(exc, where=f"endpoint {endpoint_name}")) from exc
+               or translate(exc, where=f"endpoint {endpoint_name}", backend=backend.name)) from exc
 
 
 def translate_invoke(exc: Exception, endpoint_name: str, *, listing: str = "smtrain ls") -> Exception | None:

@@ -56,12 +56,13 @@ def call(backend: Backend, operation: str, params: Mapping[str, Any], *, where: 
     except Exception as exc:
         from smtrain.hints import suggest
 
-        raise translate(exc, where=where or operation, listing=suggest(backend.config, "ls")) from exc
+        raise translate(exc, where=where or operation, listing=suggest(backend.config, "ls"),
+                        backend=backend.name) from exc
     response.pop("ResponseMetadata", None)  # HTTP details: every backend answers with the resource alone
     return response
 
 
-def translate(exc: Exception, *, where: str, listing: str = "smtrain ls") -> Exception:
+def translate(exc: Exception, *, where: str, listing: str = "smtrain ls", backend: str = "sagemaker") -> Exception:
     if isinstance(exc, SmtrainError):
         return exc
     from botocore.exceptions import BotoCoreError, ClientError
@@ -73,7 +74,7 @@ def translate(exc: Exception, *, where: str, listing: str = "smtrain ls") -> Exc
     if isinstance(exc, ClientError | BotoCoreError):
         from smtrain.aws import translate as translate_aws
 
-        return translate_aws(exc, where=where)
+        return translate_aws(exc, where=where, backend=backend)
     return exc
 
 
@@ -136,7 +137,7 @@ def reserved_names(plan: Plan, backend: Backend) -> Iterator[None]:
                 try:
                     stack.enter_context(reserve(step.operation, name))
                 except Exception as exc:
-                    raise translate(exc, where=f"training job {name}") from exc
+                    raise translate(exc, where=f"training job {name}", backend=backend.name) from exc
         yield
 
 
