@@ -185,7 +185,7 @@ class Session:
         self.reporter.info(f"training job {spec.job_name} started")
         if not wait:
             return self.job(spec.job_name)
-        final = follow_training(self.backend, spec.job_name, self.reporter, logs=logs)
+        final = follow_training(self.backend, spec.job_name, self.reporter, logs=logs, source_dir=spec.source_dir)
         from smtrain.runs.mlflow_log import log_finished_run
 
         log_finished_run(self.config, spec.job_name, self.reporter.info)  # only if MLFLOW_TRACKING_URI is set
