@@ -32,6 +32,12 @@ FLAGS = {
     "--serverless-concurrency",
 }
 
+# What a local endpoint really does while SageMaker would be starting an instance.
+LOCAL_DETAILS = {
+    ("Endpoint", "Creating"): "starting the model server process, loading model",
+    ("Endpoint", "Updating"): "starting a new model server process, loading model",
+}
+
 
 class Reporter:
     """Where progress goes: stderr, or stdout in a notebook (Jupyter paints stderr red).
@@ -220,7 +226,8 @@ def wait_for_status(
             description = call(backend, step.operation, params)
             status = str(description.get(step.status_key, ""))
             if status != last_status:
-                reporter.info(f"{resource} status: {status}")
+                detail = LOCAL_DETAILS.get((resource, status), "") if backend.name == "local" else ""
+                reporter.info(f"{resource} status: {status}" + (f" ({detail})" if detail else ""))
                 last_status = status
             spinner.update(status)
             if on_poll:

@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from smtrain.workflow import Reporter, path_mapper, without_traceback
+from smtrain.workflow import QuietReporter, Reporter, path_mapper, without_traceback
 
 
 class FakeTerminal(io.StringIO):
@@ -65,3 +65,16 @@ def test_lines_print_above_a_running_spinner(monkeypatch: pytest.MonkeyPatch) ->
     assert "epoch 1\n" in out and "training job j: Training (0:00)" in out
     # the line is whole, never split by the spinner's redraw
     assert all("epoch 1" not in line or line.endswith("epoch 1") for line in out.replace("\r", "\n").split("\n"))
+
+
+def test_a_quiet_reporter_shows_no_spinner(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    terminal = FakeTerminal()
+
+    class QuietOnTerminal(QuietReporter):
+        def stream(self) -> FakeTerminal:
+            return terminal
+
+    with QuietOnTerminal().waiting("training job j") as spinner:
+        spinner.update("Training")
+    assert terminal.getvalue() == ""
