@@ -196,7 +196,8 @@ def reserved_names(plan: Plan, backend: Backend) -> Iterator[None]:
 
 def run_upload(step: Upload, backend: Backend, reporter: Reporter) -> dict[str, Any]:
     if step.kind == "source":
-        reporter.info(f"packing source {step.local_path} (entry point {step.entry_point})")
+        if backend.name == "local":  # locally this is most of the start-up time; say what it is
+            reporter.info(f"packing source {step.local_path} (entry point {step.entry_point})")
         backend.upload_source(Path(step.local_path), step.entry_point, step.uri)
         return {"Uri": step.uri}
     report = backend.sync(Path(step.local_path), step.uri, progress=True)
