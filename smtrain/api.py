@@ -188,7 +188,7 @@ class Session:
         self.reporter.info(f"training job {spec.job_name} started")
         if not wait:
             return self.job(spec.job_name)
-        final = follow_training(self.backend, spec.job_name, self.reporter, logs=logs)
+        final = follow_training(self.backend, spec.job_name, self.reporter, logs=logs, source_dir=spec.source_dir)
         from smtrain.runs.mlflow_log import log_finished_run
 
         log_finished_run(self.config, spec.job_name, self.reporter.info)  # only if MLFLOW_TRACKING_URI is set
@@ -446,7 +446,7 @@ def list_all(backend: Backend, operation: str, key: str, *, params: dict[str, An
             if limit and len(items) >= limit:
                 return items[:limit]
     except Exception as exc:
-        raise translate(exc, where=operation) from exc
+        raise translate(exc, where=operation, backend=backend.name) from exc
     return items
 
 
@@ -478,7 +478,7 @@ def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str,
                             ) from exc
     except Exception as exc:
         error = (translate_invoke(exc, endpoint_name, listing=suggest(backend.config, "ls"))
-                 or translate(exc, where=f"endpoint {endpoint_name}"))
+                 or translate(exc, where=f"endpoint {endpoint_name}", backend=backend.name))
         if isinstance(error, NotFoundError):
             error = not_found(backend, "endpoint", endpoint_name, error)
         raise error from exc

@@ -165,18 +165,21 @@ def _is_aws_error(exc: BaseException) -> bool:
     return isinstance(exc, ClientError | BotoCoreError | Boto3Error)
 
 
-def translate(exc: BaseException, *, where: str = "") -> SmtrainError:
-    """The :class:`SmtrainError` that says what went wrong with an AWS call and what to do."""
+def translate(exc: BaseException, *, where: str = "", backend: str = "sagemaker") -> SmtrainError:
+    """The :class:`SmtrainError` that says what went wrong with an AWS call and what to do.
+
+    ``backend`` names who refused a request in the message ("the local backend rejected ...").
+    """
     from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import ClientError
 
     if isinstance(exc, SmtrainError):
         return exc
     if isinstance(exc, ClientError):
-        return _translate_client_error(exc, where)
+        return _translate_client_error(exc, where, backend)
     # boto3's S3 transfer wraps the ClientError of a failed part in S3UploadFailedError.
     if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
-        return _translate_client_error(exc.__context__, where)
+        return _translate_client_error(exc.__context__, where, backend)
     return _translate_botocore_error(exc, where)
 
 
@@ -205,7 +208,7 @@ def _translate_botocore_error(exc: BaseException, where: str) -> SmtrainError:
     return AwsError(str(exc), code=type(exc).__name__, where=where)
 
 
-def _translate_client_error(exc: Any, where: str) -> SmtrainError:
+def _translate_client_error(exc: Any, where: str, backend: str = "sagemaker") -> SmtrainError:
     error = exc.response.get("Error", {})
     code = str(error.get("Code", "Unknown"))
     message = str(error.get("Message", "")) or str(exc)
@@ -234,7 +237,7 @@ def _translate_client_error(exc: Any, where: str) -> SmtrainError:
         return AwsNotFoundError(message if message not in ("Not Found", "") else f"{where} does not exist",
                                 code=code, where=where, hint="check the name and the region")
     if code in ("ValidationException", "ValidationError"):
-        return _translate_validation(message, code, where)
+        return _translate_validation(message, code, where, backend)
     if code in ("ResourceInUse", "ConflictException", "BucketAlreadyExists"):
         return AwsError(message, code=code, where=where,
                         hint="the name is taken: choose another, or remove the existing resource first")
@@ -247,14 +250,15 @@ def _access_denied_hint(message: str) -> str:
     return "your AWS identity lacks this permission: ask for it in IAM, or use another profile (AWS_PROFILE)"
 
 
-def _translate_validation(message: str, code: str, where: str) -> SmtrainError:
+def _translate_validation(message: str, code: str, where: str, backend: str = "sagemaker") -> SmtrainError:
     lowered = message.lower()
     if "assume role" in lowered or "assume the role" in lowered or ("role" in lowered and "not exist" in lowered):
         return AwsError(f"SageMaker cannot use the execution role: {message}", code=code, where=where,
                         hint=ROLE_HINT)
     if any(marker in lowered for marker in ("could not find", "not found", "does not exist")):
         return AwsNotFoundError(message, code=code, where=where, hint="check the name and the region")
-    return AwsError(f"SageMaker rejected the request: {message}", code=code, where=where)
+    refused_by = "SageMaker" if backend == "sagemaker" else f"the {backend} backend"
+    return AwsError(f"{refused_by} rejected the request: {message}", code=code, where=where)
 
 
 # -- waiting -------------------------------------------------------------------

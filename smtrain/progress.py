@@ -21,11 +21,24 @@ def spinner_wanted(stream: TextIO, *, quiet: bool = False) -> bool:
 class Waiting:
     """The handle a wait updates: ``waiting.update("Creating")``."""
 
-    def __init__(self, what: str, status: Any = None) -> None:
+    def __init__(self, what: str, status: Any = None, console: Any = None) -> None:
         self.what = what
         self.status = ""
         self.started = time.monotonic()
         self._live = status
+        self.console = console  # the rich Console drawing the spinner; print through it to go above
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """No spinner during the block (to write to another stream of the same terminal)."""
+        if self._live is None:
+            yield
+            return
+        self._live.stop()
+        try:
+            yield
+        finally:
+            self._live.start()
 
     def update(self, status: str) -> None:
         self.status = status
@@ -33,7 +46,10 @@ class Waiting:
 
     def refresh(self) -> None:
         if self._live is not None:
-            self._live.update(self.text())
+            self._live.update(self)
+
+    def __rich__(self) -> str:
+        return self.text()  # rich renders this on every refresh, so the elapsed time ticks
 
     def text(self) -> str:
         elapsed = int(time.monotonic() - self.started)
@@ -52,7 +68,7 @@ def waiting(what: str, *, stream: TextIO | None = None, quiet: bool = False) -> 
     from rich.console import Console
 
     console = Console(file=stream, highlight=False)
-    with console.status(what, spinner="dots") as status:
-        handle = Waiting(what, status)
+    with console.status(what, spinner="dots", refresh_per_second=4) as status:
+        handle = Waiting(what, status, console)
         handle.refresh()
         yield handle

@@ -12,11 +12,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from smtrain.backends.base import Backend
 from smtrain.errors import NotFoundError, SmtrainError
 from smtrain.plan import ApiCall, Plan, Ref, Upload, Wait, resolve, snake_case
+
+if TYPE_CHECKING:
+    from smtrain.progress import Waiting
 
 NOT_FOUND_MARKERS = ("not found", "could not find", "does not exist")
 # Request members and the settings that fill them, to say where a refused value came from.
@@ -29,15 +32,52 @@ FLAGS = {
     "--serverless-concurrency",
 }
 
+# What a local endpoint really does while SageMaker would be starting an instance.
+LOCAL_DETAILS = {
+    ("Endpoint", "Creating"): "starting the model server process, loading model",
+    ("Endpoint", "Updating"): "starting a new model server process, loading model",
+}
+
 
 class Reporter:
-    """Where progress goes; the default writes to stderr."""
+    """Where progress goes: stderr, or stdout in a notebook (Jupyter paints stderr red).
+
+    While a spinner runs (:meth:`waiting`), lines are printed above it so the two never garble each other.
+    """
+
+    _live: Waiting | None = None  # a class default: subclasses need not call __init__
 
     def info(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        self.write(message)
 
     def log_line(self, line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        self.write(line)
+
+    def stream(self) -> TextIO:
+        return sys.stdout if in_notebook() else sys.stderr
+
+    def write(self, text: str, stream: TextIO | None = None) -> None:
+        stream = stream or self.stream()
+        live = self._live
+        if live is None or live.console is None:
+            print(text, file=stream, flush=True)
+        elif live.console.file is stream:
+            live.console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True)
+        else:
+            with live.paused():
+                print(text, file=stream, flush=True)
+
+    @contextmanager
+    def waiting(self, what: str) -> Iterator[Waiting]:
+        """A spinner with the elapsed time and the status while the block runs (on a terminal only)."""
+        from smtrain.progress import waiting
+
+        with waiting(what, stream=self.stream()) as handle:
+            previous, self._live = self._live, handle
+            try:
+                yield handle
+            finally:
+                self._live = previous
 
 
 class QuietReporter(Reporter):
@@ -46,6 +86,19 @@ class QuietReporter(Reporter):
 
     def log_line(self, line: str) -> None:
         pass
+
+    @contextmanager
+    def waiting(self, what: str) -> Iterator[Waiting]:
+        from smtrain.progress import Waiting
+
+        yield Waiting(what)
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (IPython with a kernel attached)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None and hasattr(ipython, "get_ipython") else None
+    return getattr(shell, "kernel", None) is not None
 
 
 def call(backend: Backend, operation: str, params: Mapping[str, Any], *, where: str = "") -> dict[str, Any]:
@@ -56,12 +109,13 @@ def call(backend: Backend, operation: str, params: Mapping[str, Any], *, where: 
     except Exception as exc:
         from smtrain.hints import suggest
 
-        raise translate(exc, where=where or operation, listing=suggest(backend.config, "ls")) from exc
+        raise translate(exc, where=where or operation, listing=suggest(backend.config, "ls"),
+                        backend=backend.name) from exc
     response.pop("ResponseMetadata", None)  # HTTP details: every backend answers with the resource alone
     return response
 
 
-def translate(exc: Exception, *, where: str, listing: str = "smtrain ls") -> Exception:
+def translate(exc: Exception, *, where: str, listing: str = "smtrain ls", backend: str = "sagemaker") -> Exception:
     if isinstance(exc, SmtrainError):
         return exc
     from botocore.exceptions import BotoCoreError, ClientError
@@ -73,7 +127,7 @@ def translate(exc: Exception, *, where: str, listing: str = "smtrain ls") -> Exc
     if isinstance(exc, ClientError | BotoCoreError):
         from smtrain.aws import translate as translate_aws
 
-        return translate_aws(exc, where=where)
+        return translate_aws(exc, where=where, backend=backend)
     return exc
 
 
@@ -136,12 +190,14 @@ def reserved_names(plan: Plan, backend: Backend) -> Iterator[None]:
                 try:
                     stack.enter_context(reserve(step.operation, name))
                 except Exception as exc:
-                    raise translate(exc, where=f"training job {name}") from exc
+                    raise translate(exc, where=f"training job {name}", backend=backend.name) from exc
         yield
 
 
 def run_upload(step: Upload, backend: Backend, reporter: Reporter) -> dict[str, Any]:
     if step.kind == "source":
+        if backend.name == "local":  # locally this is most of the start-up time; say what it is
+            reporter.info(f"packing source {step.local_path} (entry point {step.entry_point})")
         backend.upload_source(Path(step.local_path), step.entry_point, step.uri)
         return {"Uri": step.uri}
     report = backend.sync(Path(step.local_path), step.uri, progress=True)
@@ -165,44 +221,93 @@ def wait_for_status(
     """Poll until the status is final; returns the last description."""
     last_status = ""
     poll = float(getattr(backend, "poll_seconds", 10.0))
-    while True:
-        description = call(backend, step.operation, params)
-        status = str(description.get(step.status_key, ""))
-        if status != last_status:
-            reporter.info(f"{step.operation.removeprefix('Describe')} status: {status}")
-            last_status = status
-        if on_poll:
-            on_poll(description)
-        if status in step.success or status in step.failure:
-            return description
-        backend.sleep(poll)
+    resource = step.operation.removeprefix("Describe")
+    with reporter.waiting(resource) as spinner:
+        while True:
+            description = call(backend, step.operation, params)
+            status = str(description.get(step.status_key, ""))
+            if status != last_status:
+                detail = LOCAL_DETAILS.get((resource, status), "") if backend.name == "local" else ""
+                reporter.info(f"{resource} status: {status}" + (f" ({detail})" if detail else ""))
+                last_status = status
+            spinner.update(status)
+            if on_poll:
+                on_poll(description)
+            if status in step.success or status in step.failure:
+                return description
+            backend.sleep(poll)
 
 
-def follow_training(backend: Backend, job_name: str, reporter: Reporter, *, logs: bool = True) -> dict[str, Any]:
+def follow_training(backend: Backend, job_name: str, reporter: Reporter, *, logs: bool = True,
+                    source_dir: str | Path | None = None) -> dict[str, Any]:
     """Stream the job's log while it runs; return its final description.
 
-    Ctrl-C stops a local job (its whole process tree); on SageMaker it only
-    detaches, since the job runs on and bills until it ends or is stopped.
+    The final status is printed only once the log is drained, so the script's
+    last lines come before it. Paths into the job's copy of the code are shown
+    as paths into ``source_dir``. Ctrl-C stops a local job (its whole process
+    tree); on SageMaker it only detaches, since the job runs on and bills until
+    it ends or is stopped.
     """
     describe = {"TrainingJobName": job_name}
     final: dict[str, Any] = {}
     shown: set[tuple[str, str]] = set()
+    to_user_paths = path_mapper(code_prefixes(backend, job_name), source_dir)
+    with reporter.waiting(f"training job {job_name}") as spinner:
 
-    def is_done() -> bool:
-        final.update(call(backend, "DescribeTrainingJob", describe))
+        def is_done() -> bool:
+            final.update(call(backend, "DescribeTrainingJob", describe))
+            done = final["TrainingJobStatus"] in ("Completed", "Failed", "Stopped")
+            if not done:
+                report_transitions(final, shown, reporter)
+            spinner.update(str(final.get("SecondaryStatus", "")))
+            return done
+
+        try:
+            if logs:
+                for line in backend.job_log(job_name, follow=True, is_done=is_done):
+                    reporter.log_line(to_user_paths(line))
+            else:
+                while not is_done():
+                    backend.sleep(float(getattr(backend, "poll_seconds", 10.0)))
+        except KeyboardInterrupt:
+            return interrupt_training(backend, job_name, reporter)
         report_transitions(final, shown, reporter)
-        return final["TrainingJobStatus"] in ("Completed", "Failed", "Stopped")
-
-    try:
-        if logs:
-            for line in backend.job_log(job_name, follow=True, is_done=is_done):
-                reporter.log_line(line)
-        else:
-            while not is_done():
-                backend.sleep(float(getattr(backend, "poll_seconds", 10.0)))
-    except KeyboardInterrupt:
-        return interrupt_training(backend, job_name, reporter)
     return final
+
+
+def code_prefixes(backend: Backend, job_name: str) -> list[str]:
+    """Where the job's copy of the user's code lives: the local job folder, or the image's /opt/ml/code."""
+    home = getattr(backend, "home", None)
+    local = [f"{home.job_dir(job_name) / 'code'}/"] if home is not None and hasattr(home, "job_dir") else []
+    return [*local, "/opt/ml/code/"]
+
+
+def path_mapper(prefixes: list[str], source_dir: str | Path | None) -> Callable[[str], str]:
+    """A function that rewrites ``prefixes`` to ``source_dir/`` in a line (unchanged without a source dir)."""
+    if source_dir is None:
+        return lambda line: line
+    target = f"{Path(source_dir)}/" if str(source_dir) not in ("", ".") else ""
+
+    def to_user_paths(line: str) -> str:
+        for prefix in prefixes:
+            line = line.replace(prefix, target)
+        return line
+
+    return to_user_paths
+
+
+def without_traceback(reason: str) -> str:
+    """A FailureReason with its quoted traceback cut to the exception line (the log already showed it all)."""
+    import re
+
+    def last_line(match: re.Match[str]) -> str:
+        message = match.group(1)
+        if "Traceback (most recent call last)" not in message:
+            return match.group(0)
+        lines = [line for line in message.splitlines() if line.strip()]
+        return f'ErrorMessage "{lines[-1]}"'
+
+    return re.sub(r'ErrorMessage "(.*?)"(?=\n(?:ExtraInfo|Command) |\Z)', last_line, reason, flags=re.DOTALL)
 
 
 def report_transitions(description: Mapping[str, Any], shown: set[tuple[str, str]], reporter: Reporter) -> None:

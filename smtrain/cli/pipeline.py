@@ -190,10 +190,16 @@ def run_command(local: bool, input_text: str, definition_path: str | None, execu
         exported = build(options, session)
         definition = exported.definition
         run_uploads(session, exported.uploads)
-    runner = Runner(definition, session.backend.sagemaker(), on_event=print_event,
-                    sleep=session.backend.sleep, max_wait_seconds=1.0)
     name = execution_name or timestamped_name("run")[-27:].lstrip("-")
-    execution = runner.run(execution_input, name=name)
+    with session.reporter.waiting(f"pipeline execution {name}") as spinner:
+
+        def on_event(event: Any) -> None:
+            session.reporter.info(event.describe())  # through the reporter: printed above the spinner
+            spinner.update(f"{event.state} {event.kind}")
+
+        runner = Runner(definition, session.backend.sagemaker(), on_event=on_event,
+                        sleep=session.backend.sleep, max_wait_seconds=1.0)
+        execution = runner.run(execution_input, name=name)
     from smtrain.pipeline import records
 
     pipeline_name = str(definition.get("Comment", "")).split(";")[0].removeprefix("smtrain pipeline ").strip()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -160,10 +161,16 @@ def report_job(description: dict[str, Any], *, waited: bool = True, config: Any 
             info(f"  {metric['MetricName']} = {metric['Value']}")
         return 0
     if status in ("Failed", "Stopped"):
+        from smtrain.config import Config
+        from smtrain.hints import suggest
+        from smtrain.workflow import without_traceback
+
         reason = description.get("FailureReason", "")
+        reason = without_traceback(reason) if waited else reason  # the streamed log showed the traceback
         detail = description.get("SecondaryStatus", "")
         detail = f" ({detail})" if detail and detail != status else ""
         info(f"{name}: {status}{detail}" + (f"\n{reason}" if reason else ""))
+        info(f"the whole log: `{suggest(config or Config(), 'logs', name, '--no-follow')}`")
         return 1
     if not waited:
         from smtrain.config import Config
@@ -186,7 +193,7 @@ def logs(job_name: str, follow: bool, as_json: bool, **settings: Any) -> int:
 
     class LogToStdout(Reporter):
         def log_line(self, line: str) -> None:
-            click.echo(line)
+            self.write(line, sys.stdout)
 
     session = make_session(settings, reporter=Reporter() if as_json else LogToStdout())
     require_store(session.config, f"no training job {job_name}")  # reading a log never creates a store

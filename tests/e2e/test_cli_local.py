@@ -188,3 +188,26 @@ def test_ctrl_c_stops_the_job_and_its_whole_process_tree(cli: Cli, workdir: Path
     assert not alive(script_pid) and not alive(child_pid)
     jobs = [json.loads(line) for line in cli("ls", "--json").out.splitlines()]
     assert [(j["name"], j["status"]) for j in jobs] == [("sleeper", "Stopped")]
+
+
+def test_a_failing_script_shows_its_traceback_once_at_the_users_path(cli: Cli, workdir: Path) -> None:
+    (workdir / "mine").mkdir()
+    (workdir / "mine" / "train.py").write_text("print('first')\ndef f():\n    raise ValueError('bad column')\n\nf()\n")
+    result = cli("fit", "--entry-point", "train.py", "--source-dir", "mine")
+    assert result.code == 1
+    assert result.err.count("Traceback") == 1
+    assert 'File "mine/train.py", line 5' in result.err
+    assert ".smtrain" not in result.err and "/jobs/" not in result.err
+    assert 'ErrorMessage "ValueError: bad column"' in result.err  # the FailureReason, its traceback cut
+    assert "smtrain logs train-" in result.err.splitlines()[-1]
+
+
+def test_the_scripts_output_comes_before_the_final_status(cli: Cli, workdir: Path) -> None:
+    (workdir / "ok").mkdir()
+    (workdir / "ok" / "train.py").write_text("for i in range(50):\n    print('line', i)\n")
+    result = cli("fit", "--entry-point", "train.py", "--source-dir", "ok")
+    assert result.code == 0, result.err
+    lines = result.err.splitlines()
+    assert lines.index("line 49") < lines.index("Completed - job completed")
+    assert "Preparing the instances" not in result.err and "image download" not in result.err
+    assert "Training - running train.py" in result.err and "packing source ok" in result.err

@@ -31,3 +31,10 @@ def test_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "test accuracy:" in outputs
     assert "InService" in outputs
     assert "Endpoint" in outputs  # what teardown removed
+    fit_cell = next(cell for cell in notebook.cells if cell.cell_type == "code" and "sm.fit(" in cell.source)
+    streams = {output.get("name") for output in fit_cell.outputs if output.output_type == "stream"}
+    assert streams == {"stdout"}  # progress is notebook output, not red stderr
+    assert "training job" in "".join(output.get("text", "") for output in fit_cell.outputs)
+    if any("plt." in cell.source for cell in notebook.cells if cell.cell_type == "code"):
+        assert any("image/png" in output.get("data", {})
+                   for cell in notebook.cells if cell.cell_type == "code" for output in cell.outputs)

@@ -385,3 +385,13 @@ def test_backend_sleep_is_injected() -> None:
     SageMakerBackend(Config(backend="sagemaker", region=REGION), sleep=slept.append).sleep(3)
     assert slept == [3]
 
+
+
+def test_a_refusal_names_the_backend_that_refused() -> None:
+    from botocore.exceptions import ClientError
+
+    from smtrain.aws import translate
+
+    refused = ClientError({"Error": {"Code": "ValidationException", "Message": "bad value"}}, "CreateTrainingJob")
+    assert translate(refused, backend="local").what == "the local backend rejected the request: bad value"
+    assert translate(refused).what == "SageMaker rejected the request: bad value"

@@ -21,16 +21,17 @@ TERMINAL = ("Completed", "Failed", "Stopped")
 FAILURE_REASON_LIMIT = 1024
 
 # The messages SageMaker shows in SecondaryStatusTransitions.
+# What the local backend really does at each secondary status (SageMaker's own words name instances and images).
 STATUS_MESSAGES = {
-    "Starting": "Preparing the instances for training",
-    "Downloading": "Downloading input data",
-    "Training": "Training image download completed. Training in progress.",
-    "Uploading": "Uploading generated training model",
-    "Completed": "Training job completed",
-    "Failed": "Training job failed",
-    "Stopping": "Stopping the training job",
-    "Stopped": "Training job stopped",
-    "MaxRuntimeExceeded": "Training job exceeded MaxRuntimeInSeconds provided",
+    "Starting": "starting job process",
+    "Downloading": "copying source and input data into the job folder",
+    "Training": "preparing the Python environment",
+    "Uploading": "saving model.tar.gz",
+    "Completed": "job completed",
+    "Failed": "job failed",
+    "Stopping": "stopping the job process",
+    "Stopped": "job stopped",
+    "MaxRuntimeExceeded": "job exceeded MaxRuntimeInSeconds",
 }
 
 
@@ -52,8 +53,13 @@ def local(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def set_secondary(body: dict[str, Any], status: str, when: str, message: str = "") -> None:
-    """Close the current secondary status and open ``status``."""
+    """Close the current secondary status and open ``status``; a new ``message`` for the open one replaces its own
+    (SageMaker, too, rewrites the message of the current status as it moves on)."""
     transitions = body.setdefault("SecondaryStatusTransitions", [])
+    if message and transitions and transitions[-1]["Status"] == status and "EndTime" not in transitions[-1]:
+        transitions[-1]["StatusMessage"] = message
+        body["LastModifiedTime"] = when
+        return
     if transitions and "EndTime" not in transitions[-1]:
         transitions[-1]["EndTime"] = when
     message = message or STATUS_MESSAGES.get(status, "")

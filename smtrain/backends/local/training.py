@@ -229,6 +229,7 @@ class Supervisor:
         python = environment.python
         requirements = self.paths.code / "requirements.txt"
         if requirements.is_file():
+            self._transition("Training", message=f"installing requirements from {requirements.name}")
             self._say(f"Installing dependencies from {requirements.name} into a cached environment under "
                       f"{self.home.venvs}")
             try:
@@ -275,6 +276,7 @@ class Supervisor:
         )
         if python != sys.executable:  # console scripts from requirements.txt are on PATH, as in the image
             environment["PATH"] = f"{Path(python).parent}:{environment.get('PATH', '')}"
+        self._transition("Training", message=f"running {program}")
         self._say("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
         self.tail.clear()
         return " ".join(command), self._run_child(command, self.paths.code, environment)
@@ -363,15 +365,17 @@ class Supervisor:
         self._finish("Stopped", secondary=reason)
 
     def _fail_user_script(self, command: str, exit_code: int) -> None:
-        self._fail(job_state.user_error_reason("ExecuteUserScriptError", exit_code, self.tail, command))
+        # The script's traceback is in the log just above: say the outcome, not the traceback again.
+        self._fail(job_state.user_error_reason("ExecuteUserScriptError", exit_code, self.tail, command),
+                   echo=f"ExecuteUserScriptError: ExitCode {exit_code}")
 
-    def _fail(self, failure_text: str) -> None:
+    def _fail(self, failure_text: str, *, echo: str = "") -> None:
         failure = self.paths.output / "failure"
         failure.parent.mkdir(parents=True, exist_ok=True)
         if not failure.exists():  # a failure file the script wrote itself wins, as in the toolkit
             failure.write_text(failure_text)
         text = failure.read_text(errors="replace")
-        self._say("Reporting training FAILURE\n" + text)
+        self._say("Reporting training FAILURE\n" + (echo or text))
         self._finish("Failed", failure_reason=job_state.failure_reason(text))
 
     def _upload_outputs(self) -> None:
@@ -389,14 +393,14 @@ class Supervisor:
         if body is not None:
             self.record = body
 
-    def _transition(self, status: str, *, start: bool = False) -> None:
+    def _transition(self, status: str, *, start: bool = False, message: str = "") -> None:
         def change(body: dict[str, Any]) -> None:
             if body["TrainingJobStatus"] not in job_state.RUNNING:
                 return
             when = job_state.now_iso()
             if start:
                 body["TrainingStartTime"] = when
-            job_state.set_secondary(body, status, when)
+            job_state.set_secondary(body, status, when, message)
 
         self._update(change)
 
