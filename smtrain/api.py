@@ -227,18 +227,18 @@ class Session:
 
         The model is served on the job's own image (see :meth:`serving_image`) unless ``image_uri`` is given.
         """
+        from smtrain.models import is_model_version
         from smtrain.submit_checks import check_deploy
 
-        check_deploy(endpoint_name or job_name, entry_point, options)
-        job = self.job(job_name)
-        if job.status != "Completed":
-            raise UsageError(f"training job {job_name} is {job.status}", where="deploy",
-                             hint=f"deploy a job whose status is Completed (`{suggest(self.config, 'ls')}`)")
-        spec = DeploySpec(job_name=job_name, endpoint_name=check_name(endpoint_name or job_name, "endpoint name"),
+        check_deploy(endpoint_name or ("" if is_model_version(job_name) else job_name), entry_point, options)
+        served = self._served(job_name)
+        if not endpoint_name:
+            check_deploy(served.endpoint_name, "", {})
+        spec = DeploySpec(job_name=job_name,
+                          endpoint_name=check_name(endpoint_name or served.endpoint_name, "endpoint name"),
                           entry_point=entry_point, source_dir=Path(source_dir) if source_dir else None, **options)
-        hps = decode_hyperparameters(job.description.get("HyperParameters", {}))
-        program = entry_point or str(hps.get("sagemaker_program", ""))
-        submit_directory = str(hps.get("sagemaker_submit_directory", ""))
+        program = entry_point or served.program
+        submit_directory = served.submit_directory
         steps: list[Any] = []
         if spec.source_dir is not None and program:
             from smtrain.submit_checks import check_entry_point_inside
@@ -250,12 +250,28 @@ class Session:
             steps.append(Upload("upload-source", "source", str(spec.source_dir), submit_directory, program))
         existing = self._existing_endpoint(spec.endpoint_name)
         suffix = timestamped_name("v")[2:] if existing else ""
-        image = image_uri or self.serving_image(job.description)
+        image = image_uri or served.image
         steps += plan_deploy(spec, self.planning_config(), image_uri=image,
-                             role=self.backend.role(), model_data=job.model_data, program=program,
+                             role=self.backend.role(), model_data=served.model_data, program=program,
                              submit_directory=submit_directory, update=existing is not None, suffix=suffix,
                              tags=ttl_tags(spec.ttl_seconds))
         return spec, tuple(steps), existing
+
+    def _served(self, reference: str) -> Any:
+        """What a deploy serves: a completed job's model on its own image, or a registered model version."""
+        from smtrain.models import ServedVersion, is_model_version, served_version
+
+        if is_model_version(reference):
+            return served_version(self.backend, reference)
+        job = self.job(reference)
+        if job.status != "Completed":
+            raise UsageError(f"training job {reference} is {job.status}", where="deploy",
+                             hint=f"deploy a job whose status is Completed (`{suggest(self.config, 'ls')}`)")
+        hps = decode_hyperparameters(job.description.get("HyperParameters", {}))
+        return ServedVersion(arn=job.description.get("TrainingJobArn", ""), endpoint_name=reference,
+                             image=self.serving_image(job.description), model_data=job.model_data,
+                             program=str(hps.get("sagemaker_program", "")),
+                             submit_directory=str(hps.get("sagemaker_submit_directory", "")))
 
     def serving_image(self, job_description: dict[str, Any]) -> str:
         """The image a job's model is served on: the job's own ``TrainingImage`` (for the

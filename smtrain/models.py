@@ -9,6 +9,7 @@ changes a version's approval. It works on either backend's SageMaker client.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from smtrain.backends.base import Backend
@@ -119,3 +120,36 @@ def set_approval(backend: Backend, reference: str, status: str, description: str
     arn = package_arn(backend, reference)
     execute(plan_set_approval(arn, status, description), backend, QuietReporter())
     return call(backend, "DescribeModelPackage", {"ModelPackageName": arn})
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """What deploying a registered model version serves: its registered container."""
+
+    arn: str
+    endpoint_name: str  # the default: the job's name, or the model package group's
+    image: str
+    model_data: str
+    program: str
+    submit_directory: str
+
+
+def is_model_version(reference: str) -> bool:
+    """``GROUP/VERSION`` or a model package ARN; job names cannot hold a ``/``."""
+    return "/" in reference
+
+
+def served_version(backend: Backend, reference: str) -> ServedVersion:
+    """The container a model version was registered with; a Rejected version is refused."""
+    arn = package_arn(backend, reference)
+    package = call(backend, "DescribeModelPackage", {"ModelPackageName": arn}, where=f"model version {reference}")
+    if package.get("ModelApprovalStatus") == "Rejected":
+        raise UsageError(f"model version {reference} is Rejected", where="deploy",
+                         hint=f"approve it first (`smtrain approve {reference}`), or deploy another version")
+    container = package["InferenceSpecification"]["Containers"][0]
+    environment = container.get("Environment", {})
+    return ServedVersion(arn=arn, endpoint_name=str(package.get("ModelPackageGroupName", "")),
+                         image=container["Image"],
+                         model_data=container.get("ModelDataUrl", ""),
+                         program=environment.get("SAGEMAKER_PROGRAM", ""),
+                         submit_directory=environment.get("SAGEMAKER_SUBMIT_DIRECTORY", ""))

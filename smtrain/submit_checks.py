@@ -81,7 +81,9 @@ def check_entry_point_inside(source_dir: Path, entry_point: str, *, where: str =
 
 
 def check_deploy(endpoint_name: str, entry_point: str, options: Mapping[str, Any]) -> None:
-    check_name(endpoint_name, "EndpointName", what="endpoint name", where="--endpoint-name")
+    """Everything a deploy is given, before anything is asked or written ("" skips the endpoint name)."""
+    if endpoint_name:
+        check_name(endpoint_name, "EndpointName", what="endpoint name", where="--endpoint-name")
     if entry_point:
         check_relative_path(entry_point, what="entry point", where="--entry-point")
     check_at_least(options.get("instance_count"), 1, what="instance count", where="--instance-count",

@@ -20,7 +20,7 @@ DEPLOY_OPTIONS = [
     click.option("--source-dir", default=None, type=click.Path(exists=True, file_okay=False),
                  help="Take the inference code from this folder instead of the job's source."),
     click.option("--instance-type", default="", help="SageMaker instance type."),
-    click.option("--instance-count", default=1, show_default=True, type=click.IntRange(min=1),
+    click.option("--instance-count", default=1, show_default=True, type=int,
                  help="Instances behind the endpoint (sagemaker backend)."),
     click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int,
                  help="Serverless endpoint with this much memory (MB)."),
@@ -42,12 +42,14 @@ def deploy_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @click.command()
-@click.argument("job_name")
+@click.argument("job_name", metavar="JOB|GROUP/VERSION")
 @deploy_options
 @click.option("--json", "as_json", is_flag=True, help="Print DescribeEndpoint plus Url as JSON on stdout.")
 @common_options
 def deploy(job_name: str, as_json: bool, **options: Any) -> None:
-    """Serve a completed job's model at an endpoint (created, or updated if it exists)."""
+    """Serve a completed job's model, or a registered model version (GROUP/VERSION or a model package ARN),
+    at an endpoint (created, or updated if it exists). A version's endpoint is named after its group by default.
+    """
     session = make_session(options)
     endpoint = session.deploy(job_name, **options)
     description = session.endpoint(endpoint.name)

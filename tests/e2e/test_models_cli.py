@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.e2e.conftest import Cli
@@ -33,6 +35,16 @@ def test_register_list_approve_and_reject_versions(cli: Cli) -> None:
     table = cli("models", "penguins")
     assert table.out.splitlines()[0].startswith("penguins/1\tRejected\treg-1\taccuracy=")
     assert table.out.splitlines()[1].startswith("penguins/2\tApproved\treg-1\taccuracy=")
+
+    deployed = cli("deploy", "penguins/2", "--json")
+    assert deployed.code == 0, deployed.err
+    assert deployed.json()["EndpointName"] == "penguins" and deployed.json()["EndpointStatus"] == "InService"
+    predicted = cli("predict", "penguins", "--body", "Adelie,Torgersen,39.1,18.7,181.0,3750.0")
+    assert predicted.code == 0 and json.loads(predicted.out) in (["male"], ["female"]), predicted.err
+    refused = cli("deploy", "penguins/1")
+    assert refused.code == 2 and "model version penguins/1 is Rejected" in refused.err
+    assert "smtrain approve penguins/1" in refused.err
+    assert cli("teardown", "penguins").code == 0
 
     misspelt = cli("approve", "penguin/1")
     assert misspelt.code == 1
