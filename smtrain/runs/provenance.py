@@ -8,7 +8,6 @@ characters, values up to 256, letters, digits, spaces and ``_.:/=+-@``.
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import re
 import subprocess
@@ -82,37 +81,3 @@ def _git(folder: Path, *args: str, want_status: bool = False) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy", "joblib")
-VERSIONS_TIMEOUT_SECONDS = 20.0
-_VERSIONS_SCRIPT = """
-import json, platform, sys
-from importlib.metadata import version, PackageNotFoundError
-found = {"python": platform.python_version()}
-for name in sys.argv[1:]:
-    try:
-        found[name] = version(name)
-    except PackageNotFoundError:
-        pass
-print(json.dumps(found))
-"""
-
-
-def interpreter_versions(python: str) -> dict[str, str]:
-    """Python and library versions of the interpreter a job runs with ({} if it cannot tell)."""
-    import json
-    import sys
-
-    if python == sys.executable:
-        from importlib.metadata import PackageNotFoundError, version
-
-        found = {"python": platform.python_version()}
-        for name in LIBRARIES:
-            with contextlib.suppress(PackageNotFoundError):
-                found[name] = version(name)
-        return found
-    try:
-        done = subprocess.run([python, "-c", _VERSIONS_SCRIPT, *LIBRARIES], capture_output=True, text=True,
-                              timeout=VERSIONS_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL)
-        return dict(json.loads(done.stdout)) if done.returncode == 0 else {}
-    except (OSError, ValueError, subprocess.TimeoutExpired):
-        return {}

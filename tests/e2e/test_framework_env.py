@@ -34,18 +34,22 @@ def test_train_and_serve_on_the_image_scikit_learn(cli: Cli, workdir: Path, requ
     fit = cli("fit", "--entry-point", FIXTURE.name, "--source-dir", str(source), "--job-name", "on-1-4-2",
               timeout=3000)
     assert fit.code == 0, fit.err[-3000:]
-    deploy = cli("deploy", "on-1-4-2", timeout=600)
+    deploy = cli("deploy", "on-1-4-2", "--json", timeout=600)
     assert deploy.code == 0, deploy.err[-3000:]
 
-    listing = cli("ls", "--json").json()
-    ran = listing["TrainingJobs"][0]["SmtrainEnvironment"]
+    import smtrain
+
+    description = smtrain.Session(home=cli.env["SMTRAIN_HOME"], quiet=True).job("on-1-4-2").description
+    ran = description["SmtrainEnvironment"]
     image = frameworks.table()[VERSION]
     assert (ran["FrameworkVersion"], ran["Environment"]) == (VERSION, "built")
     assert ran["Libraries"]["scikit-learn"] == image.pinned("scikit-learn") == "1.4.2"
     assert ran["Libraries"]["numpy"] == image.pinned("numpy")
     assert ran["Libraries"]["sagemaker-training"] == "4.8.0"
+    shown = cli("show", "on-1-4-2", "--json").json()  # the run record says which libraries ran, too
+    assert shown["versions"]["scikit-learn"] == "1.4.2" and shown["versions"]["python"] == ran["Python"]
 
-    runtime = boto3.client("sagemaker-runtime", endpoint_url=listing["Endpoints"][0]["Url"], region_name="us-east-1",
+    runtime = boto3.client("sagemaker-runtime", endpoint_url=deploy.json()["Url"], region_name="us-east-1",
                            aws_access_key_id="x", aws_secret_access_key="x")
     answer = runtime.invoke_endpoint(EndpointName="on-1-4-2", Body=b"[[1, 2]]", ContentType="application/json")
     versions = json.loads(answer["Body"].read())

@@ -113,7 +113,6 @@ class Supervisor:
             self._transition("Training")
             tenv = self._training_environment()
             python = self._interpreter()
-            self._record_versions(python)
             self._check_stop()
             command, exit_code = self._run_script(tenv, python)
             if exit_code != 0:
@@ -238,7 +237,8 @@ class Supervisor:
                 raise InstallError(job_state.user_error_reason(
                     "InstallRequirementsError", exc.exit_code, self.tail, " ".join(exc.command))) from exc
         ran = frameworks.record(environment, frameworks.library_versions(python))
-        self._update(lambda body: job_state.local(body).update(framework=ran))
+        versions = {"python": ran["Python"], **ran["Libraries"]}  # what `smtrain ls/show/diff` compare
+        self._update(lambda body: job_state.local(body).update(framework=ran, versions=versions))
         self._say("Libraries: " + ", ".join(f"{k} {v}" for k, v in ran["Libraries"].items()))
         return python
 
@@ -434,12 +434,6 @@ class Supervisor:
         from smtrain.runs.local import append_history
 
         append_history(self.home.root, self.name, points)
-
-    def _record_versions(self, python: str) -> None:
-        from smtrain.runs.provenance import interpreter_versions
-
-        versions = interpreter_versions(python)
-        self._update(lambda body: job_state.local(body).update(versions=versions))
 
     def _say(self, message: str) -> None:
         stamp = time.strftime("%Y-%m-%d %H:%M:%S")
