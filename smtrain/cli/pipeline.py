@@ -123,7 +123,7 @@ def build(options: dict[str, Any], session: Any) -> Any:
 
 def session_for(options: dict[str, Any], *, quiet: bool = False) -> Any:
     settings = {key: options.pop(key) for key in SETTING_OPTIONS if key in options}
-    return make_session(settings, quiet=quiet)
+    return make_session(settings, quiet=quiet, max_runtime_seconds=options.pop("max_runtime_seconds", None))
 
 
 @pipeline.command(name="export")
