@@ -30,7 +30,7 @@ from common import REPO, bench_env, interleaved, report, time_command
 
 
 def build(version: str, code: Path, log: Path) -> tuple[float, str]:
-    from smtrain.backends.local import frameworks
+    from smtrain.backends.local.environments import frameworks
 
     def run(command: object, cwd: Path) -> int:
         with open(log, "ab") as out:
@@ -50,7 +50,7 @@ def main() -> None:
     smtrain = shutil.which("smtrain")
     if not smtrain:
         sys.exit("smtrain is not on PATH: activate the virtual environment first")
-    from smtrain.backends.local import frameworks
+    from smtrain.backends.local.environments import frameworks
     from smtrain.data import prepare
 
     with tempfile.TemporaryDirectory(prefix="smtrain-bench-") as scratch:

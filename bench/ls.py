@@ -22,9 +22,9 @@ from pathlib import Path
 
 from common import bench_env, interleaved, report, time_command
 
-from smtrain.backends.local import job_state
-from smtrain.backends.local.jobs import _new_record
 from smtrain.backends.local.state import StateDB
+from smtrain.backends.local.training import job_state
+from smtrain.backends.local.training.jobs import _new_record
 from smtrain.config import Config
 from smtrain.plan import LOCAL_IMAGE, LOCAL_ROLE, plan_fit
 from smtrain.spec import TrainingSpec

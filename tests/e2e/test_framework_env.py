@@ -14,7 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from smtrain.backends.local import frameworks
+from smtrain.backends.local.environments import frameworks
 from tests.e2e.conftest import Cli
 
 pytestmark = pytest.mark.e2e

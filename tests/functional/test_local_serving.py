@@ -20,11 +20,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from smtrain.backends.local.container import ping
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.processes import is_alive, stop_group
-from smtrain.backends.local.runtime_client import LocalRuntime
 from smtrain.backends.local.service import LocalSageMaker
+from smtrain.backends.local.serving.container import ping
+from smtrain.backends.local.serving.runtime_client import LocalRuntime
 
 SCRIPT = '''
 import os
@@ -281,7 +281,7 @@ def test_a_crashed_worker_is_replaced(sm: LocalSageMaker, endpoint: str) -> None
 
 
 def test_an_endpoint_whose_container_does_not_listen_is_not_ready(sm: LocalSageMaker, endpoint: str) -> None:
-    from smtrain.backends.local.container import listening_socket
+    from smtrain.backends.local.serving.container import listening_socket
 
     url = sm.runtime_url()
     with listening_socket() as probe:
@@ -449,7 +449,7 @@ def test_update_swaps_containers_and_delete_leaves_no_process(tmp_path: Path, ar
 
 
 def test_the_runtime_url_needs_no_server_until_an_endpoint_exists(tmp_path: Path) -> None:
-    from smtrain.backends.local.container import listening_socket
+    from smtrain.backends.local.serving.container import listening_socket
 
     with listening_socket() as probe:
         port = probe.getsockname()[1]

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from smtrain.api import Session
-from smtrain.backends.local import job_state
 from smtrain.backends.local.backend import LocalBackend
-from smtrain.backends.local.frameworks import version_from_image
-from smtrain.backends.local.jobs import _new_record
+from smtrain.backends.local.environments.frameworks import version_from_image
 from smtrain.backends.local.state import StateDB
+from smtrain.backends.local.training import job_state
+from smtrain.backends.local.training.jobs import _new_record
 from smtrain.config import Config
 from smtrain.plan import LOCAL_ROLE, plan_fit
 from smtrain.spec import TrainingSpec

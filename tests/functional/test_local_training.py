@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from smtrain.backends.local import jobs as jobs_module
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.processes import is_alive
 from smtrain.backends.local.service import LocalSageMaker
+from smtrain.backends.local.training import jobs as jobs_module
 from smtrain.config import Config
 from smtrain.packaging import pack_source
 from smtrain.plan import LOCAL_IMAGE, LOCAL_ROLE, plan_fit

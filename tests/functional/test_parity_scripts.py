@@ -21,7 +21,7 @@ import pytest
 from botocore.config import Config
 
 from smtrain.api import Session
-from smtrain.backends.local import frameworks
+from smtrain.backends.local.environments import frameworks
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "parity"
 

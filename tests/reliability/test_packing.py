@@ -409,7 +409,7 @@ def test_extracting_into_an_existing_folder_merges_and_keeps_the_users_files(tmp
 
 
 def test_deploy_unpacking_refuses_a_bomb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from smtrain.backends.local.container import unpack
+    from smtrain.backends.local.serving.container import unpack
 
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("SMTRAIN_MAX_EXTRACT_BYTES", str(64 * 1024 * 1024))

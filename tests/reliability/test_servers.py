@@ -24,8 +24,8 @@ import pytest
 
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.processes import group_members, stop_group
-from smtrain.backends.local.runtime_client import LocalRuntime
 from smtrain.backends.local.service import LocalSageMaker
+from smtrain.backends.local.serving.runtime_client import LocalRuntime
 
 SCRIPT = '''
 import os

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from smtrain.backends.local import job_state
-from smtrain.backends.local.container_env import (
+from smtrain.backends.local.training import job_state
+from smtrain.backends.local.training.container_env import (
     ContainerPaths,
     TrainingEnvironment,
     entry_point_type,

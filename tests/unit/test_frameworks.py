@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from smtrain.backends.local import frameworks
-from smtrain.backends.local.frameworks import Framework, FrameworkError
+from smtrain.backends.local.environments import frameworks
+from smtrain.backends.local.environments.frameworks import Framework, FrameworkError
 
 
 def test_the_table_covers_every_version_of_the_sdk_image_map() -> None:

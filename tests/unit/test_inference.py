@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from smtrain.backends.local.inference import (
+from smtrain.backends.local.serving.inference import (
     BadPayload,
     Handler,
     UnsupportedAccept,

@@ -10,7 +10,8 @@ from pathlib import Path
 from smtrain.backends.local.state import StateDB
 
 HEAVY = ("rich", "botocore", "boto3", "pandas", "sklearn", "smtrain.api", "smtrain.runs.query",
-         "smtrain.backends.local.service", "smtrain.backends.local.endpoints", "smtrain.backends.local.jobs")
+         "smtrain.backends.local.service", "smtrain.backends.local.serving.endpoints",
+         "smtrain.backends.local.training.jobs")
 LS_THEN_MODULES = (
     "import sys\nsys.argv = ['smtrain', 'ls']\nfrom smtrain.entry import main\n"
     "try:\n    main()\nexcept SystemExit:\n    pass\n"

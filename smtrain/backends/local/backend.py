@@ -38,7 +38,7 @@ class LocalBackend:
         return self._service
 
     def runtime(self) -> Any:
-        from smtrain.backends.local.runtime_client import LocalRuntime
+        from smtrain.backends.local.serving.runtime_client import LocalRuntime
 
         return LocalRuntime(self.runtime_url())
 
@@ -53,7 +53,7 @@ class LocalBackend:
         Python cannot run that version."""
         if not framework_version:
             return LOCAL_IMAGE
-        from smtrain.backends.local import frameworks
+        from smtrain.backends.local.environments import frameworks
         from smtrain.errors import UsageError
 
         if framework_version != frameworks.CURRENT:

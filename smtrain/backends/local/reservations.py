@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from smtrain.backends.local import job_state
+from smtrain.backends.local.training import job_state
 
 
 def record(name: str, region: str, token: str) -> dict[str, Any]:

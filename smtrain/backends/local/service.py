@@ -17,10 +17,10 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from smtrain.backends.local.endpoints import EndpointsAPI
 from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.jobs import TrainingJobsAPI
 from smtrain.backends.local.registry import RegistryAPI
+from smtrain.backends.local.serving.endpoints import EndpointsAPI
+from smtrain.backends.local.training.jobs import TrainingJobsAPI
 
 MAX_PORT = 65535
 

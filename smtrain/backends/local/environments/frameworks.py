@@ -36,7 +36,7 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.venvs import (
+from smtrain.backends.local.environments.venvs import (
     COMPLETE_MARKER,
     InstallFailed,
     Runner,
@@ -283,7 +283,7 @@ def _available(requirements: list[str]) -> bool:
 
 def _patch_toolkits(venv: Path) -> None:
     """The image's own fix for sagemaker-containers on Python >= 3.10 (``collections.Mapping``)."""
-    from smtrain.backends.local.venvs import site_packages
+    from smtrain.backends.local.environments.venvs import site_packages
 
     mapping = site_packages(venv) / "sagemaker_containers" / "_mapping.py"
     if mapping.is_file():

@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from smtrain.backends.local import job_state, reservations
+from smtrain.backends.local import reservations
 from smtrain.backends.local.errors import client_error, in_use, not_found
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.processes import (
@@ -34,12 +34,13 @@ from smtrain.backends.local.processes import (
 )
 from smtrain.backends.local.records import write_private
 from smtrain.backends.local.state import StateDB, public
+from smtrain.backends.local.training import job_state
 from smtrain.errors import REBUILD_HINT, NotFoundError
 from smtrain.plan import LOCAL_IMAGE, join_uri
 from smtrain.spec import NAME_PATTERN, decode_hyperparameters
 from smtrain.uris import to_path
 
-SUPERVISOR_MODULE = "smtrain.backends.local.training"
+SUPERVISOR_MODULE = "smtrain.backends.local.training.supervisor"
 FRAMEWORK_IMAGE_MARKER = "sagemaker-scikit-learn"
 STOP_ACK_SECONDS = 5.0
 FORCED_STOP_GRACE_SECONDS = 5.0
@@ -309,7 +310,7 @@ def _validate_algorithm(algorithm: dict[str, Any]) -> None:
 
 def _validate_framework_version(image: str) -> None:
     """The job's framework environment must be one this Python can install (or ``current``)."""
-    from smtrain.backends.local import frameworks
+    from smtrain.backends.local.environments import frameworks
 
     version = frameworks.version_from_image(image)
     if version and version != frameworks.CURRENT:

@@ -1,6 +1,6 @@
 """The runtime gateway: one SageMaker Runtime for every local endpoint of a home.
 
-    python -m smtrain.backends.local.runtime --home DIR --fd N
+    python -m smtrain.backends.local.serving.runtime --home DIR --fd N
 
 ``POST /endpoints/{EndpointName}/invocations`` goes to that endpoint's model
 container (its port is in the state DB, which the gateway only reads) and the
@@ -47,7 +47,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.container import (
+from smtrain.backends.local.home import LocalHome
+from smtrain.backends.local.serving.container import (
     CUSTOM_ATTRIBUTES,
     CUSTOM_ATTRIBUTES_ENVIRON,
     StartResponse,
@@ -60,8 +61,7 @@ from smtrain.backends.local.container import (
     server_alive,
     stop_server,
 )
-from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.keeper import KEEPER_MODULE
+from smtrain.backends.local.serving.keeper import KEEPER_MODULE
 from smtrain.backends.local.state import StateDB
 
 MAX_BODY = 6 * 1024 * 1024
@@ -69,7 +69,7 @@ ACCOUNT = "000000000000"
 VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"
 INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
 GATEWAY = ("runtime", "gateway")
-GATEWAY_MODULE = "smtrain.backends.local.runtime"
+GATEWAY_MODULE = "smtrain.backends.local.serving.runtime"
 THREADS = 16  # per worker: requests waiting on a model; reading requests takes none (front.py)
 
 logger = logging.getLogger("smtrain.runtime")
@@ -303,12 +303,12 @@ def recorded_url(home: LocalHome, db: StateDB, requested_port: int = 0) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m smtrain.backends.local.runtime")
+    parser = argparse.ArgumentParser(prog="python -m smtrain.backends.local.serving.runtime")
     parser.add_argument("--home", type=Path, required=True)
     parser.add_argument("--fd", type=int, required=True, help="an inherited listening socket")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from smtrain.backends.local.front import Served
+    from smtrain.backends.local.serving.front import Served
 
     options = base_options(f"fd://{args.fd}", workers=2, timeout=120, name="smtrain-runtime")
     home = LocalHome(args.home)

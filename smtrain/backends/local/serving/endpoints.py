@@ -173,7 +173,7 @@ class EndpointsAPI:
 
     def runtime_url(self) -> str:
         """The runtime gateway's base URL, for ``boto3.client("sagemaker-runtime", endpoint_url=...)``."""
-        from smtrain.backends.local.runtime import recorded_url
+        from smtrain.backends.local.serving.runtime import recorded_url
 
         endpoints = self.db.list("endpoint")
         for endpoint in endpoints:
@@ -204,7 +204,7 @@ class EndpointsAPI:
             self.db.update("endpoint", name, lambda b: b["_local"].update({slot: deployment}))
 
     def _deploy(self, operation: str, name: str, config: dict[str, Any], generation: int) -> dict[str, Any]:
-        from smtrain.backends.local.container import start_container
+        from smtrain.backends.local.serving.container import start_container
 
         variant = config["ProductionVariants"][0]
         model = self._get(operation, "model", variant["ModelName"])
@@ -219,7 +219,7 @@ class EndpointsAPI:
 
     def _refresh(self, body: dict[str, Any]) -> dict[str, Any]:
         """Settle a Creating or Updating endpoint whose container has answered (or died)."""
-        from smtrain.backends.local.container import probe
+        from smtrain.backends.local.serving.container import probe
 
         body = self._heal(body)
         status = body["EndpointStatus"]
@@ -237,7 +237,7 @@ class EndpointsAPI:
     def _heal(self, body: dict[str, Any]) -> dict[str, Any]:
         """Restart the server of an in-service endpoint that died (killed, or the machine restarted),
         as SageMaker replaces a failed instance; the endpoint stays InService."""
-        from smtrain.backends.local.container import launch, running
+        from smtrain.backends.local.serving.container import launch, running
 
         dead = body["_local"].get("current")
         if body["EndpointStatus"] != "InService" or not dead or running(dead):
@@ -283,7 +283,7 @@ class EndpointsAPI:
         self, body: dict[str, Any], status: str, deployment: dict[str, Any], why: str,
     ) -> dict[str, Any]:
         """A new endpoint fails; a failed update rolls back to the running container, as blue/green does."""
-        from smtrain.backends.local.container import log_tail
+        from smtrain.backends.local.serving.container import log_tail
 
         acted: list[bool] = []
         head = (f"The primary container for production variant {deployment['variant']} did not pass the ping "
@@ -309,12 +309,12 @@ class EndpointsAPI:
         return self.runtime_port or int(os.environ.get("SMTRAIN_RUNTIME_PORT") or 0)
 
     def _ensure_gateway(self) -> str:
-        from smtrain.backends.local.runtime import ensure_gateway
+        from smtrain.backends.local.serving.runtime import ensure_gateway
 
         return ensure_gateway(self.home, self.db, self._requested_port())
 
     def _stop_gateway_if_idle(self) -> None:
-        from smtrain.backends.local.runtime import stop_gateway_if_idle
+        from smtrain.backends.local.serving.runtime import stop_gateway_if_idle
 
         stop_gateway_if_idle(self.home, self.db)
 
@@ -339,7 +339,7 @@ class EndpointsAPI:
 
 def _stop(deployment: dict[str, Any], grace_seconds: float | None = None) -> None:
     """Stop a container gracefully (it drains its requests), or within ``grace_seconds``."""
-    from smtrain.backends.local.container import CONTAINER_MODULE, STOP_GRACE, stop_server
+    from smtrain.backends.local.serving.container import CONTAINER_MODULE, STOP_GRACE, stop_server
 
     stop_server(int(deployment["pid"]), CONTAINER_MODULE, STOP_GRACE if grace_seconds is None else grace_seconds)
 

@@ -46,7 +46,7 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.wsgi import WSGIContainer
 
-from smtrain.backends.local.keeper import KEEPER_PID_ENVIRON, READY_FD_ENVIRON
+from smtrain.backends.local.serving.keeper import KEEPER_PID_ENVIRON, READY_FD_ENVIRON
 
 HEADER_TIMEOUT = 10.0  # also how long an idle kept-alive connection stays open
 BODY_TIMEOUT = 30.0
@@ -70,7 +70,7 @@ class Served:
 
 
 class BufferedWorker(Worker):
-    """``worker_class`` for :func:`smtrain.backends.local.container.run_gunicorn`."""
+    """``worker_class`` for :func:`smtrain.backends.local.serving.container.run_gunicorn`."""
 
     alive: bool
     ppid: int

@@ -1,10 +1,10 @@
 """The model container: SageMaker's inference contract over HTTP, served by gunicorn.
 
-    python -m smtrain.backends.local.container --model-dir DIR --code-dir DIR [--venvs DIR] [--fd N]
+    python -m smtrain.backends.local.serving.container --model-dir DIR --code-dir DIR [--venvs DIR] [--fd N]
 
 ``GET /ping`` answers 200 once the model is loaded (a worker loads it when it
 starts, and retries on each ping if that failed; the failure is the 500 body);
-``POST /invocations`` answers with :mod:`smtrain.backends.local.inference`.
+``POST /invocations`` answers with :mod:`smtrain.backends.local.serving.inference`.
 ``X-Amzn-SageMaker-Custom-Attributes`` is not echoed: as in the image, the
 answer carries it only if the model sets it, which the scikit-learn handler
 functions have no way to do.
@@ -35,17 +35,17 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smtrain.backends.local.keeper import KEEPER_MODULE, KEEPER_PID_ENVIRON, READY_FD_ENVIRON
+from smtrain.backends.local.serving.keeper import KEEPER_MODULE, KEEPER_PID_ENVIRON, READY_FD_ENVIRON
 
 if TYPE_CHECKING:
-    from smtrain.backends.local.front import Served
+    from smtrain.backends.local.serving.front import Served
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 CUSTOM_ATTRIBUTES_ENVIRON = "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"
 DEFAULT_TIMEOUT = 60
 DEFAULT_PORT = 8080
 PING_TIMEOUT = 2.0  # SageMaker's own /ping timeout
-CONTAINER_MODULE = "smtrain.backends.local.container"
+CONTAINER_MODULE = "smtrain.backends.local.serving.container"
 GRACEFUL_TIMEOUT = 10  # seconds a stopping worker has to finish its requests
 STOP_GRACE = GRACEFUL_TIMEOUT + 5.0
 MAX_BODY = 100 * 1024 * 1024  # SageMaker's largest payload (batch transform's MaxPayloadInMB)
@@ -68,7 +68,7 @@ class ModelApp:
 
     def ensure_loaded(self) -> str:
         """Load the user module and the model; "" when ready, else why not."""
-        from smtrain.backends.local.inference import Handler
+        from smtrain.backends.local.serving.inference import Handler
 
         try:
             if self.handler is None:
@@ -161,7 +161,7 @@ def base_options(bind: str, *, workers: int, timeout: int, name: str) -> dict[st
     return {
         "bind": [bind],
         "workers": workers,
-        "worker_class": "smtrain.backends.local.front.BufferedWorker",
+        "worker_class": "smtrain.backends.local.serving.front.BufferedWorker",
         "timeout": timeout,
         "graceful_timeout": GRACEFUL_TIMEOUT,
         "errorlog": "-",
@@ -219,7 +219,7 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     import site
 
     env = dict(os.environ)
-    package_root = str(Path(__file__).resolve().parents[3])
+    package_root = str(Path(__file__).resolve().parents[4])
     # a source checkout run in place needs its root on the path; an installed smtrain must not
     # put site-packages there, ahead of a requirements.txt environment's own packages
     if package_root not in {*site.getsitepackages(), site.getusersitepackages()}:
@@ -232,7 +232,7 @@ def child_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 def container_environment(model_environment: Mapping[str, str], port: int, root: Path) -> dict[str, str]:
     """What the container sees: the image's variables for the deployment under ``root`` and the
     model's Environment, not the caller's SageMaker variables."""
-    from smtrain.backends.local.container_env import serving_environment
+    from smtrain.backends.local.training.container_env import serving_environment
 
     env = {k: v for k, v in child_environment().items() if not k.startswith(("SAGEMAKER_", "SM_"))}
     env.update(serving_environment({k: str(v) for k, v in model_environment.items()}, root))
@@ -284,7 +284,7 @@ def start_container(root: Path, log_path: Path, container: Mapping[str, Any], ve
     elif (model_dir / "code").is_dir():
         code_dir = model_dir / "code"  # the SDK's repack puts the script inside model.tar.gz
     code_dir.mkdir(parents=True, exist_ok=True)
-    from smtrain.backends.local.frameworks import version_from_image
+    from smtrain.backends.local.environments.frameworks import version_from_image
 
     deployment = {"dir": str(root), "model_dir": str(model_dir), "code_dir": str(code_dir), "log": str(log_path),
                   "environment": environment, "venvs": str(venvs),
@@ -383,7 +383,7 @@ def log_tail(path: Path, limit: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m smtrain.backends.local.container")
+    parser = argparse.ArgumentParser(prog="python -m smtrain.backends.local.serving.container")
     parser.add_argument("--model-dir", type=Path, required=True)
     parser.add_argument("--code-dir", type=Path, required=True)
     parser.add_argument("--fd", type=int, default=None, help="an inherited listening socket")
@@ -393,8 +393,8 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not os.environ.get(IN_REQUIREMENTS_VENV):
         restart_in_environment(args.framework_version, args.code_dir, args.venvs)
-    import smtrain.backends.local.inference  # noqa: F401  (numpy, imported once before the workers fork)
-    from smtrain.backends.local.front import Served
+    import smtrain.backends.local.serving.inference  # noqa: F401  (numpy, imported once before the workers fork)
+    from smtrain.backends.local.serving.front import Served
 
     environ = dict(os.environ)
     environ.pop(KEEPER_PID_ENVIRON, None)
@@ -414,8 +414,8 @@ def restart_in_environment(framework_version: str, code_dir: Path, venvs: Path |
     import subprocess
     import sys
 
-    from smtrain.backends.local import frameworks
-    from smtrain.backends.local.venvs import InstallFailed, ensure_venv
+    from smtrain.backends.local.environments import frameworks
+    from smtrain.backends.local.environments.venvs import InstallFailed, ensure_venv
 
     def run(command: Any, cwd: Path) -> int:
         return subprocess.call(list(command), cwd=cwd)

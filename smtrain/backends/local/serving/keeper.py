@@ -1,6 +1,6 @@
 """Keeps one server running on one listening socket, restarting it when it dies.
 
-    python -m smtrain.backends.local.keeper --fd N -- python -m MODULE ... --fd N
+    python -m smtrain.backends.local.serving.keeper --fd N -- python -m MODULE ... --fd N
 
 The keeper holds the listening socket (``--fd``) for the server's whole life
 and starts the server (a gunicorn master) as its child with that socket. When
@@ -8,7 +8,7 @@ the master dies (killed, crashed), the keeper starts it again at once, on the
 same socket: the port never closes, and every address handed out stays valid.
 A master that keeps dying is restarted with a growing delay (at most
 :data:`MAX_DELAY` seconds). The master exits when the keeper dies (see
-:func:`smtrain.backends.local.container.run_gunicorn`).
+:func:`smtrain.backends.local.serving.container.run_gunicorn`).
 
 No gap while the new master's workers start (a model server's import
 sklearn and load the model, seconds under load): on Linux the keeper is a
@@ -34,7 +34,7 @@ import sys
 import time
 from types import FrameType
 
-KEEPER_MODULE = "smtrain.backends.local.keeper"
+KEEPER_MODULE = "smtrain.backends.local.serving.keeper"
 KEEPER_PID_ENVIRON = "SMTRAIN_KEEPER_PID"  # tells the master to exit with its keeper
 READY_FD_ENVIRON = "SMTRAIN_READY_FD"  # a worker writes one byte there once it serves
 ORPHAN_SECONDS = 60.0  # at most this long a dead master's workers serve on, waiting for new ones

@@ -1,7 +1,7 @@
 """The job supervisor: runs one training job under the training-container contract.
 
 Started detached by ``create_training_job`` as
-``python -m smtrain.backends.local.training HOME JOB_NAME``, in its own
+``python -m smtrain.backends.local.training.supervisor HOME JOB_NAME``, in its own
 session. It lays out the job's ``/opt/ml`` tree, installs ``requirements.txt``
 (into a cached layered venv), runs the entry point in its own process group
 with the toolkit's environment and arguments, streams its output to the job
@@ -36,16 +36,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local import job_state
-from smtrain.backends.local.container_env import (
-    ContainerPaths,
-    TrainingEnvironment,
-    entry_point_type,
-    input_data_config,
-    resource_config,
-    script_command,
-    script_environment,
-)
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.processes import (
     JOB_TOKEN_VARIABLE,
@@ -53,6 +43,16 @@ from smtrain.backends.local.processes import (
     end_descendants,
     group_alive,
     stop_group,
+)
+from smtrain.backends.local.training import job_state
+from smtrain.backends.local.training.container_env import (
+    ContainerPaths,
+    TrainingEnvironment,
+    entry_point_type,
+    input_data_config,
+    resource_config,
+    script_command,
+    script_environment,
 )
 from smtrain.uris import to_path
 
@@ -221,8 +221,8 @@ class Supervisor:
 
     def _interpreter(self) -> str:
         """The job's Python: its framework's environment, with ``requirements.txt`` layered on top."""
-        from smtrain.backends.local import frameworks
-        from smtrain.backends.local.venvs import InstallFailed, ensure_venv
+        from smtrain.backends.local.environments import frameworks
+        from smtrain.backends.local.environments.venvs import InstallFailed, ensure_venv
 
         environment = self._framework_environment()
         python = environment.python
@@ -243,8 +243,8 @@ class Supervisor:
         return python
 
     def _framework_environment(self) -> Any:
-        from smtrain.backends.local import frameworks
-        from smtrain.backends.local.venvs import InstallFailed
+        from smtrain.backends.local.environments import frameworks
+        from smtrain.backends.local.environments.venvs import InstallFailed
 
         image = self.record["AlgorithmSpecification"].get("TrainingImage", "")
         version = frameworks.version_from_image(image) or frameworks.default_version()
@@ -446,7 +446,7 @@ class Supervisor:
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if len(args) != 2:
-        print("usage: python -m smtrain.backends.local.training HOME JOB_NAME", file=sys.stderr)
+        print("usage: python -m smtrain.backends.local.training.supervisor HOME JOB_NAME", file=sys.stderr)
         return 2
     become_subreaper()
     return Supervisor(LocalHome(Path(args[0])), args[1]).run()

@@ -1,0 +1,1 @@
+"""The environments a local job or endpoint runs in: framework-matched images and requirements caches."""

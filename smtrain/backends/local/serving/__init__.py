@@ -1,0 +1,1 @@
+"""Local endpoints: the API operations, the model container, its worker and the runtime gateway."""

@@ -1,0 +1,1 @@
+"""Local training jobs: the API operations, the job supervisor and the training-container contract."""
