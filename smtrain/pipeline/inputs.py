@@ -20,11 +20,11 @@ TYPES = {str: ("'string'", "a string"), float: ("'number'", "a number")}
 
 
 def input_states(spec: PipelineSpec, defaults: dict[str, Any], sdk: dict[str, Any]) -> dict[str, Any]:
-    """Check input -> Input valid? -> Apply defaults -> Encode hyperparameters -> Resolve settings."""
+    """Check input -> Input valid -> Apply defaults -> Encode hyperparameters -> Resolve settings."""
     return {
-        "Check input": {"Type": "Pass", "QueryLanguage": JSONATA, "Next": "Input valid?",
+        "Check input": {"Type": "Pass", "QueryLanguage": JSONATA, "Next": "Input valid",
                         "Output": {"problems": f"{{% {problems(defaults)} %}}", "input": "{% $states.input %}"}},
-        "Input valid?": {"Type": "Choice", "QueryLanguage": JSONATA, "Choices": [
+        "Input valid": {"Type": "Choice", "QueryLanguage": JSONATA, "Choices": [
             {"Condition": "{% $count($states.input.problems) > 0 %}", "Next": "Invalid input"}],
             "Default": "Apply defaults"},
         "Invalid input": {"Type": "Fail", "QueryLanguage": JSONATA, "Error": "InvalidInput",

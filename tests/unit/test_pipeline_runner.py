@@ -88,7 +88,7 @@ def test_choice_rules() -> None:
     (lambda d: d["States"]["Train"].update(QueryLanguage="JSONata"), "QueryLanguage 'JSONata' is not supported"),
     (lambda d: d["States"]["Check input"].update(Parameters={}), "Parameters not supported on a Pass"),
     (lambda d: d["States"]["Invalid input"].update(Cause="{% $join( %}"), "cannot read the JSONata"),
-    (lambda d: d["States"]["Input valid?"]["Choices"][0].update(Variable="$.x"), "exactly a Condition"),
+    (lambda d: d["States"]["Input valid"]["Choices"][0].update(Variable="$.x"), "exactly a Condition"),
 ])
 def test_the_runner_refuses_what_the_exporter_does_not_emit(definition: dict[str, Any], change: Any,
                                                             message: str) -> None:
@@ -152,7 +152,7 @@ def test_good_input_passes(definition: dict[str, Any]) -> None:
     context = {"Execution": {"Name": "x"}, "State": {}}
     checked = Runner(definition, NoCalls()).step(Execution("x"), "Check input", definition["States"]["Check input"],
                                                  good, context)
-    assert checked == ({"problems": [], "input": good}, "Input valid?")
+    assert checked == ({"problems": [], "input": good}, "Input valid")
 
 
 def test_hyperparameters_are_encoded_as_plan_fit_encodes_them(definition: dict[str, Any]) -> None:
