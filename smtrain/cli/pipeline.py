@@ -22,7 +22,7 @@ PIPELINE_OPTIONS = [
     click.option("--approve", is_flag=True, help="Register a model that passes the gate as Approved."),
     click.option("--endpoint-name", default="", help="Default: the pipeline's name."),
     click.option("--serving-instance-type", default="", help="Endpoint instance type."),
-    click.option("--serving-instance-count", default=1, type=int, show_default=True),
+    click.option("--serving-instance-count", default=1, type=int, show_default=True, help="Endpoint instances."),
     click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int,
                  help="Serverless endpoint with this much memory (MB)."),
     click.option("--ttl", "ttl_seconds", default=0, type=int,
@@ -131,9 +131,17 @@ def session_for(options: dict[str, Any], *, quiet: bool = False) -> Any:
 @click.option("--format", "output_format", type=click.Choice(["asl", "cfn", "mermaid"]), default="asl",
               show_default=True, help="The definition, a CloudFormation template, or a Mermaid picture of it.")
 @click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+@click.option("--json", "as_json", is_flag=True,
+              help='With -o: print {"path", "format", "plan", "uploads"} (without -o the document itself is JSON).')
 @common_options
-def export_command(output_format: str, output_path: str | None, **options: Any) -> None:
+def export_command(output_format: str, output_path: str | None, as_json: bool, **options: Any) -> None:
     """Write the state machine (ASL), or a CloudFormation template with its least-privilege role."""
+    from smtrain.errors import UsageError
+    from smtrain.pipeline.export import definition_hash
+
+    if as_json and not output_path and output_format == "mermaid":
+        raise UsageError("a Mermaid picture is not JSON", where="--json",
+                         hint="add -o FILE to get the file's path and plan hash as JSON")
     session = session_for(options, quiet=True)
     exported = build(options, session)
     document = exported.definition
@@ -149,6 +157,9 @@ def export_command(output_format: str, output_path: str | None, **options: Any) 
         write_document(document, output_path)
     for upload in exported.uploads:
         info(f"note: the pipeline reads {upload.uri}; `smtrain pipeline deploy` or `run --local` uploads it")
+    if as_json and output_path:
+        emit_json({"path": str(output_path), "format": output_format, "plan": definition_hash(exported.definition),
+                   "uploads": [upload.uri for upload in exported.uploads]})
 
 
 def write_document(document: dict[str, Any] | str, output_path: str | None) -> None:
@@ -178,6 +189,7 @@ def run_command(local: bool, input_text: str, definition_path: str | None, execu
                 **options: Any) -> int:
     """Execute the exported document, state by state, against the local backend."""
     from smtrain.pipeline.build import run_uploads
+    from smtrain.pipeline.checks import check_input
     from smtrain.pipeline.runner import Runner, load_definition, parse_input
     from smtrain.spec import timestamped_name
 
@@ -189,6 +201,8 @@ def run_command(local: bool, input_text: str, definition_path: str | None, execu
     else:
         exported = build(options, session)
         definition = exported.definition
+    check_input(definition, execution_input)  # the definition refuses it too; this says it before any upload
+    if not definition_path:
         run_uploads(session, exported.uploads)
     name = execution_name or timestamped_name("run")[-27:].lstrip("-")
     with session.reporter.waiting(f"pipeline execution {name}") as spinner:
@@ -218,9 +232,10 @@ def print_event(event: Any) -> None:
 @pipeline.command(name="deploy")
 @click.option("--state-machine-role", required=True,
               help="The role Step Functions assumes (`export --format cfn` writes a least-privilege one).")
+@click.option("--json", "as_json", is_flag=True, help='Print {"stateMachineArn", "created", "plan"} as JSON.')
 @pipeline_options
 @common_options
-def deploy_command(state_machine_role: str, **options: Any) -> None:
+def deploy_command(state_machine_role: str, as_json: bool, **options: Any) -> None:
     """Upload the source, then create the state machine or update its definition (sagemaker backend)."""
     from smtrain.pipeline import deployment
     from smtrain.pipeline.build import run_uploads
@@ -230,6 +245,10 @@ def deploy_command(state_machine_role: str, **options: Any) -> None:
     exported = build(options, session)
     run_uploads(session, exported.uploads)
     arn, created = deployment.deploy(sfn, exported.spec.name, exported.definition, state_machine_role)
+    if as_json:
+        from smtrain.pipeline.export import definition_hash
+
+        emit_json({"stateMachineArn": arn, "created": created, "plan": definition_hash(exported.definition)})
     info(f"{'created' if created else 'updated'} {arn}")
     info(f"start it: smtrain pipeline start --backend sagemaker --name {exported.spec.name}")
 
@@ -238,8 +257,9 @@ def deploy_command(state_machine_role: str, **options: Any) -> None:
 @click.option("--name", "pipeline_name", default="smtrain", show_default=True, help="The state machine's name.")
 @click.option("--input", "input_text", default="{}", show_default=True, help="The execution input (JSON).")
 @click.option("--execution-name", default="", help="Default: run-<timestamp>.")
+@click.option("--json", "as_json", is_flag=True, help='Print {"executionArn", "name"} as JSON.')
 @common_options
-def start_command(pipeline_name: str, input_text: str, execution_name: str, **settings: Any) -> None:
+def start_command(pipeline_name: str, input_text: str, execution_name: str, as_json: bool, **settings: Any) -> None:
     """Start an execution; the input is checked against the deployed definition first."""
     from smtrain.pipeline import deployment
     from smtrain.pipeline.checks import check_input
@@ -252,7 +272,10 @@ def start_command(pipeline_name: str, input_text: str, execution_name: str, **se
     arn = deployment.require(sfn, pipeline_name)
     check_input(json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]), execution_input)
     name = execution_name or timestamped_name("run")[-27:].lstrip("-")
-    info(f"started {deployment.start(sfn, pipeline_name, execution_input, name)}")
+    execution_arn = deployment.start(sfn, pipeline_name, execution_input, name)
+    if as_json:
+        emit_json({"executionArn": execution_arn, "name": name})
+    info(f"started {execution_arn}")
     info(f"follow it: smtrain pipeline status --backend sagemaker {name}")
 
 

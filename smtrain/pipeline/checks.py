@@ -20,6 +20,12 @@ FIELDS = {
 }
 RESOURCE = re.compile(r"arn:aws:states:::(sagemaker:createTrainingJob\.sync|sagemaker:[a-z][A-Za-z]+"
                       r"|aws-sdk:sagemaker:[a-z][A-Za-z]+)")
+# The JSONata states the exporter emits (a state's QueryLanguage; the machine's stays JSONPath).
+JSONATA_FIELDS = {
+    "Pass": {"Type", "Comment", "QueryLanguage", "Output", "Next"},
+    "Choice": {"Type", "Comment", "QueryLanguage", "Choices", "Default"},
+    "Fail": {"Type", "Comment", "QueryLanguage", "Error", "Cause"},
+}
 TOP_LEVEL = {"Comment", "StartAt", "States", "TimeoutSeconds"}
 DEFAULTS_STATE = "Apply defaults"
 HINT = "the local runner covers what `smtrain pipeline export` writes; export the definition again"
@@ -46,9 +52,15 @@ def check_state(name: str, state: dict[str, Any], states: dict[str, Any], *, whe
     kind = state.get("Type")
     if kind not in FIELDS:
         raise refuse(where, f"state type {kind!r} is not supported (supported: {', '.join(FIELDS)})")
-    extra = set(state) - FIELDS[kind]
+    jsonata = state.get("QueryLanguage") == "JSONata"
+    if "QueryLanguage" in state and (not jsonata or kind not in JSONATA_FIELDS):
+        raise refuse(where, f"QueryLanguage {state['QueryLanguage']!r} is not supported on a {kind} state")
+    fields = JSONATA_FIELDS[str(kind)] if jsonata else FIELDS[kind]
+    extra = set(state) - fields
     if extra:
         raise refuse(where, f"field(s) {', '.join(sorted(extra))} not supported on a {kind} state")
+    if jsonata:
+        check_expressions(state, where=where)
     if kind == "Task" and not RESOURCE.fullmatch(str(state.get("Resource"))):
         raise refuse(where, f"resource {state.get('Resource')!r} is not a SageMaker integration the runner covers")
     targets = [state.get("Next"), state.get("Default")] + [c["Next"] for c in state.get("Catch", [])]
@@ -69,7 +81,24 @@ def check_intrinsics(state: dict[str, Any], *, where: str) -> None:
                 raise refuse(where, f"intrinsic function {function} is not supported")
 
 
+def check_expressions(state: dict[str, Any], *, where: str) -> None:
+    """Every ``{% %}`` must parse; a Choice rule of a JSONata state is a Condition and a Next."""
+    from .expressions import compiled, expressions_in
+    from .paths import StatesError
+
+    for rule in state.get("Choices", []):
+        if set(rule) != {"Condition", "Next"}:
+            raise refuse(where, "a JSONata Choice rule has exactly a Condition and a Next")
+    for text in expressions_in(state):
+        try:
+            compiled(text)
+        except StatesError as exc:
+            raise refuse(where, exc.cause) from exc
+
+
 def check_rule(rule: dict[str, Any], *, where: str) -> None:
+    if "Condition" in rule:
+        return  # checked with the state's other JSONata
     for combinator in ("And", "Or"):
         for inner in rule.get(combinator, []):
             check_rule(inner, where=where)
@@ -110,7 +139,7 @@ def check_shape(value: Any, defaults: dict[str, Any], where: str) -> None:
         label = f"{where}.{key}" if where != "input" else key
         if isinstance(expected, dict):
             if key == "hyperparameters":
-                check_strings(given, label)
+                check_hyperparameters(given, label)
             else:
                 check_shape(given, expected, label)
         elif not same_type(given, expected):
@@ -118,10 +147,11 @@ def check_shape(value: Any, defaults: dict[str, Any], where: str) -> None:
                              hint=f"e.g. {label}: {expected!r} (the exported default)")
 
 
-def check_strings(given: Any, label: str) -> None:
-    if not isinstance(given, dict) or not all(isinstance(v, str) for v in given.values()):
-        raise UsageError(f"{label} must be an object of strings", where="execution input",
-                         hint='the API\'s strings, JSON-encoded: {"C": "0.5", "kernel": "\\"rbf\\""}')
+def check_hyperparameters(given: Any, label: str) -> None:
+    """Plain JSON values, as `smtrain fit` takes them; the definition JSON-encodes each as the SDK does."""
+    if not isinstance(given, dict) or any(v is None for v in given.values()):
+        raise UsageError(f"{label} must be a JSON object of values (no nulls)", where="execution input",
+                         hint='e.g. {"C": 0.5, "kernel": "rbf", "max_leaf_nodes": 31}')
     reserved = [k for k in given if k.startswith("sagemaker_")]
     if reserved:
         raise UsageError(f"{label}.{reserved[0]} is set by the pipeline", where="execution input",

@@ -17,13 +17,25 @@ from typing import Any
 from smtrain.config import Config
 
 from . import requests
+from .inputs import input_states
 from .spec import PipelineSpec
 
 SAGEMAKER = "arn:aws:states:::sagemaker:"
 SDK = "arn:aws:states:::aws-sdk:sagemaker:"
-THROTTLING = ["SageMaker.ThrottlingException"]
-TRANSIENT = [*THROTTLING, "SageMaker.InternalFailure", "SageMaker.ServiceUnavailable"]
+# Step Functions names an error of the optimized integration (sagemaker:) by the Java SDK's exception class:
+# a throttled or otherwise unmodelled error is SageMaker.AmazonSageMakerException, a modelled one keeps its
+# name (SageMaker.ResourceLimitExceededException); see the Retry in the training job example of
+# https://docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html
+# An aws-sdk: integration names it <Service>.<Error>, "Exception" appended; an error the service model does
+# not list (throttling, validation) is SageMaker.SageMakerException:
+# https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html
+# Throttling thus has no name of its own: the retry matches the generic name, three times at most (a
+# validation error costs ~35 s before the failure path); a modelled error (limits, not found, in use) and a
+# failed job (States.TaskFailed) are never retried.
+OPTIMIZED_TRANSIENT = ["SageMaker.AmazonSageMakerException"]
+SDK_TRANSIENT = ["SageMaker.SageMakerException"]
 FIRST_WAIT, LONGEST_WAIT = 30, 240  # seconds between endpoint polls: doubling spares the 25,000-event history
+PACKAGE_FIRST_WAIT, PACKAGE_LONGEST_WAIT = 5, 60
 CLEAN_UP = "Clean up"
 
 
@@ -39,65 +51,14 @@ def task(resource: str, parameters: dict[str, Any], next_state: str, *, result_p
     if result_selector:
         state["ResultSelector"] = result_selector
     state["ResultPath"] = result_path
-    state["Retry"] = retry(retry_on if retry_on is not None else TRANSIENT)
+    transient = SDK_TRANSIENT if resource.startswith(SDK) else OPTIMIZED_TRANSIENT
+    errors = retry_on if retry_on is not None else transient
+    if errors:
+        state["Retry"] = retry(errors)
     if catch:
         state["Catch"] = [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": catch}]
     state["Next"] = next_state
     return state
-
-
-def input_states(spec: PipelineSpec, defaults: dict[str, Any], sdk: dict[str, Any]) -> dict[str, Any]:
-    """Refuse mistyped input, then merge the input over the exported defaults."""
-    return {
-        "Check input": {"Type": "Choice", "Choices": [{"Or": type_checks(defaults), "Next": "Invalid input"}],
-                        "Default": "Apply defaults"},
-        "Invalid input": {"Type": "Fail", "Error": "InvalidInput", "Cause": describe_input(defaults)},
-        "Apply defaults": {"Type": "Pass", "Next": "Merge input", "Parameters": {
-            "defaults": defaults, "empty": {"channels": {}, "hyperparameters": {}}, "input.$": "$"}},
-        "Merge input": {"Type": "Pass", "Next": "Resolve settings", "Parameters": {
-            "defaults.$": "$.defaults", "input.$": "States.JsonMerge($.empty, $.input, false)"}},
-        "Resolve settings": {"Type": "Pass", "Next": "Train", "Parameters": {
-            "args.$": "States.JsonMerge($.defaults, $.input, false)",
-            "channels.$": "States.JsonMerge($.defaults.channels, $.input.channels, false)",
-            "hyperparameters.$": "States.JsonMerge($.defaults.hyperparameters, $.input.hyperparameters, false)",
-            "sdk": sdk,
-            "names": {"model.$": requests.resource_name(spec, "model"),
-                      "config.$": requests.resource_name(spec, "config")},
-            "endpoint": {"created": False},
-        }},
-    }
-
-
-JSON_TYPES = {str: ("IsString", "string"), int: ("IsNumeric", "number"), float: ("IsNumeric", "number")}
-
-
-def type_checks(defaults: dict[str, Any]) -> list[dict[str, Any]]:
-    """Choice rules true when a given key has the wrong type (unknown keys are caught by the runner and `start`)."""
-    rules = []
-    for key, value in defaults.items():
-        path = f"$.{key}"
-        if isinstance(value, dict):
-            not_object = [{"Variable": path, test: True} for test in ("IsString", "IsNumeric", "IsBoolean", "IsNull")]
-            rules.append({"And": [{"Variable": path, "IsPresent": True}, {"Or": not_object}]})
-            rules += [wrong_type(f"{path}[{requests.literal(k)}]", str) for k in value]
-        else:
-            rules.append(wrong_type(path, type(value)))
-    return rules
-
-
-def wrong_type(path: str, expected: type) -> dict[str, Any]:
-    test = JSON_TYPES[expected][0]
-    return {"And": [{"Variable": path, "IsPresent": True}, {"Not": {"Variable": path, test: True}}]}
-
-
-def describe_input(defaults: dict[str, Any]) -> str:
-    parts = []
-    for key, value in defaults.items():
-        if isinstance(value, dict):
-            parts.append(f"{key} (an object of strings; keys: {', '.join(value) or 'any'})")
-        else:
-            parts.append(f"{key} ({JSON_TYPES[type(value)][1]})")
-    return "the execution input has a value of the wrong type; it accepts: " + "; ".join(parts)
 
 
 def train_state(spec: PipelineSpec, parameters: dict[str, Any]) -> dict[str, Any]:
@@ -171,17 +132,19 @@ def register_states(spec: PipelineSpec, params: dict[str, dict[str, Any]]) -> di
     approval = "Approved" if spec.approve else "PendingManualApproval"
     after_group = "Has metric" if spec.gate.enabled else "Approve"
     states: dict[str, Any] = {
+        # A probe: its expected error (no group) must not wait out retries, so it has none.
         "Find group": task(SDK + "describeModelPackageGroup", {"ModelPackageGroupName": spec.group}, after_group,
-                           result_path=None, catch=""),
+                           result_path=None, catch="", retry_on=[]),
         "Create group": task(SDK + "createModelPackageGroup", params["group"], after_group,
-                             result_path=None, retry_on=THROTTLING),
+                             result_path=None),
         "Approve": {"Type": "Pass", "Result": {"status": approval, "verdict": "passed"}, "ResultPath": "$.gate",
                     "Next": "Register"},
-        "Register": task(SDK + "createModelPackage", params["package"], "Promoted", result_path="$.package",
-                         retry_on=THROTTLING, result_selector={"ModelPackageArn.$": "$.ModelPackageArn"}),
+        "Register": task(SDK + "createModelPackage", params["package"], "Start package wait",
+                         result_path="$.package", result_selector={"ModelPackageArn.$": "$.ModelPackageArn"}),
+        **package_wait_states(),
         "Promoted": {"Type": "Choice", "Choices": [
             {"Variable": "$.gate.status", "StringEquals": "Rejected", "Next": "Not deployed"}],
-            "Default": "Create model"},
+            "Default": "Set expiry" if spec.deploy.ttl_seconds else "Create model"},
         "Not deployed": {"Type": "Succeed", "Comment": "the gate stopped this model; it is registered as Rejected"},
     }
     # A missing group is the only error expected here: create it (a real failure shows at Create group).
@@ -193,24 +156,57 @@ def register_states(spec: PipelineSpec, params: dict[str, dict[str, Any]]) -> di
     return states
 
 
+def package_wait_states() -> dict[str, Any]:
+    """Wait until the model package is Completed (DescribeModelPackage), backing off as the endpoint wait does."""
+    return {
+        "Start package wait": {"Type": "Pass", "Result": {"seconds": PACKAGE_FIRST_WAIT}, "ResultPath": "$.wait",
+                               "Next": "Check package"},
+        "Check package": task(SDK + "describeModelPackage", {"ModelPackageName.$": "$.package.ModelPackageArn"},
+                              "Package ready", result_path="$.package", result_selector={
+                                  "ModelPackageArn.$": "$.ModelPackageArn",
+                                  "ModelPackageStatus.$": "$.ModelPackageStatus"}),
+        "Package ready": {"Type": "Choice", "Choices": [
+            {"Variable": "$.package.ModelPackageStatus", "StringEquals": "Completed", "Next": "Promoted"},
+            {"Variable": "$.package.ModelPackageStatus", "StringEquals": "Failed", "Next": "Package failed"}],
+            "Default": "Wait for package"},
+        "Wait for package": {"Type": "Wait", "SecondsPath": "$.wait.seconds", "Next": "Package back off"},
+        "Package back off": {"Type": "Choice", "Choices": [
+            {"Variable": "$.wait.seconds", "NumericGreaterThanEquals": PACKAGE_LONGEST_WAIT, "Next": "Check package"}],
+            "Default": "Double the package wait"},
+        "Double the package wait": {"Type": "Pass", "ResultPath": "$.wait", "Next": "Check package",
+                                    "Parameters": {"seconds.$": "States.MathAdd($.wait.seconds, $.wait.seconds)"}},
+        "Package failed": {"Type": "Pass", "ResultPath": "$.error", "Next": CLEAN_UP, "Parameters": {
+            "Error": "ModelPackageFailed",
+            "Cause.$": "States.Format('model package {} failed its validation', $.package.ModelPackageArn)"}},
+    }
+
+
+def expiry_state(ttl_seconds: int) -> dict[str, Any]:
+    """The ``smtrain:expires-at`` time, as `smtrain deploy --ttl` writes it: JSONata has the date arithmetic."""
+    expires = (f"$fromMillis($millis() + {ttl_seconds * 1000}, "
+               f"'[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01]Z')")
+    return {"Set expiry": {"Type": "Pass", "QueryLanguage": "JSONata", "Next": "Create model",
+                           "Output": f"{{% $merge([$states.input, {{'expires_at': {expires}}}]) %}}"}}
+
+
 def deploy_states(params: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Model, config, then create or update the endpoint (DescribeEndpoint decides) and wait for InService."""
     return {
         "Create model": task(SAGEMAKER + "createModel", params["model"], "Create endpoint config",
-                             result_path=None, retry_on=THROTTLING),
+                             result_path=None),
         "Create endpoint config": task(SAGEMAKER + "createEndpointConfig", params["config"], "Find endpoint",
-                                       result_path=None, retry_on=THROTTLING),
+                                       result_path=None),
         "Find endpoint": {**task(SDK + "describeEndpoint", {"EndpointName.$": "$.args.endpoint_name"},
-                                 "Update endpoint", result_path="$.previous", catch="",
+                                 "Update endpoint", result_path="$.previous", catch="", retry_on=[],
                                  result_selector={"EndpointConfigName.$": "$.EndpointConfigName"}),
                           "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": None,
                                      "Next": "Mark endpoint created"}]},
         "Mark endpoint created": {"Type": "Pass", "Result": {"created": True}, "ResultPath": "$.endpoint",
                                   "Next": "Create endpoint"},
         "Create endpoint": task(SAGEMAKER + "createEndpoint", params["create"], "Start waiting",
-                                result_path=None, retry_on=THROTTLING),
+                                result_path=None),
         "Update endpoint": task(SAGEMAKER + "updateEndpoint", params["update"], "Start waiting",
-                                result_path=None, retry_on=THROTTLING),
+                                result_path=None),
         "Start waiting": {"Type": "Pass", "Result": {"seconds": FIRST_WAIT}, "ResultPath": "$.wait",
                           "Next": "Wait for endpoint"},
         "Wait for endpoint": {"Type": "Wait", "SecondsPath": "$.wait.seconds", "Next": "Check endpoint"},
@@ -301,6 +297,8 @@ def export_definition(spec: PipelineSpec, config: Config, *, root: str, image_ur
     if spec.gate.enabled:
         states.update(gate_states(spec))
     states.update(register_states(spec, register))
+    if spec.deploy.ttl_seconds:
+        states.update(expiry_state(spec.deploy.ttl_seconds))
     states.update(deploy_states(requests.deploy_parameters(spec, plan, config, role=role, region=region)))
     states.update(cleanup_states())
     body = {"StartAt": "Check input", "TimeoutSeconds": spec.timeout_seconds, "States": states}

@@ -18,6 +18,7 @@ from smtrain.spec import decode_hyperparameters
 
 from .spec import PipelineSpec
 
+EXPIRES_TAG = "smtrain:expires-at"
 RUN_TIME = "<run time>"  # stands for a value the plan functions want but the pipeline binds later
 
 
@@ -132,9 +133,13 @@ def deploy_parameters(spec: PipelineSpec, plan: Plan, config: Config, *, role: s
     for request in (create, update):
         bind(request, "EndpointName", "$.args.endpoint_name")
         bind(request, "EndpointConfigName", "$.names.config")
+    for request in (model, endpoint_config, create):
+        for index, tag in enumerate(request.get("Tags", [])):
+            if tag["Key"] == EXPIRES_TAG:
+                bind(request, f"Tags.{index}.Value", "$.expires_at")
     return {"model": model, "config": endpoint_config, "create": create, "update": update}
 
 
 def ttl_tags(ttl_seconds: int) -> list[dict[str, str]]:
-    """Step Functions has no date arithmetic, so the pipeline tags the lifetime; teardown adds it to CreationTime."""
-    return [{"Key": "smtrain:ttl-seconds", "Value": str(ttl_seconds)}] if ttl_seconds else []
+    """The tag `smtrain deploy --ttl` writes; its time is computed at run time (the "Set expiry" state)."""
+    return [{"Key": EXPIRES_TAG, "Value": RUN_TIME}] if ttl_seconds else []

@@ -13,11 +13,13 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from smtrain.errors import UsageError
 
-from .checks import check_definition, check_input
+from . import expressions
+from .checks import check_definition
 from .paths import StatesError, put, render, select
 from .states import choose, matches
 
@@ -100,7 +102,7 @@ class Runner:
         self.deadline = float("inf")
 
     def run(self, execution_input: dict[str, Any], *, name: str) -> Execution:
-        check_input(self.definition, execution_input)
+        """Execute the definition; its own first states refuse bad input (callers may check it before)."""
         execution = Execution(name)
         started = dt.datetime.now(dt.UTC).isoformat()
         context: dict[str, Any] = {"Execution": {"Name": name, "Input": execution_input, "StartTime": started},
@@ -119,8 +121,7 @@ class Runner:
                 self.emit(execution, state_name, "Succeeded")
                 return self.finish(execution, "SUCCEEDED", output=data)
             if kind == "Fail":
-                error = select(state["ErrorPath"], data, context) if "ErrorPath" in state else state.get("Error", "")
-                cause = select(state["CausePath"], data, context) if "CausePath" in state else state.get("Cause", "")
+                error, cause = self.failure(state, data, context)
                 self.emit(execution, state_name, "Failed", f"{error}: {cause}")
                 return self.finish(execution, "FAILED", error=str(error), cause=str(cause))
             try:
@@ -132,6 +133,17 @@ class Runner:
             except StatesError as exc:
                 self.emit(execution, state_name, "Failed", f"{exc.error}: {exc.cause}")
                 return self.finish(execution, "FAILED", error=exc.error, cause=exc.cause)
+
+    @staticmethod
+    def failure(state: dict[str, Any], data: Any, context: dict[str, Any]) -> tuple[Any, Any]:
+        """A Fail state's Error and Cause: literals, paths, or JSONata."""
+        if state.get("QueryLanguage") == "JSONata":
+            rendered = expressions.render({"Error": state.get("Error", ""), "Cause": state.get("Cause", "")},
+                                          {"input": data, "context": context})
+            return rendered["Error"], rendered["Cause"]
+        error = select(state["ErrorPath"], data, context) if "ErrorPath" in state else state.get("Error", "")
+        cause = select(state["CausePath"], data, context) if "CausePath" in state else state.get("Cause", "")
+        return error, cause
 
     def step(self, execution: Execution, name: str, state: dict[str, Any], data: Any, context: dict[str, Any]
              ) -> tuple[Any, str]:
@@ -148,6 +160,10 @@ class Runner:
             note = f"{seconds:g}s" + (f" (shortened to {shortened:g}s)" if shortened < seconds else "")
             self.emit(execution, name, "Succeeded", note)
             return data, state["Next"]
+        if kind == "Pass" and state.get("QueryLanguage") == "JSONata":
+            output = expressions.render(state.get("Output", "{% $states.input %}"), {"input": data, "context": context})
+            self.emit(execution, name, "Succeeded")
+            return output, state["Next"]
         if kind == "Pass":
             result = render(state["Parameters"], data, context) if "Parameters" in state else state.get("Result", data)
             self.emit(execution, name, "Succeeded")
@@ -194,12 +210,12 @@ class Runner:
         operation = resource.rsplit(":", 1)[1]
         sync = operation.endswith(".sync")
         operation = operation.removesuffix(".sync")
-        result = self.api(operation, parameters)
+        result = self.api(operation, parameters, sdk=":aws-sdk:" in resource)
         if sync:
             return self.wait_for_training(parameters["TrainingJobName"])
         return result
 
-    def api(self, operation: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    def api(self, operation: str, parameters: dict[str, Any], *, sdk: bool = False) -> dict[str, Any]:
         from botocore.exceptions import ClientError, ParamValidationError
 
         from smtrain.plan import snake_case
@@ -209,7 +225,7 @@ class Runner:
             response = dict(method(**parameters))
         except ClientError as exc:
             error = exc.response.get("Error", {})
-            raise StatesError(f"SageMaker.{error.get('Code', 'SageMakerException')}",
+            raise StatesError(error_name(str(error.get("Code", "")), sdk=sdk),
                               str(error.get("Message", exc))) from exc
         except (ParamValidationError, TypeError) as exc:
             raise StatesError("States.Runtime", f"{operation}: invalid parameters: {exc}") from exc
@@ -246,6 +262,27 @@ class Runner:
                ) -> Execution:
         execution.status, execution.output, execution.error, execution.cause = status, output, error, cause
         return execution
+
+
+@lru_cache(maxsize=1)
+def modelled_errors() -> frozenset[str]:
+    """The error codes SageMaker's service model lists (ResourceNotFound, ResourceLimitExceeded, ...)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(shape.name for shape in model.error_shapes)
+
+
+def error_name(code: str, *, sdk: bool) -> str:
+    """The error Step Functions reports for a SageMaker error ``code`` (the sources are cited in export.py).
+
+    A modelled error is ``SageMaker.<Code>`` with ``Exception`` appended; any other (throttling,
+    validation) is the SDK's generic ``SageMaker.SageMakerException`` (aws-sdk integrations) or
+    ``SageMaker.AmazonSageMakerException`` (optimized integrations).
+    """
+    if code in modelled_errors():
+        return f"SageMaker.{code}" + ("" if code.endswith("Exception") else "Exception")
+    return "SageMaker.SageMakerException" if sdk else "SageMaker.AmazonSageMakerException"
 
 
 def summarize(result: Any) -> str:

@@ -35,6 +35,8 @@ def choose(state: dict[str, Any], data: Any, context: dict[str, Any]) -> str:
 
 
 def evaluate(rule: dict[str, Any], data: Any, context: dict[str, Any]) -> bool:
+    if "Condition" in rule:
+        return condition(rule["Condition"], data, context)
     if "And" in rule:
         return all(evaluate(r, data, context) for r in rule["And"])
     if "Or" in rule:
@@ -55,6 +57,16 @@ def evaluate(rule: dict[str, Any], data: Any, context: dict[str, Any]) -> bool:
     if operator.endswith("Path"):
         return bool(COMPARISONS[operator[:-4]](value, select(expected, data, context)))
     return bool(COMPARISONS[operator](value, expected))
+
+
+def condition(text: str, data: Any, context: dict[str, Any]) -> bool:
+    """A JSONata Choice rule: its Condition must evaluate to true or false."""
+    from . import expressions
+
+    value = expressions.evaluate(text, {"input": data, "context": context})
+    if not isinstance(value, bool):
+        raise StatesError("States.QueryEvaluationError", f"the Condition {text} gave {value!r}, not true or false")
+    return value
 
 
 def present(path: str, data: Any, context: dict[str, Any]) -> bool:

@@ -60,11 +60,13 @@ def test_export_then_run_the_penguins_pipeline_locally(cli: Cli, workdir: Path) 
     assert definition["States"]["Train"]["Resource"] == "arn:aws:states:::sagemaker:createTrainingJob.sync"
 
     write_toml(workdir, data)  # the same options from smtrain.toml give the same document
-    from_toml = cli("pipeline", "export", "-o", "penguins.asl.json")
+    from_toml = cli("pipeline", "export", "-o", "penguins.asl.json", "--json")
     assert from_toml.code == 0, from_toml.err
     assert json.loads((workdir / "penguins.asl.json").read_text()) == definition
+    assert from_toml.json()["path"] == "penguins.asl.json"
+    assert from_toml.json()["plan"] == definition["Comment"].rpartition("plan ")[2]
 
-    ran = cli("pipeline", "run", "--local", "--input", '{"hyperparameters": {"C": "0.25"}}',
+    ran = cli("pipeline", "run", "--local", "--input", '{"hyperparameters": {"C": 0.25}}',
               "--execution-name", "first", "--json", timeout=300)
     assert ran.code == 0, ran.err
     assert ran.json()["status"] == "SUCCEEDED"
@@ -130,15 +132,21 @@ def test_deploy_start_and_status_on_step_functions(cli: Cli, workdir: Path, moto
               "--framework-version", "1.2-1"]
     options = ["--name", "penguins", "--entry-point", "penguins.py", "--source-dir", "entry_points",
                "--channel", "train=s3://pipeline-e2e/train/", *common]
-    deployed = aws("pipeline", "deploy", *options, "--state-machine-role", "arn:aws:iam::123456789012:role/sfn")
+    deployed = aws("pipeline", "deploy", *options, "--state-machine-role", "arn:aws:iam::123456789012:role/sfn",
+                   "--json")
     assert deployed.code == 0, deployed.err
     assert "created arn:aws:states:us-east-1:123456789012:stateMachine:penguins" in deployed.err
+    assert deployed.json()["stateMachineArn"] == "arn:aws:states:us-east-1:123456789012:stateMachine:penguins"
+    assert deployed.json()["created"] is True
 
     refused = aws("pipeline", "start", "--name", "penguins", *common[:-2], "--input", '{"instance_count": "2"}')
     assert refused.code == 2 and "instance_count must be a whole number" in refused.err
+    unknown = aws("pipeline", "start", "--name", "penguins", *common[:-2], "--input", '{"instance_cont": 2}')
+    assert unknown.code == 2 and "unknown key 'instance_cont'" in unknown.err
     started = aws("pipeline", "start", "--name", "penguins", *common[:-2], "--input", '{"instance_count": 2}',
-                  "--execution-name", "e1")
+                  "--execution-name", "e1", "--json")
     assert started.code == 0, started.err
+    assert started.json()["executionArn"].endswith(":execution:penguins:e1")
 
     status = aws("pipeline", "status", *options, "e1", "--json")
     assert status.code == 0, status.err

@@ -14,7 +14,8 @@ import smtrain
 from smtrain.pipeline.build import Exported, run_uploads
 from smtrain.pipeline.runner import Execution, Runner
 from smtrain.pipeline.spec import Gate
-from tests.pipeline_examples import penguins
+from tests.conftest import REPO
+from tests.pipeline_examples import HYPERPARAMETERS, penguins
 
 ROW = "Adelie,Torgersen,39.1,18.7,181.0,3750.0"
 
@@ -48,20 +49,27 @@ def resources(session: smtrain.Session) -> dict[str, list[str]]:
 
 def test_penguins_end_to_end_with_a_hyperparameter_override(session: smtrain.Session, train_uri: str) -> None:
     exported = penguins(session, channel=train_uri, root="", gate=Gate("train:accuracy", 0.5, champion=True))
-    execution = run(session, exported, {"hyperparameters": {"C": "0.25"}, "threshold": 0.6})
+    execution = run(session, exported, {"hyperparameters": {"C": 0.25, "max-iter": 200}, "threshold": 0.6})
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     visited = [e.state for e in execution.history if e.kind == "Succeeded"]
     assert visited[-1] == "Deployed" and "Check threshold" in visited and "Create endpoint" in visited
 
     job = session.job("penguins-e1-train-0").description
-    assert job["HyperParameters"]["C"] == "0.25"  # the execution input reached the training job
-    assert job["HyperParameters"]["target"] == '"sex"'  # the exported default stayed
+    planned = session.plan_fit(session.training_spec(
+        "penguins.py", source_dir=REPO / "entry_points", channels={"train": train_uri}, job_name="plan",
+        hyperparameters={**HYPERPARAMETERS, "C": 0.25, "max-iter": 200}))
+    expected = next(step.params for step in planned if getattr(step, "operation", "") == "CreateTrainingJob")
+    for key in ("C", "max-iter", "target"):  # the override, encoded exactly as `plan fit` writes it
+        assert job["HyperParameters"][key] == expected["HyperParameters"][key]
+    assert job["HyperParameters"]["C"] == "0.25" and job["HyperParameters"]["target"] == '"sex"'
     client = session.backend.sagemaker()
     package = client.describe_model_package(ModelPackageName=execution.output["package"]["ModelPackageArn"])
-    assert package["ModelApprovalStatus"] == "Approved"
+    assert (package["ModelApprovalStatus"], package["ModelPackageStatus"]) == ("Approved", "Completed")
+    assert "Check package" in visited and visited.index("Check package") < visited.index("Create model")
     model = client.describe_model(ModelName="penguins-e1-model")
     assert model["PrimaryContainer"]["Image"] == job["AlgorithmSpecification"]["TrainingImage"]
     assert session.endpoint("penguins").status == "InService"
+    assert_expiry_tag(session, "penguins")
     assert session.predict("penguins", ROW) in (["male"], ["female"])
 
     again = run(session, exported, name="e2")  # the champion now exists, and the endpoint is updated
@@ -73,6 +81,19 @@ def test_penguins_end_to_end_with_a_hyperparameter_override(session: smtrain.Ses
     assert session.predict("penguins", ROW) in (["male"], ["female"])
     session.teardown("penguins")
     assert resources(session) == {"models": [], "configs": [], "endpoints": []}
+
+
+def assert_expiry_tag(session: smtrain.Session, endpoint: str) -> None:
+    """The pipeline tags its endpoint as `deploy --ttl` does, so `teardown --expired` finds it when it is due."""
+    import datetime as dt
+
+    from smtrain.teardown import endpoint_tags, select_endpoints
+
+    [described] = [e for e in session.list_endpoints() if e["EndpointName"] == endpoint]
+    expires = endpoint_tags(session, described)["smtrain:expires-at"]
+    expires_at = dt.datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    assert select_endpoints(session, expired_only=True, now=expires_at - dt.timedelta(seconds=1)) == []
+    assert select_endpoints(session, expired_only=True, now=expires_at) == [endpoint]
 
 
 def test_a_failing_training_job_takes_the_failure_path(session: smtrain.Session, train_uri: str,
@@ -117,7 +138,7 @@ class Throttled:
         if len(self.names) == 1:
             self.client.create_training_job(**request)  # it even got created: the retry must not reuse the name
             raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}},
-                              "CreateTrainingJob")
+                              "CreateTrainingJob")  # Step Functions reports SageMaker.AmazonSageMakerException
         return self.client.create_training_job(**request)
 
     def __getattr__(self, name: str) -> Any:
@@ -132,7 +153,8 @@ def test_a_retried_step_gets_a_fresh_name(session: smtrain.Session, train_uri: s
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     assert client.names == ["penguins-e1-train-0", "penguins-e1-train-1"]
     assert execution.output["training"]["TrainingJobName"] == "penguins-e1-train-1"
-    assert any(e.kind == "Retrying" and e.state == "Train" for e in execution.history)
+    assert any(e.kind == "Retrying" and e.state == "Train" and "SageMaker.AmazonSageMakerException" in e.detail
+               for e in execution.history)
     deadline = time.monotonic() + 120
     while session.job("penguins-e1-train-0").status == "InProgress" and time.monotonic() < deadline:
         time.sleep(0.2)  # the abandoned first attempt runs on; let it end before the test does

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -42,15 +43,18 @@ def runner(exported: Exported, url: str) -> Runner:
 
 
 def test_the_runner_runs_the_definition_against_moto(exported: Exported, moto_url: str) -> None:
-    execution = runner(exported, moto_url).run({"hyperparameters": {"C": "2"}, "instance_count": 2},
+    execution = runner(exported, moto_url).run({"hyperparameters": {"C": 2, "kernel": "rbf"}, "instance_count": 2},
                                                 name="moto-ok")
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
     sagemaker = client(moto_url, "sagemaker")
     job = sagemaker.describe_training_job(TrainingJobName="penguins-moto-ok-train-0")
-    assert job["HyperParameters"]["C"] == "2"
+    assert (job["HyperParameters"]["C"], job["HyperParameters"]["kernel"]) == ("2", '"rbf"')  # as `fit` encodes
     assert job["HyperParameters"]["sagemaker_job_name"] == '"moto-ok"'
     assert job["ResourceConfig"]["InstanceCount"] == 2
-    assert sagemaker.describe_endpoint(EndpointName="penguins")["EndpointConfigName"] == "penguins-moto-ok-config"
+    endpoint = sagemaker.describe_endpoint(EndpointName="penguins")
+    assert endpoint["EndpointConfigName"] == "penguins-moto-ok-config"
+    tags = {t["Key"]: t["Value"] for t in sagemaker.list_tags(ResourceArn=endpoint["EndpointArn"])["Tags"]}
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", tags["smtrain:expires-at"])  # as `deploy --ttl`
     sagemaker.delete_endpoint(EndpointName="penguins")
 
 

@@ -92,7 +92,7 @@ def test_task_parameters_are_the_plans_requests_key_for_key(exported: Exported) 
     same_keys(states["Train"]["Parameters"], dict(fit[1].params))  # type: ignore[union-attr]
     deploy = plan_deploy(DeploySpec(job_name="j", endpoint_name="penguins", ttl_seconds=3600), config,
                          image_uri="img", role=LOCAL_ROLE, model_data="s3://m", program="penguins.py",
-                         submit_directory="s3://s", tags=[{"Key": "smtrain:ttl-seconds", "Value": "3600"}])
+                         submit_directory="s3://s", tags=[{"Key": "smtrain:expires-at", "Value": "2026"}])
     same_keys(states["Create model"]["Parameters"], dict(deploy[0].params))  # type: ignore[union-attr]
     same_keys(states["Create endpoint config"]["Parameters"], dict(deploy[1].params))  # type: ignore[union-attr]
     same_keys(states["Create endpoint"]["Parameters"], dict(deploy[2].params))  # type: ignore[union-attr]
@@ -110,6 +110,7 @@ def test_run_time_values_are_expressions_never_frozen(exported: Exported) -> Non
                                           "$$.State.RetryCount)")
     assert train["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri.$"] == "$.channels['train']"
     assert train["HyperParameters.$"] == "States.JsonMerge($.hyperparameters, $.sdk, false)"
+    assert states["Encode hyperparameters"]["QueryLanguage"] == "JSONata"  # overrides are plain JSON values
     assert train["ResourceConfig"]["InstanceType.$"] == "$.args.instance_type"
     container = states["Create model"]["Parameters"]["PrimaryContainer"]
     assert container["Image.$"] == "$.training.TrainingImage"  # the training job's own image
@@ -127,12 +128,34 @@ def test_cost_guards_and_retries(session: smtrain.Session) -> None:
     assert spot.definition["TimeoutSeconds"] == 7200
     states = spot.definition["States"]
     assert states["Train"]["Parameters"]["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400}
-    assert {"Key": "smtrain:ttl-seconds", "Value": "3600"} in states["Create endpoint"]["Parameters"]["Tags"]
+    for task in ("Create model", "Create endpoint config", "Create endpoint"):
+        assert {"Key": "smtrain:expires-at", "Value.$": "$.expires_at"} in states[task]["Parameters"]["Tags"]
+    assert states["Promoted"]["Default"] == "Set expiry" and states["Set expiry"]["Next"] == "Create model"
     for name, state in states.items():
+        generic = "SageMaker.SageMakerException" if ":aws-sdk:" in state.get("Resource", "") else \
+            "SageMaker.AmazonSageMakerException"
         for retrier in state.get("Retry", []):
-            assert all(e.startswith("SageMaker.") and ("Throttling" in e or "Internal" in e or "Unavailable" in e)
-                       for e in retrier["ErrorEquals"]), name
+            assert retrier["ErrorEquals"] == [generic] and retrier["MaxAttempts"] == 3, name
+    assert "Retry" not in states["Find group"] and "Retry" not in states["Find endpoint"]  # probes: no retry
     assert "Read metric" not in states and states["Find group"]["Next"] == "Approve"
+
+
+def test_the_expiry_is_the_tag_deploy_ttl_writes(exported: Exported) -> None:
+    """JSONata computes it when the model is created, in the format `smtrain deploy --ttl` writes."""
+    import datetime as dt
+
+    from smtrain.api import ttl_tags
+    from smtrain.pipeline.runner import Execution, Runner
+
+    state = exported.definition["States"]["Set expiry"]
+    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    output, next_state = Runner(exported.definition, None).step(Execution("x"), "Set expiry", state, {"a": 1},
+                                                                {"Execution": {"Name": "x"}, "State": {}})
+    [expected] = ttl_tags(3600)
+    assert next_state == "Create model" and output["a"] == 1
+    assert len(output["expires_at"]) == len(expected["Value"])
+    expires = dt.datetime.strptime(output["expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    assert dt.timedelta(seconds=3600) <= expires - before <= dt.timedelta(seconds=3660)
 
 
 def test_the_plan_hash_is_in_the_comment_and_changes_with_the_plan(session: smtrain.Session) -> None:

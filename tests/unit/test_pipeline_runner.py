@@ -12,7 +12,7 @@ import smtrain
 from smtrain.errors import UsageError
 from smtrain.pipeline.checks import check_definition, check_input
 from smtrain.pipeline.paths import StatesError, evaluate, put, render, select
-from smtrain.pipeline.runner import Runner, load_definition, parse_input
+from smtrain.pipeline.runner import Execution, Runner, error_name, load_definition, parse_input
 from smtrain.pipeline.states import choose, matches
 from tests.pipeline_examples import penguins
 
@@ -85,6 +85,10 @@ def test_choice_rules() -> None:
     (lambda d: d["States"]["Train"].update(Next="Nowhere"), "'Nowhere', which is not a state"),
     (lambda d: d["States"]["Read metric"]["Parameters"].update({"h.$": "States.Hash($.a, 'MD5')"}), "States.Hash"),
     (lambda d: d["States"]["Promoted"]["Choices"][0].update(TimestampEquals="x"), "TimestampEquals"),
+    (lambda d: d["States"]["Train"].update(QueryLanguage="JSONata"), "QueryLanguage 'JSONata' is not supported"),
+    (lambda d: d["States"]["Check input"].update(Parameters={}), "Parameters not supported on a Pass"),
+    (lambda d: d["States"]["Invalid input"].update(Cause="{% $join( %}"), "cannot read the JSONata"),
+    (lambda d: d["States"]["Input valid"]["Choices"][0].update(Variable="$.x"), "exactly a Condition"),
 ])
 def test_the_runner_refuses_what_the_exporter_does_not_emit(definition: dict[str, Any], change: Any,
                                                             message: str) -> None:
@@ -96,44 +100,71 @@ def test_the_runner_refuses_what_the_exporter_does_not_emit(definition: dict[str
         Runner(changed, client=None)
 
 
-@pytest.mark.parametrize(("execution_input", "message"), [
-    ({"instance_cont": 2}, "unknown key 'instance_cont'"),
+class NoCalls:
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"{name} was called")
+
+
+BAD_INPUTS = [
+    ({"instance_cont": 2}, "unknown key 'instance_cont' in input"),
     ({"instance_count": "2"}, "instance_count must be a whole number"),
     ({"threshold": "high"}, "threshold must be a number"),
     ({"channels": {"validation": "s3://x/"}}, "unknown key 'validation' in channels"),
     ({"channels": {"train": 3}}, "channels.train must be a string"),
-    ({"hyperparameters": {"C": 0.5}}, "must be an object of strings"),
-    ({"hyperparameters": {"sagemaker_program": "\"x.py\""}}, "set by the pipeline"),
+    ({"hyperparameters": "C=0.5"}, "hyperparameters must be"),
+    ({"hyperparameters": {"sagemaker_program": "x.py"}}, "set by the pipeline"),
     ({"endpoint_name": ["a"]}, "endpoint_name must be a string"),
-])
-def test_bad_execution_input_is_refused_before_anything_starts(definition: dict[str, Any],
-                                                              execution_input: dict[str, Any], message: str) -> None:
+]
+
+
+@pytest.mark.parametrize(("execution_input", "message"), BAD_INPUTS)
+def test_the_python_check_refuses_bad_input(definition: dict[str, Any], execution_input: dict[str, Any],
+                                            message: str) -> None:
+    """What `start` and `run --local` check before anything starts."""
     with pytest.raises(UsageError, match=message):
         check_input(definition, execution_input)
 
-    class NoCalls:
-        def __getattr__(self, name: str) -> Any:
-            raise AssertionError(f"{name} was called")
 
-    with pytest.raises(UsageError):
-        Runner(definition, NoCalls()).run(execution_input, name="bad")
+@pytest.mark.parametrize(("execution_input", "message"), BAD_INPUTS)
+def test_the_definition_itself_refuses_bad_input(definition: dict[str, Any], execution_input: dict[str, Any],
+                                                 message: str) -> None:
+    """Step Functions cannot run the Python check: the definition's first states refuse the same input."""
+    execution = Runner(definition, NoCalls()).run(execution_input, name="bad")
+    assert (execution.status, execution.error) == ("FAILED", "InvalidInput")
+    assert message in execution.cause
+
+
+def test_the_definition_names_every_unknown_key_and_what_it_accepts(definition: dict[str, Any]) -> None:
+    execution = Runner(definition, NoCalls()).run({"instance_cont": 2, "thresold": 1, "instance_count": 1.5},
+                                                  name="bad")
+    assert execution.cause == ("unknown keys 'instance_cont', 'thresold' in input; accepted: channels, "
+                               "hyperparameters, instance_type, instance_count, threshold, endpoint_name; "
+                               "instance_count must be a whole number")
+    with pytest.raises(UsageError, match="unknown key 'instance_cont' in input") as caught:
+        check_input(definition, {"instance_cont": 2})
+    assert "accepted: channels, hyperparameters, instance_type" in caught.value.render()
 
 
 def test_good_input_passes(definition: dict[str, Any]) -> None:
-    check_input(definition, {"channels": {"train": "s3://b/t/"}, "hyperparameters": {"C": "0.1"},
-                             "instance_type": "ml.m5.xlarge", "instance_count": 2, "threshold": 1,
-                             "endpoint_name": "other"})
-
-
-def test_the_definition_checks_types_too(definition: dict[str, Any]) -> None:
-    """Step Functions cannot run the runner's checks, so the first state refuses mistyped values."""
-    check = definition["States"]["Check input"]
+    good = {"channels": {"train": "s3://b/t/"}, "hyperparameters": {"C": 0.1, "kernel": "rbf"},
+            "instance_type": "ml.m5.xlarge", "instance_count": 2, "threshold": 1, "endpoint_name": "other"}
+    check_input(definition, good)
     context = {"Execution": {"Name": "x"}, "State": {}}
-    assert choose(check, {"instance_count": "2"}, context) == "Invalid input"
-    assert choose(check, {"channels": "s3://b/"}, context) == "Invalid input"
-    assert choose(check, {"hyperparameters": {"C": 0.5}}, context) == "Invalid input"
-    assert choose(check, {"instance_count": 2, "hyperparameters": {"C": "0.5"}}, context) == "Apply defaults"
-    assert "instance_count (number)" in definition["States"]["Invalid input"]["Cause"]
+    checked = Runner(definition, NoCalls()).step(Execution("x"), "Check input", definition["States"]["Check input"],
+                                                 good, context)
+    assert checked == ({"problems": [], "input": good}, "Input valid")
+
+
+def test_hyperparameters_are_encoded_as_plan_fit_encodes_them(definition: dict[str, Any]) -> None:
+    from smtrain.spec import encode_hyperparameters
+
+    given = {"max_leaf_nodes": 31, "C": 0.25, "kernel": "rbf", "shuffle": True, "quoted": 'say "hi"'}
+    state = definition["States"]["Encode hyperparameters"]
+    context = {"Execution": {"Name": "x"}, "State": {}}
+    output, _ = Runner(definition, NoCalls()).step(Execution("x"), "Encode hyperparameters", state,
+                                                   {"defaults": {}, "input": {"hyperparameters": given}}, context)
+    assert output["input"]["hyperparameters"] == encode_hyperparameters(given)
+    assert output["input"]["channels"] == {}
 
 
 def test_documents_and_input_text() -> None:
@@ -211,3 +242,31 @@ def test_spot_training_keeps_its_cost_guards(home: Path) -> None:
     assert train["StoppingCondition"] == {"MaxRuntimeInSeconds": 86400, "MaxWaitTimeInSeconds": 7200}
     assert train["CheckpointConfig"] == {
         "S3Uri.$": "States.Format('s3://b/smtrain/penguins-{}/checkpoints/', $$.Execution.Name)"}
+
+
+def test_error_names_are_step_functions_names() -> None:
+    """A modelled SageMaker error keeps its name; throttling and validation get the SDK's generic one."""
+    assert error_name("ResourceNotFound", sdk=True) == "SageMaker.ResourceNotFoundException"
+    assert error_name("ResourceLimitExceeded", sdk=False) == "SageMaker.ResourceLimitExceededException"
+    assert error_name("ConflictException", sdk=True) == "SageMaker.ConflictException"
+    assert error_name("ThrottlingException", sdk=True) == "SageMaker.SageMakerException"
+    assert error_name("ThrottlingException", sdk=False) == "SageMaker.AmazonSageMakerException"
+    assert error_name("ValidationException", sdk=False) == "SageMaker.AmazonSageMakerException"
+
+
+def test_a_failed_model_package_takes_the_failure_path(definition: dict[str, Any]) -> None:
+    fake = FakeSageMaker(finish_after=1, metrics=[{"MetricName": "train:accuracy", "Value": 0.9}])
+    statuses = iter(["Pending", "InProgress", "Failed"])
+    fake.list_model_packages = lambda **_: {"ModelPackageSummaryList": []}  # type: ignore[attr-defined]
+    fake.create_model_package = lambda **_: {"ModelPackageArn": "arn:pkg/1"}  # type: ignore[attr-defined]
+    fake.describe_model_package = lambda **_: {  # type: ignore[attr-defined]
+        "ModelPackageArn": "arn:pkg/1", "ModelPackageStatus": next(statuses)}
+    deleted: list[str] = []
+    for operation in ("delete_endpoint_config", "delete_model"):
+        setattr(fake, operation, lambda _op=operation, **_: deleted.append(_op) or {})
+    waits: list[float] = []
+    execution = Runner(definition, fake, sleep=waits.append).run({}, name="pkg")
+    assert (execution.status, execution.error) == ("FAILED", "ModelPackageFailed")
+    assert "arn:pkg/1" in execution.cause
+    assert waits == [5, 10]  # it backs off between polls
+    assert deleted == ["delete_endpoint_config", "delete_model"]
