@@ -22,7 +22,7 @@ PIPELINE_OPTIONS = [
     click.option("--approve", is_flag=True, help="Register a model that passes the gate as Approved."),
     click.option("--endpoint-name", default="", help="Default: the pipeline's name."),
     click.option("--serving-instance-type", default="", help="Endpoint instance type."),
-    click.option("--serving-instance-count", default=1, type=int, show_default=True),
+    click.option("--serving-instance-count", default=1, type=int, show_default=True, help="Endpoint instance count."),
     click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int,
                  help="Serverless endpoint with this much memory (MB)."),
     click.option("--ttl", "ttl_seconds", default=0, type=int,

@@ -8,8 +8,7 @@ from smtrain.cli import cli
 from smtrain.cli.docs import walk
 
 # Commands owned elsewhere that have yet to take --json / describe every option (issue 10; see the report).
-NOT_YET_JSON = {"smtrain checkout", "smtrain ci init", "smtrain pipeline deploy", "smtrain pipeline export",
-                "smtrain pipeline start", "smtrain report"}
+NOT_YET_JSON = {"smtrain pipeline deploy", "smtrain pipeline export", "smtrain pipeline start"}
 NOT_YET_HELP = {"smtrain pipeline deploy", "smtrain pipeline export", "smtrain pipeline run",
                 "smtrain pipeline status"}
 
@@ -50,3 +49,13 @@ def test_plan_fit_takes_every_fit_option_but_the_run_ones() -> None:
     run_only = {"--wait", "--no-wait", "--verbose"}
     assert option_names(commands["smtrain fit"]) - run_only == option_names(commands["smtrain plan fit"])
     assert "--max-runtime" in option_names(commands["smtrain fit"])
+
+
+def test_every_command_takes_quiet_and_debug() -> None:
+    missing = [name for name, command in leaf_commands() if not {"--quiet", "--debug"} <= option_names(command)]
+    assert missing == []
+
+
+def test_the_top_level_takes_every_global_option() -> None:
+    assert {"--backend", "--region", "--profile", "--role", "--bucket", "--home", "--debug", "--json",
+            "--quiet"} <= option_names(cli)
