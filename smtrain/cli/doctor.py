@@ -41,7 +41,8 @@ def doctor(rebuild: bool, as_json: bool, **settings: Any) -> int:
                 info(f"ok: {finding.text}")
     problems = [f for f in findings if f.problem]
     if problems and not as_json:
-        important("hint: `smtrain doctor --rebuild` rebuilds the index from the saved records; fix permissions as shown")
+        important("hint: `smtrain doctor --rebuild` rebuilds the index from the saved records; "
+                  "fix permissions as shown")
     return 1 if problems else 0
 
 
