@@ -34,7 +34,7 @@ def prepare(csv_path: str | None, target: str, numeric: str | None, categorical:
         options["numeric"] = [c for c in numeric.split(",") if c]
     if categorical is not None:
         options["categorical"] = [c for c in categorical.split(",") if c]
-    data = session.prepare(csv_path, out_dir=out_dir, name=name, progress=not is_quiet(), **options)
+    data = session.prepare(csv_path, out_dir=out_dir, name=name, **options)
     if as_json:
         emit_json({"train": data.train_uri, "test": data.test_uri, "hyperparameters": data.hyperparameters()})
         return
