@@ -124,6 +124,39 @@ def unknown_setting_hint(key: str, source: str) -> str:
     return did_you_mean(key, _SETTABLE, render=render) or f"known settings: {', '.join(_SETTABLE)}"
 
 
+# SMTRAIN_* variables that are not settings: read elsewhere by smtrain, or set by the workflows it writes.
+OTHER_VARIABLES = frozenset({
+    "SMTRAIN_DEBUG", "SMTRAIN_FRAMEWORK_CACHE", "SMTRAIN_GITLAB_TOKEN", "SMTRAIN_TEST_REAL_AWS",
+    # set by smtrain for its own child processes
+    "SMTRAIN_JOB_TOKEN", "SMTRAIN_KEEPER_PID", "SMTRAIN_READY_FD", "SMTRAIN_SERVING_REQUIREMENTS_INSTALLED",
+})
+
+
+def misspelt_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | None = None) -> list[str]:
+    """A warning for each SMTRAIN_* name in the environment or the project's .env that smtrain does not know.
+
+    A warning, not an error: such a name is ignored, and other tools may set their own SMTRAIN_* variables.
+    """
+    environ = os.environ if environ is None else environ
+    here = cwd or Path.cwd()
+    dotenv = (find_project(here) or here) / ".env"
+    known = {env_name(name) for name in _SETTABLE} | OTHER_VARIABLES
+    places = [("the environment", environ)]
+    if dotenv.is_file():
+        places.append((str(dotenv), _read_dotenv(dotenv)))
+    warnings = []
+    for place, variables in places:
+        for name in sorted(variables):
+            if name.startswith("SMTRAIN_") and name not in known:
+                from smtrain.suggest import closest
+
+                near = closest(name.removeprefix("SMTRAIN_").lower(), _SETTABLE)
+                hint = (f"did you mean {' or '.join(env_name(n) for n in near)}?" if near
+                        else f"known settings: {', '.join(env_name(n) for n in _SETTABLE)}")
+                warnings.append(f"{name} (in {place}) is not an smtrain setting and is ignored; {hint}")
+    return warnings
+
+
 # Settings that count or measure something: the least SageMaker accepts (its service model says 1 for each).
 _AT_LEAST_ONE = ("instance_count", "volume_size_gb", "max_runtime_seconds")
 MAX_PORT = 65535

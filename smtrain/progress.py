@@ -1,7 +1,8 @@
 """Signs of life during long waits: a spinner with the elapsed time and the current status.
 
 Shown only on a terminal: off a terminal (a pipe, a notebook, CI), with
-``NO_COLOR`` set, or when quiet, a wait shows nothing, so logs stay clean.
+``NO_COLOR`` set, or when quiet (``smtrain --quiet``: see :func:`silenced`),
+a wait shows nothing, so logs stay clean.
 """
 
 from __future__ import annotations
@@ -13,9 +14,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, TextIO
 
+_silenced = [False]  # a one-process switch: the CLI's --quiet holds for the whole command
+
+
+@contextmanager
+def silenced() -> Iterator[None]:
+    """No spinner and no progress bar anywhere in this process during the block."""
+    previous, _silenced[0] = _silenced[0], True
+    try:
+        yield
+    finally:
+        _silenced[0] = previous
+
 
 def spinner_wanted(stream: TextIO, *, quiet: bool = False) -> bool:
-    return not quiet and "NO_COLOR" not in os.environ and stream.isatty()
+    """Whether live progress (a spinner, a bar) may be drawn on ``stream``."""
+    return not (quiet or _silenced[0]) and "NO_COLOR" not in os.environ and stream.isatty()
 
 
 class Waiting:

@@ -262,8 +262,12 @@ def atomic_copy(source: Path, destination: Path, advance: Progress) -> None:
 
 @contextmanager
 def progress_bar(total: int, *, enabled: bool, label: str) -> Iterator[Progress]:
-    """A rich bar of bytes on stderr; a no-op unless enabled and stderr is a terminal."""
-    if not enabled or total == 0:
+    """A rich bar of bytes on stderr; a no-op unless enabled and stderr is a terminal (nor NO_COLOR, nor --quiet)."""
+    import sys
+
+    from smtrain.progress import spinner_wanted
+
+    if not enabled or total == 0 or not spinner_wanted(sys.stderr):
         yield _ignore
         return
     from rich.console import Console

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from smtrain.cli.common import info
+from smtrain.cli.common import emit_json, important, info, output_options
 from smtrain.cli.runs import read_options
 from smtrain.errors import UsageError
 
@@ -23,8 +24,10 @@ if TYPE_CHECKING:
 @click.option("--gate", default="", metavar="METRIC>=VALUE",
               help="Exit 1 unless this run's metric satisfies the condition, e.g. 'test:accuracy>=0.9'.")
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), help="Write the Markdown here, not to stdout.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the run, baseline, comparison, gate result and Markdown as JSON on stdout.")
 @read_options
-def report(job_name: str, baseline: str, group: str, gate: str, out_path: str | None, config: Config,
+def report(job_name: str, baseline: str, group: str, gate: str, out_path: str | None, as_json: bool, config: Config,
            source: str) -> int:
     """Markdown for a pull request: metrics with deltas, hyperparameters, environment, links; uploads nothing."""
     from smtrain.errors import NotFoundError
@@ -46,12 +49,25 @@ def report(job_name: str, baseline: str, group: str, gate: str, out_path: str | 
     if out_path:
         Path(out_path).write_text(text, encoding="utf-8")
         info(f"report written to {out_path}")
-    else:
+    if as_json:
+        emit_json({"name": run.name, "backend": run.backend, "status": run.status, "metrics": run.metrics,
+                   "baseline": comparison.a.name if comparison else None, "note": note,
+                   "comparison": comparison.to_json() if comparison else None, "gate": gate_record(result),
+                   "out": str(Path(out_path).resolve()) if out_path else None, "markdown": text})
+    elif not out_path:
         click.echo(text)
     if result is not None:
-        info(f"gate {result}")
+        (info if result.passed else important)(f"gate {result}")
         return 0 if result.passed else 1
     return 0
+
+
+def gate_record(result: Any) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    condition = result.condition
+    return {"condition": str(condition), "metric": condition.name, "operator": condition.op,
+            "threshold": condition.value, "value": result.value, "passed": result.passed}
 
 
 @click.group()
@@ -68,8 +84,10 @@ def ci() -> None:
 @click.option("--group", required=True, help="Model package group that main's models are registered in.")
 @click.option("--branch", default="main", show_default=True, help="The release branch.")
 @click.option("--force", is_flag=True, help="Replace an existing workflow file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the file written and its settings as JSON on stdout.")
+@output_options
 def ci_init(provider: str, entry_point: str, source_dir: str, channel: str, gate: str, group: str, branch: str,
-            force: bool) -> None:
+            force: bool, as_json: bool) -> None:
     """Write the CI workflow: OIDC to AWS, fit --no-wait, report on the pull request, register on main."""
     from smtrain.runs import query, workflows
     from smtrain.spec import check_name
@@ -86,8 +104,12 @@ def ci_init(provider: str, entry_point: str, source_dir: str, channel: str, gate
         raise UsageError(f"{path} exists", where="ci init", hint="add --force to replace it; nothing was written")
     settings = workflows.CiSettings(entry_point=entry_point, source_dir=source_dir, channel=channel, gate=gate,
                                     group=group, branch=branch)
+    replaced = path.exists()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(workflows.render(provider, settings), encoding="utf-8")
+    if as_json:
+        emit_json({"provider": provider, "path": str(path.resolve()), "replaced": replaced, **asdict(settings)})
+        return
     info(f"wrote {path}; set the variables its header lists, then push")
 
 

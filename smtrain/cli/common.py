@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 GLOBAL_OPTIONS_HELP = (
     "Every command takes --backend local|sagemaker, --region, --profile, --role, --bucket, --home, --debug, "
-    "before or after its name. "
+    "--json and --quiet, before or after its name. "
     "Settings come from flags, then the environment and .env (SMTRAIN_*), then smtrain.toml."
 )
 SETTING_OPTIONS = ("backend", "region", "profile", "home", "role", "bucket", "kms_key")
@@ -39,9 +39,48 @@ def setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
+QUIET_OPTION = click.option("--quiet", is_flag=True,
+                            help="Print only results, warnings and errors: no progress, spinner, log or hints.")
+GLOBAL_JSON_OPTION = click.option("--json", "as_json", is_flag=True,
+                                  help="Print the command's result as JSON on stdout (as the command's --json).")
+QUIET_KEY = "smtrain.quiet"
+
+
 def global_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """The same flags on the top-level group: `smtrain --backend sagemaker ls` works like `smtrain ls --backend ...`."""
-    return setting_options(command)
+    return setting_options(GLOBAL_JSON_OPTION(QUIET_OPTION(command)))
+
+
+def run_command(command: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """Run a command's body: --json and --quiet count before or after its name; misspelt settings are warned of.
+
+    Called only once click has parsed the command line, so `--help` never pays for the checks.
+    """
+    given_before = given_before_command()
+    quiet = bool(kwargs.pop("quiet", False) or given_before.get("quiet"))
+    if "as_json" in kwargs and given_before.get("as_json"):
+        kwargs["as_json"] = True
+    click.get_current_context().meta[QUIET_KEY] = quiet
+    warn_misspelt_settings()
+    if not quiet:
+        return command(**kwargs)
+    from smtrain.progress import silenced
+
+    with silenced():
+        return command(**kwargs)
+
+
+def warn_misspelt_settings() -> None:
+    """One warning per unknown SMTRAIN_* variable (environment or .env), naming the closest setting."""
+    from smtrain.config import misspelt_settings
+
+    for warning in misspelt_settings():
+        click.echo(f"warning: {warning}", err=True)
+
+
+def is_quiet() -> bool:
+    ctx = click.get_current_context(silent=True)
+    return bool(ctx is not None and ctx.meta.get(QUIET_KEY))
 
 
 def given_before_command() -> dict[str, Any]:
@@ -53,6 +92,7 @@ def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Add the shared settings flags and --debug to a command; a flag given before the command name counts too."""
 
     @setting_options
+    @QUIET_OPTION
     @functools.wraps(command)
     def wrapper(**kwargs: Any) -> Any:
         kwargs.pop("debug")
@@ -60,7 +100,20 @@ def common_options(command: Callable[..., Any]) -> Callable[..., Any]:
         for name in SETTING_OPTIONS:
             if kwargs.get(name) is None and given_before.get(name) is not None:
                 kwargs[name] = given_before[name]
-        return command(**kwargs)
+        return run_command(command, kwargs)
+
+    return wrapper
+
+
+def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--quiet and --debug for a command that reads no settings (`ci init`); --json counts before its name too."""
+
+    @click.option("--debug", is_flag=True, help="Show tracebacks.")
+    @QUIET_OPTION
+    @functools.wraps(command)
+    def wrapper(**kwargs: Any) -> Any:
+        kwargs.pop("debug")
+        return run_command(command, kwargs)
 
     return wrapper
 
@@ -71,7 +124,7 @@ def make_session(settings: dict[str, Any], *, quiet: bool = False, **extra: Any)
 
     overrides = {name: settings.pop(name) for name in SETTING_OPTIONS if name in settings}
     overrides.update(extra)
-    return Session(quiet=quiet, **{k: v for k, v in overrides.items() if v is not None})
+    return Session(quiet=quiet or is_quiet(), **{k: v for k, v in overrides.items() if v is not None})
 
 
 def to_jsonable(value: Any) -> Any:
@@ -87,4 +140,11 @@ def emit_json(obj: Any) -> None:
 
 
 def info(message: str) -> None:
+    """A line for the user on stderr; --quiet leaves it out."""
+    if not is_quiet():
+        click.echo(message, err=True)
+
+
+def important(message: str) -> None:
+    """A line on stderr that --quiet keeps: why a command failed."""
     click.echo(message, err=True)

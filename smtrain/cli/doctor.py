@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from smtrain.cli.common import common_options, emit_json, info
+from smtrain.cli.common import common_options, emit_json, important, info
 
 
 @click.command()
@@ -35,10 +35,14 @@ def doctor(rebuild: bool, as_json: bool, **settings: Any) -> int:
         emit_json([{"problem": f.problem, "text": f.text} for f in findings])
     else:
         for finding in findings:
-            info(("problem: " if finding.problem else "ok: ") + finding.text)
+            if finding.problem:
+                important(f"problem: {finding.text}")  # --quiet keeps the problems, drops the "ok" lines
+            else:
+                info(f"ok: {finding.text}")
     problems = [f for f in findings if f.problem]
     if problems and not as_json:
-        info("hint: `smtrain doctor --rebuild` rebuilds the index from the saved records; fix permissions as shown")
+        important("hint: `smtrain doctor --rebuild` rebuilds the index from the saved records; "
+                  "fix permissions as shown")
     return 1 if problems else 0
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from smtrain.cli.common import given_before_command
+from smtrain.cli.common import QUIET_OPTION, given_before_command, info, run_command
 from smtrain.runs.record import Run
 
 DEFAULT_LIMIT = 20
@@ -38,9 +38,14 @@ FIXED_COLUMNS = ("run", "status", "age", "duration")
 @click.option("--profile", help="AWS profile (sagemaker backend).")
 @click.option("--home", type=click.Path(file_okay=False), help="Local state folder (default: the project's .smtrain).")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
-def list_command(source: str | None, statuses: tuple[str, ...], tags: tuple[str, ...], conditions: tuple[str, ...],
-                 sort_key: str, limit: int, show_all: bool, as_json: bool, debug: bool, **settings: Any) -> None:
+@QUIET_OPTION
+def list_command(debug: bool, **options: Any) -> None:
     """List runs, local and on SageMaker, with hyperparameters, metrics, tags and endpoints."""
+    run_command(list_runs, options)
+
+
+def list_runs(source: str | None, statuses: tuple[str, ...], tags: tuple[str, ...], conditions: tuple[str, ...],
+              sort_key: str, limit: int, show_all: bool, as_json: bool, **settings: Any) -> None:
     from smtrain.config import load_config
     from smtrain.runs import store
 
@@ -66,9 +71,9 @@ def list_command(source: str | None, statuses: tuple[str, ...], tags: tuple[str,
         click.echo("".join("\t".join(row) + "\n" for row in [list(COLUMNS)] + [cells(r, full=True, now=now)
                                                                               for r in shown]), nl=False)
     if len(shown) < total:
-        click.echo(f"{len(shown)} of {total} runs shown; --all shows every one, --limit N more", err=True)
+        info(f"{len(shown)} of {total} runs shown; --all shows every one, --limit N more")
     elif not total and not as_json:
-        click.echo("no runs" + (" match" if statuses or tags or conditions else ""), err=True)
+        info("no runs" + (" match" if statuses or tags or conditions else ""))
 
 
 def cells(run: Run, *, full: bool = False, now: dt.datetime | None = None) -> list[str]:

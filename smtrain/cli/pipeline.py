@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from smtrain.cli.common import SETTING_OPTIONS, common_options, emit_json, info, make_session
+from smtrain.cli.common import SETTING_OPTIONS, common_options, emit_json, important, info, make_session
 from smtrain.cli.train import FIT_OPTIONS, fit_arguments
 
 DEPLOY_KEYS = ("endpoint_name", "serving_instance_type", "serving_instance_count", "serverless_memory_mb",
@@ -220,8 +220,9 @@ def run_command(local: bool, input_text: str, definition_path: str | None, execu
     records.save(session.config.home, pipeline_name or "unnamed", definition, execution)
     if as_json:
         emit_json(execution.as_dict())
-    info(f"execution {name}: {execution.status}" + (f" ({execution.error}: {execution.cause})"
-                                                      if execution.error else ""))
+    outcome = f"execution {name}: {execution.status}" + (f" ({execution.error}: {execution.cause})"
+                                                          if execution.error else "")
+    (info if execution.status == "SUCCEEDED" else important)(outcome)
     return 0 if execution.status == "SUCCEEDED" else 1
 
 
@@ -314,27 +315,28 @@ def local_status(session: Any, name: str, execution: str, definition: dict[str, 
 
 
 def print_status(report: dict[str, Any]) -> None:
+    """The status report on stdout: it is the command's result, so --quiet keeps it."""
     if report["upToDate"] is None:
-        info(f"state machine {report['stateMachineArn']}: plan {report['deployedPlan'] or 'unknown'} "
-             "(give the pipeline's options to compare it with the current export)")
+        click.echo(f"state machine {report['stateMachineArn']}: plan {report['deployedPlan'] or 'unknown'} "
+                   "(give the pipeline's options to compare it with the current export)")
     elif report["upToDate"]:
-        info(f"state machine {report['stateMachineArn']}: up to date ({report['currentPlan']})")
+        click.echo(f"state machine {report['stateMachineArn']}: up to date ({report['currentPlan']})")
     else:
-        info(f"state machine {report['stateMachineArn']}: DIFFERS from the current export "
-             f"(deployed {report['deployedPlan'] or 'unknown'}, now {report['currentPlan']}); "
-             "run `smtrain pipeline deploy` to update it")
+        click.echo(f"state machine {report['stateMachineArn']}: DIFFERS from the current export "
+                   f"(deployed {report['deployedPlan'] or 'unknown'}, now {report['currentPlan']}); "
+                   "run `smtrain pipeline deploy` to update it")
     execution = report.get("execution")
     if not execution:
-        info("no execution yet")
+        click.echo("no execution yet")
         return
-    info(f"execution {execution['name']}: {execution['status']}")
+    click.echo(f"execution {execution['name']}: {execution['status']}")
     for state, status in execution["states"].items():
-        info(f"  {status:>9}  {state}")
+        click.echo(f"  {status:>9}  {state}")
     for label, key in (("training job", "trainingJob"), ("gate", "gate"), ("endpoint", "endpoint")):
         if execution.get(key):
-            info(f"  {label}: {execution[key]}")
+            click.echo(f"  {label}: {execution[key]}")
     if execution.get("error"):
-        info(f"  error: {execution['error']}: {execution['cause']}")
+        click.echo(f"  error: {execution['error']}: {execution['cause']}")
 
 
 COMMANDS = [pipeline]

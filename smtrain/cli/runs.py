@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from smtrain.cli.common import given_before_command, info
+from smtrain.cli.common import QUIET_OPTION, emit_json, given_before_command, info, run_command
 from smtrain.errors import UsageError
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 
 def read_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Where runs are read from: --backend local|sagemaker|all, --region, --profile, --home, --debug."""
+    """Where runs are read from: --backend local|sagemaker|all, --region, --profile, --home, --debug; and --quiet."""
 
     @click.option("--backend", "source", type=click.Choice(["local", "sagemaker", "all"]),
                   help="Where to look for the run (default: local, then SageMaker when it is the backend).")
@@ -31,6 +31,7 @@ def read_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @click.option("--profile", help="AWS profile (sagemaker backend).")
     @click.option("--home", type=click.Path(file_okay=False), help="Local state folder (default: the project's).")
     @click.option("--debug", is_flag=True, help="Show tracebacks.")
+    @QUIET_OPTION
     @functools.wraps(command)
     def wrapper(source: str | None, region: str | None, profile: str | None, home: str | None,
                 debug: bool, **kwargs: Any) -> Any:
@@ -40,7 +41,8 @@ def read_options(command: Callable[..., Any]) -> Callable[..., Any]:
         region, profile, home = (value or given_before.get(name) for name, value in
                                  (("region", region), ("profile", profile), ("home", home)))
         config = load_config({"region": region, "profile": profile, "home": home})
-        return command(config=config, source=source or given_before.get("backend", ""), **kwargs)
+        return run_command(command, {"config": config, "source": source or given_before.get("backend", ""),
+                                     **kwargs})
 
     return wrapper
 
@@ -176,8 +178,10 @@ def _resolve(config: Config, name: str, other: str, group: str, source: str) -> 
 @click.argument("job_name")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--model", is_flag=True, help="Also extract the model into DIRECTORY/model.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the run, the folder and the files written as JSON on stdout.")
 @read_options
-def checkout(job_name: str, directory: str | None, model: bool, config: Config, source: str) -> None:
+def checkout(job_name: str, directory: str | None, model: bool, as_json: bool, config: Config, source: str) -> None:
     """Write a run's source code (and with --model its model) into DIRECTORY (default ./JOB_NAME).
 
     DIRECTORY must be new or empty: nothing is ever overwritten.
@@ -186,9 +190,21 @@ def checkout(job_name: str, directory: str | None, model: bool, config: Config, 
 
     run = store.get_run(config, job_name, source=source)
     dest = artifacts.checkout(config, run, Path(directory or job_name), model=model)
+    if as_json:
+        emit_json(checkout_record(run, dest, model))
+        return
     info(f"{run.name}: source{' and model' if model else ''} written to {dest}")
     if run.entry_point:
         info(f"re-run it: smtrain fit --entry-point {run.entry_point} --source-dir {dest} ...")
+
+
+def checkout_record(run: Run, dest: Path, model: bool) -> dict[str, Any]:
+    """What `checkout --json` prints: the run, where its code went, and every file written (relative paths)."""
+    files = sorted(path.relative_to(dest).as_posix() for path in dest.rglob("*") if path.is_file())
+    return {"name": run.name, "backend": run.backend, "status": run.status, "directory": str(dest.resolve()),
+            "entry_point": run.entry_point, "source_uri": run.source_uri,
+            "model_data": run.model_data if model else None,
+            "model_directory": str((dest / "model").resolve()) if model else None, "files": files}
 
 
 COMMANDS = [show, diff, checkout]

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from smtrain.cli.common import KMS_KEY_OPTION, common_options, emit_json, info, make_session
+from smtrain.cli.common import KMS_KEY_OPTION, common_options, emit_json, important, info, is_quiet, make_session
 
 
 @click.command()
@@ -166,11 +166,12 @@ def report_job(description: dict[str, Any], *, waited: bool = True, config: Any 
         from smtrain.workflow import without_traceback
 
         reason = description.get("FailureReason", "")
-        reason = without_traceback(reason) if waited else reason  # the streamed log showed the traceback
+        if waited and not is_quiet():  # the streamed log showed the traceback (--quiet streams no log)
+            reason = without_traceback(reason)
         detail = description.get("SecondaryStatus", "")
         detail = f" ({detail})" if detail and detail != status else ""
-        info(f"{name}: {status}{detail}" + (f"\n{reason}" if reason else ""))
-        info(f"the whole log: `{suggest(config or Config(), 'logs', name, '--no-follow')}`")
+        important(f"{name}: {status}{detail}" + (f"\n{reason}" if reason else ""))
+        important(f"the whole log: `{suggest(config or Config(), 'logs', name, '--no-follow')}`")
         return 1
     if not waited:
         from smtrain.config import Config
@@ -189,13 +190,15 @@ def report_job(description: dict[str, Any], *, waited: bool = True, config: Any 
 def logs(job_name: str, follow: bool, as_json: bool, **settings: Any) -> int:
     """Print a training job's log (live while it runs) to stdout; status lines go to stderr."""
     from smtrain.runs.store import require_store
-    from smtrain.workflow import Reporter
+    from smtrain.workflow import QuietReporter, Reporter
 
-    class LogToStdout(Reporter):
+    base = QuietReporter if is_quiet() else Reporter  # --quiet: the log alone, no status lines or spinner
+
+    class LogToStdout(base):  # type: ignore[valid-type,misc]
         def log_line(self, line: str) -> None:
             self.write(line, sys.stdout)
 
-    session = make_session(settings, reporter=Reporter() if as_json else LogToStdout())
+    session = make_session(settings, reporter=base() if as_json else LogToStdout())
     require_store(session.config, f"no training job {job_name}")  # reading a log never creates a store
     job = session.logs(job_name, follow=follow)
     if as_json:

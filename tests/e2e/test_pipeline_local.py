@@ -79,7 +79,7 @@ def test_export_then_run_the_penguins_pipeline_locally(cli: Cli, workdir: Path) 
     assert status.code == 0, status.err
     for line in ("up to date", "execution first: SUCCEEDED", "succeeded  Check threshold", "caught  Find endpoint",
                  "training job: penguins-first-train-0", "gate: passed (Approved)", "endpoint: penguins"):
-        assert line in status.err
+        assert line in status.out
     record = workdir / ".smtrain" / "pipelines" / "penguins" / "first.json"
     assert record.stat().st_mode & 0o077 == 0  # it holds the execution's input: the owner's only
 
@@ -153,9 +153,9 @@ def test_deploy_start_and_status_on_step_functions(cli: Cli, workdir: Path, moto
     report = status.json()
     assert report["upToDate"] is True and report["execution"]["name"] == "e1"
     stale = aws("pipeline", "status", *options, "--hp", "C=2")
-    assert stale.code == 0 and "DIFFERS from the current export" in stale.err
+    assert stale.code == 0 and "DIFFERS from the current export" in stale.out
     updated = aws("pipeline", "deploy", *options, "--hp", "C=2", "--state-machine-role",
                   "arn:aws:iam::123456789012:role/sfn")
     assert updated.code == 0 and "updated arn:aws:states" in updated.err
-    assert "up to date" in aws("pipeline", "status", *options, "--hp", "C=2").err
+    assert "up to date" in aws("pipeline", "status", *options, "--hp", "C=2").out
     assert "AWS_SECRET_ACCESS_KEY" not in os.environ  # the test never borrowed the developer's credentials
