@@ -3,7 +3,9 @@
 A block runs in a fresh copy of the project with a clean environment: bash blocks
 with ``bash -euo pipefail``, Python blocks with this interpreter. A block preceded
 by ``<!-- readme-test: skip: WHY -->`` is not run here and must say why (where it
-is covered instead); ``<!-- readme-test: sagemaker -->`` runs against a moto server.
+is covered instead); ``<!-- readme-test: sagemaker -->`` runs against a moto server;
+``<!-- readme-test: shells -->`` runs each line in the shell its comment names, then
+asks that shell to complete ``smtrain dep``.
 
 A sagemaker block runs as written, every line of it: the test only supplies what a
 user's shell and account would (``AWS_ENDPOINT_URL`` pointing at moto, dummy
@@ -64,7 +66,8 @@ def test_every_block_is_run_or_says_why_not() -> None:
     found = blocks()
     assert len(found) >= 5
     for line, mode, _, _ in found:
-        assert mode in ("local", "sagemaker") or re.fullmatch(r"skip: .{10,}", mode), f"README.md:{line}: {mode!r}"
+        run = mode in ("local", "sagemaker", "shells")
+        assert run or re.fullmatch(r"skip: .{10,}", mode), f"README.md:{line}: {mode!r}"
 
 
 @pytest.fixture
@@ -178,3 +181,46 @@ def test_the_readme_runs_sagemaker_blocks() -> None:
     codes = [code for _, mode, _, code in blocks() if mode == "sagemaker"]
     assert sorted(command for command in SAGEMAKER_CHECKS for code in codes if command in code) == sorted(
         SAGEMAKER_CHECKS)
+
+
+# -- the shell completion block ------------------------------------------------------------
+
+# How each shell is started as a fresh user's would be (no rc files), what the README's line
+# presumes (zsh: compinit), and how the test then asks it for completions.
+SHELLS = {
+    "bash": (["bash", "--norc", "-c"], "", 'COMP_WORDS=(smtrain dep); COMP_CWORD=1; _smtrain_completion smtrain\n'
+                                           'printf "%s\\n" "${COMPREPLY[@]}"'),
+    # zsh completes only inside its line editor: check that the function is registered for smtrain.
+    "zsh": (["zsh", "-f", "-c"], "autoload -Uz compinit && compinit -u -D", "print -r -- ${_comps[smtrain]}"),
+    "fish": (["fish", "--no-config", "-c"], "", 'complete -C "smtrain dep"'),
+}
+EXPECTED = {"bash": "deploy", "zsh": "_smtrain_completion", "fish": "deploy\tServe a completed job's model"}
+
+
+def completion_lines() -> dict[str, str]:
+    """The completion block's lines by the shell each one's comment names."""
+    (code,) = [code for _, mode, _, code in blocks() if mode == "shells"]
+    found = {}
+    for line in filter(str.strip, code.splitlines()):
+        shell = re.search(r"#\s*(\w+):", line)
+        assert shell, f"README.md: completion line names no shell: {line}"
+        found[shell[1]] = line
+    return found
+
+
+def test_completion_block_covers_bash_zsh_and_fish() -> None:
+    assert sorted(completion_lines()) == sorted(SHELLS)
+
+
+@pytest.mark.parametrize("shell", sorted(SHELLS))
+def test_completion_line_works_in_its_shell(project: Path, shell: str) -> None:
+    argv, prelude, probe = SHELLS[shell]
+    if shutil.which(argv[0]) is None:
+        pytest.skip(f"{argv[0]} is not installed here")
+    project.mkdir(exist_ok=True)
+    script = "\n".join(part for part in (prelude, completion_lines()[shell], probe) if part)
+    done = subprocess.run([*argv, script], cwd=project, env=environment(project), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert EXPECTED[shell] in done.stdout.splitlines()[0], done.stdout
+    assert "Usage:" not in done.stdout  # completion, not the help text
