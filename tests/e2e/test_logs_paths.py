@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Cli
+from tests.e2e.test_cli_sagemaker import Moto, aws, cache_home, fit_args, moto, sm, write_log  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -39,3 +40,15 @@ def test_logs_map_traceback_paths_to_the_submitted_source_dir(cli: Cli, workdir:
     inside = Cli(workdir / "src", cli.env)("logs", "broken-1", "--no-follow")
     assert inside.code == 0, inside.err
     assert 'File "broken.py", line 6, in <module>' in inside.out
+
+
+def test_logs_map_the_images_code_folder_on_sagemaker(sm: Cli, aws: Moto) -> None:  # noqa: F811 (fixtures)
+    """On SageMaker the traceback names /opt/ml/code/ (moto runs no job: the test writes its log)."""
+    write_log(aws, "tb-sm", "Traceback (most recent call last):",
+              '  File "/opt/ml/code/penguins.py", line 3, in <module>', "ValueError: no penguins today")
+    fit = sm(*fit_args("tb-sm"))
+    assert fit.code == 0, fit.err
+    logs = sm("logs", "tb-sm")
+    assert logs.code == 0, logs.err
+    assert '  File "entry_points/penguins.py", line 3, in <module>' in logs.out.splitlines()
+    assert "/opt/ml/code/" not in logs.out
