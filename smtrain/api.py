@@ -205,12 +205,26 @@ class Session:
     def logs(self, name: str, *, follow: bool = True) -> TrainingJob:
         """Print the job's log; with ``follow``, until the job ends."""
         job = self.job(name)
+        source_dir = self._source_dir(name)
         if follow:
-            final = follow_training(self.backend, name, self.reporter)
+            final = follow_training(self.backend, name, self.reporter, source_dir=source_dir)
             return TrainingJob(name, final["TrainingJobStatus"], final, session=self)
+        from smtrain.workflow import code_prefixes, path_mapper
+
+        to_user_paths = path_mapper(code_prefixes(self.backend, name), source_dir)
         for line in self.backend.job_log(name, follow=False, is_done=lambda: True):
-            self.reporter.log_line(line)
+            self.reporter.log_line(to_user_paths(line))
         return job
+
+    def _source_dir(self, name: str) -> Path | None:
+        """The folder the job's code was submitted from, as recorded with the run (None if not known)."""
+        from smtrain.runs import provenance, store
+
+        try:
+            run = store.get_run(self.config, name, source=self.backend.name)
+        except SmtrainError:  # a job smtrain did not submit: its log is shown as it is
+            return None
+        return provenance.source_dir_from(run.tags)
 
     def stop(self, name: str) -> TrainingJob:
         try:

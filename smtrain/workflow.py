@@ -276,10 +276,15 @@ def follow_training(backend: Backend, job_name: str, reporter: Reporter, *, logs
 
 
 def code_prefixes(backend: Backend, job_name: str) -> list[str]:
-    """Where the job's copy of the user's code lives: the local job folder, or the image's /opt/ml/code."""
+    """Where the job's copy of the user's code lives: the local job folder, or the image's /opt/ml/code.
+
+    The folder is given as written and as resolved: the script's traceback shows the real path, which
+    differs where the home is reached through a link (on macOS, /tmp and $TMPDIR are links into /private)."""
     home = getattr(backend, "home", None)
-    local = [f"{home.job_dir(job_name) / 'code'}/"] if home is not None and hasattr(home, "job_dir") else []
-    return [*local, "/opt/ml/code/"]
+    if home is None or not hasattr(home, "job_dir"):
+        return ["/opt/ml/code/"]
+    code = home.job_dir(job_name) / "code"
+    return [*sorted({f"{code.resolve()}/", f"{code}/"}, key=len, reverse=True), "/opt/ml/code/"]  # longest first
 
 
 def path_mapper(prefixes: list[str], source_dir: str | Path | None) -> Callable[[str], str]:

@@ -22,6 +22,7 @@ GIT_DIRTY = "smtrain:git-dirty"
 GIT_BRANCH = "smtrain:git-branch"
 VERSION = "smtrain:version"
 PYTHON = "smtrain:python"
+SOURCE_DIR = "smtrain:source-dir"
 GIT_TIMEOUT_SECONDS = 5.0
 TAG_PATTERN = re.compile(r"^[\w\s.:/=+\-@]*$")
 RESERVED_PREFIXES = ("aws:", PREFIX)
@@ -44,12 +45,50 @@ def check_user_tags(tags: Mapping[str, str], where: str = "--tag") -> dict[str, 
 
 
 def run_tags(source_dir: Path) -> dict[str, str]:
-    """smtrain's own tags for a run of ``source_dir``: git commit, dirty flag, branch, versions."""
+    """smtrain's own tags for a run of ``source_dir``: git commit, dirty flag, branch, versions, and
+    where the source came from (so ``smtrain logs`` shows tracebacks in the user's own files)."""
     from importlib.metadata import version
 
     tags = {VERSION: version("smtrain"), PYTHON: platform.python_version()}
     tags.update(git_state(source_dir))
+    where = source_dir_value(source_dir)
+    if where:
+        tags[SOURCE_DIR] = where
     return tags
+
+
+def source_dir_value(source_dir: Path, project: Path | None = None) -> str:
+    """``source_dir`` relative to the project (absolute when outside it); "" when no tag can hold it.
+
+    Relative inside the project, so the tag names no one's home folder."""
+    from smtrain.config import find_project
+
+    here = Path.cwd()
+    project = (project or find_project(here) or here).resolve()
+    folder = source_dir.resolve()
+    value = folder.relative_to(project).as_posix() if folder.is_relative_to(project) else folder.as_posix()
+    value = value or "."
+    return value if len(value) <= 256 and TAG_PATTERN.match(value) else ""
+
+
+def source_dir_from(tags: Mapping[str, str], project: Path | None = None) -> Path | None:
+    """The folder a run's source came from, as a path from the current folder (None if not recorded).
+
+    A relative tag is read from the project smtrain finds from here, as at submission."""
+    import os
+
+    from smtrain.config import find_project
+
+    value = tags.get(SOURCE_DIR, "")
+    if not value:
+        return None
+    here = Path.cwd()
+    folder = (project or find_project(here) or here) / value
+    if not folder.is_dir():  # seen from another project, or moved since: no guessing
+        return None
+    relative = os.path.relpath(folder, here)
+    outside = relative == os.pardir or relative.startswith(os.pardir + os.sep)
+    return folder.resolve() if outside else Path(relative)
 
 
 def git_state(folder: Path) -> dict[str, str]:
