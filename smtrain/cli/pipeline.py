@@ -232,7 +232,8 @@ def print_event(event: Any) -> None:
 
 @pipeline.command(name="deploy")
 @click.option("--state-machine-role", required=True,
-              help="The role Step Functions assumes (`export --format cfn` writes a least-privilege one).")
+              help="The role Step Functions assumes, a name or an ARN (`export --format cfn` writes a "
+                   "least-privilege one).")
 @click.option("--json", "as_json", is_flag=True, help='Print {"stateMachineArn", "created", "plan"} as JSON.')
 @pipeline_options
 @common_options
@@ -245,7 +246,8 @@ def deploy_command(state_machine_role: str, as_json: bool, **options: Any) -> No
     sfn = deployment.stepfunctions(session)
     exported = build(options, session)
     run_uploads(session, exported.uploads)
-    arn, created = deployment.deploy(sfn, exported.spec.name, exported.definition, state_machine_role)
+    role_arn = deployment.state_machine_role_arn(session, state_machine_role)
+    arn, created = deployment.deploy(sfn, exported.spec.name, exported.definition, role_arn)
     if as_json:
         from smtrain.pipeline.export import definition_hash
 
@@ -277,7 +279,7 @@ def start_command(pipeline_name: str, input_text: str, execution_name: str, as_j
     if as_json:
         emit_json({"executionArn": execution_arn, "name": name})
     info(f"started {execution_arn}")
-    info(f"follow it: smtrain pipeline status --backend sagemaker {name}")
+    info(f"follow it: smtrain pipeline status --backend sagemaker --name {pipeline_name} {name}")
 
 
 @pipeline.command(name="status")

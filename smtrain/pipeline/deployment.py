@@ -17,6 +17,13 @@ def stepfunctions(session: Any) -> Any:
     return session.backend.aws.client("stepfunctions")
 
 
+def state_machine_role_arn(session: Any, role: str) -> str:
+    """A role name becomes its ARN, as ``--role`` does: Step Functions takes ARNs only."""
+    from smtrain.aws import expand_role
+
+    return expand_role(session.backend.aws, role)
+
+
 def find_state_machine(sfn: Any, name: str) -> str:
     """The ARN of the state machine called ``name``, or "" if there is none."""
     from smtrain.aws import translating

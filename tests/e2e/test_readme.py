@@ -9,7 +9,7 @@ asks that shell to complete ``smtrain dep``.
 
 A sagemaker block runs as written, every line of it: the test only supplies what a
 user's shell and account would (``AWS_ENDPOINT_URL`` pointing at moto, dummy
-credentials, a region, and the ``SageMakerRole`` execution role the block names).
+credentials, a region, and the ``SageMakerRole`` and ``penguins-sfn`` roles the blocks name).
 ``SMTRAIN_POLL_SECONDS=0`` because moto answers at once. What moto does not do,
 and so what these runs do not show:
 
@@ -101,7 +101,7 @@ def test_local_block_runs_as_written(project: Path, line: int, mode: str, lang: 
 # -- blocks run against a moto server -------------------------------------------------
 
 REGION = "eu-west-1"
-ACCOUNT = "123456789012"  # moto's default account, as in the README's role ARNs
+ACCOUNT = "123456789012"  # moto's default account
 # Distinctive dummy credentials, so that the test can tell they were never printed.
 ACCESS_KEY, SECRET_KEY = "AKIAREADMEDUMMYKEY01", "readme-test-dummy-secret-access-key-0123"
 
@@ -118,9 +118,11 @@ def account(moto_url: str) -> Iterator[str]:
     """An empty account holding the execution role the README names."""
     reset = urllib.request.Request(f"{moto_url}/moto-api/reset", data=b"", method="POST")
     urllib.request.urlopen(reset, timeout=30).close()
-    aws_client(moto_url, "iam").create_role(RoleName="SageMakerRole", AssumeRolePolicyDocument=json.dumps({
-        "Statement": [{"Effect": "Allow", "Principal": {"Service": "sagemaker.amazonaws.com"},
-                       "Action": "sts:AssumeRole"}]}))
+    iam = aws_client(moto_url, "iam")
+    for role, service in (("SageMakerRole", "sagemaker"), ("penguins-sfn", "states")):
+        iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"},
+                           "Action": "sts:AssumeRole"}]}))
     yield moto_url
     urllib.request.urlopen(reset, timeout=30).close()
 
