@@ -56,18 +56,19 @@ __all__ = [
 ]
 
 
-def pack_source(source_dir: Path, entry_point: str, dest: Path, *, home: Path | None = None) -> PackResult:
+def pack_source(source_dir: Path, entry_point: str, dest: Path, *, home: Path | None = None,
+                compresslevel: int = 6) -> PackResult:
     """Write ``dest`` (a gzipped tar of ``source_dir``) atomically; ``home`` is the smtrain home to keep out."""
     dest = Path(dest)
     result = scan_source(Path(source_dir), home=home, dest=dest)
     check_entry_point(result, entry_point)
-    write_archive(result, dest)
+    write_archive(result, dest, compresslevel=compresslevel)
     return result
 
 
-def write_tar_gz(folder: Path, dest: Path) -> PackResult:
+def write_tar_gz(folder: Path, dest: Path, *, compresslevel: int = 6) -> PackResult:
     """Tar ``folder`` (``model/`` -> ``model.tar.gz``) to ``dest`` atomically; no ignore rules, but no
     secrets and no links out of the folder (left out, listed in :meth:`PackResult.warnings`)."""
     result = scan_output(Path(folder))
-    write_archive(result, Path(dest))
+    write_archive(result, Path(dest), compresslevel=compresslevel)
     return result

@@ -239,12 +239,13 @@ def check_entry_point(result: PackResult, entry_point: str) -> None:
                      hint=f"add '!{relative}' to .smtrainignore, or move the script")
 
 
-def write_archive(result: PackResult, dest: Path) -> None:
-    """Write ``result``'s files to ``dest`` (tar.gz) through a temp file, so ``dest`` is whole or absent."""
+def write_archive(result: PackResult, dest: Path, *, compresslevel: int = 6) -> None:
+    """Write ``result``'s files to ``dest`` (tar.gz) through a temp file, so ``dest`` is whole or absent.
+    ``compresslevel`` 1 trades a slightly larger archive for speed (an archive that never leaves the machine)."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, temp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
-        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz", compresslevel=6) as tar:
+        with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz", compresslevel=compresslevel) as tar:
             for name in result.names:
                 _add_file(tar, name, result.files[name])
         os.replace(temp_name, dest)
@@ -258,8 +259,13 @@ def write_archive(result: PackResult, dest: Path) -> None:
 
 
 def _add_file(tar: tarfile.TarFile, name: str, real: Path) -> None:
+    # A member of its own making: whole-second mtime (a float one costs each member an extra pax header,
+    # doubling the headers to write and to read back) and no owner names (gettarinfo looks them up per file).
     with open_regular(name, real) as handle:
-        tar.addfile(tar.gettarinfo(arcname=name, fileobj=handle), handle)
+        status = os.fstat(handle.fileno())
+        member = tarfile.TarInfo(name)
+        member.size, member.mtime, member.mode = status.st_size, int(status.st_mtime), stat.S_IMODE(status.st_mode)
+        tar.addfile(member, handle)
 
 
 def open_regular(name: str, real: Path) -> BufferedReader:

@@ -36,6 +36,9 @@ import joblib
 def model_fn(model_dir):
     if os.environ.get("BREAK_MODEL_FN"):
         raise RuntimeError("model_fn exploded on purpose")
+    if os.environ.get("MODEL_FN_LOG"):
+        with open(os.environ["MODEL_FN_LOG"], "a") as log:
+            log.write(f"{os.getpid()}\\n")
     return joblib.load(os.path.join(model_dir, "model.joblib"))
 
 
@@ -353,6 +356,26 @@ def test_two_endpoints_share_one_gateway(sm: LocalSageMaker, artifacts: dict[str
     for _ in range(4):  # every worker thread's cache, most likely
         deleted = invoke_error(client, EndpointName="second", Body=b"1,0", ContentType="text/csv")
         assert deleted["Error"]["Message"] == "Endpoint second of account 000000000000 not found."
+
+
+def test_the_master_loads_the_model_once_and_the_workers_fork_with_it(
+        sm: LocalSageMaker, artifacts: dict[str, str], tmp_path: Path) -> None:
+    calls = tmp_path / "model_fn.log"
+    description = deploy(sm, "preloaded", container(artifacts, SAGEMAKER_MODEL_SERVER_WORKERS="2",
+                                                    MODEL_FN_LOG=str(calls)))
+    assert description["EndpointStatus"] == "InService", description.get("FailureReason")
+    keeper = psutil.Process(sm.db.get("endpoint", "preloaded")["_local"]["current"]["pid"])
+    try:
+        (master,) = keeper.children()
+        assert eventually(lambda: len(master.children()) == 2)
+        runtime = LocalRuntime(sm.runtime_url())
+        for _ in range(4):  # either worker answers with the model it forked with
+            answer = runtime.invoke_endpoint(EndpointName="preloaded", Body=b"0,1\n", ContentType="text/csv",
+                                             Accept="text/csv")
+            assert answer["Body"].read() == b"a\n"
+        assert calls.read_text().split() == [str(master.pid)]
+    finally:
+        sm.delete_endpoint(EndpointName="preloaded")
 
 
 def test_a_model_that_fails_to_load_fails_the_endpoint(sm: LocalSageMaker, artifacts: dict[str, str]) -> None:

@@ -408,6 +408,42 @@ def test_extracting_into_an_existing_folder_merges_and_keeps_the_users_files(tmp
     assert leftovers(tmp_path, "dest") == ["a.tar.gz"]
 
 
+def test_modes_are_limited_as_tarfiles_data_filter_does(tmp_path: Path) -> None:
+    archive = tmp_path / "modes.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, mode in (("setuid", 0o4777), ("group_write", 0o666), ("not_owner_exec", 0o455), ("tool", 0o750)):
+            member = tarfile.TarInfo(name)
+            member.mode, member.size = mode, 1
+            tar.addfile(member, io.BytesIO(b"x"))
+
+    safe_extract(archive, tmp_path / "out", limits=ExtractLimits())
+
+    modes = {p.name: p.stat().st_mode & 0o7777 for p in (tmp_path / "out").iterdir()}
+    expected = {name: tarfile.data_filter(tar_member(archive, name), str(tmp_path)).mode for name in modes}
+    assert modes == expected == {"setuid": 0o755, "group_write": 0o644, "not_owner_exec": 0o644, "tool": 0o750}
+
+
+def tar_member(archive: Path, name: str) -> tarfile.TarInfo:
+    with tarfile.open(archive) as tar:
+        return tar.getmember(name)
+
+
+def test_packed_members_keep_content_mode_and_need_no_extended_headers(tmp_path: Path) -> None:
+    src = write(tmp_path / "src", {"train.py": "print(1)", "bin/run.sh": "#!/bin/sh\n", "d\u00e9j\u00e0.txt": "u"})
+    (src / "bin/run.sh").chmod(0o755)
+
+    pack_source(src, "train.py", tmp_path / "s.tar.gz", compresslevel=1)
+
+    with tarfile.open(tmp_path / "s.tar.gz") as tar:
+        packed = {m.name: m for m in tar.getmembers()}
+    assert packed["bin/run.sh"].mode & 0o777 == 0o755
+    assert packed["bin/run.sh"].mtime == int((src / "bin/run.sh").stat().st_mtime)
+    assert not packed["train.py"].pax_headers  # a whole-second mtime: one header per member
+    safe_extract(tmp_path / "s.tar.gz", tmp_path / "out", limits=ExtractLimits())
+    assert (tmp_path / "out/d\u00e9j\u00e0.txt").read_text() == "u"
+    assert os.access(tmp_path / "out/bin/run.sh", os.X_OK)
+
+
 def test_deploy_unpacking_refuses_a_bomb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from smtrain.backends.local.serving.container import unpack
 

@@ -16,6 +16,7 @@ from smtrain.plan import LOCAL_IMAGE, LOCAL_ROLE
 from smtrain.uris import to_path
 
 LOG_POLL_SECONDS = 0.05
+SOURCE_COMPRESSLEVEL = 1  # the archive stays on this machine: speed over size
 
 
 class LocalBackend:
@@ -88,7 +89,8 @@ class LocalBackend:
         target = to_path(uri)
         if self._uploads is not None:
             self._uploads.append(target)
-        for warning in pack_source(source_dir, entry_point, target, home=self.config.home).warnings():
+        for warning in pack_source(source_dir, entry_point, target, home=self.config.home,
+                                   compresslevel=SOURCE_COMPRESSLEVEL).warnings():
             print(warning, file=sys.stderr, flush=True)
 
     def _remove_upload(self, path: Path) -> None:

@@ -2,8 +2,8 @@
 
     python -m smtrain.backends.local.serving.container --model-dir DIR --code-dir DIR [--venvs DIR] [--fd N]
 
-``GET /ping`` answers 200 once the model is loaded (a worker loads it when it
-starts, and retries on each ping if that failed; the failure is the 500 body);
+``GET /ping`` answers 200 once the model is loaded (the master loads it before
+forking the workers, which retry on each ping if that failed; the failure is the 500 body);
 ``POST /invocations`` answers with :mod:`smtrain.backends.local.serving.inference`.
 ``X-Amzn-SageMaker-Custom-Attributes`` is not echoed: as in the image, the
 answer carries it only if the model sets it, which the scikit-learn handler
@@ -33,12 +33,9 @@ import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from smtrain.backends.local.serving.keeper import KEEPER_MODULE, KEEPER_PID_ENVIRON, READY_FD_ENVIRON
-
-if TYPE_CHECKING:
-    from smtrain.backends.local.serving.front import Served
 
 CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 CUSTOM_ATTRIBUTES_ENVIRON = "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"
@@ -46,7 +43,7 @@ DEFAULT_TIMEOUT = 60
 DEFAULT_PORT = 8080
 PING_TIMEOUT = 2.0  # SageMaker's own /ping timeout
 CONTAINER_MODULE = "smtrain.backends.local.serving.container"
-GRACEFUL_TIMEOUT = 10  # seconds a stopping worker has to finish its requests
+GRACEFUL_TIMEOUT = 10  # seconds a stopping worker has to finish its requests (front.base_options)
 STOP_GRACE = GRACEFUL_TIMEOUT + 5.0
 MAX_BODY = 100 * 1024 * 1024  # SageMaker's largest payload (batch transform's MaxPayloadInMB)
 IN_REQUIREMENTS_VENV = "SMTRAIN_SERVING_REQUIREMENTS_INSTALLED"
@@ -125,57 +122,14 @@ def read_body(environ: dict[str, Any], limit: int | None = None) -> bytes:
 # -- the server ---------------------------------------------------------------
 
 
-def run_gunicorn(app_factory: Callable[[], Served], options: Mapping[str, Any]) -> None:
-    """Serve ``app_factory()`` (called in each worker) with gunicorn and :class:`.front.BufferedWorker`,
-    in this process. Under a keeper, the master exits when the keeper dies, so no server outlives it."""
-    from gunicorn.app.base import BaseApplication
-
-    class Server(BaseApplication):
-        def load_config(self) -> None:
-            for key, value in options.items():
-                self.cfg.set(key, value)
-            if os.environ.get(KEEPER_PID_ENVIRON):
-                self.cfg.set("when_ready", _exit_with_keeper)
-
-        def load(self) -> Served:
-            return app_factory()
-
-    Server().run()
-
-
-def _exit_with_keeper(_arbiter: Any) -> None:
-    import signal
-    import threading
-
-    keeper = int(os.environ[KEEPER_PID_ENVIRON])
-
-    def watch() -> None:
-        while os.getppid() == keeper:
-            time.sleep(0.25)
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="keeper-watch", daemon=True).start()
-
-
-def base_options(bind: str, *, workers: int, timeout: int, name: str) -> dict[str, Any]:
-    return {
-        "bind": [bind],
-        "workers": workers,
-        "worker_class": "smtrain.backends.local.serving.front.BufferedWorker",
-        "timeout": timeout,
-        "graceful_timeout": GRACEFUL_TIMEOUT,
-        "errorlog": "-",
-        "loglevel": "info",
-        "proc_name": name,
-        # gunicorn >= 25 opens a control socket under $HOME by default; one per server would collide
-        "control_socket_disable": True,
-    }
-
-
 def server_options(environ: Mapping[str, str], bind: str) -> dict[str, Any]:
+    from smtrain.backends.local.serving.front import base_options
+
     workers = int(environ.get("SAGEMAKER_MODEL_SERVER_WORKERS") or os.cpu_count() or 1)
     timeout = int(environ.get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or DEFAULT_TIMEOUT)
-    return base_options(bind, workers=workers, timeout=timeout, name="smtrain-model")
+    # The master imports the user's module and loads the model once; the workers fork with both
+    # (seconds for scikit-learn and pandas, which every worker would otherwise import side by side).
+    return {**base_options(bind, workers=workers, timeout=timeout, name="smtrain-model"), "preload_app": True}
 
 
 def too_large() -> tuple[int, list[tuple[str, str]], bytes]:
@@ -393,19 +347,18 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not os.environ.get(IN_REQUIREMENTS_VENV):
         restart_in_environment(args.framework_version, args.code_dir, args.venvs)
-    import smtrain.backends.local.serving.inference  # noqa: F401  (numpy, imported once before the workers fork)
-    from smtrain.backends.local.serving.front import Served
+    from smtrain.backends.local.serving.front import Served, run_gunicorn
 
     environ = dict(os.environ)
     environ.pop(KEEPER_PID_ENVIRON, None)
     environ.pop(READY_FD_ENVIRON, None)
 
-    def worker_app() -> Served:
+    def model_app() -> Served:  # called once, in the master (preload_app): the workers fork with the model
         app = ModelApp(args.code_dir, args.model_dir, environ)
-        app.ensure_loaded()  # each worker loads the model as it starts; /ping reports the outcome
+        app.ensure_loaded()  # a failure is logged, retried by each worker on /ping, and reported there
         return Served(app, max_body=MAX_BODY, too_large=too_large)  # one request at a time, as the image
 
-    run_gunicorn(worker_app, server_options(environ, bind_address(args.fd, environ)))
+    run_gunicorn(model_app, server_options(environ, bind_address(args.fd, environ)))
 
 
 def restart_in_environment(framework_version: str, code_dir: Path, venvs: Path | None) -> None:

@@ -33,7 +33,7 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +46,7 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.wsgi import WSGIContainer
 
+from smtrain.backends.local.serving.container import GRACEFUL_TIMEOUT
 from smtrain.backends.local.serving.keeper import KEEPER_PID_ENVIRON, READY_FD_ENVIRON
 
 HEADER_TIMEOUT = 10.0  # also how long an idle kept-alive connection stays open
@@ -70,7 +71,7 @@ class Served:
 
 
 class BufferedWorker(Worker):
-    """``worker_class`` for :func:`smtrain.backends.local.serving.container.run_gunicorn`."""
+    """``worker_class`` for :func:`run_gunicorn`."""
 
     alive: bool
     ppid: int
@@ -201,3 +202,54 @@ async def _refuse(stream: IOStream, answer: Answer, declared: int) -> None:
         pass
     finally:
         stream.close()
+
+
+# -- running it -----------------------------------------------------------------
+
+
+def run_gunicorn(app_factory: Callable[[], Served], options: Mapping[str, Any]) -> None:
+    """Serve ``app_factory()`` with gunicorn and :class:`BufferedWorker`, in this process; the factory is
+    called in each worker, or once in the master with ``preload_app``. Under a keeper, the master exits
+    when the keeper dies, so no server outlives it."""
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in options.items():
+                self.cfg.set(key, value)
+            if os.environ.get(KEEPER_PID_ENVIRON):
+                self.cfg.set("when_ready", _exit_with_keeper)
+
+        def load(self) -> Served:
+            return app_factory()
+
+    Server().run()
+
+
+def _exit_with_keeper(_arbiter: Any) -> None:
+    import signal
+    import threading
+
+    keeper = int(os.environ[KEEPER_PID_ENVIRON])
+
+    def watch() -> None:
+        while os.getppid() == keeper:
+            time.sleep(0.25)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="keeper-watch", daemon=True).start()
+
+
+def base_options(bind: str, *, workers: int, timeout: int, name: str) -> dict[str, Any]:
+    return {
+        "bind": [bind],
+        "workers": workers,
+        "worker_class": "smtrain.backends.local.serving.front.BufferedWorker",
+        "timeout": timeout,
+        "graceful_timeout": GRACEFUL_TIMEOUT,
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": name,
+        # gunicorn >= 25 opens a control socket under $HOME by default; one per server would collide
+        "control_socket_disable": True,
+    }

@@ -8,10 +8,10 @@ the master dies (killed, crashed), the keeper starts it again at once, on the
 same socket: the port never closes, and every address handed out stays valid.
 A master that keeps dying is restarted with a growing delay (at most
 :data:`MAX_DELAY` seconds). The master exits when the keeper dies (see
-:func:`smtrain.backends.local.serving.container.run_gunicorn`).
+:func:`smtrain.backends.local.serving.front.run_gunicorn`).
 
-No gap while the new master's workers start (a model server's import
-sklearn and load the model, seconds under load): on Linux the keeper is a
+No gap while the new master starts (a model server's imports
+sklearn and loads the model before forking its workers, seconds under load): on Linux the keeper is a
 child subreaper, so the dead master's workers become its children, and they
 keep serving on the shared socket until a new worker reports itself ready
 (one byte on the pipe named by :data:`READY_FD_ENVIRON`; see

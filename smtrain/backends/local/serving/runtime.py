@@ -52,12 +52,10 @@ from smtrain.backends.local.serving.container import (
     CUSTOM_ATTRIBUTES,
     CUSTOM_ATTRIBUTES_ENVIRON,
     StartResponse,
-    base_options,
     child_environment,
     listening_socket,
     read_body,
     respond,
-    run_gunicorn,
     server_alive,
     stop_server,
 )
@@ -308,7 +306,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fd", type=int, required=True, help="an inherited listening socket")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from smtrain.backends.local.serving.front import Served
+    from smtrain.backends.local.serving.front import Served, base_options, run_gunicorn
 
     options = base_options(f"fd://{args.fd}", workers=2, timeout=120, name="smtrain-runtime")
     home = LocalHome(args.home)
