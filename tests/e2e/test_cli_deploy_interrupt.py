@@ -59,7 +59,9 @@ def test_ctrl_c_during_deploy_rolls_back(cli: Cli, workdir: Path) -> None:
     for removed in ("Endpoint slow-ep", "EndpointConfig slow-ep", "Model slow-ep"):
         assert f"removed {removed}" in err
     assert all(run["endpoints"] == [] for run in cli("ls", "--json").json_lines())
-    deadline = time.monotonic() + 30  # a loaded CI machine can take a while to reap a model server
+    # the rollback stopped every server before the CLI exited (none runs unrecorded: see
+    # smtrain.backends.local.handover); this bound only covers psutil seeing them gone
+    deadline = time.monotonic() + 15
     while servers_of(Path(cli.env["SMTRAIN_HOME"])) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert servers_of(Path(cli.env["SMTRAIN_HOME"])) == []
