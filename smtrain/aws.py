@@ -6,7 +6,6 @@
   ``AWS_ENDPOINT_URL_<SERVICE>``) keep working as boto3 documents them.
 - :func:`translate` turns botocore errors into :class:`~smtrain.errors.SmtrainError`
   with where / what / hint, at one boundary.
-- :func:`wait_for` polls a ``Describe*`` call with an injected sleep and clock.
 - :func:`iter_training_log` streams a training job's CloudWatch log.
 - :func:`default_bucket` finds (and creates) ``sagemaker-{region}-{account}``
   as the SageMaker SDK does.
@@ -17,12 +16,12 @@ Nothing here creates a client or reads configuration at import time.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 from smtrain.config import Config
-from smtrain.errors import AwsError, BackendError, JobFailedError, NotFoundError, SmtrainError, UsageError
+from smtrain.errors import AwsError, BackendError, NotFoundError, SmtrainError, UsageError
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ROLE_HINT = (
@@ -47,16 +46,6 @@ class AwsNotFoundError(AwsError, NotFoundError):
 
 class AwsConfigError(AwsError, UsageError):
     """Credentials, region or profile are missing or wrong: the user's setup, exit code 2."""
-
-
-class WaitFailedError(JobFailedError):
-    """A polled resource reached a failure status; ``description`` is the last ``Describe*`` answer."""
-
-    def __init__(self, what: str, *, status: str, description: Mapping[str, Any], where: str = "",
-                 hint: str = "") -> None:
-        self.status = status
-        self.description = dict(description)
-        super().__init__(what, where=where, hint=hint)
 
 
 class AwsSession:
@@ -259,55 +248,6 @@ def _translate_validation(message: str, code: str, where: str, backend: str = "s
         return AwsNotFoundError(message, code=code, where=where, hint="check the name and the region")
     refused_by = "SageMaker" if backend == "sagemaker" else f"the {backend} backend"
     return AwsError(f"{refused_by} rejected the request: {message}", code=code, where=where)
-
-
-# -- waiting -------------------------------------------------------------------
-
-
-def wait_for(
-    describe: Callable[[], Mapping[str, Any]],
-    status_key: str,
-    success: Iterable[str],
-    failure: Iterable[str],
-    *,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    timeout: float | None = None,
-    interval: float = 10.0,
-    on_status: Callable[[str, Mapping[str, Any]], None] | None = None,
-    detail_key: str = "",
-    what: str = "",
-) -> dict[str, Any]:
-    """Call ``describe()`` every ``interval`` seconds until ``status_key`` is final.
-
-    Returns the last description when the status is in ``success``; raises
-    :class:`WaitFailedError` when it is in ``failure`` and :class:`BackendError`
-    when ``timeout`` seconds pass first. ``on_status(status, description)`` is
-    called whenever the status (or the value under ``detail_key``, e.g.
-    ``SecondaryStatus``) changes.
-    """
-    success, failure = frozenset(success), frozenset(failure)
-    what = what or status_key.removesuffix("Status")
-    deadline = None if timeout is None else clock() + timeout
-    seen: tuple[str, str] | None = None
-    while True:
-        with translating(where=what):
-            description = dict(describe())
-        status = str(description.get(status_key, ""))
-        observed = (status, str(description.get(detail_key, "")) if detail_key else "")
-        if on_status and observed != seen:
-            on_status(status, description)
-        seen = observed
-        if status in success:
-            return description
-        if status in failure:
-            reason = description.get("FailureReason", "no reason given")
-            raise WaitFailedError(f"{what} is {status}: {reason}", status=status, description=description, where=what)
-        if deadline is not None and clock() >= deadline:
-            raise BackendError(f"{what} is still {status or 'unknown'} after {timeout:g} seconds", where=what,
-                               hint="it keeps running; check on it later, or give a longer timeout")
-        remaining = interval if deadline is None else max(0.0, min(interval, deadline - clock()))
-        sleep(remaining)
 
 
 # -- training logs ---------------------------------------------------------------
