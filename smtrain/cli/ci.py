@@ -89,6 +89,3 @@ def ci_init(provider: str, entry_point: str, source_dir: str, channel: str, gate
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(workflows.render(provider, settings), encoding="utf-8")
     info(f"wrote {path}; set the variables its header lists, then push")
-
-
-COMMANDS = [report, ci]

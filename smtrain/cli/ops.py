@@ -96,6 +96,3 @@ def steps_as_json(steps: Any) -> list[dict[str, Any]]:
         return value
 
     return [{"type": type(step).__name__, **convert(asdict(step))} for step in steps]
-
-
-COMMANDS = [register, plan]

@@ -312,6 +312,3 @@ def print_status(report: dict[str, Any]) -> None:
             info(f"  {label}: {execution[key]}")
     if execution.get("error"):
         info(f"  error: {execution['error']}: {execution['cause']}")
-
-
-COMMANDS = [pipeline]

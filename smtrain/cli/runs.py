@@ -189,6 +189,3 @@ def checkout(job_name: str, directory: str | None, model: bool, config: Config, 
     info(f"{run.name}: source{' and model' if model else ''} written to {dest}")
     if run.entry_point:
         info(f"re-run it: smtrain fit --entry-point {run.entry_point} --source-dir {dest} ...")
-
-
-COMMANDS = [show, diff, checkout]

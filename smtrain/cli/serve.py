@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from smtrain.cli.common import KMS_KEY_OPTION, common_options, emit_json, info, make_session
-from smtrain.cli.quickstart import quickstart
 
 ROW_PLACEHOLDER = "CSV ROW"
 
@@ -139,6 +138,3 @@ def teardown(endpoint_name: str | None, remove_all: bool, expired: bool, as_json
             info(f"removed {', '.join(removed)}" if removed else f"endpoint {name} is already gone; nothing to remove")
     if as_json:
         emit_json(results)
-
-
-COMMANDS = [deploy, predict, teardown, quickstart]
