@@ -125,7 +125,7 @@ def translate(exc: Exception, *, where: str, listing: str = "smtrain ls", backen
         if any(marker in message.lower() for marker in NOT_FOUND_MARKERS) and "role" not in message.lower():
             return NotFoundError(message, where=where, hint=f"`{listing}` lists what exists")
     if isinstance(exc, ClientError | BotoCoreError):
-        from smtrain.aws import translate as translate_aws
+        from smtrain.aws_errors import translate as translate_aws
 
         return translate_aws(exc, where=where, backend=backend)
     return exc

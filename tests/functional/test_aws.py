@@ -11,15 +11,8 @@ import pytest
 from botocore import exceptions as bce
 from botocore.stub import Stubber
 
-from smtrain.aws import (
-    AwsConfigError,
-    AwsNotFoundError,
-    AwsSession,
-    default_bucket,
-    ensure_bucket,
-    translate,
-    translating,
-)
+from smtrain.aws import AwsSession, default_bucket, ensure_bucket
+from smtrain.aws_errors import AwsConfigError, AwsNotFoundError, translate, translating
 from smtrain.backends.base import get_backend
 from smtrain.backends.sagemaker import SageMakerBackend
 from smtrain.config import Config
@@ -340,7 +333,7 @@ def test_backend_sleep_is_injected() -> None:
 def test_a_refusal_names_the_backend_that_refused() -> None:
     from botocore.exceptions import ClientError
 
-    from smtrain.aws import translate
+    from smtrain.aws_errors import translate
 
     refused = ClientError({"Error": {"Code": "ValidationException", "Message": "bad value"}}, "CreateTrainingJob")
     assert translate(refused, backend="local").what == "the local backend rejected the request: bad value"

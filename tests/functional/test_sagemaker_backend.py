@@ -15,7 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
-from smtrain.aws import TRAINING_LOG_GROUP, AwsSession, translating
+from smtrain.aws import TRAINING_LOG_GROUP, AwsSession
+from smtrain.aws_errors import translating
 from smtrain.backends.sagemaker import SageMakerBackend
 from smtrain.config import Config
 from smtrain.errors import AwsError
