@@ -77,7 +77,7 @@ def deploy(job_name: str, as_json: bool, **options: Any) -> None:
 def predict(endpoint_name: str, content_type: str, accept: str, body: str | None, file_path: str | None,
             as_json: bool, **settings: Any) -> None:
     """Send one request to an endpoint and print the answer (body from --body, --file or stdin)."""
-    from smtrain.api import invoke
+    from smtrain.endpoints import invoke
     from smtrain.errors import UsageError
 
     if body is not None and file_path is not None:
