@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from smtrain.backends.local import processes
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.service import LocalSageMaker
 from tests.e2e.conftest import SMTRAIN, Cli
+from tests.helpers import create_folder_model, interrupt_when, wait_until
 
 SLOW_MODEL = """
 import os
@@ -51,11 +50,16 @@ def processes_of(home: Path) -> list[psutil.Process]:
     return found
 
 
+def kill_all(found: list[psutil.Process]) -> None:
+    for process in found:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(found, timeout=5)
+
+
 def wait_until_gone(home: Path) -> list[psutil.Process]:
-    deadline = time.monotonic() + GONE_WITHIN
-    while (left := processes_of(home)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    return left
+    wait_until(lambda: not processes_of(home), GONE_WITHIN)
+    return processes_of(home)
 
 
 # -- the handover itself ------------------------------------------------------
@@ -84,9 +88,7 @@ def test_a_recorded_process_runs_with_its_own_pid(tmp_path: Path) -> None:
     pid = processes.spawn_detached(
         [sys.executable, "-c", f"import os; open({str(marker)!r}, 'w').write(str(os.getpid()))"],
         log_path=tmp_path / "log", record=recorded.append)
-    deadline = time.monotonic() + GONE_WITHIN
-    while not (marker.exists() and marker.read_text()) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    wait_until(lambda: marker.exists() and marker.read_text(), GONE_WITHIN)
     assert recorded == [pid] and marker.read_text() == str(pid)  # exec kept the pid the record holds
     psutil.wait_procs([psutil.Process(pid)], timeout=GONE_WITHIN)
 
@@ -102,17 +104,10 @@ def sm(tmp_path: Path) -> Iterator[LocalSageMaker]:
     code_dir.mkdir()
     (model_dir / "model.txt").write_text("m")
     (code_dir / "model.py").write_text(SLOW_MODEL)
-    service.create_model(ModelName="ep", ExecutionRoleArn="arn:aws:iam::000000000000:role/x", PrimaryContainer={
-        "Image": "smtrain-local/sklearn", "ModelDataUrl": model_dir.as_uri(),
-        "Environment": {"SAGEMAKER_PROGRAM": "model.py", "SAGEMAKER_SUBMIT_DIRECTORY": code_dir.as_uri(),
-                        "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})
-    service.create_endpoint_config(EndpointConfigName="ep", ProductionVariants=[
-        {"VariantName": "AllTraffic", "ModelName": "ep", "InitialInstanceCount": 1, "InstanceType": "local"}])
+    create_folder_model(service, "ep", model_dir, code_dir, "model.py")
     yield service
     roll_back(service)
-    for process in processes_of(service.home.root):  # what a failed test left
-        with contextlib.suppress(psutil.Error):
-            os.killpg(process.pid, signal.SIGKILL)
+    kill_all(processes_of(service.home.root))  # what a failed test left
 
 
 def roll_back(sm: LocalSageMaker) -> None:
@@ -175,14 +170,9 @@ def test_an_endpoint_record_always_names_a_live_or_no_server(sm: LocalSageMaker,
         sm.create_endpoint(EndpointName="ep", EndpointConfigName="ep")
     monkeypatch.undo()
     recorded = sm.db.get("endpoint", "ep")["_local"]["current"]
-    deadline = time.monotonic() + GONE_WITHIN
-    while processes.is_alive(recorded["pid"]) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not processes.is_alive(recorded["pid"])
-    while (status := sm.describe_endpoint(EndpointName="ep")["EndpointStatus"]) == "Creating" \
-            and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert status == "Failed"
+    assert wait_until(lambda: not processes.is_alive(recorded["pid"]), GONE_WITHIN)
+    assert wait_until(lambda: sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] != "Creating", GONE_WITHIN)
+    assert sm.describe_endpoint(EndpointName="ep")["EndpointStatus"] == "Failed"
 
 
 # -- interrupting the real CLI at stages of a deploy ----------------------------
@@ -199,7 +189,7 @@ def stages(home: Path) -> dict[str, Callable[[], bool]]:
         "endpoint recorded": lambda: db.get("endpoint", "slow-ep") is not None,
         "server log opened": lambda: (home / "endpoints" / "slow-ep" / "server.log").exists(),
         "keeper recorded": lambda: bool(endpoint()["_local"].get("current")),
-        "server running": lambda: any("serving.container" in " ".join(p.cmdline()) for p in processes_of(home)),
+        "server running": lambda: any("serving.container" in processes.command_line(p) for p in processes_of(home)),
     }
 
 
@@ -215,15 +205,9 @@ def test_ctrl_c_at_each_stage_of_deploy_leaves_nothing(tmp_path: Path) -> None:
                   "--job-name", "slow-model")
         assert fit.code == 0, fit.err
         for stage, reached in stages(home).items():
-            deploy = subprocess.Popen([SMTRAIN, "deploy", "slow-model", "--endpoint-name", "slow-ep"], cwd=project,
-                                      env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            deadline = time.monotonic() + 120
-            while not reached() and deploy.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.01)
-            assert deploy.poll() is None, f"{stage}: the deploy ended before it was interrupted"
-            deploy.send_signal(signal.SIGINT)
-            _, err = deploy.communicate(timeout=120)
-            assert deploy.returncode == 130 and "Traceback" not in err, f"{stage}: {err}"
+            code, err = interrupt_when([SMTRAIN, "deploy", "slow-model", "--endpoint-name", "slow-ep"], cwd=project,
+                                       env=cli.env, ready=reached, timeout=120)
+            assert code == 130 and "Traceback" not in err, f"{stage}: {err}"
             assert "still there" not in err, f"{stage}: {err}"
             assert wait_until_gone(home) == [], f"{stage}: processes left"
             db = LocalHome(home).state()
@@ -231,6 +215,4 @@ def test_ctrl_c_at_each_stage_of_deploy_leaves_nothing(tmp_path: Path) -> None:
                 assert db.get(kind, "slow-ep") is None, f"{stage}: {kind} slow-ep left"
     finally:
         cli("teardown", "--all")
-        for process in processes_of(home):
-            with contextlib.suppress(psutil.Error):
-                os.killpg(process.pid, signal.SIGKILL)
+        kill_all(processes_of(home))
