@@ -20,12 +20,13 @@ __all__ = [
 ]
 
 if typing.TYPE_CHECKING:
-    from smtrain.api import Dataset, Endpoint, Session, TrainingJob
+    from smtrain.api import Dataset, Session, TrainingJob
+    from smtrain.endpoints import Endpoint
     from smtrain.errors import SmtrainError
 
 _LAZY = {
     "Dataset": "smtrain.api",
-    "Endpoint": "smtrain.api",
+    "Endpoint": "smtrain.endpoints",
     "Session": "smtrain.api",
     "TrainingJob": "smtrain.api",
     "SmtrainError": "smtrain.errors",

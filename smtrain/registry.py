@@ -98,7 +98,7 @@ def group_exists(sagemaker: Any, group: str) -> bool:
         error = exc.response.get("Error", {})
         if error.get("Code") == "ValidationException" and "does not exist" in error.get("Message", ""):
             return False
-        from smtrain.aws import translate
+        from smtrain.aws_errors import translate
 
         raise translate(exc, where=f"model package group {group}") from exc
     return True

@@ -34,7 +34,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
-from smtrain.aws import translating
+from smtrain.aws_errors import translating
 from smtrain.backends.base import SyncReport
 from smtrain.errors import UsageError
 from smtrain.packing import open_regular, scan_data

@@ -125,7 +125,7 @@ def translate(exc: Exception, *, where: str, listing: str = "smtrain ls", backen
         if any(marker in message.lower() for marker in NOT_FOUND_MARKERS) and "role" not in message.lower():
             return NotFoundError(message, where=where, hint=f"`{listing}` lists what exists")
     if isinstance(exc, ClientError | BotoCoreError):
-        from smtrain.aws import translate as translate_aws
+        from smtrain.aws_errors import translate as translate_aws
 
         return translate_aws(exc, where=where, backend=backend)
     return exc
@@ -214,28 +214,25 @@ def describe_sync(report: Any) -> str:
     )
 
 
-def wait_for_status(
-    backend: Backend, step: Wait, reporter: Reporter, *, params: Mapping[str, Any],
-    on_poll: Callable[[dict[str, Any]], None] | None = None,
-) -> dict[str, Any]:
-    """Poll until the status is final; returns the last description."""
-    last_status = ""
-    poll = float(getattr(backend, "poll_seconds", 10.0))
+def wait_for_status(backend: Backend, step: Wait, reporter: Reporter, *, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Poll (:func:`smtrain.waiting.wait_for`) until the status is final, saying each new one; the last
+    description, whether the status is a success or a failure."""
+    from smtrain.waiting import WaitFailedError, wait_for
+
     resource = step.operation.removeprefix("Describe")
     with reporter.waiting(resource) as spinner:
-        while True:
-            description = call(backend, step.operation, params)
-            status = str(description.get(step.status_key, ""))
-            if status != last_status:
-                detail = LOCAL_DETAILS.get((resource, status), "") if backend.name == "local" else ""
-                reporter.info(f"{resource} status: {status}" + (f" ({detail})" if detail else ""))
-                last_status = status
+
+        def report(status: str, _description: Mapping[str, Any]) -> None:
+            detail = LOCAL_DETAILS.get((resource, status), "") if backend.name == "local" else ""
+            reporter.info(f"{resource} status: {status}" + (f" ({detail})" if detail else ""))
             spinner.update(status)
-            if on_poll:
-                on_poll(description)
-            if status in step.success or status in step.failure:
-                return description
-            backend.sleep(poll)
+
+        try:
+            return wait_for(lambda: call(backend, step.operation, params), step.status_key, step.success,
+                            step.failure, sleep=backend.sleep, interval=float(getattr(backend, "poll_seconds", 10.0)),
+                            on_status=report, what=resource)
+        except WaitFailedError as failed:
+            return failed.description
 
 
 def follow_training(backend: Backend, job_name: str, reporter: Reporter, *, logs: bool = True,

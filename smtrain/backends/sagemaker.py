@@ -17,14 +17,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from smtrain.aws import (
-    AwsSession,
-    default_bucket_name,
-    ensure_bucket,
-    expand_role,
-    iter_training_log,
-    translating,
-)
+from smtrain.aws import AwsSession, default_bucket_name, ensure_bucket, expand_role, iter_training_log
+from smtrain.aws_errors import translating
 from smtrain.backends.base import SyncReport
 from smtrain.config import Config
 from smtrain.errors import AwsError, UsageError

@@ -111,6 +111,3 @@ def ci_init(provider: str, entry_point: str, source_dir: str, channel: str, gate
         emit_json({"provider": provider, "path": str(path.resolve()), "replaced": replaced, **asdict(settings)})
         return
     info(f"wrote {path}; set the variables its header lists, then push")
-
-
-COMMANDS = [report, ci]

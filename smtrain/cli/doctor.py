@@ -44,6 +44,3 @@ def doctor(rebuild: bool, as_json: bool, **settings: Any) -> int:
         important("hint: `smtrain doctor --rebuild` rebuilds the index from the saved records; "
                   "fix permissions as shown")
     return 1 if problems else 0
-
-
-COMMANDS = [doctor]

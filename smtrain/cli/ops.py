@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -10,12 +11,23 @@ from smtrain.cli.common import common_options, emit_json, info, make_session
 from smtrain.cli.serve import deploy_options
 from smtrain.cli.train import fit_arguments, fit_options, report_packing
 
+REGISTER_OPTIONS = [
+    click.option("--group", required=True, help="Model package group (created if missing)."),
+    click.option("--approve", is_flag=True, help="Register as Approved (default: PendingManualApproval)."),
+    click.option("--image-uri", default="", help="Serving image (default: the job's own training image)."),
+]
+
+
+def register_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags of `smtrain register`, shared with `smtrain plan register`."""
+    for option in reversed(REGISTER_OPTIONS):
+        command = option(command)
+    return command
+
 
 @click.command()
 @click.argument("job_name")
-@click.option("--group", required=True, help="Model package group (created if missing).")
-@click.option("--approve", is_flag=True, help="Register as Approved (default: PendingManualApproval).")
-@click.option("--image-uri", default="", help="Serving image (default: the job's own training image).")
+@register_options
 @click.option("--json", "as_json", is_flag=True, help="Print DescribeModelPackage as JSON on stdout.")
 @common_options
 def register(job_name: str, group: str, approve: bool, image_uri: str, as_json: bool, **settings: Any) -> None:
@@ -59,9 +71,7 @@ def plan_deploy(job_name: str, as_json: bool, **options: Any) -> None:
 
 @plan.command(name="register")
 @click.argument("job_name")
-@click.option("--group", required=True, help="Model package group (created if missing).")
-@click.option("--approve", is_flag=True, help="Register as Approved (default: PendingManualApproval).")
-@click.option("--image-uri", default="", help="Serving image (default: the job's own training image).")
+@register_options
 @click.option("--json", "as_json", is_flag=True, help="Accepted for consistency: the plan is always JSON on stdout.")
 @common_options
 def plan_register(job_name: str, group: str, approve: bool, image_uri: str, as_json: bool, **settings: Any) -> None:
@@ -96,6 +106,3 @@ def steps_as_json(steps: Any) -> list[dict[str, Any]]:
         return value
 
     return [{"type": type(step).__name__, **convert(asdict(step))} for step in steps]
-
-
-COMMANDS = [register, plan]

@@ -339,6 +339,3 @@ def print_status(report: dict[str, Any]) -> None:
             click.echo(f"  {label}: {execution[key]}")
     if execution.get("error"):
         click.echo(f"  error: {execution['error']}: {execution['cause']}")
-
-
-COMMANDS = [pipeline]

@@ -205,6 +205,3 @@ def checkout_record(run: Run, dest: Path, model: bool) -> dict[str, Any]:
             "entry_point": run.entry_point, "source_uri": run.source_uri,
             "model_data": run.model_data if model else None,
             "model_directory": str((dest / "model").resolve()) if model else None, "files": files}
-
-
-COMMANDS = [show, diff, checkout]

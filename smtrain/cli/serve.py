@@ -9,7 +9,6 @@ from typing import Any
 import click
 
 from smtrain.cli.common import KMS_KEY_OPTION, common_options, emit_json, info, make_session
-from smtrain.cli.quickstart import quickstart
 
 ROW_PLACEHOLDER = "CSV ROW"
 
@@ -78,7 +77,7 @@ def deploy(job_name: str, as_json: bool, **options: Any) -> None:
 def predict(endpoint_name: str, content_type: str, accept: str, body: str | None, file_path: str | None,
             as_json: bool, **settings: Any) -> None:
     """Send one request to an endpoint and print the answer (body from --body, --file or stdin)."""
-    from smtrain.api import invoke
+    from smtrain.endpoints import invoke
     from smtrain.errors import UsageError
 
     if body is not None and file_path is not None:
@@ -139,6 +138,3 @@ def teardown(endpoint_name: str | None, remove_all: bool, expired: bool, as_json
             info(f"removed {', '.join(removed)}" if removed else f"endpoint {name} is already gone; nothing to remove")
     if as_json:
         emit_json(results)
-
-
-COMMANDS = [deploy, predict, teardown, quickstart]

@@ -217,6 +217,3 @@ def stop(job_name: str, as_json: bool, **settings: Any) -> None:
         emit_json(job.description)
         return
     info(f"{job_name}: {job.status}")
-
-
-COMMANDS = [prepare, fit, logs, stop]

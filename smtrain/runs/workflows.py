@@ -38,6 +38,18 @@ class CiSettings:
                                                  "--channel", self.channel))
 
 
+# Both GitHub jobs set up Python and smtrain, then authenticate with OIDC.
+GITHUB_SETUP_STEPS = """\
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "{python}"
+      - run: {install}
+      - uses: aws-actions/configure-aws-credentials@v4
+        with:
+          role-to-assume: ${{{{ vars.AWS_CI_ROLE_ARN }}}}
+          aws-region: ${{{{ vars.AWS_REGION }}}}
+          role-duration-seconds: 3600"""
+
 GITHUB = """\
 # Written by `smtrain ci init github`. Train on SageMaker, report on the pull request, release from {branch}.
 #
@@ -79,15 +91,7 @@ jobs:
       job: ${{{{ steps.fit.outputs.job }}}}
     steps:
       - uses: actions/checkout@v4
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "{python}"
-      - run: {install}
-      - uses: aws-actions/configure-aws-credentials@v4
-        with:
-          role-to-assume: ${{{{ vars.AWS_CI_ROLE_ARN }}}}
-          aws-region: ${{{{ vars.AWS_REGION }}}}
-          role-duration-seconds: 3600
+{setup_steps}
       - id: fit
         name: Submit the training job
         env:
@@ -110,15 +114,7 @@ jobs:
       - uses: actions/checkout@v4
         with:
           fetch-depth: 0  # `--baseline main` looks for the newest run from a commit on {branch}
-      - uses: actions/setup-python@v5
-        with:
-          python-version: "{python}"
-      - run: {install}
-      - uses: aws-actions/configure-aws-credentials@v4
-        with:
-          role-to-assume: ${{{{ vars.AWS_CI_ROLE_ARN }}}}
-          aws-region: ${{{{ vars.AWS_REGION }}}}
-          role-duration-seconds: 3600
+{setup_steps}
       - name: Follow the job to its end
         run: smtrain logs "$JOB"
       - id: report
@@ -232,6 +228,7 @@ PATHS = {"github": ".github/workflows/smtrain.yml", "gitlab": ".gitlab-ci.yml"}
 
 def render(provider: str, settings: CiSettings) -> str:
     template = GITHUB if provider == "github" else GITLAB
+    setup_steps = GITHUB_SETUP_STEPS.format(python=settings.python, install=settings.install)
     return template.format(branch=settings.branch, python=settings.python, install=settings.install,
                            fit_arguments=settings.fit_arguments, gate=shlex.quote(settings.gate),
-                           group=shlex.quote(settings.group))
+                           group=shlex.quote(settings.group), setup_steps=setup_steps)

@@ -151,41 +151,20 @@ time.sleep(300)
 
 
 def test_ctrl_c_stops_the_job_and_its_whole_process_tree(cli: Cli, workdir: Path) -> None:
-    import os
-    import signal
-    import subprocess
-    import time
-
+    from smtrain.backends.local.processes import is_alive
     from tests.e2e.conftest import SMTRAIN
+    from tests.helpers import interrupt_when, wait_until
 
     (workdir / "slow").mkdir()
     (workdir / "slow" / "train.py").write_text(SLEEPER)
     pids_file = workdir / "pids.txt"
-    process = subprocess.Popen(
+    code, err = interrupt_when(
         [SMTRAIN, "fit", "--entry-point", "train.py", "--source-dir", "slow", "--channel", "train=slow",
-         "--hp", f"out={pids_file}", "--job-name", "sleeper"],
-        cwd=workdir, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )
-    deadline = time.monotonic() + 60
-    while not pids_file.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    script_pid, child_pid = map(int, pids_file.read_text().split())
-    process.send_signal(signal.SIGINT)  # what the terminal sends on Ctrl-C
-    _, err = process.communicate(timeout=60)
-    assert process.returncode == 1, err
+         "--hp", f"out={pids_file}", "--job-name", "sleeper"], cwd=workdir, env=cli.env, ready=pids_file.exists)
+    assert code == 1, err
     assert "stopping job sleeper" in err and "Traceback" not in err
-
-    def alive(pid: int) -> bool:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z"
-
-    deadline = time.monotonic() + 10
-    while (alive(script_pid) or alive(child_pid)) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not alive(script_pid) and not alive(child_pid)
+    pids = [int(pid) for pid in pids_file.read_text().split()]  # the script's and its child's
+    assert wait_until(lambda: not any(is_alive(pid) for pid in pids), 10), [p for p in pids if is_alive(p)]
     jobs = [json.loads(line) for line in cli("ls", "--json").out.splitlines()]
     assert [(j["name"], j["status"]) for j in jobs] == [("sleeper", "Stopped")]
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.e2e.conftest import Cli
+from tests.helpers import git, git_project
 
 pytestmark = pytest.mark.e2e
 
@@ -26,22 +26,10 @@ METRICS = ["--metric-definition", r"loss=loss=([0-9.]+)", "--metric-definition",
 LONG = "x" * 150
 
 
-def git(folder: Path, *args: str) -> None:
-    subprocess.run(["git", "-C", str(folder), "-c", "user.email=t@t", "-c", "user.name=t", *args], check=True,
-                   capture_output=True, timeout=30)
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    for folder in ("src", "data", "notebooks/deep"):
-        (root / folder).mkdir(parents=True)
-    (root / "src" / "train.py").write_text(SCRIPT)
-    (root / "data" / "train.csv").write_text("a,b\n1,2\n")
-    (root / "smtrain.toml").write_text("")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", ".")
-    git(root, "commit", "-q", "-m", "first")
+    root = git_project(tmp_path / "project", SCRIPT)
+    (root / "notebooks" / "deep").mkdir(parents=True)
     return root
 
 

@@ -1,5 +1,5 @@
-"""The AWS boundary, against botocore's Stubber: exact requests, error translation,
-waiting with an injected clock, the SDK-style default bucket."""
+"""The AWS boundary, against botocore's Stubber: exact requests, error translation
+(also of what a wait polls), the SDK-style default bucket."""
 
 from __future__ import annotations
 
@@ -11,24 +11,16 @@ import pytest
 from botocore import exceptions as bce
 from botocore.stub import Stubber
 
-from smtrain.aws import (
-    AwsConfigError,
-    AwsNotFoundError,
-    AwsSession,
-    WaitFailedError,
-    default_bucket,
-    ensure_bucket,
-    translate,
-    translating,
-    wait_for,
-)
+from smtrain.aws import AwsSession, default_bucket, ensure_bucket
+from smtrain.aws_errors import AwsConfigError, AwsNotFoundError, translate, translating
 from smtrain.backends.base import get_backend
 from smtrain.backends.sagemaker import SageMakerBackend
 from smtrain.config import Config
-from smtrain.errors import AwsError, BackendError, NotFoundError, UsageError
+from smtrain.errors import AwsError, NotFoundError, UsageError
 from smtrain.plan import ApiCall, resolve, snake_case
 from smtrain.registry import group_exists, plan_register
 from smtrain.spec import TrainingSpec
+from smtrain.waiting import wait_for
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -233,65 +225,16 @@ def test_non_aws_errors_pass_through() -> None:
 # -- waiting -----------------------------------------------------------------------------
 
 
-class FakeTime:
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
-def describer(*statuses: dict[str, Any]) -> Any:
-    answers = iter(statuses)
-    return lambda: next(answers)
-
-
-def test_wait_for_success_reports_each_change() -> None:
-    fake = FakeTime()
-    seen: list[tuple[str, str]] = []
-    describe = describer(
-        {"TrainingJobStatus": "InProgress", "SecondaryStatus": "Starting"},
-        {"TrainingJobStatus": "InProgress", "SecondaryStatus": "Starting"},
-        {"TrainingJobStatus": "InProgress", "SecondaryStatus": "Training"},
-        {"TrainingJobStatus": "Completed", "SecondaryStatus": "Completed"},
-    )
-    final = wait_for(describe, "TrainingJobStatus", ("Completed",), ("Failed", "Stopped"), sleep=fake.sleep,
-                     clock=fake.clock, interval=30, detail_key="SecondaryStatus",
-                     on_status=lambda status, d: seen.append((status, d["SecondaryStatus"])))
-    assert final["TrainingJobStatus"] == "Completed"
-    assert seen == [("InProgress", "Starting"), ("InProgress", "Training"), ("Completed", "Completed")]
-    assert fake.sleeps == [30, 30, 30]
-
-
-def test_wait_for_failure_carries_the_reason() -> None:
-    fake = FakeTime()
-    describe = describer({"EndpointStatus": "Creating"}, {"EndpointStatus": "Failed", "FailureReason": "bad image"})
-    with pytest.raises(WaitFailedError, match="bad image") as caught:
-        wait_for(describe, "EndpointStatus", ("InService",), ("Failed",), sleep=fake.sleep, clock=fake.clock,
-                 what="endpoint e1")
-    assert caught.value.status == "Failed" and caught.value.where == "endpoint e1"
-    assert caught.value.description["FailureReason"] == "bad image"
-
-
-def test_wait_for_times_out_without_oversleeping() -> None:
-    fake = FakeTime()
-    with pytest.raises(BackendError, match="still Creating after 25 seconds"):
-        wait_for(lambda: {"EndpointStatus": "Creating"}, "EndpointStatus", ("InService",), ("Failed",),
-                 sleep=fake.sleep, clock=fake.clock, timeout=25, interval=10)
-    assert fake.sleeps == [10, 10, 5]
-
-
 def test_wait_for_translates_describe_errors(session: AwsSession, sagemaker: Stubber) -> None:
     sagemaker.add_client_error("describe_endpoint", "ValidationException", "Could not find endpoint e1.")
     client = session.client("sagemaker")
+
+    def describe() -> Any:
+        with translating(where="endpoint e1"):
+            return client.describe_endpoint(EndpointName="e1")
+
     with pytest.raises(NotFoundError, match="Could not find endpoint"):
-        wait_for(lambda: client.describe_endpoint(EndpointName="e1"), "EndpointStatus", ("InService",),
-                 ("Failed",), sleep=FakeTime().sleep)
+        wait_for(describe, "EndpointStatus", ("InService",), ("Failed",), sleep=lambda _: None)
 
 
 # -- default bucket ------------------------------------------------------------------------
@@ -390,7 +333,7 @@ def test_backend_sleep_is_injected() -> None:
 def test_a_refusal_names_the_backend_that_refused() -> None:
     from botocore.exceptions import ClientError
 
-    from smtrain.aws import translate
+    from smtrain.aws_errors import translate
 
     refused = ClientError({"Error": {"Code": "ValidationException", "Message": "bad value"}}, "CreateTrainingJob")
     assert translate(refused, backend="local").what == "the local backend rejected the request: bad value"

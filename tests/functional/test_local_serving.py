@@ -21,10 +21,11 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.processes import is_alive, stop_group
+from smtrain.backends.local.processes import is_alive
 from smtrain.backends.local.service import LocalSageMaker
 from smtrain.backends.local.serving.container import ping
 from smtrain.backends.local.serving.runtime_client import LocalRuntime
+from tests.helpers import remove_local_endpoints
 
 SCRIPT = '''
 import os
@@ -97,18 +98,6 @@ def wait_settled(sm: LocalSageMaker, name: str, timeout: float = 60) -> dict[str
         time.sleep(0.05)
 
 
-def remove_everything(sm: LocalSageMaker) -> None:
-    """Delete every endpoint, and kill any process group a failed test left behind."""
-    for endpoint in sm.db.list("endpoint"):
-        groups = [d["pid"] for d in (endpoint["_local"].get("current"), endpoint["_local"].get("pending")) if d]
-        sm.delete_endpoint(EndpointName=endpoint["EndpointName"])
-        for pgid in groups:
-            stop_group(pgid)
-    gateway = sm.db.get("runtime", "gateway")
-    if gateway and gateway["_local"].get("pid"):
-        stop_group(gateway["_local"]["pid"])
-
-
 @pytest.fixture(scope="module")
 def sm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSageMaker]:
     with pytest.MonkeyPatch.context() as patch:
@@ -117,7 +106,7 @@ def sm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSageMaker]:
         try:
             yield service
         finally:
-            remove_everything(service)
+            remove_local_endpoints(service)
 
 
 @pytest.fixture(scope="module")
@@ -468,7 +457,7 @@ def test_update_swaps_containers_and_delete_leaves_no_process(tmp_path: Path, ar
         assert not (tmp_path / "home" / "endpoints" / "life").exists()
         assert sm.db.get("runtime", "gateway")["_local"]["pid"] == 0
     finally:
-        remove_everything(sm)
+        remove_local_endpoints(sm)
 
 
 def test_the_runtime_url_needs_no_server_until_an_endpoint_exists(tmp_path: Path) -> None:

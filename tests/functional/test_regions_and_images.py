@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from smtrain import images
-from smtrain.aws import AwsConfigError, AwsSession
+from smtrain.aws import AwsSession
+from smtrain.aws_errors import AwsConfigError
 from smtrain.backends.sagemaker import SageMakerBackend
 from smtrain.config import Config
 

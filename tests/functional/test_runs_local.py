@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import textwrap
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 
 from smtrain.api import Session
 from smtrain.runs import local, provenance, store
+from tests.helpers import git, git_project
 
 SCRIPT = """\
 import os
@@ -23,23 +23,9 @@ print("accuracy=0.875")
 METRICS = {"loss": r"loss=([0-9.]+)", "accuracy": r"accuracy=([0-9.]+)"}
 
 
-def git(folder: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(folder), "-c", "user.email=t@t", "-c", "user.name=t", *args],
-                          check=True, capture_output=True, text=True, timeout=30).stdout.strip()
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / "src").mkdir(parents=True)
-    (root / "src" / "train.py").write_text(SCRIPT)
-    (root / "data").mkdir()
-    (root / "data" / "train.csv").write_text("a,b\n1,2\n")
-    (root / "smtrain.toml").write_text("")
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", ".")
-    git(root, "commit", "-q", "-m", "first")
-    return root
+    return git_project(tmp_path / "project", SCRIPT)
 
 
 def fit(root: Path, name: str, **extra: object) -> None:

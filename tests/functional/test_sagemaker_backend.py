@@ -15,12 +15,14 @@ from typing import Any
 import boto3
 import pytest
 
-from smtrain.aws import TRAINING_LOG_GROUP, AwsSession, translating, wait_for
+from smtrain.aws import TRAINING_LOG_GROUP, AwsSession
+from smtrain.aws_errors import translating
 from smtrain.backends.sagemaker import SageMakerBackend
 from smtrain.config import Config
 from smtrain.errors import AwsError
 from smtrain.plan import ApiCall, plan_fit, resolve, snake_case
 from smtrain.spec import TrainingSpec
+from smtrain.waiting import wait_for
 
 REGION = "eu-west-1"
 MOTO_ACCOUNT = "123456789012"

@@ -12,7 +12,8 @@ import pytest
 from moto import mock_aws
 
 from smtrain.api import Session
-from smtrain.aws import AwsConfigError, AwsSession, expand_role
+from smtrain.aws import AwsSession, expand_role
+from smtrain.aws_errors import AwsConfigError
 from smtrain.backends.sagemaker import SageMakerBackend
 from smtrain.config import Config
 

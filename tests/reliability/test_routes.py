@@ -16,11 +16,11 @@ import pytest
 from moto import mock_aws
 
 from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.processes import stop_group
 from smtrain.backends.local.service import LocalSageMaker
 from smtrain.errors import UsageError
 from smtrain.sync import list_files, make_target, sync_directory
 from tests.e2e.conftest import Cli
+from tests.helpers import create_folder_model, remove_local_endpoints
 
 BUCKET = "routes-bucket"
 REGION = "eu-west-1"
@@ -278,14 +278,7 @@ def service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalSa
     monkeypatch.delenv("SMTRAIN_RUNTIME_PORT", raising=False)
     sm = LocalSageMaker(LocalHome(tmp_path / "home"))
     yield sm
-    for endpoint in sm.db.list("endpoint"):
-        groups = [d["pid"] for d in (endpoint["_local"].get("current"), endpoint["_local"].get("pending")) if d]
-        sm.delete_endpoint(EndpointName=endpoint["EndpointName"])
-        for pgid in groups:
-            stop_group(pgid)
-    gateway = sm.db.get("runtime", "gateway")
-    if gateway and gateway["_local"].get("pid"):
-        stop_group(gateway["_local"]["pid"])
+    remove_local_endpoints(sm)
 
 
 def test_a_model_and_code_folder_deploy_without_their_outside_links(service: LocalSageMaker, tmp_path: Path) -> None:
@@ -300,12 +293,7 @@ def test_a_model_and_code_folder_deploy_without_their_outside_links(service: Loc
         os.symlink("/etc/passwd", folder / "passwd")
         os.symlink("../id_rsa", folder / "key")
     os.symlink("weights.bin", model / "alias.bin")
-    service.create_model(ModelName="folders", ExecutionRoleArn="arn:aws:iam::000000000000:role/x", PrimaryContainer={
-        "Image": "smtrain-local/sklearn", "ModelDataUrl": model.as_uri(),
-        "Environment": {"SAGEMAKER_PROGRAM": "serve.py", "SAGEMAKER_SUBMIT_DIRECTORY": code.as_uri(),
-                        "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})
-    service.create_endpoint_config(EndpointConfigName="folders", ProductionVariants=[
-        {"VariantName": "AllTraffic", "ModelName": "folders", "InitialInstanceCount": 1, "InstanceType": "local"}])
+    create_folder_model(service, "folders", model, code, "serve.py")
     service.create_endpoint(EndpointName="folders", EndpointConfigName="folders")
 
     assert settled(service, "folders") == "InService"

@@ -1,8 +1,10 @@
 """Detached processes: started in their own session, stopped as a group.
 
 Jobs and endpoints outlive the CLI that started them, so each runs in a new
-session (its own process group). Stopping one signals the whole group, so a
-script's own children (joblib workers, say) go with it and nothing is orphaned.
+session (its own process group). Each runs only once its starter recorded its
+pid (:mod:`.handover`), so a Ctrl-C at any moment leaves no process that no
+record names. Stopping one signals the whole group, so a script's own
+children (joblib workers, say) go with it and nothing is orphaned.
 Processes are inspected with psutil (no ``/proc`` parsing), so this also works
 on macOS; a group is found by its members, so it is stopped even after its
 leader died.
@@ -17,38 +19,56 @@ import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from smtrain.backends.local.handover import GO as HANDOVER_GO
+from smtrain.backends.local.handover import HANDOVER_FD_ENVIRON, HANDOVER_MODULE
 
 
 def spawn_detached(
     argv: Sequence[str],
     *,
     log_path: Path,
+    record: Callable[[int], object],
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     pass_fds: Sequence[int] = (),
 ) -> int:
-    """Start ``argv`` in a new session with stdout and stderr appended to ``log_path``."""
+    """Start ``argv`` in a new session with stdout and stderr appended to ``log_path``, call
+    ``record(pid)`` to note it where a rollback will look, and only then let it run; its pid.
+
+    Until ``record`` returns, the child waits in :mod:`.handover`. If ``record`` raises, Ctrl-C
+    interrupts this process, or it dies first, the child's pipe closes unwritten and it exits
+    without running ``argv``: a detached process always has a record, or is gone."""
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    # The child outlives us on purpose, so its Popen is dropped while it runs;
-    # Popen.__del__ reports that as a ResourceWarning, which is expected here.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ResourceWarning)
-        with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
-            process = subprocess.Popen(
-                list(argv),
-                stdin=devnull,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=dict(env) if env is not None else None,
-                cwd=cwd,
-                pass_fds=tuple(pass_fds),
-                start_new_session=True,
-            )
-        pid = process.pid
-        del process
+    wait_fd, go_fd = os.pipe()
+    try:
+        child_env = {**(os.environ if env is None else env), HANDOVER_FD_ENVIRON: str(wait_fd)}
+        # The child outlives us on purpose, so its Popen is dropped while it runs;
+        # Popen.__del__ reports that as a ResourceWarning, which is expected here.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+                process = subprocess.Popen(
+                    python_module_argv(HANDOVER_MODULE, "--", *argv),
+                    stdin=devnull,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=child_env,
+                    cwd=cwd,
+                    pass_fds=(*pass_fds, wait_fd),
+                    start_new_session=True,
+                )
+            pid = process.pid
+            del process
+        record(pid)
+        with contextlib.suppress(BrokenPipeError):  # it died meanwhile: whoever reads the record sees that
+            os.write(go_fd, HANDOVER_GO)
+    finally:
+        os.close(wait_fd)
+        os.close(go_fd)
     return pid
 
 

@@ -220,9 +220,12 @@ def unpack(uri: str, dest: Path, what: str) -> list[str]:
     raise ValueError(f"{what} {uri} does not exist")
 
 
-def start_container(root: Path, log_path: Path, container: Mapping[str, Any], venvs: Path) -> dict[str, Any]:
+def start_container(
+    root: Path, log_path: Path, container: Mapping[str, Any], venvs: Path, record: Callable[[dict[str, Any]], object],
+) -> dict[str, Any]:
     """Lay out ``root/model`` and ``root/code`` from a model's container
-    definition and start its server; the deployment's private record.
+    definition and start its server; the deployment's private record, which
+    ``record`` keeps before the server runs (see :func:`launch`).
     ``venvs`` caches environments for a ``requirements.txt`` in the code."""
     model_dir, code_dir = root / "model", root / "code"
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -244,12 +247,15 @@ def start_container(root: Path, log_path: Path, container: Mapping[str, Any], ve
                   "environment": environment, "venvs": str(venvs),
                   "framework_version": version_from_image(str(container.get("Image", ""))),
                   "timeout": int(environment.get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or DEFAULT_TIMEOUT)}
-    return launch(deployment)
+    return launch(deployment, record=record)
 
 
-def launch(deployment: dict[str, Any], port: int = 0) -> dict[str, Any]:
+def launch(
+    deployment: dict[str, Any], *, record: Callable[[dict[str, Any]], object], port: int = 0,
+) -> dict[str, Any]:
     """Start (or restart) the server of a laid-out deployment, under a keeper, on ``port``
-    (when it is free; else on a fresh one)."""
+    (when it is free; else on a fresh one). ``record`` gets the deployment with its pid before
+    the server runs; if it raises (or Ctrl-C comes first), the server never runs."""
     from smtrain.backends.local import processes
 
     with listening_socket(port) as listener:
@@ -259,13 +265,19 @@ def launch(deployment: dict[str, Any], port: int = 0) -> dict[str, Any]:
                                               "--code-dir", deployment["code_dir"], "--venvs", deployment["venvs"],
                                               "--fd", fd,
                                               "--framework-version", deployment.get("framework_version", ""))
-        pid = processes.spawn_detached(
+        launched: dict[str, Any] = {}
+
+        def record_launched(pid: int) -> None:
+            launched.update(deployment, pid=pid, port=port, started=time.time())
+            record(launched)
+
+        processes.spawn_detached(
             processes.python_module_argv(KEEPER_MODULE, "--fd", fd, "--", *server),
             log_path=Path(deployment["log"]),
             env=container_environment(deployment["environment"], port, Path(deployment["dir"])),
-            cwd=Path(deployment["code_dir"]), pass_fds=[listener.fileno()],
+            cwd=Path(deployment["code_dir"]), pass_fds=[listener.fileno()], record=record_launched,
         )
-    return {**deployment, "pid": pid, "port": port, "started": time.time()}
+    return launched
 
 
 def ping(port: int, timeout: float = PING_TIMEOUT) -> tuple[int, str]:

@@ -195,27 +195,31 @@ class EndpointsAPI:
 
     def _start(self, operation: str, name: str, config: dict[str, Any], generation: int, slot: str) -> None:
         """Start a container for ``config``; what cannot start fails the endpoint (or rolls the update back)."""
+        def record(deployment: dict[str, Any]) -> None:  # before the server runs, so a rollback finds it
+            if self.db.update("endpoint", name, lambda b: b["_local"].update({slot: deployment})) is None:
+                raise EndpointGone(name)
+
         try:
-            deployment = self._deploy(operation, name, config, generation)
+            self._deploy(operation, name, config, generation, record)
         except Exception as exc:
             reason = _reason(exc)
             self.db.update("endpoint", name, lambda b: _record_failure(b, reason))
-        else:
-            self.db.update("endpoint", name, lambda b: b["_local"].update({slot: deployment}))
 
-    def _deploy(self, operation: str, name: str, config: dict[str, Any], generation: int) -> dict[str, Any]:
+    def _deploy(
+        self, operation: str, name: str, config: dict[str, Any], generation: int,
+        record: Callable[[dict[str, Any]], None],
+    ) -> None:
         from smtrain.backends.local.serving.container import start_container
 
         variant = config["ProductionVariants"][0]
         model = self._get(operation, "model", variant["ModelName"])
         container = model.get("PrimaryContainer") or model["Containers"][0]
         endpoint_dir = self.home.endpoint_dir(name).absolute()  # the server runs in its code dir
-        deployment = start_container(endpoint_dir / f"v{generation}", endpoint_dir / "server.log", container,
-                                     self.home.venvs.absolute())
         startup = variant.get("ContainerStartupHealthCheckTimeoutInSeconds") or DEFAULT_STARTUP_TIMEOUT
-        deployment.update(config=config["EndpointConfigName"], variant=variant.get("VariantName", "AllTraffic"),
-                          image=container.get("Image", ""), startup_timeout=startup)
-        return deployment
+        about = {"config": config["EndpointConfigName"], "variant": variant.get("VariantName", "AllTraffic"),
+                 "image": container.get("Image", ""), "startup_timeout": startup}
+        start_container(endpoint_dir / f"v{generation}", endpoint_dir / "server.log", container,
+                         self.home.venvs.absolute(), lambda deployment: record({**deployment, **about}))
 
     def _refresh(self, body: dict[str, Any]) -> dict[str, Any]:
         """Settle a Creating or Updating endpoint whose container has answered (or died)."""
@@ -243,21 +247,25 @@ class EndpointsAPI:
         if body["EndpointStatus"] != "InService" or not dead or running(dead):
             return body
         _stop(dead)  # what is left of it: a master or workers that outlived their keeper
+        healed: dict[str, Any] = {}
+
+        def swap_in(replacement: dict[str, Any]) -> None:
+            def swap(b: dict[str, Any]) -> None:
+                if (b["_local"].get("current") or {}).get("pid") != dead["pid"]:
+                    raise HealedElsewhere
+                b["_local"]["current"] = replacement
+
+            healed.update(self.db.update("endpoint", body["EndpointName"], swap) or {})
+            if not healed:
+                raise HealedElsewhere  # deleted meanwhile
+
         try:
-            replacement = launch(dead, port=int(dead.get("port") or 0))
+            launch(dead, port=int(dead.get("port") or 0), record=swap_in)
+        except HealedElsewhere:
+            return self.db.get("endpoint", body["EndpointName"]) or body  # its replacement never ran
         except Exception:
             return body  # its files are gone; the gateway answers ModelNotReadyException
-        swapped: list[bool] = []
-
-        def swap(b: dict[str, Any]) -> None:
-            if (b["_local"].get("current") or {}).get("pid") == dead["pid"]:
-                b["_local"]["current"] = replacement
-                swapped.append(True)
-
-        updated = self.db.update("endpoint", body["EndpointName"], swap)
-        if not swapped:
-            _stop(replacement)  # another process healed it first
-        return updated or body
+        return healed
 
     def _settle_ready(self, body: dict[str, Any], status: str) -> dict[str, Any]:
         replaced: list[dict[str, Any]] = []
@@ -335,6 +343,14 @@ class EndpointsAPI:
 
     def _not_found(self, operation: str, kind: str, name: str) -> Exception:
         return _invalid(operation, f'Could not find {KINDS[kind]} "{self._arn(kind, name)}".')
+
+
+class HealedElsewhere(Exception):
+    """Another smtrain process restarted (or deleted) the endpoint's server first."""
+
+
+class EndpointGone(Exception):
+    """The endpoint was deleted while its server was being started."""
 
 
 def _stop(deployment: dict[str, Any], grace_seconds: float | None = None) -> None:

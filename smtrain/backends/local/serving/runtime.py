@@ -268,11 +268,11 @@ def ensure_gateway(home: LocalHome, db: StateDB, requested_port: int = 0) -> str
             port = listener.getsockname()[1]
             fd = str(listener.fileno())
             server = processes.python_module_argv(GATEWAY_MODULE, "--home", str(home.root.absolute()), "--fd", fd)
-            pid = processes.spawn_detached(
+            processes.spawn_detached(
                 processes.python_module_argv(KEEPER_MODULE, "--fd", fd, "--", *server),
                 log_path=home.runtime_dir / "gateway.log", env=child_environment(), pass_fds=[listener.fileno()],
+                record=lambda pid: db.put(*GATEWAY, {"Port": port, "Url": gateway_url(port), "_local": {"pid": pid}}),
             )
-        db.put(*GATEWAY, {"Port": port, "Url": gateway_url(port), "_local": {"pid": pid}})
         return gateway_url(port)
 
 

@@ -77,13 +77,18 @@ class TrainingJobsAPI:
             raise in_use("CreateTrainingJob", f"Training job names must be unique within an AWS account and region, "
                          f"and a training job with this name already exists ({body['TrainingJobArn']})")
         write_private(self.home.job_log(name), "")  # the log holds what the script prints: owner only
-        pid = spawn_detached(
+        spawn_detached(
             python_module_argv(SUPERVISOR_MODULE, str(self.home.root.resolve()), name),
             log_path=self.home.job_log(name),
             cwd=self.home.job_dir(name),
+            record=lambda pid: self._record_supervisor(name, pid),
         )
-        self.db.update(job_state.KIND, name, lambda b: job_state.local(b).update(supervisor_pid=pid))
         return {"TrainingJobArn": body["TrainingJobArn"]}
+
+    def _record_supervisor(self, name: str, pid: int) -> None:
+        """Before the supervisor runs: a job deleted meanwhile gets none."""
+        if self.db.update(job_state.KIND, name, lambda b: job_state.local(b).update(supervisor_pid=pid)) is None:
+            raise not_found("CreateTrainingJob", f"Requested resource not found: training job {name} was removed")
 
     def reserve_training_job(self, name: str) -> None:
         """Hold ``name`` for this submission before anything is written under it.
