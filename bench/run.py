@@ -95,6 +95,20 @@ def wait(process: subprocess.Popen[bytes], timeout: float) -> str | None:
         return f"timed out after {timeout:.0f} s"
 
 
+def keep_bytecode() -> str:
+    """Every program the benches time reads compiled bytecode, as an installed package does.
+
+    pip compiles a package's modules when it installs it; an editable install or a peer's first import
+    writes them on first use, unless ``PYTHONDONTWRITEBYTECODE`` is set (some sandboxes set it), and
+    then every timed run would compile each module from source again. So the variable is dropped
+    for every process the benches start, and smtrain's own package is compiled once, untimed.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    done = subprocess.run([sys.executable, "-m", "compileall", "-q", str(BENCH.parent / "smtrain")],
+                          capture_output=True, text=True, timeout=300)
+    return "bytecode: compiled once, untimed" if done.returncode == 0 else f"bytecode: not compiled: {done.stdout}"
+
+
 def chart(rows: list[Row], path: Path) -> str:
     """Draws chart.png with the first interpreter that has matplotlib; returns a note on the outcome."""
     data = json.dumps([row.to_json() for row in rows])
@@ -138,6 +152,7 @@ def main(argv: list[str] | None = None) -> None:
         run_worker(args.worker, args.runs, args.quick, Path(args.out))
         return
     started = datetime.now(UTC)
+    bytecode = keep_bytecode()
     load_before = loadavg()
     rows: list[Row] = []
     for name in args.names:
@@ -154,6 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         *describe(sys.executable),
         *[f"peer {peer}: {package_versions(peer)}" for peer in ("sdk2", "sdk3", "mlflow")],
         f"load average (1, 5, 15 min): before {load_before}, after {loadavg()}",
+        bytecode,
         "figures are medians of interleaved runs; ratio = smtrain / peer (times: below 1 is faster; "
         "req/s: above 1 is faster)",
     ]
