@@ -2,7 +2,8 @@
 
     python bench/run.py [--quick] [--only NAME[,NAME]] [--runs N]
 
-Benches: startup, fit, deploy, serve, ls, submit, sync. Each runs in its own process with a time
+Benches: startup, fit, deploy, serve, ls, submit, sync; packing and frameworks show what deliberate
+features cost. Each runs in its own process with a time
 limit; one that fails, times out or lacks its peer gives skipped rows with the reason, never a crash
 of the whole run. Peers are installed on first use into bench/.venv-* (see bench/peers.py).
 Writes bench/results/results.md, results.json and chart.png (matplotlib, from the MLflow peer's venv
@@ -47,6 +48,8 @@ BENCHES = {
     "ls": Bench("suite_cli", "ls", 10, 3, 240, ("`smtrain ls`",)),
     "submit": Bench("suite_aws", "submit", 5, 2, 240, ("submit vs SDK v2",)),
     "sync": Bench("suite_aws", "sync", 5, 2, 420, ("first sync", "unchanged re-sync")),
+    "packing": Bench("suite_costs", "packing", 10, 5, 180, ("packing safety checks",)),
+    "frameworks": Bench("suite_costs", "frameworks", 5, 2, 1500, ("framework environments",)),
 }
 
 
