@@ -33,6 +33,7 @@ import hashlib
 import os
 import re
 import shutil
+import sys
 import tempfile
 import threading
 import time
@@ -215,7 +216,7 @@ class S3Target:
         listed = self.remote_listing().get(key)
         if listed is None or listed[0] != file.size:
             return False
-        if listed[1] == file.md5:
+        if PLAIN_ETAG.match(listed[1]) and listed[1] == file.md5:  # a multipart ETag is no MD5: skip reading
             return True
         with translating(where=f"s3://{self.bucket}/{key}"):
             head = self.client.head_object(Bucket=self.bucket, Key=key)
@@ -316,8 +317,9 @@ def atomic_copy(source: Path, destination: Path, advance: Progress) -> None:
 @contextmanager
 def progress_bar(total: int, *, enabled: bool, label: str) -> Iterator[Progress]:
     """A rich bar of bytes on stderr; a no-op unless enabled and stderr is a terminal."""
-    if not enabled or total == 0:
-        yield _ignore
+    forced = any(os.environ.get(name) for name in ("FORCE_TERMINAL", "TTY_COMPATIBLE"))  # rich's own overrides
+    if not enabled or total == 0 or not (forced or sys.stderr.isatty()):
+        yield _ignore  # and rich is not even imported
         return
     from rich.console import Console
 
