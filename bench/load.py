@@ -35,9 +35,8 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import psutil
-from common import REPO
+from penguins_endpoint import ROW, deployed, percentile
 
-ROW = "Adelie,Torgersen,39.1,18.7,181.0,3750.0"
 TIMEOUT = 30.0
 
 
@@ -77,11 +76,6 @@ def run_clients(url: str, endpoint: str, requests: int, concurrency: int) -> dic
     for thread in threads:
         thread.join()
     return {"latencies": latencies, "errors": errors, "seconds": time.perf_counter() - started}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
 # -- slow clients -----------------------------------------------------------------
@@ -183,39 +177,32 @@ def main() -> None:
         return
     import smtrain
 
-    with tempfile.TemporaryDirectory(prefix="smtrain-bench-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="smtrain-bench-") as scratch, \
+            deployed(Path(scratch), args.workers) as (session, _, endpoint):
         work = Path(scratch)
-        session = smtrain.Session(home=str(work / "home"), quiet=True)
-        data = session.prepare(out_dir=work / "data", progress=False)
-        job = session.fit("penguins.py", source_dir=REPO / "entry_points", channels={"train": data.train_uri},
-                          hyperparameters=data.hyperparameters())
-        endpoint = session.deploy(job.name, workers=args.workers)
         db = session.backend.sagemaker().db
         container = db.get("endpoint", endpoint.name)["_local"]["current"]
         groups = {"gateway": db.get("runtime", "gateway")["_local"]["pid"], "container": container["pid"]}
         gateway_port = urlparse(endpoint.url).port
-        try:
-            invocations = f"/endpoints/{endpoint.name}/invocations"
-            for _ in range(50):
-                one_request(gateway_port, invocations)  # warm up
-            print(f"\nA normal request, {args.slow_clients} slow clients (smtrain at {smtrain.__file__})")
-            gateway = lambda: one_request(gateway_port, invocations)  # noqa: E731
-            direct = lambda: one_request(container["port"], "/invocations")  # noqa: E731
-            print(f"  gateway alone              {median_of(gateway, args.samples)}")
-            with slow_clients(gateway_port, args.slow_clients):
-                print(f"  gateway + slow clients     {median_of(gateway, args.samples)}")
-            print(f"  container alone            {median_of(direct, args.samples)}")
-            with slow_clients(container["port"], args.slow_clients):
-                print(f"  container + slow clients   {median_of(direct, args.samples)}")
-            before = rss(groups)
-            out = work / "load.json"
-            # The load runs in its own process so the client's GIL does not slow the measuring side.
-            subprocess.run([sys.executable, __file__, "--requests", str(args.requests), "--concurrency",
-                            str(args.concurrency), "--client", endpoint.url, endpoint.name, str(out)], check=True)
-            result = json.loads(out.read_text())
-            after = rss(groups)
-        finally:
-            session.teardown(endpoint.name)
+        invocations = f"/endpoints/{endpoint.name}/invocations"
+        for _ in range(50):
+            one_request(gateway_port, invocations)  # warm up
+        print(f"\nA normal request, {args.slow_clients} slow clients (smtrain at {smtrain.__file__})")
+        gateway = lambda: one_request(gateway_port, invocations)  # noqa: E731
+        direct = lambda: one_request(container["port"], "/invocations")  # noqa: E731
+        print(f"  gateway alone              {median_of(gateway, args.samples)}")
+        with slow_clients(gateway_port, args.slow_clients):
+            print(f"  gateway + slow clients     {median_of(gateway, args.samples)}")
+        print(f"  container alone            {median_of(direct, args.samples)}")
+        with slow_clients(container["port"], args.slow_clients):
+            print(f"  container + slow clients   {median_of(direct, args.samples)}")
+        before = rss(groups)
+        out = work / "load.json"
+        # The load runs in its own process so the client's GIL does not slow the measuring side.
+        subprocess.run([sys.executable, __file__, "--requests", str(args.requests), "--concurrency",
+                        str(args.concurrency), "--client", endpoint.url, endpoint.name, str(out)], check=True)
+        result = json.loads(out.read_text())
+        after = rss(groups)
     latencies, errors = result["latencies"], result["errors"]
     print(f"\n{args.requests} requests at concurrency {args.concurrency}, workers={args.workers or 'default'}: "
           f"{len(errors)} errors {sorted(set(errors))}, {len(latencies) / result['seconds']:.0f} req/s, "

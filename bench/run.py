@@ -2,7 +2,8 @@
 
     python bench/run.py [--quick] [--only NAME[,NAME]] [--runs N]
 
-Benches: startup, fit, deploy, serve, ls, submit, sync. Each runs in its own process with a time
+Benches: startup, fit, deploy, serve, ls, submit, sync; packing and frameworks show what deliberate
+features cost. Each runs in its own process with a time
 limit; one that fails, times out or lacks its peer gives skipped rows with the reason, never a crash
 of the whole run. Peers are installed on first use into bench/.venv-* (see bench/peers.py).
 Writes bench/results/results.md, results.json and chart.png (matplotlib, from the MLflow peer's venv
@@ -47,6 +48,8 @@ BENCHES = {
     "ls": Bench("suite_cli", "ls", 10, 3, 240, ("`smtrain ls`",)),
     "submit": Bench("suite_aws", "submit", 5, 2, 240, ("submit vs SDK v2",)),
     "sync": Bench("suite_aws", "sync", 5, 2, 420, ("first sync", "unchanged re-sync")),
+    "packing": Bench("suite_costs", "packing", 10, 5, 180, ("packing safety checks",)),
+    "frameworks": Bench("suite_costs", "frameworks", 5, 2, 1500, ("framework environments",)),
 }
 
 
@@ -95,6 +98,20 @@ def wait(process: subprocess.Popen[bytes], timeout: float) -> str | None:
         return f"timed out after {timeout:.0f} s"
 
 
+def keep_bytecode() -> str:
+    """Every program the benches time reads compiled bytecode, as an installed package does.
+
+    pip compiles a package's modules when it installs it; an editable install or a peer's first import
+    writes them on first use, unless ``PYTHONDONTWRITEBYTECODE`` is set (some sandboxes set it), and
+    then every timed run would compile each module from source again. So the variable is dropped
+    for every process the benches start, and smtrain's own package is compiled once, untimed.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    done = subprocess.run([sys.executable, "-m", "compileall", "-q", str(BENCH.parent / "smtrain")],
+                          capture_output=True, text=True, timeout=300)
+    return "bytecode: compiled once, untimed" if done.returncode == 0 else f"bytecode: not compiled: {done.stdout}"
+
+
 def chart(rows: list[Row], path: Path) -> str:
     """Draws chart.png with the first interpreter that has matplotlib; returns a note on the outcome."""
     data = json.dumps([row.to_json() for row in rows])
@@ -138,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
         run_worker(args.worker, args.runs, args.quick, Path(args.out))
         return
     started = datetime.now(UTC)
+    bytecode = keep_bytecode()
     load_before = loadavg()
     rows: list[Row] = []
     for name in args.names:
@@ -154,6 +172,7 @@ def main(argv: list[str] | None = None) -> None:
         *describe(sys.executable),
         *[f"peer {peer}: {package_versions(peer)}" for peer in ("sdk2", "sdk3", "mlflow")],
         f"load average (1, 5, 15 min): before {load_before}, after {loadavg()}",
+        bytecode,
         "figures are medians of interleaved runs; ratio = smtrain / peer (times: below 1 is faster; "
         "req/s: above 1 is faster)",
     ]

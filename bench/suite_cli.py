@@ -111,7 +111,7 @@ def make_template(smtrain: str, work: Path) -> Path:
 def listed(smtrain: str, home: Path) -> int:
     out = subprocess.run([smtrain, "ls", "--json"], env=bench_env(SMTRAIN_HOME=str(home)), capture_output=True,
                          text=True, check=True, timeout=120).stdout
-    return len(json.loads(out)["TrainingJobs"])
+    return sum(1 for line in out.splitlines() if json.loads(line).get("name"))
 
 
 def ls(runs: int, quick: bool) -> list[Row]:

@@ -12,8 +12,11 @@ both uploading the same folder of random bytes to one local moto server.
     N times; smtrain must report 0 bytes uploaded, `aws s3 sync` must print no
     `upload:` line, and no object's LastModified/ETag may change. `aws s3 sync`
     is the reference row, but note it compares size and modification time only,
-    while smtrain hashes every local file (SHA-256) and compares with the hash
-    stored in the object's metadata.
+    while smtrain compares content: each local file's MD5 (remembered from the
+    first sync, keyed by its stat data, see smtrain/digests.py) with the listed
+    ETag, or its SHA-256 with the one stored in the object's metadata.
+    The first syncs start with an empty digest cache each ($XDG_CACHE_HOME),
+    the re-syncs share one.
 
 smtrain runs as bench/sync_once.py (the backend's ``sync``, as `smtrain prepare`
 calls it) under smtrain's interpreter; `aws` is awscli from bench/.venv-sdk2.
@@ -91,14 +94,16 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:  # n
               f"{(time.perf_counter() - start) * 1000:.0f} ms")
 
         with moto_server(workdir) as server:
-            env = aws_env(server.url)
+            env = aws_env(server.url, XDG_CACHE_HOME=str(workdir / "cache"))  # smtrain's digests of the re-syncs
             create_account(server.url)
             rounds = iter(range(10**6))
 
             def first_sync(tool: str, argv: Callable[[str], list[str]]) -> Callable[[], float]:
                 def once() -> float:
-                    prefix = f"first/{tool}-{next(rounds)}/"
-                    seconds, stdout = timed(argv(f"s3://{BUCKET}/{prefix}"), env, workdir)
+                    run = next(rounds)
+                    prefix = f"first/{tool}-{run}/"
+                    cold = {**env, "XDG_CACHE_HOME": str(workdir / f"cache-first-{run}")}  # nothing remembered
+                    seconds, stdout = timed(argv(f"s3://{BUCKET}/{prefix}"), cold, workdir)
                     landed = objects(server.url, prefix)
                     sent = sum(size for size, _, _ in landed.values())
                     if (len(landed), sent) != (args.files, total):

@@ -20,7 +20,7 @@ from typing import Any
 from smtrain.backends.base import Backend, get_backend
 from smtrain.config import Config, load_config
 from smtrain.endpoints import Endpoint, EndpointOperations
-from smtrain.errors import NotFoundError, UsageError
+from smtrain.errors import NotFoundError, SmtrainError, UsageError
 from smtrain.hints import suggest
 from smtrain.plan import Plan, join_uri, plan_fit
 from smtrain.spec import (

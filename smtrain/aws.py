@@ -90,10 +90,9 @@ def check_region(boto: Any, region: str) -> None:
     makes of it. botocore's endpoint data lists SageMaker's regions in every
     partition; a region newer than the installed botocore asks for an upgrade.
     """
-    known = sorted(
-        {name for partition in boto.get_available_partitions()
-         for name in boto.get_available_regions("sagemaker", partition_name=partition)}
-    )
+    from smtrain.regions import sagemaker_regions
+
+    known = sagemaker_regions(boto)
     if not known or region in known:
         return
     import difflib

@@ -5,7 +5,8 @@ alone costs about as much as starting Python. So the top-level help, once
 rendered by click, is kept in the user's cache, keyed by smtrain's version
 and the CLI modules' sizes and modification times; later calls print it
 without importing click. Shell completion (``_SMTRAIN_COMPLETE``) and every
-other call go straight to click.
+other call go straight to click, except a plain ``smtrain ls``, which lists
+runs without click (:mod:`smtrain.runs.listing`).
 """
 
 import os
@@ -13,12 +14,17 @@ import sys
 from pathlib import Path
 
 HELP_ARGS: tuple[list[str], ...] = ([], ["--help"], ["-h"])
+PLAIN_LS_FLAGS = {"--json", "--all"}  # `smtrain ls` with only these runs without click
 
 
 def main() -> None:
     if sys.argv[1:] in HELP_ARGS and "_SMTRAIN_COMPLETE" not in os.environ:
         sys.stdout.write(top_level_help())
         return
+    if sys.argv[1:2] == ["ls"] and set(sys.argv[2:]) <= PLAIN_LS_FLAGS and "_SMTRAIN_COMPLETE" not in os.environ:
+        from smtrain.runs.listing import main as plain_ls
+
+        plain_ls(sys.argv[2:])  # exits
     from smtrain.cli import main as cli_main
 
     cli_main()

@@ -17,25 +17,36 @@ apply (data is often git-ignored), but ``.env`` files, links leading out of the
 folder (or to a folder, or dangling) and the smtrain home never leave; each is
 listed in :attr:`SyncReport.warnings`. A link to a file inside the folder is
 sent as that file's content.
+
+Local digests are remembered between syncs (:mod:`smtrain.digests`): an
+unchanged re-sync reads no file at all. A file below the multipart threshold
+goes up in one PutObject carrying its SHA-256 as the request's checksum, so S3
+verifies the bytes it received against the digest smtrain recorded (and botocore
+computes no checksum of its own); the ETag that comes back is the MD5 that the
+next sync compares with the listing.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import os
+import re
 import shutil
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
 from smtrain.aws_errors import translating
 from smtrain.backends.base import SyncReport
+from smtrain.digests import DigestCache, Digests, compute
 from smtrain.errors import UsageError
 from smtrain.packing import open_regular, scan_data
 from smtrain.uris import is_file_uri, split_s3, to_path
@@ -44,26 +55,45 @@ HASH_KEY = "sha256"
 CHUNK = 1024 * 1024
 MULTIPART_THRESHOLD = 64 * 1024 * 1024
 MULTIPART_CHUNKSIZE = 16 * 1024 * 1024
-PARALLEL = 8
+PARALLEL = 10  # as `aws s3 sync` (max_concurrent_requests)
+PLAIN_ETAG = re.compile(r"^[0-9a-f]{32}$")
 
 Progress = Callable[[int], None]
 
 
 @dataclass
 class LocalFile:
-    """A file to sync; its digests are computed only when a comparison needs them."""
+    """A file to sync; its digests are remembered ones, or computed when a comparison needs them."""
 
     path: Path
     relative: str
-    size: int
+    known: Digests
 
-    @cached_property
+    @classmethod
+    def at(cls, path: Path, relative: str) -> LocalFile:
+        return cls(path, relative, Digests(path, path.stat()))
+
+    @property
+    def size(self) -> int:
+        return self.known.stat.st_size
+
+    @property
     def digest(self) -> str:
-        return file_digest(self.path)
+        """SHA-256, hex."""
+        if not self.known.sha256:
+            self._read("sha256")
+        return self.known.sha256
 
-    @cached_property
+    @property
     def md5(self) -> str:
-        return md5_digest(self.path)
+        if not self.known.md5:
+            self._read("md5", *([] if self.known.sha256 else ["sha256"]))  # one read serves both
+        return self.known.md5
+
+    def _read(self, *algorithms: str) -> None:
+        started = time.time_ns()
+        with open_regular(self.relative, self.path) as handle:
+            self.known.learn(started, **compute(handle, algorithms))
 
 
 class Target(Protocol):
@@ -92,14 +122,12 @@ def sync_directory(
         raise UsageError(f"{str(local_dir)!r} is not a directory", where="sync", hint="give an existing folder")
     files, warnings = list_files(local_dir, home=home)
     target = make_target(uri, s3=s3, transfer_config=transfer_config, kms_key=kms_key)
-    # Checks and uploads are round trips: run several at once, as `aws s3 sync` does.
-    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
-        current = list(pool.map(target.is_current, files))
-    changed = [file for file, up_to_date in zip(files, current, strict=True) if not up_to_date]
-    total = sum(file.size for file in changed)
-    with progress_bar(total, enabled=progress, label=uri) as advance, ThreadPoolExecutor(PARALLEL) as pool:
-        for upload in [pool.submit(target.put, file, advance) for file in changed]:
-            upload.result()
+    with DigestCache() as cache:
+        cache.recall([file.known for file in files])
+        try:
+            changed = send_changed(files, target, progress=progress)
+        finally:
+            cache.remember([file.known for file in files])
     return SyncReport(
         uploaded_files=len(changed),
         uploaded_bytes=sum(file.size for file in changed),
@@ -107,6 +135,19 @@ def sync_directory(
         uri=uri,
         warnings=warnings,
     )
+
+
+def send_changed(files: list[LocalFile], target: Target, *, progress: bool) -> list[LocalFile]:
+    """Upload the files whose content differs from the target's; returns them."""
+    # Checks and uploads are round trips: run several at once, as `aws s3 sync` does.
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        current = list(pool.map(target.is_current, files))
+    changed = [file for file, up_to_date in zip(files, current, strict=True) if not up_to_date]
+    total = sum(file.size for file in changed)
+    with progress_bar(total, enabled=progress, label=target.uri) as advance, ThreadPoolExecutor(PARALLEL) as pool:
+        for upload in [pool.submit(target.put, file, advance) for file in changed]:
+            upload.result()
+    return changed
 
 
 def upload_file(path: Path, uri: str, s3: Any = None, *, progress: bool = False, transfer_config: Any = None,
@@ -117,7 +158,7 @@ def upload_file(path: Path, uri: str, s3: Any = None, *, progress: bool = False,
     """
     path = Path(path)
     parent, _, name = uri.rstrip("/").rpartition("/")
-    file = LocalFile(path, name, path.stat().st_size)
+    file = LocalFile.at(path, name)
     target = make_target(parent + "/", s3=s3, transfer_config=transfer_config, kms_key=kms_key)
     with progress_bar(file.size, enabled=progress, label=uri) as advance:
         target.put(file, advance)
@@ -127,18 +168,13 @@ def upload_file(path: Path, uri: str, s3: Any = None, *, progress: bool = False,
 def list_files(local_dir: Path, *, home: Path | None = None) -> tuple[list[LocalFile], list[str]]:
     """The files to sync (a link inside the folder stands for its target), and warnings for what is left out."""
     result = scan_data(local_dir, home=home)
-    files = [LocalFile(result.files[name], name, result.files[name].stat().st_size) for name in result.names]
+    files = [LocalFile.at(result.files[name], name) for name in result.names]
     return files, result.warnings()
 
 
 def file_digest(path: Path) -> str:
     with open_regular(path.name, path) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
-
-
-def md5_digest(path: Path) -> str:
-    with open_regular(path.name, path) as handle:
-        return hashlib.file_digest(handle, "md5").hexdigest()
 
 
 def make_target(uri: str, *, s3: Any = None, transfer_config: Any = None, kms_key: str = "") -> Target:
@@ -180,7 +216,7 @@ class S3Target:
         listed = self.remote_listing().get(key)
         if listed is None or listed[0] != file.size:
             return False
-        if listed[1] == file.md5:
+        if PLAIN_ETAG.match(listed[1]) and listed[1] == file.md5:  # a multipart ETag is no MD5: skip reading
             return True
         with translating(where=f"s3://{self.bucket}/{key}"):
             head = self.client.head_object(Bucket=self.bucket, Key=key)
@@ -200,6 +236,10 @@ class S3Target:
         return self._listing
 
     def put(self, file: LocalFile, advance: Progress) -> None:
+        if file.size < self.config.multipart_threshold:
+            self.put_object(file)
+            advance(file.size)
+            return
         key = self.key(file)
         # The digest is read without following a link, so a file swapped for one after the scan is refused.
         # upload_file, not upload_fileobj on that handle: s3transfer would buffer every part in memory.
@@ -209,6 +249,20 @@ class S3Target:
                 ExtraArgs={"Metadata": {HASH_KEY: file.digest}, **self.encryption}, Callback=advance,
                 Config=self.config,
             )
+
+
+    def put_object(self, file: LocalFile) -> None:
+        """One PutObject: S3 checks the body against the SHA-256 sent; a plain ETag back is its MD5."""
+        key = self.key(file)
+        checksum = base64.b64encode(bytes.fromhex(file.digest)).decode()
+        started = time.time_ns()
+        with translating(where=f"s3://{self.bucket}/{key}"), open_regular(file.relative, file.path) as body:
+            answer = self.client.put_object(Bucket=self.bucket, Key=key, Body=body, ChecksumSHA256=checksum,
+                                            Metadata={HASH_KEY: file.digest}, **self.encryption)
+        etag = str(answer.get("ETag", "")).strip('"')
+        if PLAIN_ETAG.match(etag) and answer.get("ServerSideEncryption", "AES256") == "AES256" \
+                and not answer.get("SSECustomerAlgorithm"):
+            file.known.learn(started, md5=etag)
 
 
 def default_transfer_config(
@@ -263,12 +317,10 @@ def atomic_copy(source: Path, destination: Path, advance: Progress) -> None:
 @contextmanager
 def progress_bar(total: int, *, enabled: bool, label: str) -> Iterator[Progress]:
     """A rich bar of bytes on stderr; a no-op unless enabled and stderr is a terminal (nor NO_COLOR, nor --quiet)."""
-    import sys
-
     from smtrain.progress import spinner_wanted
 
     if not enabled or total == 0 or not spinner_wanted(sys.stderr):
-        yield _ignore
+        yield _ignore  # and rich is not even imported
         return
     from rich.console import Console
 

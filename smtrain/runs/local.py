@@ -12,13 +12,15 @@ appended by the job supervisor as the log lines match ``MetricDefinitions``.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from smtrain.runs.record import Run, from_description
+if TYPE_CHECKING:  # imported where used: `smtrain ls` with no store needs neither
+    import sqlite3
+
+    from smtrain.runs.record import Run
 
 KIND = "training-job"
 HISTORY_FILE = "metrics.jsonl"
@@ -51,6 +53,11 @@ def state_file(home: Path) -> Path:
 @contextmanager
 def read_only(home: Path) -> Iterator[sqlite3.Connection | None]:
     """A read-only connection to the store, or None when there is no store (nothing is created)."""
+    if not home.exists():  # no store, no records: nothing to check (and no SQLite to load)
+        yield None
+        return
+    import sqlite3
+
     from smtrain.backends.local.state import check_tables, existing_store, translate_error
 
     path = state_file(home)
@@ -106,6 +113,8 @@ def _status_clause(statuses: Sequence[str]) -> tuple[str, list[str]]:
 
 def _from_row(row: dict[str, Any]) -> tuple[Run, int]:
     """A run from its index row (see index.py): only what listing needs; and its supervisor's pid."""
+    from smtrain.runs.record import Run
+
     hyperparameters = dict(_nested(row.get("HyperParameters")) or {})
     if row.get("sagemaker_program"):
         hyperparameters["sagemaker_program"] = row["sagemaker_program"]
@@ -129,6 +138,8 @@ def _nested(value: Any) -> Any:
 def _settled(home: Path, run: Run, pid: int) -> Run:
     """A run whose supervisor died while it ran gets its final status from the local API."""
     if run.status in RUNNING and not _supervisor_alive({"_local": {"supervisor_pid": pid}}):
+        from smtrain.runs.record import from_description
+
         body = _reconciled(home, run.name)
         if body is not None:
             return from_description(body, "local")
@@ -136,6 +147,8 @@ def _settled(home: Path, run: Run, pid: int) -> Run:
 
 
 def _runs_from_documents(db: sqlite3.Connection) -> list[tuple[Run, int]]:
+    from smtrain.runs.record import from_description
+
     text = db.execute(f"SELECT json_group_array(json({_ROW})) FROM resources WHERE kind=?", (KIND,)).fetchone()[0]
     runs = []
     for body in json.loads(text or "[]"):
@@ -148,6 +161,8 @@ def _runs_from_documents(db: sqlite3.Connection) -> list[tuple[Run, int]]:
 
 
 def get_run(home: Path, name: str) -> Run | None:
+    from smtrain.runs.record import from_description
+
     with read_only(home) as db:
         if db is None:
             return None

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from smtrain.config import Config
 from smtrain.errors import NotFoundError, UsageError
 from smtrain.runs import local
-from smtrain.runs.record import Run
+
+if TYPE_CHECKING:
+    from smtrain.runs.record import Run
 
 SOURCES = ("local", "sagemaker", "all")
 

@@ -38,6 +38,11 @@ def user(cwd: Path) -> Cli:
     return Cli(cwd, env)
 
 
+def without_age(listing: str) -> str:
+    """A piped `smtrain ls` without its age column, which ticks between two calls."""
+    return "\n".join("\t".join(c for i, c in enumerate(line.split("\t")) if i != 3) for line in listing.splitlines())
+
+
 def fit(cli: Cli, name: str, *extra: str) -> None:
     result = cli("fit", "--entry-point", "train.py", "--source-dir", str(cli.cwd.parent.parent / "src")
                  if cli.cwd.name == "deep" else "../src", "--channel", "train=../data", "--job-name", name,
@@ -80,6 +85,10 @@ def test_ls_show_diff_checkout(project: Path) -> None:
     assert f"note={LONG}" in piped.out and "loss=0.3333333333333333" in piped.out  # never cut when piped
     assert [line.split("\t")[0] for line in cli("ls", "--limit", "2").out.splitlines()[1:]] == ["third", "second"]
     assert "2 of 3 runs shown" in cli("ls", "--limit", "2").err
+    for flags in ([], ["--json"], ["--all"], ["--json", "--all"]):  # a plain `ls` skips click: the same answer
+        plain, through_click = cli("ls", *flags), cli("ls", "--limit", "20", *flags)
+        assert (plain.code, without_age(plain.out), plain.err) == \
+            (through_click.code, without_age(through_click.out), through_click.err)
     best = cli("ls", "--where", "accuracy>0.65", "--sort", "accuracy", "--json")
     assert [json.loads(line)["name"] for line in best.out.splitlines()] == ["second", "first"]
     assert [json.loads(r)["name"] for r in cli("ls", "--tag", "stage=try", "--json").out.splitlines()] == ["second"]

@@ -67,8 +67,9 @@ def test_source_upload_and_data_sync_are_encrypted_with_the_key(aws: str, tmp_pa
 
 def test_without_a_key_uploads_use_the_buckets_default(aws: str, tmp_path: Path) -> None:
     backend, sent = recording_backend(Config(backend="sagemaker", region=REGION, bucket=BUCKET))
-    (tmp_path / "train.csv").write_text("a\n1\n")
-    backend.sync(tmp_path, f"s3://{BUCKET}/d/", progress=False)
+    (tmp_path / "data").mkdir()  # not tmp_path itself: it holds the test's $XDG_CACHE_HOME
+    (tmp_path / "data" / "train.csv").write_text("a\n1\n")
+    backend.sync(tmp_path / "data", f"s3://{BUCKET}/d/", progress=False)
     assert writes(sent) == [("PutObject", "d/train.csv", "None|None")]
 
 

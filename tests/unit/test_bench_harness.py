@@ -93,3 +93,42 @@ def test_serving_rows_skip_a_missing_peer_and_keep_the_others() -> None:
     measured = [row for row in rows if not row.skipped]
     assert len(measured) == 4 and all(row.ratio == 1.0 for row in measured)
     assert [row.met for row in measured] == [None, True, None, True]  # goals apply at concurrency 8
+
+
+def test_the_costs_of_deliberate_features_are_benches_of_their_own() -> None:
+    assert run.parse(["--only", "packing,frameworks"]).names == ["packing", "frameworks"]
+    assert {"packing", "frameworks"} <= set(run.BENCHES)
+
+
+def test_the_packing_row_compares_archives_of_the_same_files(tmp_path: Path) -> None:
+    import tarfile
+
+    from suite_costs import plain_tar  # type: ignore[import-not-found]
+    from suite_fit import many_files  # type: ignore[import-not-found]
+
+    from smtrain.packaging import pack_source
+
+    source = many_files(tmp_path / "src", count=30)
+    pack_source(source, "penguins.py", tmp_path / "smtrain.tar.gz")
+    plain_tar(source, tmp_path / "plain.tar.gz")
+
+    def files(archive: Path) -> list[str]:
+        with tarfile.open(archive) as tar:
+            return sorted(member.name.removeprefix("./") for member in tar if member.isfile())
+
+    assert files(tmp_path / "smtrain.tar.gz") == files(tmp_path / "plain.tar.gz")
+    assert len(files(tmp_path / "plain.tar.gz")) == 31
+
+
+def test_a_run_drops_the_no_bytecode_setting_so_timed_programs_read_compiled_modules(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import subprocess
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    calls: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", lambda argv, **_: calls.append(argv) or subprocess.CompletedProcess(
+        argv, 0, "", ""))
+    assert run.keep_bytecode() == "bytecode: compiled once, untimed"
+    assert "PYTHONDONTWRITEBYTECODE" not in os.environ
+    assert calls and calls[0][1:4] == ["-m", "compileall", "-q"] and calls[0][-1].endswith("smtrain")
