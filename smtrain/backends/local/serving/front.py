@@ -40,10 +40,10 @@ from typing import Any
 
 from gunicorn.workers.base import Worker
 from tornado import httputil
+from tornado.concurrent import dummy_executor
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.iostream import IOStream, StreamClosedError
-from tornado.log import access_log
 from tornado.wsgi import WSGIContainer
 
 from smtrain.backends.local.serving.keeper import KEEPER_PID_ENVIRON, READY_FD_ENVIRON
@@ -77,15 +77,15 @@ class BufferedWorker(Worker):
 
     def run(self) -> None:
         served: Served = self.wsgi
-        executor = ThreadPoolExecutor(served.threads) if served.threads else None
-        container = WSGIContainer(served.app)  # for its WSGI environ; _answer calls the app
+        executor: Executor = ThreadPoolExecutor(served.threads) if served.threads else dummy_executor
+        container = WSGIContainer(served.app, executor=executor)
         self.served = served
         self.stopping = False
         loop = IOLoop.current()
 
         def handle(request: httputil.HTTPServerRequest) -> None:
             served.active += 1
-            loop.spawn_callback(_answer, container, request, served, executor)
+            loop.spawn_callback(_answer, container, request, served)
 
         self.server = _Server(handle, served, idle_connection_timeout=HEADER_TIMEOUT, body_timeout=BODY_TIMEOUT,
                               max_body_size=served.max_body)
@@ -125,17 +125,9 @@ def _tell_keeper_ready() -> None:
         os.write(int(os.environ.get(READY_FD_ENVIRON, "")), f"{os.getpid()}\n".encode())
 
 
-async def _answer(container: WSGIContainer, request: httputil.HTTPServerRequest, served: Served,
-                  executor: Executor | None) -> None:
-    """Call the app (on ``executor``, or inline) and write its answer. One hand-off to the pool per request:
-    tornado's WSGIContainer makes one more per body chunk and one to find the end, each a thread switch."""
+async def _answer(container: WSGIContainer, request: httputil.HTTPServerRequest, served: Served) -> None:
     try:
-        environ = container.environ(request)
-        if executor is None:
-            answer = _call(served.app, environ)
-        else:
-            answer = await IOLoop.current().run_in_executor(executor, _call, served.app, environ)
-        _write(request, *answer)
+        await container.handle_request(request)
     except Exception:
         from tornado.log import app_log
 
@@ -148,40 +140,6 @@ async def _answer(container: WSGIContainer, request: httputil.HTTPServerRequest,
             request.connection.finish()
     finally:
         served.active -= 1
-
-
-def _call(app: Callable[..., Iterable[bytes]], environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
-    """Run a WSGI app to the end: its status line, headers and whole body."""
-    started: list[Any] = []
-    chunks: list[bytes] = []
-
-    def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], Any]:
-        started[:] = [status, headers]
-        return chunks.append
-
-    result = app(environ, start_response)
-    try:
-        chunks.extend(result)
-    finally:
-        if hasattr(result, "close"):
-            result.close()
-    if not started:
-        raise RuntimeError("the WSGI application did not call start_response")
-    return started[0], started[1], b"".join(chunks)
-
-
-def _write(request: httputil.HTTPServerRequest, status: str, headers: list[tuple[str, str]], body: bytes) -> None:
-    code, reason = status.split(" ", 1)
-    response = httputil.HTTPHeaders()
-    for key, value in headers:
-        response.add(key, value)
-    if "Content-Length" not in response:
-        response["Content-Length"] = str(len(body))
-    assert request.connection is not None
-    request.connection.write_headers(httputil.ResponseStartLine("HTTP/1.1", int(code), reason), response, chunk=body)
-    request.connection.finish()
-    log = access_log.info if int(code) < 400 else access_log.warning if int(code) < 500 else access_log.error
-    log("%s %s %s (%s) %.2fms", code, request.method, request.uri, request.remote_ip, 1000 * request.request_time())
 
 
 class _Server(HTTPServer):
