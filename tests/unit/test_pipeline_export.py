@@ -144,7 +144,7 @@ def test_the_expiry_is_the_tag_deploy_ttl_writes(exported: Exported) -> None:
     """JSONata computes it when the model is created, in the format `smtrain deploy --ttl` writes."""
     import datetime as dt
 
-    from smtrain.api import ttl_tags
+    from smtrain.endpoints import ttl_tags
     from smtrain.pipeline.runner import Execution, Runner
 
     state = exported.definition["States"]["Set expiry"]
