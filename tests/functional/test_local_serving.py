@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.processes import is_alive
 from smtrain.backends.local.service import LocalSageMaker
-from smtrain.backends.local.serving.container import ping
+from smtrain.backends.local.serving.health import ping
 from smtrain.backends.local.serving.runtime_client import LocalRuntime
 from tests.helpers import remove_local_endpoints
 

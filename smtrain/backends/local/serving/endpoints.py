@@ -34,16 +34,15 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from smtrain.backends.local.errors import client_error
 from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.state import StateDB, public
+from smtrain.backends.local.serving.responses import listing, shaped
+from smtrain.backends.local.state import StateDB
 
 ACCOUNT = "000000000000"
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-TIME_KEYS = ("CreationTime", "LastModifiedTime", "ResolutionTime")
 DEFAULT_STARTUP_TIMEOUT = 600
 FAILURE_REASON_LIMIT = 1024
 DELETE_GRACE = 2.0  # a deleted endpoint's container gets this long to answer what it holds
@@ -73,14 +72,14 @@ class EndpointsAPI:
         return {"ModelArn": arn}
 
     def describe_model(self, *, ModelName: str) -> dict[str, Any]:
-        return _shaped(self._get("DescribeModel", "model", ModelName))
+        return shaped(self._get("DescribeModel", "model", ModelName))
 
     def delete_model(self, *, ModelName: str) -> dict[str, Any]:
         self._delete("DeleteModel", "model", ModelName)
         return {}
 
     def list_models(self, **filters: Any) -> dict[str, Any]:
-        return _listing(self.db.list("model"), "Models", "ModelName", filters, ("ModelArn", "CreationTime"))
+        return listing(self.db.list("model"), "Models", "ModelName", filters, ("ModelArn", "CreationTime"))
 
     # -- endpoint configs -----------------------------------------------------
 
@@ -103,14 +102,14 @@ class EndpointsAPI:
         return {"EndpointConfigArn": arn}
 
     def describe_endpoint_config(self, *, EndpointConfigName: str) -> dict[str, Any]:
-        return _shaped(self._get("DescribeEndpointConfig", "endpoint-config", EndpointConfigName))
+        return shaped(self._get("DescribeEndpointConfig", "endpoint-config", EndpointConfigName))
 
     def delete_endpoint_config(self, *, EndpointConfigName: str) -> dict[str, Any]:
         self._delete("DeleteEndpointConfig", "endpoint-config", EndpointConfigName)
         return {}
 
     def list_endpoint_configs(self, **filters: Any) -> dict[str, Any]:
-        return _listing(self.db.list("endpoint-config"), "EndpointConfigs", "EndpointConfigName", filters,
+        return listing(self.db.list("endpoint-config"), "EndpointConfigs", "EndpointConfigName", filters,
                         ("EndpointConfigArn", "CreationTime"))
 
     # -- endpoints ------------------------------------------------------------
@@ -132,7 +131,7 @@ class EndpointsAPI:
         return {"EndpointArn": arn}
 
     def describe_endpoint(self, *, EndpointName: str) -> dict[str, Any]:
-        return _shaped(self._refresh(self._get("DescribeEndpoint", "endpoint", EndpointName)))
+        return shaped(self._refresh(self._get("DescribeEndpoint", "endpoint", EndpointName)))
 
     def update_endpoint(self, *, EndpointName: str, EndpointConfigName: str, **request: Any) -> dict[str, Any]:
         body = self._get("UpdateEndpoint", "endpoint", EndpointName)
@@ -168,7 +167,7 @@ class EndpointsAPI:
         rows = [self._refresh(row) for row in self.db.list("endpoint")]
         if filters.get("StatusEquals"):
             rows = [row for row in rows if row["EndpointStatus"] == filters["StatusEquals"]]
-        return _listing(rows, "Endpoints", "EndpointName", filters,
+        return listing(rows, "Endpoints", "EndpointName", filters,
                         ("EndpointArn", "CreationTime", "LastModifiedTime", "EndpointStatus"))
 
     def runtime_url(self) -> str:
@@ -223,7 +222,7 @@ class EndpointsAPI:
 
     def _refresh(self, body: dict[str, Any]) -> dict[str, Any]:
         """Settle a Creating or Updating endpoint whose container has answered (or died)."""
-        from smtrain.backends.local.serving.container import probe
+        from smtrain.backends.local.serving.health import probe
 
         body = self._heal(body)
         status = body["EndpointStatus"]
@@ -241,7 +240,8 @@ class EndpointsAPI:
     def _heal(self, body: dict[str, Any]) -> dict[str, Any]:
         """Restart the server of an in-service endpoint that died (killed, or the machine restarted),
         as SageMaker replaces a failed instance; the endpoint stays InService."""
-        from smtrain.backends.local.serving.container import launch, running
+        from smtrain.backends.local.serving.container import launch
+        from smtrain.backends.local.serving.health import running
 
         dead = body["_local"].get("current")
         if body["EndpointStatus"] != "InService" or not dead or running(dead):
@@ -291,7 +291,7 @@ class EndpointsAPI:
         self, body: dict[str, Any], status: str, deployment: dict[str, Any], why: str,
     ) -> dict[str, Any]:
         """A new endpoint fails; a failed update rolls back to the running container, as blue/green does."""
-        from smtrain.backends.local.serving.container import log_tail
+        from smtrain.backends.local.serving.health import log_tail
 
         acted: list[bool] = []
         head = (f"The primary container for production variant {deployment['variant']} did not pass the ping "
@@ -355,7 +355,8 @@ class EndpointGone(Exception):
 
 def _stop(deployment: dict[str, Any], grace_seconds: float | None = None) -> None:
     """Stop a container gracefully (it drains its requests), or within ``grace_seconds``."""
-    from smtrain.backends.local.serving.container import CONTAINER_MODULE, STOP_GRACE, stop_server
+    from smtrain.backends.local.serving.container import CONTAINER_MODULE, STOP_GRACE
+    from smtrain.backends.local.serving.health import stop_server
 
     stop_server(int(deployment["pid"]), CONTAINER_MODULE, STOP_GRACE if grace_seconds is None else grace_seconds)
 
@@ -394,40 +395,3 @@ def _check_name(operation: str, field: str, value: str) -> None:
         raise _invalid(operation,
                        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: "
                            f"Member must satisfy regular expression pattern: {NAME_PATTERN.pattern}")
-
-
-def _shaped(body: dict[str, Any]) -> dict[str, Any]:
-    """A stored body as boto3 returns it: no private fields, timestamps as datetimes."""
-    return _with_datetimes(public(body))
-
-
-def _with_datetimes(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: (_datetime(v) if k in TIME_KEYS else _with_datetimes(v)) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_with_datetimes(v) for v in value]
-    return value
-
-
-def _datetime(value: Any) -> Any:
-    return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int | float) else value
-
-
-def _listing(
-    rows: list[dict[str, Any]], key: str, name_key: str, filters: dict[str, Any], fields: tuple[str, ...],
-) -> dict[str, Any]:
-    """A List* answer: NameContains, SortBy (Name | CreationTime | Status), SortOrder, MaxResults, NextToken."""
-    if filters.get("NameContains"):
-        rows = [row for row in rows if filters["NameContains"] in row[name_key]]
-    sort_key: Callable[[dict[str, Any]], Any] = {
-        "Name": lambda row: row[name_key],
-        "Status": lambda row: row.get("EndpointStatus", ""),
-    }.get(filters.get("SortBy", ""), lambda row: row["CreationTime"])
-    rows = sorted(rows, key=sort_key, reverse=filters.get("SortOrder", "Descending") == "Descending")
-    start = int(filters.get("NextToken") or 0)
-    end = start + int(filters.get("MaxResults") or 100)
-    summaries = [_shaped({k: row[k] for k in (name_key, *fields) if k in row}) for row in rows[start:end]]
-    answer: dict[str, Any] = {key: summaries}
-    if end < len(rows):
-        answer["NextToken"] = str(end)
-    return answer

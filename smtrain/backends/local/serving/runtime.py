@@ -56,9 +56,8 @@ from smtrain.backends.local.serving.container import (
     listening_socket,
     read_body,
     respond,
-    server_alive,
-    stop_server,
 )
+from smtrain.backends.local.serving.health import server_alive, stop_server
 from smtrain.backends.local.serving.keeper import KEEPER_MODULE
 from smtrain.backends.local.state import StateDB
 

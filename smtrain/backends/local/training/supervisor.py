@@ -21,9 +21,7 @@ Start-up must stay cheap: standard library and a few smtrain modules only.
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -44,13 +42,11 @@ from smtrain.backends.local.processes import (
     group_alive,
     stop_group,
 )
-from smtrain.backends.local.training import job_state
+from smtrain.backends.local.training import job_state, workspace
 from smtrain.backends.local.training.container_env import (
     ContainerPaths,
     TrainingEnvironment,
     entry_point_type,
-    input_data_config,
-    resource_config,
     script_command,
     script_environment,
 )
@@ -156,68 +152,12 @@ class Supervisor:
     # -- preparing the container tree --------------------------------------
 
     def _prepare_tree(self) -> None:
-        for directory in self.paths.directories():
-            directory.mkdir(parents=True, exist_ok=True)
-        record = self.record
-        mode = record["AlgorithmSpecification"].get("TrainingInputMode", "File")
-        configs = {
-            "hyperparameters.json": record.get("HyperParameters", {}),
-            "resourceconfig.json": resource_config(record["ResourceConfig"].get("InstanceType", "local")),
-            "inputdataconfig.json": input_data_config(record.get("InputDataConfig", []), mode),
-        }
-        for name, content in configs.items():
-            (self.paths.input_config / name).write_text(json.dumps(content))
-        for channel in record.get("InputDataConfig", []):
-            self._copy_channel(channel["ChannelName"], channel["DataSource"]["S3DataSource"]["S3Uri"])
-        self._install_code()
-
-    def _copy_channel(self, name: str, uri: str) -> None:
-        """A copy, never a link: the script cannot write to the user's folder, nor reach out of it."""
-        source, target = to_path(uri), self.paths.channel(name)
-        target.mkdir(parents=True, exist_ok=True)
-        if source.is_dir():
-            self._copy_folder(source, target)
-        else:
-            shutil.copy2(source, target / source.name)
-
-    def _copy_folder(self, source: Path, target: Path) -> None:
-        from smtrain.packing import copy_folder
-
-        for warning in copy_folder(source, target, home=self.home.root).warnings():
-            self._say(warning)
-
-    def _install_code(self) -> None:
-        from smtrain.packaging import safe_extract
-
-        submit = self._hyperparameter("sagemaker_submit_directory")
-        if not submit:
-            return
-        source = to_path(submit)
-        if source.is_dir():
-            self._copy_folder(source, self.paths.code)
-        else:
-            safe_extract(source, self.paths.code)
-
-    def _hyperparameter(self, key: str) -> str:
-        from smtrain.spec import decode_hyperparameters
-
-        value = decode_hyperparameters(self.record.get("HyperParameters", {})).get(key)
-        return "" if value is None else str(value)
+        workspace.prepare_tree(self.record, self.paths, home_root=self.home.root, say=self._say)
 
     # -- the script ----------------------------------------------------------
 
     def _training_environment(self) -> TrainingEnvironment:
-        return TrainingEnvironment(
-            self.paths,
-            self._read_config("hyperparameters.json"),
-            self._read_config("resourceconfig.json"),
-            self._read_config("inputdataconfig.json"),
-            job_name=self.name,
-            num_cpus=os.cpu_count() or 1,
-        )
-
-    def _read_config(self, name: str) -> Any:
-        return json.loads((self.paths.input_config / name).read_text())
+        return workspace.training_environment(self.paths, self.name)
 
     def _interpreter(self) -> str:
         """The job's Python: its framework's environment, with ``requirements.txt`` layered on top."""
