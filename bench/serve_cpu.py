@@ -36,6 +36,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from common import REPO
+from penguins_endpoint import deployed
 from suite_serve import bodies, container_port, start_mlflow, stop
 
 BENCH = Path(__file__).resolve().parent
@@ -121,18 +122,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
-    import smtrain
-
-    with tempfile.TemporaryDirectory(prefix="smtrain-bench-cpu-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="smtrain-bench-cpu-") as scratch, \
+            deployed(Path(scratch)) as (_, job, endpoint):
         work = Path(scratch)
         home = work / "home"
-        session = smtrain.Session(home=str(home), quiet=True)
-        data = session.prepare(out_dir=work / "data", progress=False)
-        job = session.fit("penguins.py", source_dir=REPO / "entry_points", channels={"train": data.train_uri},
-                          hyperparameters=data.hyperparameters())
         payloads = bodies(next((work / "data").rglob("X_test.csv")), work)
         model_data = Path(job.model_data.removeprefix("file://"))
-        endpoint = session.deploy(job.name)
         mlflow = None
         try:
             mlflow, mlflow_url = start_mlflow(model_data, work, os.cpu_count() or 1)
@@ -154,7 +149,6 @@ def main() -> None:
         finally:
             if mlflow is not None:
                 stop(mlflow)
-            session.teardown(endpoint.name)
     report(loads, stages, load_before, os.getloadavg())
 
 

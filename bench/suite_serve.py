@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from aws_bench import BENCH, free_port
-from common import REPO
 from peers import PeerUnavailable, ensure
+from penguins_endpoint import deployed
 from suite_cli import median
 from table import Goal, Row, skipped
 
@@ -150,19 +150,13 @@ def rows_from(results: dict[tuple, list], missing: dict[str, str]) -> list[Row]:
 
 
 def serve(runs: int, quick: bool) -> list[Row]:
-    import smtrain
-
     seconds = 1.5 if quick else 4.0
     workers = os.cpu_count() or 1
-    with tempfile.TemporaryDirectory(prefix="smtrain-bench-serve-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="smtrain-bench-serve-") as scratch, \
+            deployed(Path(scratch)) as (_, job, endpoint):
         work = Path(scratch)
         home = work / "home"
-        session = smtrain.Session(home=str(home), quiet=True)
-        data = session.prepare(out_dir=work / "data", progress=False)
-        job = session.fit("penguins.py", source_dir=REPO / "entry_points", channels={"train": data.train_uri},
-                          hyperparameters=data.hyperparameters())
         payloads = bodies(next((work / "data").rglob("X_test.csv")), work)
-        endpoint = session.deploy(job.name)
         mlflow, missing = None, {}
         try:
             targets = {"api": f"{endpoint.url}/endpoints/{endpoint.name}/invocations"}
@@ -179,5 +173,4 @@ def serve(runs: int, quick: bool) -> list[Row]:
         finally:
             if mlflow is not None:
                 stop(mlflow)
-            session.teardown(endpoint.name)
     return rows_from(results, missing)

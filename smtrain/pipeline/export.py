@@ -170,11 +170,7 @@ def package_wait_states() -> dict[str, Any]:
             {"Variable": "$.package.ModelPackageStatus", "StringEquals": "Failed", "Next": "Package failed"}],
             "Default": "Wait for package"},
         "Wait for package": {"Type": "Wait", "SecondsPath": "$.wait.seconds", "Next": "Package back off"},
-        "Package back off": {"Type": "Choice", "Choices": [
-            {"Variable": "$.wait.seconds", "NumericGreaterThanEquals": PACKAGE_LONGEST_WAIT, "Next": "Check package"}],
-            "Default": "Double the package wait"},
-        "Double the package wait": {"Type": "Pass", "ResultPath": "$.wait", "Next": "Check package",
-                                    "Parameters": {"seconds.$": "States.MathAdd($.wait.seconds, $.wait.seconds)"}},
+        **back_off("Package back off", "Double the package wait", PACKAGE_LONGEST_WAIT, "Check package"),
         "Package failed": {"Type": "Pass", "ResultPath": "$.error", "Next": CLEAN_UP, "Parameters": {
             "Error": "ModelPackageFailed",
             "Cause.$": "States.Format('model package {} failed its validation', $.package.ModelPackageArn)"}},
@@ -222,11 +218,7 @@ def deploy_states(params: dict[str, dict[str, Any]]) -> dict[str, Any]:
                     {"Variable": "$.status.EndpointStatus", "StringEquals": "OutOfService"}],
              "Next": "Endpoint failed"}],
             "Default": "Back off"},
-        "Back off": {"Type": "Choice", "Choices": [
-            {"Variable": "$.wait.seconds", "NumericGreaterThanEquals": LONGEST_WAIT, "Next": "Wait for endpoint"}],
-            "Default": "Double the wait"},
-        "Double the wait": {"Type": "Pass", "ResultPath": "$.wait", "Next": "Wait for endpoint",
-                            "Parameters": {"seconds.$": "States.MathAdd($.wait.seconds, $.wait.seconds)"}},
+        **back_off("Back off", "Double the wait", LONGEST_WAIT, "Wait for endpoint"),
         "Endpoint failed": {"Type": "Pass", "ResultPath": "$.error", "Next": CLEAN_UP, "Parameters": {
             "Error": "EndpointFailed", "Cause.$": "States.Format('endpoint {}: {}', $.status.EndpointStatus, "
                                                  "$.status.FailureReason)"}},
@@ -320,3 +312,14 @@ def definition_hash(definition: dict[str, Any]) -> str:
 
 def to_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2) + "\n"
+
+
+def back_off(choice: str, double: str, longest: int, then: str) -> dict[str, Any]:
+    """Two states that double ``$.wait.seconds`` up to ``longest``, then go on to ``then``."""
+    return {
+        choice: {"Type": "Choice", "Choices": [
+            {"Variable": "$.wait.seconds", "NumericGreaterThanEquals": longest, "Next": then}],
+            "Default": double},
+        double: {"Type": "Pass", "ResultPath": "$.wait", "Next": then,
+                 "Parameters": {"seconds.$": "States.MathAdd($.wait.seconds, $.wait.seconds)"}},
+    }

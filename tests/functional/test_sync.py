@@ -4,27 +4,16 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from smtrain.errors import UsageError
 from smtrain.sync import atomic_copy, default_transfer_config, file_digest, sync_directory, upload_file
 
 BUCKET = "data-bucket"
 MIB = 1024 * 1024
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 @pytest.fixture

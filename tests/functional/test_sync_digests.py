@@ -9,27 +9,17 @@ import os
 import sqlite3
 import stat
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from smtrain import digests, sync
 from smtrain.sync import sync_directory
 
 BUCKET = "data-bucket"
 URI = f"s3://{BUCKET}/p/"
-
-
-@pytest.fixture
-def s3() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
 
 
 @pytest.fixture
