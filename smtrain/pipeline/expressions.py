@@ -27,7 +27,12 @@ def compiled(text: str) -> Any:
 
 
 def evaluate(text: str, states: dict[str, Any]) -> Any:
+    import jsonata
+
     expression = compiled(text)
+    # $now() and $millis() read the thread's *last constructed* expression's evaluation time; with compiled
+    # expressions cached, that may be another one, evaluated minutes ago. Make it this one.
+    jsonata.Jsonata.CURRENT.jsonata = expression
     try:
         value = expression.evaluate(None, {"states": states})
     except Exception as exc:

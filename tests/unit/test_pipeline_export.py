@@ -236,3 +236,16 @@ def test_the_readme_picture_is_generated_from_the_definition(session: smtrain.Se
     picture = markdown(penguins(session, channel=f"{ROOT}/data/penguins/train/",
                                 hyperparameters={}, gate=Gate("train:accuracy", 0.8, champion=True)).definition)
     assert readme[start:end] == picture, "regenerate it: smtrain pipeline export --format mermaid (README flags)"
+
+
+def test_now_is_the_evaluation_time_even_for_a_cached_expression() -> None:
+    """jsonata-python's $millis() reads the thread's last constructed expression: a cached one must not be stale."""
+    import time
+
+    from smtrain.pipeline.expressions import evaluate
+
+    first = evaluate("{% $millis() %}", {})
+    evaluate("{% $millis() + 1 %}", {})  # constructs another expression, which becomes the thread's current one
+    time.sleep(0.02)
+    again = evaluate("{% $millis() %}", {})  # the cached first expression, evaluated later
+    assert again >= first + 20
