@@ -14,22 +14,7 @@ from typing import Any
 import click
 
 from smtrain.cli.common import QUIET_OPTION, given_before_command, run_command
-from smtrain.runs.listing import (
-    COLUMNS,
-    DEFAULT_LIMIT,
-    FIXED_COLUMNS,
-    cells,
-    endpoint_cell,
-    format_value,
-    human_seconds,
-    print_table,
-    shown_value,
-    write_listing,
-)
-
-# Re-exported: `smtrain show` (cli/runs.py) formats its values with these.
-__all__ = ["COLUMNS", "FIXED_COLUMNS", "cells", "endpoint_cell", "format_value", "human_seconds", "list_command",
-           "print_table", "shown_value"]
+from smtrain.runs.listing import DEFAULT_LIMIT, write_listing
 
 
 @click.command(name="ls")

@@ -73,8 +73,8 @@ def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, so
 
 
 def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] | str, cost: str) -> str:
-    from smtrain.cli.listing import endpoint_cell, format_value, human_seconds
     from smtrain.runs.charts import by_metric, sparkline
+    from smtrain.runs.listing import endpoint_cell, format_value, human_seconds
 
     now = dt.datetime.now(dt.UTC)
     git = run.git_commit + (" (dirty)" if run.git_dirty else "") if run.git_commit else "not recorded"
