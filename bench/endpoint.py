@@ -58,15 +58,15 @@ def in_process(model_data: Path, iterations: int = 500) -> list[float]:
 
 
 def container_url(home: Path, name: str) -> str:
-    from smtrain.backends.local.home import LocalHome
+    from smtrain.backends.local.store.home import LocalHome
 
     return f"http://127.0.0.1:{LocalHome(home).state().get('endpoint', name)['_local']['current']['port']}"
 
 
 def gateway_cpu(home: Path) -> float:
     """CPU seconds used so far by the runtime gateway's processes (keeper, master, workers)."""
-    from smtrain.backends.local.home import LocalHome
-    from smtrain.backends.local.processes import group_members
+    from smtrain.backends.local.jobs.processes import group_members
+    from smtrain.backends.local.store.home import LocalHome
 
     pid = LocalHome(home).state().get("runtime", "gateway")["_local"]["pid"]
     return sum(sum(p.cpu_times()[:2]) for p in group_members(pid))

@@ -22,12 +22,12 @@ from pathlib import Path
 
 from common import bench_env, interleaved, report, time_command
 
-from smtrain.backends.local.state import StateDB
+from smtrain.backends.local.store.state import StateDB
 from smtrain.backends.local.training import job_state
-from smtrain.backends.local.training.jobs import _new_record
-from smtrain.config import Config
-from smtrain.plan import LOCAL_IMAGE, LOCAL_ROLE, plan_fit
-from smtrain.spec import TrainingSpec
+from smtrain.backends.local.training.operations import _new_record
+from smtrain.core.config import Config
+from smtrain.planning.plan import LOCAL_IMAGE, LOCAL_ROLE, plan_fit
+from smtrain.planning.spec import TrainingSpec
 
 
 def record(name: str, index: int, data: Path) -> dict[str, object]:

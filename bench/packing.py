@@ -22,9 +22,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from smtrain.archives import safe_extract
-from smtrain.errors import SmtrainError
-from smtrain.packing import scan_data, scan_source
+from smtrain.core.errors import SmtrainError
+from smtrain.files.archives import safe_extract
+from smtrain.files.packing import scan_data, scan_source
 from tests.reliability.test_packing import gzip_bomb
 
 RUNS = 5

@@ -6,7 +6,7 @@ against importing SDK v2's estimator and SDK v3's ModelTrainer in their own venv
 ls: `smtrain ls` on an empty store and on stores of 10, 1,000 and 10,000 runs. Fitting 10,000 jobs
 through the CLI would take hours, so one real `smtrain fit` makes a template store and its job record
 is copied N times straight into the store's SQLite table (``resources``, kind ``training-job``, see
-smtrain/backends/local/state.py) with fresh names and creation times; `smtrain ls --json` must then
+smtrain/backends/local/store/state.py) with fresh names and creation times; `smtrain ls --json` must then
 list them, or the rows are skipped (the store layout changed: update ``clone_runs``).
 """
 
@@ -97,7 +97,7 @@ def clone_runs(template: Path, home: Path, count: int) -> None:
 
 
 def make_template(smtrain: str, work: Path) -> Path:
-    from smtrain.data import prepare
+    from smtrain.project.data import prepare
 
     home = work / "template"
     data = prepare(out_dir=work / "data")

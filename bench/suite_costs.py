@@ -46,8 +46,8 @@ def plain_tar(folder: Path, dest: Path) -> None:
 
 
 def packing(runs: int, quick: bool) -> list[Row]:
-    from smtrain.packaging import pack_source
-    from smtrain.packing import scan_source
+    from smtrain.files.packing import scan_source
+    from smtrain.files.tarballs import pack_source
 
     with tempfile.TemporaryDirectory(prefix="smtrain-bench-pack-") as scratch:
         work = Path(scratch)
@@ -72,7 +72,7 @@ def packing(runs: int, quick: bool) -> list[Row]:
 
 def frameworks(runs: int, quick: bool, *, cache: Path = BENCH / ".venv-frameworks") -> list[Row]:
     from smtrain.backends.local.environments import frameworks as envs
-    from smtrain.data import prepare
+    from smtrain.project.data import prepare
 
     smtrain = smtrain_program()
     with tempfile.TemporaryDirectory(prefix="smtrain-bench-frameworks-") as scratch:

@@ -50,7 +50,7 @@ def fit_argvs(smtrain: str, source: Path, train_dir: Path, hps: dict[str, str], 
 
 
 def fit(runs: int, quick: bool) -> list[Row]:
-    from smtrain.data import prepare
+    from smtrain.project.data import prepare
 
     smtrain = smtrain_program()
     with tempfile.TemporaryDirectory(prefix="smtrain-bench-fit-") as scratch:

@@ -13,7 +13,7 @@ both uploading the same folder of random bytes to one local moto server.
     `upload:` line, and no object's LastModified/ETag may change. `aws s3 sync`
     is the reference row, but note it compares size and modification time only,
     while smtrain compares content: each local file's MD5 (remembered from the
-    first sync, keyed by its stat data, see smtrain/digests.py) with the listed
+    first sync, keyed by its stat data, see smtrain/files/digests.py) with the listed
     ETag, or its SHA-256 with the one stored in the object's metadata.
     The first syncs start with an empty digest cache each ($XDG_CACHE_HOME),
     the re-syncs share one.

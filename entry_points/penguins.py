@@ -6,7 +6,7 @@ backend, or directly::
     python entry_points/penguins.py --train data/train --model-dir model --C 0.5
 
 Training reads ``X_train.csv`` and ``y_train.csv`` from the train channel (as
-written by ``smtrain.data.prepare``), fits one-hot encoding + scaling + logistic
+written by ``smtrain.project.data.prepare``), fits one-hot encoding + scaling + logistic
 regression, prints ``train_accuracy=...`` (and ``test_accuracy=...`` when a test
 channel is given) for a MetricDefinition regex such as ``train_accuracy=([0-9.]+)``,
 and saves ``model.joblib`` and ``features.json`` in the model dir.

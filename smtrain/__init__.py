@@ -20,16 +20,16 @@ __all__ = [
 ]
 
 if typing.TYPE_CHECKING:
-    from smtrain.api import Dataset, Session, TrainingJob
-    from smtrain.endpoints import Endpoint
-    from smtrain.errors import SmtrainError
+    from smtrain.api.endpoints import Endpoint
+    from smtrain.api.session import Dataset, Session, TrainingJob
+    from smtrain.core.errors import SmtrainError
 
 _LAZY = {
-    "Dataset": "smtrain.api",
-    "Endpoint": "smtrain.endpoints",
-    "Session": "smtrain.api",
-    "TrainingJob": "smtrain.api",
-    "SmtrainError": "smtrain.errors",
+    "Dataset": "smtrain.api.session",
+    "Endpoint": "smtrain.api.endpoints",
+    "Session": "smtrain.api.session",
+    "TrainingJob": "smtrain.api.session",
+    "SmtrainError": "smtrain.core.errors",
 }
 
 

@@ -19,7 +19,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # smtrain.images keeps image URIs there
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # smtrain.aws.images keeps image URIs there
 
 
 @pytest.fixture

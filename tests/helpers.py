@@ -68,7 +68,7 @@ def git_project(root: Path, script: str) -> Path:
 
 def remove_local_endpoints(sm: LocalSageMaker) -> None:
     """Delete every endpoint of a local service, and stop any server process group a failed test left behind."""
-    from smtrain.backends.local.processes import stop_group
+    from smtrain.backends.local.jobs.processes import stop_group
 
     for endpoint in sm.db.list("endpoint"):
         groups = [d["pid"] for d in (endpoint["_local"].get("current"), endpoint["_local"].get("pending")) if d]

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from smtrain.config import Config
+from smtrain.core.config import Config
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""The sagemaker backend: the real service, through boto3 (via :mod:`smtrain.aws`).
+"""The sagemaker backend: the real service, through boto3 (via :mod:`smtrain.aws.session`).
 
 Construction does no network I/O. The first call that needs AWS builds the
 session; the default bucket is looked up (STS) when the artifact root is
@@ -17,12 +17,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from smtrain.aws import AwsSession, default_bucket_name, ensure_bucket, expand_role, iter_training_log
-from smtrain.aws_errors import translating
+from smtrain.aws.session import AwsSession, default_bucket_name, ensure_bucket, expand_role, iter_training_log
+from smtrain.aws.translation import translating
 from smtrain.backends.base import SyncReport
-from smtrain.config import Config
-from smtrain.errors import AwsError, UsageError
-from smtrain.uris import split_s3
+from smtrain.core.config import Config
+from smtrain.core.errors import AwsError, UsageError
+from smtrain.core.uris import split_s3
 
 NOT_FOUND = ("not found", "could not find")
 LOG_POLL_SECONDS = 5.0  # status polls follow Config.poll_seconds (SMTRAIN_POLL_SECONDS, default 10)
@@ -98,7 +98,7 @@ class SageMakerBackend:
         return self._role
 
     def image_uri(self, framework_version: str) -> str:
-        from smtrain.images import sklearn_image_uri
+        from smtrain.aws.images import sklearn_image_uri
 
         return sklearn_image_uri(self.region, framework_version or self.config.framework_version)
 
@@ -128,8 +128,8 @@ class SageMakerBackend:
 
     # -- uploads -----------------------------------------------------------------------
     def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:
-        from smtrain.packaging import pack_source
-        from smtrain.sync import upload_file
+        from smtrain.files.sync import upload_file
+        from smtrain.files.tarballs import pack_source
 
         self._prepare_upload(uri)
         with tempfile.TemporaryDirectory(prefix="smtrain-source-") as scratch:
@@ -139,7 +139,7 @@ class SageMakerBackend:
             upload_file(archive, uri, self.s3(), kms_key=self.config.kms_key)
 
     def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
-        from smtrain.sync import sync_directory
+        from smtrain.files.sync import sync_directory
 
         self._prepare_upload(uri)
         report = sync_directory(Path(local_dir), uri, s3=self.s3, progress=progress, kms_key=self.config.kms_key,

@@ -1,4 +1,4 @@
-"""The ``smtrain`` command: a thin shell over :mod:`smtrain.api`.
+"""The ``smtrain`` command: a thin shell over :mod:`smtrain.api.session`.
 
 Commands are loaded lazily (click's documented ``LazyGroup`` pattern): running
 one command imports only its own module, and each command imports what it
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def report_error(exc: Exception, debug: bool) -> int:
-    from smtrain.errors import SmtrainError, from_os_error
+    from smtrain.core.errors import SmtrainError, from_os_error
 
     if debug:
         import traceback

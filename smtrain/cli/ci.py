@@ -10,10 +10,10 @@ import click
 
 from smtrain.cli.common import emit_json, important, info, output_options
 from smtrain.cli.runs import read_options
-from smtrain.errors import UsageError
+from smtrain.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from smtrain.config import Config
+    from smtrain.core.config import Config
 
 
 @click.command()
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 def report(job_name: str, baseline: str, group: str, gate: str, out_path: str | None, as_json: bool, config: Config,
            source: str) -> int:
     """Markdown for a pull request: metrics with deltas, hyperparameters, environment, links; uploads nothing."""
-    from smtrain.errors import NotFoundError
+    from smtrain.core.errors import NotFoundError
     from smtrain.runs import artifacts, compare, query, store
     from smtrain.runs import baseline as baselines
     from smtrain.runs import report as reports
@@ -89,8 +89,8 @@ def ci() -> None:
 def ci_init(provider: str, entry_point: str, source_dir: str, channel: str, gate: str, group: str, branch: str,
             force: bool, as_json: bool) -> None:
     """Write the CI workflow: OIDC to AWS, fit --no-wait, report on the pull request, register on main."""
+    from smtrain.planning.spec import check_name
     from smtrain.runs import query, workflows
-    from smtrain.spec import check_name
 
     query.parse_condition(gate, where="--gate")
     check_name(group, "model package group")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 if TYPE_CHECKING:
-    from smtrain.api import Session
+    from smtrain.api.session import Session
 
 GLOBAL_OPTIONS_HELP = (
     "Every command takes --backend local|sagemaker, --region, --profile, --role, --bucket, --home, --debug, "
@@ -64,7 +64,7 @@ def run_command(command: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     warn_misspelt_settings()
     if not quiet:
         return command(**kwargs)
-    from smtrain.progress import silenced
+    from smtrain.core.progress import silenced
 
     with silenced():
         return command(**kwargs)
@@ -72,7 +72,7 @@ def run_command(command: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
 
 def warn_misspelt_settings() -> None:
     """One warning per unknown SMTRAIN_* variable (environment or .env), naming the closest setting."""
-    from smtrain.config import misspelt_settings
+    from smtrain.core.config import misspelt_settings
 
     for warning in misspelt_settings():
         click.echo(f"warning: {warning}", err=True)
@@ -120,7 +120,7 @@ def output_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 def make_session(settings: dict[str, Any], *, quiet: bool = False, **extra: Any) -> Session:
     """A Session from the shared flags (popped from ``settings``) plus ``extra`` overrides."""
-    from smtrain.api import Session
+    from smtrain.api.session import Session
 
     overrides = {name: settings.pop(name) for name in SETTING_OPTIONS if name in settings}
     overrides.update(extra)

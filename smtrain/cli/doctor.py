@@ -18,8 +18,8 @@ from smtrain.cli.common import common_options, emit_json, important, info
 def doctor(rebuild: bool, as_json: bool, **settings: Any) -> int:
     """Check the local store (state.db, saved records, permissions); exit 1 if something is wrong."""
     from smtrain.backends.local import doctor as store_doctor
-    from smtrain.backends.local.home import LocalHome
-    from smtrain.config import load_config
+    from smtrain.backends.local.store.home import LocalHome
+    from smtrain.core.config import load_config
 
     home = LocalHome(load_config({k: v for k, v in settings.items() if v is not None}).home)
     if rebuild:

@@ -42,7 +42,7 @@ def list_command(debug: bool, **options: Any) -> None:
 def list_runs(source: str | None, statuses: tuple[str, ...], tags: tuple[str, ...], conditions: tuple[str, ...],
               sort_key: str, limit: int, show_all: bool, as_json: bool, **settings: Any) -> None:
     from smtrain.cli.common import is_quiet
-    from smtrain.config import load_config
+    from smtrain.core.config import load_config
 
     given_before = given_before_command()
     config = load_config({name: value or given_before.get(name) for name, value in settings.items()})

@@ -15,7 +15,7 @@ from smtrain.cli.common import common_options, emit_json, info, make_session
 @common_options
 def models(group: str | None, as_json: bool, **settings: Any) -> None:
     """List model package groups, or one group's versions with status and metrics."""
-    from smtrain.models import list_groups, list_versions
+    from smtrain.api.models import list_groups, list_versions
 
     backend = make_session(settings, quiet=True).backend
     if group is None:
@@ -46,7 +46,7 @@ def approval_command(name: str, status: str, summary: str) -> click.Command:
     @click.option("--json", "as_json", is_flag=True, help="Print DescribeModelPackage as JSON on stdout.")
     @common_options
     def command(version: str, description: str, as_json: bool, **settings: Any) -> None:
-        from smtrain.models import set_approval
+        from smtrain.api.models import set_approval
 
         package = set_approval(make_session(settings, quiet=True).backend, version, status, description)
         if as_json:

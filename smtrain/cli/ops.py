@@ -82,7 +82,7 @@ def plan_register(job_name: str, group: str, approve: bool, image_uri: str, as_j
 
 def offline_root(session: Any) -> str:
     """The artifact root, or a placeholder when finding the default bucket needs AWS credentials."""
-    from smtrain.errors import SmtrainError
+    from smtrain.core.errors import SmtrainError
 
     try:
         return str(session.backend.artifact_root())
@@ -94,7 +94,7 @@ def offline_root(session: Any) -> str:
 def steps_as_json(steps: Any) -> list[dict[str, Any]]:
     from dataclasses import asdict
 
-    from smtrain.plan import Ref
+    from smtrain.planning.plan import Ref
 
     def convert(value: Any) -> Any:
         if isinstance(value, Ref):

@@ -67,7 +67,7 @@ def read_pipeline_table(path: Path) -> dict[str, Any]:
         return {}
     import tomllib
 
-    from smtrain.errors import UsageError
+    from smtrain.core.errors import UsageError
 
     try:
         table = tomllib.loads(path.read_text()).get("pipeline", {})
@@ -85,7 +85,7 @@ def read_pipeline_table(path: Path) -> dict[str, Any]:
 
 def check_table_keys(table: dict[str, Any]) -> None:
     """A misspelt key would be ignored silently: refuse it instead."""
-    from smtrain.errors import UsageError
+    from smtrain.core.errors import UsageError
 
     accepted = {param.name for param in export_command.params if param.name} - {"output_format", "output_path"}
     for key in table:
@@ -111,7 +111,7 @@ def build(options: dict[str, Any], session: Any) -> Any:
                         options.pop("metrics"), options.pop("environment"), options)
     entry_point = fit.pop("entry_point")
     if not entry_point:
-        from smtrain.errors import UsageError
+        from smtrain.core.errors import UsageError
 
         raise UsageError("no entry point given", where="--entry-point",
                          hint="give --entry-point (or entry_point in the [pipeline] table of smtrain.toml)")
@@ -136,7 +136,7 @@ def session_for(options: dict[str, Any], *, quiet: bool = False) -> Any:
 @common_options
 def export_command(output_format: str, output_path: str | None, as_json: bool, **options: Any) -> None:
     """Write the state machine (ASL), or a CloudFormation template with its least-privilege role."""
-    from smtrain.errors import UsageError
+    from smtrain.core.errors import UsageError
     from smtrain.pipeline.export import definition_hash
 
     if as_json and not output_path and output_format == "mermaid":
@@ -191,7 +191,7 @@ def run_command(local: bool, input_text: str, definition_path: str | None, execu
     from smtrain.pipeline.build import run_uploads
     from smtrain.pipeline.checks import check_input
     from smtrain.pipeline.runner import Runner, load_definition, parse_input
-    from smtrain.spec import timestamped_name
+    from smtrain.planning.spec import timestamped_name
 
     options["backend"] = "local"
     session = session_for(options)
@@ -267,7 +267,7 @@ def start_command(pipeline_name: str, input_text: str, execution_name: str, as_j
     from smtrain.pipeline import deployment
     from smtrain.pipeline.checks import check_input
     from smtrain.pipeline.runner import parse_input
-    from smtrain.spec import timestamped_name
+    from smtrain.planning.spec import timestamped_name
 
     session = make_session(settings)
     sfn = deployment.stepfunctions(session)

@@ -19,7 +19,7 @@ from smtrain.cli.common import common_options, emit_json, make_session
 @common_options
 def quickstart(source_dir: str, keep: bool, as_json: bool, **settings: Any) -> int:
     """Prepare the penguins, train, deploy, predict 10 rows, tear down."""
-    from smtrain.quickstart import run_quickstart
+    from smtrain.project.quickstart import run_quickstart
 
     session = make_session(settings)
     result = run_quickstart(session, Path(source_dir), keep=keep)

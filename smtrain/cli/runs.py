@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from smtrain.cli.common import QUIET_OPTION, emit_json, given_before_command, info, run_command
-from smtrain.errors import UsageError
+from smtrain.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from smtrain.config import Config
+    from smtrain.core.config import Config
     from smtrain.runs.record import Run
 
 
@@ -35,7 +35,7 @@ def read_options(command: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(command)
     def wrapper(source: str | None, region: str | None, profile: str | None, home: str | None,
                 debug: bool, **kwargs: Any) -> Any:
-        from smtrain.config import load_config
+        from smtrain.core.config import load_config
 
         given_before = given_before_command()
         region, profile, home = (value or given_before.get(name) for name, value in
@@ -113,7 +113,7 @@ def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] |
 
 
 def _source_listing(config: Config, run: Run) -> dict[str, int] | str:
-    from smtrain.errors import SmtrainError
+    from smtrain.core.errors import SmtrainError
     from smtrain.runs.artifacts import source_files
 
     try:
@@ -123,7 +123,7 @@ def _source_listing(config: Config, run: Run) -> dict[str, int] | str:
 
 
 def _sagemaker_endpoints(config: Config, run: Run) -> list[dict[str, str]]:
-    from smtrain.errors import SmtrainError
+    from smtrain.core.errors import SmtrainError
     from smtrain.runs import sagemaker, store
 
     try:

@@ -58,7 +58,7 @@ def deploy(job_name: str, as_json: bool, **options: Any) -> None:
     info(f"endpoint {endpoint.name}: {description.status}")
     if endpoint.url:
         info(f"runtime URL: {endpoint.url}  (boto3.client('sagemaker-runtime', endpoint_url=...))")
-    from smtrain.hints import suggest
+    from smtrain.core.hints import suggest
 
     info(f"try: {suggest(session.config, 'predict', endpoint.name, '--body', ROW_PLACEHOLDER)}; "
          f"remove it: {suggest(session.config, 'teardown', endpoint.name)}")
@@ -77,8 +77,8 @@ def deploy(job_name: str, as_json: bool, **options: Any) -> None:
 def predict(endpoint_name: str, content_type: str, accept: str, body: str | None, file_path: str | None,
             as_json: bool, **settings: Any) -> None:
     """Send one request to an endpoint and print the answer (body from --body, --file or stdin)."""
-    from smtrain.endpoints import invoke
-    from smtrain.errors import UsageError
+    from smtrain.api.endpoints import invoke
+    from smtrain.core.errors import UsageError
 
     if body is not None and file_path is not None:
         raise UsageError("give --body or --file, not both", where="predict")
@@ -121,8 +121,8 @@ def parsed_answer(answer: bytes) -> Any:
 @common_options
 def teardown(endpoint_name: str | None, remove_all: bool, expired: bool, as_json: bool, **settings: Any) -> None:
     """Remove an endpoint, its endpoint config and its model. Safe to repeat."""
-    from smtrain.errors import UsageError
-    from smtrain.teardown import select_endpoints
+    from smtrain.api.teardown import select_endpoints
+    from smtrain.core.errors import UsageError
 
     if bool(endpoint_name) + remove_all + expired != 1:
         raise UsageError("name one endpoint, or give --all or --expired", where="teardown")

@@ -38,7 +38,7 @@ def prepare(csv_path: str | None, target: str, numeric: str | None, categorical:
     if as_json:
         emit_json({"train": data.train_uri, "test": data.test_uri, "hyperparameters": data.hyperparameters()})
         return
-    from smtrain.hints import suggest
+    from smtrain.core.hints import suggest
 
     hps = [word for k, v in data.hyperparameters().items() for word in ("--hp", f"{k}={v}")]
     info(f"prepared {data.prepared.n_train} training and {data.prepared.n_test} test rows")
@@ -98,7 +98,7 @@ def fit_options(command: Callable[..., Any]) -> Callable[..., Any]:
 def fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...], metrics: tuple[str, ...],
         environment: tuple[str, ...], wait: bool, as_json: bool, verbose: bool, **options: Any) -> int:
     """Run a training job and follow it: exit 0 if it completed, 1 if it failed or was stopped."""
-    from smtrain.errors import AwsError
+    from smtrain.core.errors import AwsError
 
     session = make_session(options, max_runtime_seconds=options.pop("max_runtime_seconds"))
     if verbose:
@@ -121,7 +121,7 @@ def fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple
 def fit_arguments(source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...], metrics: tuple[str, ...],
                   environment: tuple[str, ...], options: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for Session.fit/training_spec from the parsed flags."""
-    from smtrain.spec import parse_pairs
+    from smtrain.planning.spec import parse_pairs
 
     return dict(
         source_dir=source_dir,
@@ -141,9 +141,9 @@ def report_packing(session: Any, source_dir: str, channels: tuple[str, ...] = ()
     (writes nothing)."""
     from pathlib import Path
 
-    from smtrain.packaging import scan_source
-    from smtrain.packing import scan_data
-    from smtrain.spec import parse_pairs
+    from smtrain.files.packing import scan_data
+    from smtrain.files.tarballs import scan_source
+    from smtrain.planning.spec import parse_pairs
 
     for line in scan_source(Path(source_dir), home=session.config.home).report():
         info(line)
@@ -161,9 +161,9 @@ def report_job(description: dict[str, Any], *, waited: bool = True, config: Any 
             info(f"  {metric['MetricName']} = {metric['Value']}")
         return 0
     if status in ("Failed", "Stopped"):
-        from smtrain.config import Config
-        from smtrain.hints import suggest
-        from smtrain.workflow import without_traceback
+        from smtrain.core.config import Config
+        from smtrain.core.hints import suggest
+        from smtrain.execution.executor import without_traceback
 
         reason = description.get("FailureReason", "")
         if waited and not is_quiet():  # the streamed log showed the traceback (--quiet streams no log)
@@ -174,8 +174,8 @@ def report_job(description: dict[str, Any], *, waited: bool = True, config: Any 
         important(f"the whole log: `{suggest(config or Config(), 'logs', name, '--no-follow')}`")
         return 1
     if not waited:
-        from smtrain.config import Config
-        from smtrain.hints import suggest
+        from smtrain.core.config import Config
+        from smtrain.core.hints import suggest
 
         info(f"{name}: {status}; follow it with `{suggest(config or Config(), 'logs', name)}`")
     return 0
@@ -189,8 +189,8 @@ def report_job(description: dict[str, Any], *, waited: bool = True, config: Any 
 @common_options
 def logs(job_name: str, follow: bool, as_json: bool, **settings: Any) -> int:
     """Print a training job's log (live while it runs) to stdout; status lines go to stderr."""
+    from smtrain.execution.executor import QuietReporter, Reporter
     from smtrain.runs.store import require_store
-    from smtrain.workflow import QuietReporter, Reporter
 
     base = QuietReporter if is_quiet() else Reporter  # --quiet: the log alone, no status lines or spinner
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from smtrain.plan import Upload
-from smtrain.spec import DeploySpec, check_name
+from smtrain.planning.plan import Upload
+from smtrain.planning.spec import DeploySpec, check_name
 
 from . import requests
 from .export import export_definition
@@ -40,7 +40,7 @@ def source_digest(source_dir: Path, home: Path) -> str:
     """A short hash of the files `fit` would pack from ``source_dir`` (names and contents)."""
     import hashlib
 
-    from smtrain.packaging import scan_source
+    from smtrain.files.tarballs import scan_source
 
     scanned = scan_source(source_dir, home=home)
     digest = hashlib.sha256()
@@ -63,7 +63,7 @@ def export(session: Any, spec: PipelineSpec, *, root: str = "") -> Exported:
 
 def run_uploads(session: Any, uploads: list[Upload]) -> None:
     """Pack the source (and, for SageMaker, sync local channels) where the definition reads them."""
-    from smtrain.workflow import run_upload
+    from smtrain.execution.executor import run_upload
 
     for step in uploads:
         run_upload(step, session.backend, session.reporter)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from smtrain.errors import UsageError
+from smtrain.core.errors import UsageError
 
 from .paths import FUNCTIONS
 from .states import OPERATORS

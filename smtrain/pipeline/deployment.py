@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from smtrain.errors import NotFoundError, UsageError
+from smtrain.core.errors import NotFoundError, UsageError
 
 from .export import definition_hash
 
@@ -19,14 +19,14 @@ def stepfunctions(session: Any) -> Any:
 
 def state_machine_role_arn(session: Any, role: str) -> str:
     """A role name becomes its ARN, as ``--role`` does: Step Functions takes ARNs only."""
-    from smtrain.aws import expand_role
+    from smtrain.aws.session import expand_role
 
     return expand_role(session.backend.aws, role)
 
 
 def find_state_machine(sfn: Any, name: str) -> str:
     """The ARN of the state machine called ``name``, or "" if there is none."""
-    from smtrain.aws_errors import translating
+    from smtrain.aws.translation import translating
 
     with translating(where="stepfunctions ListStateMachines"):
         for page in sfn.get_paginator("list_state_machines").paginate():
@@ -38,7 +38,7 @@ def find_state_machine(sfn: Any, name: str) -> str:
 
 def deploy(sfn: Any, name: str, definition: dict[str, Any], role_arn: str) -> tuple[str, bool]:
     """Create the state machine, or update its definition; returns its ARN and whether it is new."""
-    from smtrain.aws_errors import translating
+    from smtrain.aws.translation import translating
 
     text = json.dumps(definition)
     arn = find_state_machine(sfn, name)
@@ -60,7 +60,7 @@ def require(sfn: Any, name: str) -> str:
 
 
 def start(sfn: Any, name: str, execution_input: dict[str, Any], execution_name: str) -> str:
-    from smtrain.aws_errors import translating
+    from smtrain.aws.translation import translating
 
     arn = require(sfn, name)
     with translating(where=f"state machine {name}"):
@@ -70,7 +70,7 @@ def start(sfn: Any, name: str, execution_input: dict[str, Any], execution_name: 
 
 def status(sfn: Any, name: str, execution: str, current: dict[str, Any] | None) -> dict[str, Any]:
     """The deployed definition against the current export (if given), and one execution state by state."""
-    from smtrain.aws_errors import translating
+    from smtrain.aws.translation import translating
 
     arn = require(sfn, name)
     with translating(where=f"state machine {name}"):

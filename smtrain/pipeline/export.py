@@ -14,7 +14,7 @@ import hashlib
 import json
 from typing import Any
 
-from smtrain.config import Config
+from smtrain.core.config import Config
 
 from . import requests
 from .inputs import input_states

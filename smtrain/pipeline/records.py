@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from smtrain.errors import NotFoundError
+from smtrain.core.errors import NotFoundError
 
 from .deployment import summary
 from .export import definition_hash

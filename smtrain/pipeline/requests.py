@@ -11,10 +11,10 @@ import copy
 from dataclasses import replace
 from typing import Any
 
-from smtrain.config import Config
-from smtrain.plan import ApiCall, Plan, Ref, Upload, plan_deploy, plan_fit
-from smtrain.registry import plan_register
-from smtrain.spec import decode_hyperparameters
+from smtrain.core.config import Config
+from smtrain.planning.model_package import plan_register
+from smtrain.planning.plan import ApiCall, Plan, Ref, Upload, plan_deploy, plan_fit
+from smtrain.planning.spec import decode_hyperparameters
 
 from .spec import PipelineSpec
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from smtrain.errors import UsageError
+from smtrain.core.errors import UsageError
 
 from . import expressions
 from .checks import check_definition
@@ -218,7 +218,7 @@ class Runner:
     def api(self, operation: str, parameters: dict[str, Any], *, sdk: bool = False) -> dict[str, Any]:
         from botocore.exceptions import ClientError, ParamValidationError
 
-        from smtrain.plan import snake_case
+        from smtrain.planning.plan import snake_case
 
         method = getattr(self.client, snake_case(operation[0].upper() + operation[1:]))
         try:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from smtrain.errors import UsageError
-from smtrain.spec import DeploySpec, TrainingSpec
+from smtrain.core.errors import UsageError
+from smtrain.planning.spec import DeploySpec, TrainingSpec
 
 # Resource names are <name>-<execution name>-<role>[-<attempt>]; SageMaker allows 63 characters and
 # Step Functions generates 36-character execution names, which leaves 16 for the pipeline's name.

@@ -9,11 +9,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from smtrain.config import Config
-from smtrain.errors import NotFoundError, UsageError
+from smtrain.core.config import Config
+from smtrain.core.errors import NotFoundError, UsageError
+from smtrain.core.uris import split_s3, to_path
 from smtrain.runs.compare import MAX_ARCHIVE_BYTES, read_archive
 from smtrain.runs.record import Run
-from smtrain.uris import split_s3, to_path
 
 
 def fetch(config: Config, uri: str, target: Path, *, s3: Any = None) -> None:
@@ -54,7 +54,7 @@ def checkout(config: Config, run: Run, dest: Path, *, model: bool = False, s3: A
     scratch folder beside it first and moved in place at the end, so a failure
     leaves nothing half-written.
     """
-    from smtrain.packaging import safe_extract
+    from smtrain.files.tarballs import safe_extract
 
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UsageError(f"{dest} exists and is not empty", where="checkout",

@@ -11,8 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from smtrain.config import Config
-from smtrain.errors import NotFoundError, UsageError
+from smtrain.core.config import Config
+from smtrain.core.errors import NotFoundError, UsageError
 from smtrain.runs import provenance, store
 from smtrain.runs.record import Run
 
@@ -47,7 +47,7 @@ def _on_main(project: Path, commit: str) -> bool:
 
 
 def champion_run(config: Config, group: str, *, client: Any = None) -> Run:
-    from smtrain.registry import JOB_METADATA_KEY
+    from smtrain.planning.model_package import JOB_METADATA_KEY
 
     if not group:
         raise UsageError("--baseline champion needs the model group", where="--group",
@@ -71,8 +71,8 @@ def champion_run(config: Config, group: str, *, client: Any = None) -> Run:
 
 def _sagemaker(config: Config) -> Any:
     if config.is_local:
-        from smtrain.backends.local.home import LocalHome
         from smtrain.backends.local.service import LocalSageMaker
+        from smtrain.backends.local.store.home import LocalHome
 
         return LocalSageMaker(LocalHome(config.home), region=config.resolved_region())
     return store.sagemaker_client(config)

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from smtrain.errors import UsageError
+from smtrain.core.errors import UsageError
 
 BARS = "▁▂▃▄▅▆▇█"
 SPARK_WIDTH = 40

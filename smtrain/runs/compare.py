@@ -12,7 +12,7 @@ import tarfile
 from dataclasses import dataclass, field
 from typing import Any
 
-from smtrain.errors import UsageError
+from smtrain.core.errors import UsageError
 from smtrain.runs.record import Run
 
 MAX_ARCHIVE_BYTES = 100 * 1024 * 1024

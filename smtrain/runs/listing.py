@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from smtrain.config import Config
+    from smtrain.core.config import Config
     from smtrain.runs.record import Run
 
 DEFAULT_LIMIT = 20
@@ -32,7 +32,7 @@ FIXED_COLUMNS = ("run", "status", "age", "duration")
 def main(args: Sequence[str]) -> None:
     """``smtrain ls [--json] [--all]`` (the flags after ``ls``): exits as the click command would, errors included."""
     try:
-        from smtrain.config import load_config, misspelt_settings
+        from smtrain.core.config import load_config, misspelt_settings
 
         for warning in misspelt_settings():
             sys.stderr.write(f"warning: {warning}\n")

@@ -58,7 +58,7 @@ def read_only(home: Path) -> Iterator[sqlite3.Connection | None]:
         return
     import sqlite3
 
-    from smtrain.backends.local.state import check_tables, existing_store, translate_error
+    from smtrain.backends.local.store.state import check_tables, existing_store, translate_error
 
     path = state_file(home)
     if not existing_store(path):
@@ -222,7 +222,7 @@ def _model_data(body: dict[str, Any]) -> str:
 
 
 def _supervisor_alive(body: dict[str, Any]) -> bool:
-    from smtrain.backends.local.processes import is_alive
+    from smtrain.backends.local.jobs.processes import is_alive
 
     pid = int((body.get("_local") or {}).get("supervisor_pid", 0) or 0)
     return not pid or is_alive(pid)  # no pid yet: the job is being created
@@ -230,8 +230,8 @@ def _supervisor_alive(body: dict[str, Any]) -> bool:
 
 def _reconciled(home: Path, name: str) -> dict[str, Any] | None:
     """A running job whose supervisor died: let the local API settle its status (the store exists)."""
-    from smtrain.backends.local.home import LocalHome
     from smtrain.backends.local.service import LocalSageMaker
+    from smtrain.backends.local.store.home import LocalHome
 
     try:
         return dict(LocalSageMaker(LocalHome(home)).describe_training_job(TrainingJobName=name))

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from smtrain.config import Config
-from smtrain.errors import UsageError
+from smtrain.core.config import Config
+from smtrain.core.errors import UsageError
 from smtrain.runs.record import Run, parse_time
 
 STATUS = {"Completed": "FINISHED", "Failed": "FAILED", "Stopped": "KILLED"}
@@ -30,7 +30,7 @@ def log_finished_run(config: Config, job_name: str, say: Any) -> str:
     """Log the run if MLflow tracking is configured; never fails the caller: problems are said, not raised."""
     if not enabled():
         return ""
-    from smtrain.errors import SmtrainError
+    from smtrain.core.errors import SmtrainError
     from smtrain.runs import store
 
     try:

@@ -14,7 +14,7 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from smtrain.errors import UsageError
+from smtrain.core.errors import UsageError
 
 PREFIX = "smtrain:"
 GIT_COMMIT = "smtrain:git-commit"
@@ -61,7 +61,7 @@ def source_dir_value(source_dir: Path, project: Path | None = None) -> str:
     """``source_dir`` relative to the project (absolute when outside it); "" when no tag can hold it.
 
     Relative inside the project, so the tag names no one's home folder."""
-    from smtrain.config import find_project
+    from smtrain.core.config import find_project
 
     here = Path.cwd()
     project = (project or find_project(here) or here).resolve()
@@ -77,7 +77,7 @@ def source_dir_from(tags: Mapping[str, str], project: Path | None = None) -> Pat
     A relative tag is read from the project smtrain finds from here, as at submission."""
     import os
 
-    from smtrain.config import find_project
+    from smtrain.core.config import find_project
 
     value = tags.get(SOURCE_DIR, "")
     if not value:

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from smtrain.errors import UsageError
+from smtrain.core.errors import UsageError
 from smtrain.runs.record import Run
 
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {

@@ -41,7 +41,7 @@ class Run:
     @cached_property
     def hyperparameters(self) -> dict[str, Any]:
         """The user's hyperparameters, decoded as the training toolkit does (no ``sagemaker_*`` keys)."""
-        from smtrain.spec import decode_hyperparameters
+        from smtrain.planning.spec import decode_hyperparameters
 
         return {k: v for k, v in sorted(decode_hyperparameters(self.encoded_hyperparameters).items())
                 if not k.startswith("sagemaker_")}

@@ -10,8 +10,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from smtrain.config import Config
-from smtrain.errors import NotFoundError, UsageError
+from smtrain.core.config import Config
+from smtrain.core.errors import NotFoundError, UsageError
 from smtrain.runs import local
 
 if TYPE_CHECKING:
@@ -32,14 +32,14 @@ def wants(source: str, backend: str) -> bool:
 
 
 def sagemaker_client(config: Config, service: str = "sagemaker") -> Any:
-    from smtrain.aws import AwsSession
+    from smtrain.aws.session import AwsSession
 
     return AwsSession.from_config(config).client(service)
 
 
 @contextmanager
 def translating(where: str) -> Iterator[None]:
-    from smtrain.workflow import translate
+    from smtrain.execution.executor import translate
 
     try:
         yield
@@ -102,7 +102,7 @@ def metric_history(config: Config, run: Run, *, cloudwatch: Any = None) -> list[
 
 def require_store(config: Config, wanted: str = "") -> None:
     """For commands that only read: say so when there is no store, rather than create one."""
-    from smtrain.backends.local.state import existing_store
+    from smtrain.backends.local.store.state import existing_store
 
     if config.is_local and not existing_store(local.state_file(config.home)):
         raise NotFoundError(f"{wanted + ': ' if wanted else ''}no smtrain store at {config.home}",

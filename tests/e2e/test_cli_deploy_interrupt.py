@@ -52,5 +52,5 @@ def test_ctrl_c_during_deploy_rolls_back(cli: Cli, workdir: Path) -> None:
         assert f"removed {removed}" in err
     assert all(run["endpoints"] == [] for run in cli("ls", "--json").json_lines())
     # the rollback stopped every server before the CLI exited (none runs unrecorded: see
-    # smtrain.backends.local.handover); this bound only covers psutil seeing them gone
+    # smtrain.backends.local.jobs.handover); this bound only covers psutil seeing them gone
     assert wait_until(lambda: not servers_of(Path(cli.env["SMTRAIN_HOME"])), 15)

@@ -151,7 +151,7 @@ time.sleep(300)
 
 
 def test_ctrl_c_stops_the_job_and_its_whole_process_tree(cli: Cli, workdir: Path) -> None:
-    from smtrain.backends.local.processes import is_alive
+    from smtrain.backends.local.jobs.processes import is_alive
     from tests.e2e.conftest import SMTRAIN
     from tests.helpers import interrupt_when, wait_until
 

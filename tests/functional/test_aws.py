@@ -11,16 +11,16 @@ import pytest
 from botocore import exceptions as bce
 from botocore.stub import Stubber
 
-from smtrain.aws import AwsSession, default_bucket, ensure_bucket
-from smtrain.aws_errors import AwsConfigError, AwsNotFoundError, translate, translating
+from smtrain.aws.session import AwsSession, default_bucket, ensure_bucket
+from smtrain.aws.translation import AwsConfigError, AwsNotFoundError, translate, translating
 from smtrain.backends.base import get_backend
 from smtrain.backends.sagemaker import SageMakerBackend
-from smtrain.config import Config
-from smtrain.errors import AwsError, NotFoundError, UsageError
-from smtrain.plan import ApiCall, resolve, snake_case
-from smtrain.registry import group_exists, plan_register
-from smtrain.spec import TrainingSpec
-from smtrain.waiting import wait_for
+from smtrain.core.config import Config
+from smtrain.core.errors import AwsError, NotFoundError, UsageError
+from smtrain.execution.waiting import wait_for
+from smtrain.planning.model_package import group_exists, plan_register
+from smtrain.planning.plan import ApiCall, resolve, snake_case
+from smtrain.planning.spec import TrainingSpec
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -52,7 +52,7 @@ def run(step: ApiCall, session: AwsSession, results: dict[str, Any] | None = Non
 def test_create_training_job_sends_the_plan_params_verbatim(
     tmp_path: Path, session: AwsSession, sagemaker: Stubber
 ) -> None:
-    from smtrain.plan import plan_fit
+    from smtrain.planning.plan import plan_fit
 
     spec = TrainingSpec(entry_point="train.py", source_dir=tmp_path, channels={"train": "s3://data/train/"},
                         hyperparameters={"max_depth": 8}, job_name="job-1", spot=True)
@@ -333,7 +333,7 @@ def test_backend_sleep_is_injected() -> None:
 def test_a_refusal_names_the_backend_that_refused() -> None:
     from botocore.exceptions import ClientError
 
-    from smtrain.aws_errors import translate
+    from smtrain.aws.translation import translate
 
     refused = ClientError({"Error": {"Code": "ValidationException", "Message": "bad value"}}, "CreateTrainingJob")
     assert translate(refused, backend="local").what == "the local backend rejected the request: bad value"

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from smtrain.backends.local.registry import RegistryAPI
-from smtrain.backends.local.state import StateDB
-from smtrain.registry import group_exists, plan_register
+from smtrain.backends.local.model_packages import RegistryAPI
+from smtrain.backends.local.store.state import StateDB
+from smtrain.planning.model_package import group_exists, plan_register
 
 REGION = "eu-west-1"
 GROUP_ARN = f"arn:aws:sagemaker:{REGION}:000000000000:model-package-group/penguins"
@@ -174,7 +174,7 @@ def test_state_is_durable_across_instances(tmp_path: Path) -> None:
 
 
 def test_a_register_plan_runs_against_the_local_registry(registry: Registry) -> None:
-    from smtrain.plan import ApiCall, Wait, resolve, snake_case
+    from smtrain.planning.plan import ApiCall, Wait, resolve, snake_case
 
     job = {"TrainingJobName": "job-1", "ModelArtifacts": {"S3ModelArtifacts": "file:///store/model.tar.gz"},
            "HyperParameters": {"sagemaker_program": '"train.py"', "sagemaker_submit_directory": '"file:///s.tgz"'}}

@@ -20,11 +20,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.processes import is_alive
+from smtrain.backends.local.jobs.processes import is_alive
 from smtrain.backends.local.service import LocalSageMaker
 from smtrain.backends.local.serving.health import ping
 from smtrain.backends.local.serving.runtime_client import LocalRuntime
+from smtrain.backends.local.store.home import LocalHome
 from tests.helpers import remove_local_endpoints
 
 SCRIPT = '''

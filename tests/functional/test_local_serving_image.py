@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from smtrain.api import Session
+from smtrain.api.session import Session
 from smtrain.backends.local.backend import LocalBackend
 from smtrain.backends.local.environments.frameworks import version_from_image
-from smtrain.backends.local.state import StateDB
+from smtrain.backends.local.store.state import StateDB
 from smtrain.backends.local.training import job_state
-from smtrain.backends.local.training.jobs import _new_record
-from smtrain.config import Config
-from smtrain.plan import LOCAL_ROLE, plan_fit
-from smtrain.spec import TrainingSpec
+from smtrain.backends.local.training.operations import _new_record
+from smtrain.core.config import Config
+from smtrain.planning.plan import LOCAL_ROLE, plan_fit
+from smtrain.planning.spec import TrainingSpec
 
 
 def finished_job(home: Path, name: str, framework_version: str) -> None:

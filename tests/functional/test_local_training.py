@@ -24,15 +24,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.processes import is_alive
+from smtrain.backends.local.jobs.processes import is_alive
 from smtrain.backends.local.service import LocalSageMaker
-from smtrain.backends.local.training import jobs as jobs_module
-from smtrain.config import Config
-from smtrain.packaging import pack_source
-from smtrain.plan import LOCAL_IMAGE, LOCAL_ROLE, plan_fit
-from smtrain.spec import TrainingSpec
-from smtrain.uris import to_path
+from smtrain.backends.local.store.home import LocalHome
+from smtrain.backends.local.training import operations as jobs_module
+from smtrain.core.config import Config
+from smtrain.core.uris import to_path
+from smtrain.files.tarballs import pack_source
+from smtrain.planning.plan import LOCAL_IMAGE, LOCAL_ROLE, plan_fit
+from smtrain.planning.spec import TrainingSpec
 
 DUMP_SCRIPT = """
 import json, os, sys

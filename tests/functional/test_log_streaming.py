@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from smtrain.aws import TRAINING_LOG_GROUP, iter_training_log
+from smtrain.aws.session import TRAINING_LOG_GROUP, iter_training_log
 
 
 @pytest.fixture

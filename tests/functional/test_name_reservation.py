@@ -12,11 +12,11 @@ from typing import Any
 import boto3
 import pytest
 
-from smtrain.api import Session
-from smtrain.aws import AwsSession
+from smtrain.api.session import Session
+from smtrain.aws.session import AwsSession
 from smtrain.backends.sagemaker import SageMakerBackend
-from smtrain.config import Config
-from smtrain.errors import AwsError
+from smtrain.core.config import Config
+from smtrain.core.errors import AwsError
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -145,7 +145,7 @@ def test_a_reservation_hides_from_describe_and_list(project: Path) -> None:
 
 def test_a_reservation_left_by_a_dead_process_is_taken_over(project: Path) -> None:
     home = project / ".smtrain"
-    code = ("import sys; from pathlib import Path; from smtrain.backends.local.home import LocalHome; "
+    code = ("import sys; from pathlib import Path; from smtrain.backends.local.store.home import LocalHome; "
             "from smtrain.backends.local.service import LocalSageMaker; "
             "LocalSageMaker(LocalHome(Path(sys.argv[1]))).reserve_training_job('j1')")
     subprocess.run([sys.executable, "-c", code, str(home)], check=True, timeout=60)  # reserves, then dies

@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from smtrain.api import Session
+from smtrain.api.session import Session
 from smtrain.backends.local.environments import frameworks
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "parity"

@@ -12,7 +12,7 @@ from types import ModuleType
 
 import pytest
 
-from smtrain.data import PreparedData, load_test, prepare
+from smtrain.project.data import PreparedData, load_test, prepare
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "entry_points" / "penguins.py"

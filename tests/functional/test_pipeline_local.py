@@ -87,7 +87,7 @@ def assert_expiry_tag(session: smtrain.Session, endpoint: str) -> None:
     """The pipeline tags its endpoint as `deploy --ttl` does, so `teardown --expired` finds it when it is due."""
     import datetime as dt
 
-    from smtrain.teardown import endpoint_tags, select_endpoints
+    from smtrain.api.teardown import endpoint_tags, select_endpoints
 
     [described] = [e for e in session.list_endpoints() if e["EndpointName"] == endpoint]
     expires = endpoint_tags(session, described)["smtrain:expires-at"]

@@ -12,7 +12,7 @@ import boto3
 import pytest
 
 import smtrain
-from smtrain.config import Config
+from smtrain.core.config import Config
 from smtrain.pipeline.build import Exported
 from smtrain.pipeline.export import export_definition
 from smtrain.pipeline.runner import Runner

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from smtrain import images
-from smtrain.aws import AwsSession
-from smtrain.aws_errors import AwsConfigError
+from smtrain.aws import images
+from smtrain.aws.session import AwsSession
+from smtrain.aws.translation import AwsConfigError
 from smtrain.backends.sagemaker import SageMakerBackend
-from smtrain.config import Config
+from smtrain.core.config import Config
 
 
 @pytest.mark.parametrize(("region", "suggestion"), [("us-east-1a", "us-east-1"), ("eu-west1", "eu-west-1"),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from smtrain.api import Session
+from smtrain.api.session import Session
 from smtrain.runs import local, provenance, store
 from tests.helpers import git, git_project
 
@@ -80,7 +80,7 @@ def test_listing_survives_a_history_line_cut_short(project: Path) -> None:
     path = project / ".smtrain" / "jobs" / "cut" / local.HISTORY_FILE
     path.write_text(path.read_text() + textwrap.dedent('{"MetricName": "lo'))
     assert len(local.metric_history(project / ".smtrain", "cut")) == 4
-    from smtrain.config import load_config
+    from smtrain.core.config import load_config
 
     config = load_config(environ={}, cwd=project / "src")
     assert [r.name for r in store.list_runs(config, "local")[0]] == ["cut"]
@@ -108,7 +108,7 @@ def test_python_api_gives_notebook_frames(project: Path, capsys: pytest.CaptureF
 
 
 def test_champion_is_the_newest_approved_package(project: Path, tmp_path: Path) -> None:
-    from smtrain.errors import NotFoundError
+    from smtrain.core.errors import NotFoundError
     from smtrain.runs import baseline
     from smtrain.runs.charts import plot, sparkline
 

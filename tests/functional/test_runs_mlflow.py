@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from smtrain.api import Session
-from smtrain.errors import UsageError
+from smtrain.api.session import Session
+from smtrain.core.errors import UsageError
 from smtrain.runs import mlflow_log
 from smtrain.runs.record import Run
 from tests.functional.test_runs_local import fit, git, project

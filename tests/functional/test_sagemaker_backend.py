@@ -15,14 +15,14 @@ from typing import Any
 import boto3
 import pytest
 
-from smtrain.aws import TRAINING_LOG_GROUP, AwsSession
-from smtrain.aws_errors import translating
+from smtrain.aws.session import TRAINING_LOG_GROUP, AwsSession
+from smtrain.aws.translation import translating
 from smtrain.backends.sagemaker import SageMakerBackend
-from smtrain.config import Config
-from smtrain.errors import AwsError
-from smtrain.plan import ApiCall, plan_fit, resolve, snake_case
-from smtrain.spec import TrainingSpec
-from smtrain.waiting import wait_for
+from smtrain.core.config import Config
+from smtrain.core.errors import AwsError
+from smtrain.execution.waiting import wait_for
+from smtrain.planning.plan import ApiCall, plan_fit, resolve, snake_case
+from smtrain.planning.spec import TrainingSpec
 
 REGION = "eu-west-1"
 MOTO_ACCOUNT = "123456789012"

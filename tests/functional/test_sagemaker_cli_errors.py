@@ -19,7 +19,7 @@ from typing import Any, Protocol
 import pytest
 from botocore.awsrequest import AWSResponse
 
-from smtrain.aws import AwsSession
+from smtrain.aws.session import AwsSession
 from smtrain.cli import main
 from tests.conftest import REPO
 

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from smtrain.api import Session
+from smtrain.api.session import Session
 from smtrain.backends.sagemaker import SageMakerBackend
-from smtrain.config import Config, load_config
+from smtrain.core.config import Config, load_config
 
 REGION = "eu-west-1"
 BUCKET = "encrypted-bucket"

@@ -12,10 +12,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from smtrain.api import Session
-from smtrain.aws import iterate_pages
+from smtrain.api.session import Session
+from smtrain.api.teardown import select_endpoints
+from smtrain.aws.session import iterate_pages
 from smtrain.backends.sagemaker import SageMakerBackend
-from smtrain.teardown import select_endpoints
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -85,7 +85,7 @@ def test_pages_are_followed_by_next_token_without_a_paginator() -> None:
 
 
 def test_the_local_backend_lists_every_endpoint_config(tmp_path: Any) -> None:
-    from smtrain.api import list_all
+    from smtrain.api.session import list_all
 
     session = Session(home=str(tmp_path / "home"), quiet=True)
     service = session.backend.sagemaker()

@@ -11,11 +11,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from smtrain.api import Session
-from smtrain.aws import AwsSession, expand_role
-from smtrain.aws_errors import AwsConfigError
+from smtrain.api.session import Session
+from smtrain.aws.session import AwsSession, expand_role
+from smtrain.aws.translation import AwsConfigError
 from smtrain.backends.sagemaker import SageMakerBackend
-from smtrain.config import Config
+from smtrain.core.config import Config
 
 REGION = "eu-west-1"
 MOTO_ACCOUNT = "123456789012"
@@ -81,7 +81,7 @@ def test_fit_with_a_role_name_sends_its_arn(iam: Any, tmp_path: Path) -> None:
 def test_a_name_you_may_not_look_up_says_to_give_the_arn() -> None:
     from botocore.stub import Stubber
 
-    from smtrain.errors import AwsError
+    from smtrain.core.errors import AwsError
 
     session = AwsSession(region=REGION)
     with Stubber(session.client("iam")) as iam:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 
-from smtrain.api import Session
-from smtrain.aws import AwsSession
+from smtrain.api.session import Session
+from smtrain.aws.session import AwsSession
 from smtrain.backends.sagemaker import SageMakerBackend
 
 REGION = "eu-west-1"
@@ -147,14 +147,14 @@ def test_register_a_custom_image_job(session: Session, sagemaker: Stubber) -> No
     ("smtrain-local/sklearn:1.2-1", ""),
 ])
 def test_framework_version_of_an_image(image: str, version: str) -> None:
-    from smtrain.images import framework_version_of
+    from smtrain.aws.images import framework_version_of
 
     assert framework_version_of(image) == version
 
 
 def test_every_sklearn_version_serves_from_its_training_tag() -> None:
     """Verified in the SDK's image map: training and inference share repository and tag."""
-    from smtrain.images import known_versions, serving_image_uri, sklearn_image_uri
+    from smtrain.aws.images import known_versions, serving_image_uri, sklearn_image_uri
 
     for version in known_versions("training"):
         training = sklearn_image_uri(REGION, version)

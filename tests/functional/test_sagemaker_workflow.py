@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from smtrain.api import Session
-from smtrain.config import Config
-from smtrain.errors import AwsError, JobFailedError
-from smtrain.workflow import Reporter, follow_training
+from smtrain.api.session import Session
+from smtrain.core.config import Config
+from smtrain.core.errors import AwsError, JobFailedError
+from smtrain.execution.executor import Reporter, follow_training
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"

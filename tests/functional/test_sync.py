@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from smtrain.errors import UsageError
-from smtrain.sync import atomic_copy, default_transfer_config, file_digest, sync_directory, upload_file
+from smtrain.core.errors import UsageError
+from smtrain.files.sync import atomic_copy, default_transfer_config, file_digest, sync_directory, upload_file
 
 BUCKET = "data-bucket"
 MIB = 1024 * 1024
@@ -142,7 +142,7 @@ def test_upload_file_puts_one_object_at_the_exact_key(s3: Any, tmp_path: Path) -
 
 
 def test_missing_bucket_is_a_clear_error(s3: Any, tree: Path) -> None:
-    from smtrain.errors import NotFoundError
+    from smtrain.core.errors import NotFoundError
 
     with pytest.raises(NotFoundError) as caught:
         sync_directory(tree, "s3://no-such-bucket/p/", s3=s3, progress=False)

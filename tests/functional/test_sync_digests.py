@@ -1,4 +1,4 @@
-"""The digests a sync remembers (smtrain/digests.py), against moto in process: an unchanged file is not read
+"""The digests a sync remembers (smtrain/files/digests.py), against moto in process: an unchanged file is not read
 again, a changed one is, whatever it kept; a damaged or unusable cache is never trusted nor fatal."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 import boto3
 import pytest
 
-from smtrain import digests, sync
-from smtrain.sync import sync_directory
+from smtrain.files import digests, sync
+from smtrain.files.sync import sync_directory
 
 BUCKET = "data-bucket"
 URI = f"s3://{BUCKET}/p/"

@@ -103,8 +103,8 @@ def race(calls: list[Callable[[], Any]]) -> tuple[list[Any], list[BaseException]
 
 def clients(home: Path) -> list[Any]:
     """One client per submitter, as separate processes would have (each its own DB connections)."""
-    from smtrain.backends.local.home import LocalHome
     from smtrain.backends.local.service import LocalSageMaker
+    from smtrain.backends.local.store.home import LocalHome
 
     return [LocalSageMaker(LocalHome(home)) for _ in range(SUBMISSIONS)]
 

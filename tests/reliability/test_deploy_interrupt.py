@@ -1,7 +1,7 @@
 """Ctrl-C at any point of a deploy leaves no smtrain process behind, and no half-made endpoint.
 
 A detached process (job supervisor, endpoint keeper, gateway) runs only once its
-pid is recorded (``smtrain.backends.local.handover``), so the rollback always finds
+pid is recorded (``smtrain.backends.local.jobs.handover``), so the rollback always finds
 what it must stop. These tests interrupt at fixed points inside the spawn, and the
 real CLI at several stages of a deploy.
 """
@@ -20,9 +20,9 @@ import psutil
 import pytest
 from botocore.exceptions import ClientError
 
-from smtrain.backends.local import processes
-from smtrain.backends.local.home import LocalHome
+from smtrain.backends.local.jobs import processes
 from smtrain.backends.local.service import LocalSageMaker
+from smtrain.backends.local.store.home import LocalHome
 from tests.e2e.conftest import SMTRAIN, Cli
 from tests.helpers import create_folder_model, interrupt_when, wait_until
 

@@ -166,7 +166,7 @@ def test_the_supervisor_is_a_child_subreaper() -> None:
     """An orphan re-parents to a subreaper, not to init."""
     script = (
         "import subprocess, sys, time\n"
-        "from smtrain.backends.local.processes import become_subreaper, end_descendants\n"
+        "from smtrain.backends.local.jobs.processes import become_subreaper, end_descendants\n"
         "assert become_subreaper()\n"
         "subprocess.run([sys.executable, '-c', \"import subprocess; "
         "subprocess.Popen(['sleep', '300'], start_new_session=True)\"], check=True)\n"

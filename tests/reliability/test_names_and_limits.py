@@ -157,8 +157,8 @@ def test_entry_point_linked_out_of_the_source_dir_is_refused(cli: Cli, root: Pat
 
 @pytest.fixture
 def client(tmp_path: Path) -> Any:
-    from smtrain.backends.local.home import LocalHome
     from smtrain.backends.local.service import LocalSageMaker
+    from smtrain.backends.local.store.home import LocalHome
 
     return LocalSageMaker(LocalHome(tmp_path / "home"))
 
@@ -263,8 +263,8 @@ def test_positional_arguments_are_refused_as_boto3_does(client: Any) -> None:
 
 
 def test_python_api_refuses_the_same_values(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from smtrain.api import Session
-    from smtrain.errors import UsageError
+    from smtrain.api.session import Session
+    from smtrain.core.errors import UsageError
 
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UsageError, match="invalid prefix"):

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from smtrain.archives import ArchiveTooLargeError, ExtractLimits
-from smtrain.errors import UsageError
-from smtrain.packaging import pack_source, safe_extract, write_tar_gz
+from smtrain.core.errors import UsageError
+from smtrain.files.archives import ArchiveTooLargeError, ExtractLimits
+from smtrain.files.tarballs import pack_source, safe_extract, write_tar_gz
 
 SECRET = "AWS_SECRET_ACCESS_KEY=do-not-ship"
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY----- do-not-ship"
@@ -459,7 +459,7 @@ def test_deploy_unpacking_refuses_a_bomb(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_a_file_swapped_for_a_link_while_packing_is_refused(tmp_path: Path) -> None:
-    from smtrain.packing import scan_source, write_archive
+    from smtrain.files.packing import scan_source, write_archive
 
     src = write(tmp_path / "src", {"train.py": "", "data.txt": "data"})
     result = scan_source(src)
@@ -502,7 +502,7 @@ def test_sagemaker_upload_source_leaves_links_and_the_home_out(
     import boto3
 
     from smtrain.backends.sagemaker import SageMakerBackend
-    from smtrain.config import Config
+    from smtrain.core.config import Config
 
     src = write(tmp_path / "src", {"train.py": "", ".env": SECRET, "state/state.db": "", "state/store/x": ""})
     link(src, {"config.txt": ".env", "passwd": "/etc/passwd"})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smtrain.backends.local.processes import is_alive
+from smtrain.backends.local.jobs.processes import is_alive
 from tests.e2e.conftest import SMTRAIN, Cli, cli, workdir  # noqa: F401  (fixtures)
 from tests.e2e.test_cli_local import SLEEPER
 from tests.helpers import interrupt_when, wait_until

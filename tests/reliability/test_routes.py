@@ -15,10 +15,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.service import LocalSageMaker
-from smtrain.errors import UsageError
-from smtrain.sync import list_files, make_target, sync_directory
+from smtrain.backends.local.store.home import LocalHome
+from smtrain.core.errors import UsageError
+from smtrain.files.sync import list_files, make_target, sync_directory
 from tests.e2e.conftest import Cli
 from tests.helpers import create_folder_model, remove_local_endpoints
 

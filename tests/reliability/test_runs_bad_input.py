@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from smtrain.config import load_config
-from smtrain.errors import UsageError
+from smtrain.core.config import load_config
+from smtrain.core.errors import UsageError
+from smtrain.core.uris import to_path
 from smtrain.runs import artifacts, store
-from smtrain.uris import to_path
 from tests.functional.test_runs_local import fit, project
 
 __all__ = ["project"]  # the fixture, shared with test_runs_local

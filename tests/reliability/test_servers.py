@@ -22,10 +22,10 @@ import numpy as np
 import psutil
 import pytest
 
-from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.processes import group_members, stop_group
+from smtrain.backends.local.jobs.processes import group_members, stop_group
 from smtrain.backends.local.service import LocalSageMaker
 from smtrain.backends.local.serving.runtime_client import LocalRuntime
+from smtrain.backends.local.store.home import LocalHome
 
 SCRIPT = '''
 import os

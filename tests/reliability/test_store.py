@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from smtrain.errors import REBUILD_HINT, from_os_error
+from smtrain.core.errors import REBUILD_HINT, from_os_error
 from tests.e2e.conftest import Cli, Result
 
 REBUILD_LINE = f"  hint: {REBUILD_HINT}\n"
@@ -92,7 +92,7 @@ def test_the_store_is_readable_by_the_owner_only(cli: Cli) -> None:
 
 
 def test_endpoint_records_are_owner_only(tmp_path: Path) -> None:
-    from smtrain.backends.local.home import LocalHome
+    from smtrain.backends.local.store.home import LocalHome
 
     local = LocalHome(tmp_path / "h")
     local.state().insert("endpoint", "ep", {"EndpointName": "ep", "Environment": {"TOKEN": "x"}})
@@ -104,7 +104,7 @@ def test_endpoint_records_are_owner_only(tmp_path: Path) -> None:
 
 
 def test_an_existing_world_readable_state_db_is_tightened(tmp_path: Path) -> None:
-    from smtrain.backends.local.home import LocalHome
+    from smtrain.backends.local.store.home import LocalHome
 
     local = LocalHome(tmp_path / "h")
     local.state()
@@ -339,7 +339,7 @@ def test_network_errors_are_not_called_file_errors() -> None:
     ("database disk image is malformed", "the store's index is damaged", "doctor --rebuild"),
 ])
 def test_sqlite_errors_name_the_database_and_the_fix(tmp_path: Path, message: str, what: str, fix: str) -> None:
-    from smtrain.backends.local.home import LocalHome
+    from smtrain.backends.local.store.home import LocalHome
 
     db = LocalHome(tmp_path / "h").state()
     error = db.translate(sqlite3.OperationalError(message))
@@ -348,8 +348,8 @@ def test_sqlite_errors_name_the_database_and_the_fix(tmp_path: Path, message: st
 
 def test_disk_full_while_saving_a_record_leaves_the_index_unchanged(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    from smtrain.backends.local import records
-    from smtrain.backends.local.home import LocalHome
+    from smtrain.backends.local.store import records
+    from smtrain.backends.local.store.home import LocalHome
 
     db = LocalHome(tmp_path / "h").state()
     db.insert("model", "m", {"v": 1})
@@ -365,7 +365,7 @@ def test_disk_full_while_saving_a_record_leaves_the_index_unchanged(tmp_path: Pa
 
 
 def test_an_insert_refused_before_saving_leaves_no_row_and_no_file(tmp_path: Path) -> None:
-    from smtrain.backends.local.home import LocalHome
+    from smtrain.backends.local.store.home import LocalHome
 
     local = LocalHome(tmp_path / "h")
     db = local.state()
@@ -382,7 +382,7 @@ def test_an_insert_refused_before_saving_leaves_no_row_and_no_file(tmp_path: Pat
 
 
 def test_wal_files_are_owner_only(tmp_path: Path) -> None:
-    from smtrain.backends.local.home import LocalHome
+    from smtrain.backends.local.store.home import LocalHome
 
     local = LocalHome(tmp_path / "h")
     local.state().insert("model", "m", {"ModelName": "m"})

@@ -106,7 +106,7 @@ def test_the_packing_row_compares_archives_of_the_same_files(tmp_path: Path) -> 
     from suite_costs import plain_tar  # type: ignore[import-not-found]
     from suite_fit import many_files  # type: ignore[import-not-found]
 
-    from smtrain.packaging import pack_source
+    from smtrain.files.tarballs import pack_source
 
     source = many_files(tmp_path / "src", count=30)
     pack_source(source, "penguins.py", tmp_path / "smtrain.tar.gz")

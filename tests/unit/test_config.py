@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from smtrain.config import load_config
-from smtrain.errors import UsageError
+from smtrain.core.config import load_config
+from smtrain.core.errors import UsageError
 
 
 def test_defaults(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from smtrain.backends.local.training.container_env import (
     split_hyperparameters,
     to_cmd_args,
 )
-from smtrain.spec import decode_hyperparameters, encode_hyperparameters
+from smtrain.planning.spec import decode_hyperparameters, encode_hyperparameters
 
 HYPERPARAMETERS = {
     "max_depth": "8", "criterion": '"gini"', "n": "3", "a": "0.5", "flag": "true", "raw": "not json",

@@ -1,4 +1,4 @@
-"""smtrain.data: cleaning, stratified splitting and the files prepare() writes."""
+"""smtrain.project.data: cleaning, stratified splitting and the files prepare() writes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from smtrain.data import (
+from smtrain.core.errors import UsageError
+from smtrain.project.data import (
     PENGUINS_CATEGORICAL,
     PENGUINS_NUMERIC,
     PreparedData,
@@ -16,7 +17,6 @@ from smtrain.data import (
     load_train,
     prepare,
 )
-from smtrain.errors import UsageError
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +198,7 @@ def test_column_errors_name_the_csv_file(tmp_path: Path) -> None:
 def test_a_full_disk_names_the_csv_being_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from smtrain.errors import from_os_error
+    from smtrain.core.errors import from_os_error
 
     prepare(small_frame(40), target="label", out_dir=tmp_path)
     before = (tmp_path / "train" / "X_train.csv").read_bytes()

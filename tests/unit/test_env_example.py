@@ -1,6 +1,6 @@
 from dataclasses import fields
 
-from smtrain.config import Config, env_name
+from smtrain.core.config import Config, env_name
 from tests.conftest import REPO
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from smtrain.cli import cli
 from smtrain.cli.common import output_options
-from smtrain.progress import spinner_wanted
+from smtrain.core.progress import spinner_wanted
 
 
 class Terminal:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smtrain.config import Config, load_config
-from smtrain.hints import suggest
+from smtrain.core.config import Config, load_config
+from smtrain.core.hints import suggest
 
 
 def test_the_local_default_adds_nothing() -> None:

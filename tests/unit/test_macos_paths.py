@@ -8,14 +8,14 @@ from types import SimpleNamespace
 
 import pytest
 
-from smtrain.workflow import code_prefixes, path_mapper
+from smtrain.execution.executor import code_prefixes, path_mapper
 
 
 def test_without_a_subreaper_the_supervisor_carries_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """macOS has no PR_SET_CHILD_SUBREAPER: become_subreaper says so and never calls prctl."""
     import ctypes
 
-    from smtrain.backends.local.processes import become_subreaper
+    from smtrain.backends.local.jobs.processes import become_subreaper
 
     def no_prctl(*args: object, **kwargs: object) -> None:
         raise AssertionError("prctl is Linux-only")

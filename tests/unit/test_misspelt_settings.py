@@ -7,7 +7,7 @@ import re
 import tokenize
 from pathlib import Path
 
-from smtrain.config import OTHER_VARIABLES, env_name, misspelt_settings
+from smtrain.core.config import OTHER_VARIABLES, env_name, misspelt_settings
 from tests.conftest import REPO
 
 VARIABLE = re.compile(r"\bSMTRAIN_[A-Z][A-Z0-9_]*")

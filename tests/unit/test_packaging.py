@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from smtrain.errors import SmtrainError, UsageError
-from smtrain.packaging import pack_source, safe_extract, write_tar_gz
+from smtrain.core.errors import SmtrainError, UsageError
+from smtrain.files.tarballs import pack_source, safe_extract, write_tar_gz
 
 
 def make_tree(root: Path, files: dict[str, str]) -> Path:
@@ -168,7 +168,7 @@ def test_safe_extract_of_a_corrupt_file_is_a_usage_error(tmp_path: Path) -> None
 
 
 def test_the_bytes_written_are_counted_not_only_the_header_sizes(tmp_path: Path) -> None:
-    from smtrain.archives import ArchiveTooLargeError, ExtractLimits, _Extraction
+    from smtrain.files.archives import ArchiveTooLargeError, ExtractLimits, _Extraction
 
     class LyingTar:
         """A reader whose member yields more data than its header declares."""
@@ -191,7 +191,7 @@ def test_the_bytes_written_are_counted_not_only_the_header_sizes(tmp_path: Path)
 
 def test_the_byte_limit_is_the_ratio_beyond_256_mib_capped_by_max_bytes(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from smtrain.archives import ExtractLimits
+    from smtrain.files.archives import ExtractLimits
 
     assert ExtractLimits().byte_limit(1_000_000) == (256 * 1024**2, "SMTRAIN_MAX_EXTRACT_RATIO")
     assert ExtractLimits().byte_limit(50_000_000) == (5_000_000_000, "SMTRAIN_MAX_EXTRACT_RATIO")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from smtrain.cli.pipeline import check_table_keys, read_pipeline_table
-from smtrain.errors import UsageError
+from smtrain.core.errors import UsageError
 
 
 def test_the_table_becomes_the_flags_defaults(tmp_path: Path) -> None:
@@ -41,7 +41,7 @@ def test_a_misspelt_key_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_settings_table_ignores_the_pipeline_table(tmp_path: Path) -> None:
-    from smtrain.config import load_config
+    from smtrain.core.config import load_config
 
     (tmp_path / "smtrain.toml").write_text('backend = "local"\n\n[pipeline]\nname = "p"\n')
     assert load_config(cwd=tmp_path, environ={}).backend == "local"

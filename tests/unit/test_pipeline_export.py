@@ -10,16 +10,16 @@ from typing import Any
 import pytest
 
 import smtrain
-from smtrain.config import Config
-from smtrain.errors import UsageError
+from smtrain.core.config import Config
+from smtrain.core.errors import UsageError
 from smtrain.pipeline.build import Exported
 from smtrain.pipeline.cfn import actions_used, template
 from smtrain.pipeline.export import definition_hash, plan_hash
 from smtrain.pipeline.mermaid import markdown
 from smtrain.pipeline.spec import Gate
-from smtrain.plan import LOCAL_IMAGE, LOCAL_ROLE, plan_deploy, plan_fit
-from smtrain.registry import plan_register
-from smtrain.spec import DeploySpec
+from smtrain.planning.model_package import plan_register
+from smtrain.planning.plan import LOCAL_IMAGE, LOCAL_ROLE, plan_deploy, plan_fit
+from smtrain.planning.spec import DeploySpec
 from tests.conftest import REPO
 from tests.pipeline_examples import ROOT, penguins
 
@@ -144,7 +144,7 @@ def test_the_expiry_is_the_tag_deploy_ttl_writes(exported: Exported) -> None:
     """JSONata computes it when the model is created, in the format `smtrain deploy --ttl` writes."""
     import datetime as dt
 
-    from smtrain.endpoints import ttl_tags
+    from smtrain.api.endpoints import ttl_tags
     from smtrain.pipeline.runner import Execution, Runner
 
     state = exported.definition["States"]["Set expiry"]

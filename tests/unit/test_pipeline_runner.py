@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import smtrain
-from smtrain.errors import UsageError
+from smtrain.core.errors import UsageError
 from smtrain.pipeline.checks import check_definition, check_input
 from smtrain.pipeline.paths import StatesError, evaluate, put, render, select
 from smtrain.pipeline.runner import Execution, Runner, error_name, load_definition, parse_input
@@ -156,7 +156,7 @@ def test_good_input_passes(definition: dict[str, Any]) -> None:
 
 
 def test_hyperparameters_are_encoded_as_plan_fit_encodes_them(definition: dict[str, Any]) -> None:
-    from smtrain.spec import encode_hyperparameters
+    from smtrain.planning.spec import encode_hyperparameters
 
     given = {"max_leaf_nodes": 31, "C": 0.25, "kernel": "rbf", "shuffle": True, "quoted": 'say "hi"'}
     state = definition["States"]["Encode hyperparameters"]

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from smtrain.config import Config
-from smtrain.plan import (
+from smtrain.core.config import Config
+from smtrain.planning.plan import (
     ApiCall,
     Ref,
     Upload,
@@ -14,7 +14,7 @@ from smtrain.plan import (
     resolve,
     snake_case,
 )
-from smtrain.spec import DeploySpec, TrainingSpec
+from smtrain.planning.spec import DeploySpec, TrainingSpec
 
 ROOT = "file:///home/u/.smtrain/store/smtrain"
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from smtrain.config import Config
-from smtrain.errors import UsageError
-from smtrain.plan import ApiCall, Ref, Upload, Wait, plan_deploy, plan_fit
-from smtrain.registry import plan_approval, plan_register
-from smtrain.spec import DeploySpec, TrainingSpec
+from smtrain.core.config import Config
+from smtrain.core.errors import UsageError
+from smtrain.planning.model_package import plan_approval, plan_register
+from smtrain.planning.plan import ApiCall, Ref, Upload, Wait, plan_deploy, plan_fit
+from smtrain.planning.spec import DeploySpec, TrainingSpec
 
 ROOT = "s3://bucket/smtrain"
 IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -133,7 +133,7 @@ def test_the_kms_key_setting_encrypts_the_output(tmp_path: Path) -> None:
 
 
 def test_a_job_without_a_program_sends_no_empty_serving_variables() -> None:
-    from smtrain.plan import serving_environment
+    from smtrain.planning.plan import serving_environment
 
     assert serving_environment("", "", "eu-west-1") == {"SAGEMAKER_CONTAINER_LOG_LEVEL": "20",
                                                         "SAGEMAKER_REGION": "eu-west-1"}

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from smtrain.progress import spinner_wanted, waiting
+from smtrain.core.progress import spinner_wanted, waiting
 
 
 class FakeTerminal(io.StringIO):

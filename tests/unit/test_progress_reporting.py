@@ -8,7 +8,7 @@ import types
 
 import pytest
 
-from smtrain.workflow import QuietReporter, Reporter, path_mapper, without_traceback
+from smtrain.execution.executor import QuietReporter, Reporter, path_mapper, without_traceback
 
 
 class FakeTerminal(io.StringIO):

@@ -7,11 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from smtrain.backends.local.state import StateDB
+from smtrain.backends.local.store.state import StateDB
 
-HEAVY = ("rich", "botocore", "boto3", "pandas", "sklearn", "smtrain.api", "smtrain.runs.query",
-         "smtrain.backends.local.service", "smtrain.backends.local.serving.endpoints",
-         "smtrain.backends.local.training.jobs")
+HEAVY = ("rich", "botocore", "boto3", "pandas", "sklearn", "smtrain.api.session", "smtrain.runs.query",
+         "smtrain.backends.local.service", "smtrain.backends.local.serving.operations",
+         "smtrain.backends.local.training.operations")
 LS_THEN_MODULES = (
     "import sys\nsys.argv = ['smtrain', 'ls']\nfrom smtrain.entry import main\n"
     "try:\n    main()\nexcept SystemExit:\n    pass\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from smtrain.config import find_project, load_config
+from smtrain.core.config import find_project, load_config
 
 
 def test_subfolder_finds_the_project_by_its_toml(tmp_path: Path) -> None:

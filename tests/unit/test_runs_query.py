@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from smtrain.errors import UsageError
+from smtrain.core.errors import UsageError
 from smtrain.runs import provenance, query
 from smtrain.runs.record import Run
 

@@ -1,7 +1,7 @@
 import pytest
 
-from smtrain.errors import UsageError
-from smtrain.spec import (
+from smtrain.core.errors import UsageError
+from smtrain.planning.spec import (
     check_name,
     decode_hyperparameters,
     encode_hyperparameters,

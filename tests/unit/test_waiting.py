@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from smtrain.errors import BackendError
-from smtrain.plan import Wait
-from smtrain.waiting import WaitFailedError, wait_for
-from smtrain.workflow import Reporter, wait_for_status
+from smtrain.core.errors import BackendError
+from smtrain.execution.executor import Reporter, wait_for_status
+from smtrain.execution.waiting import WaitFailedError, wait_for
+from smtrain.planning.plan import Wait
 
 
 class FakeTime:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from smtrain.backends.base import SyncReport
-from smtrain.backends.local.home import LocalHome
-from smtrain.config import Config
-from smtrain.plan import LOCAL_IMAGE, LOCAL_ROLE
-from smtrain.uris import to_path
+from smtrain.backends.local.store.home import LocalHome
+from smtrain.core.config import Config
+from smtrain.core.uris import to_path
+from smtrain.planning.plan import LOCAL_IMAGE, LOCAL_ROLE
 
 LOG_POLL_SECONDS = 0.05
 SOURCE_COMPRESSLEVEL = 1  # the archive stays on this machine: speed over size
@@ -55,7 +55,7 @@ class LocalBackend:
         if not framework_version:
             return LOCAL_IMAGE
         from smtrain.backends.local.environments import frameworks
-        from smtrain.errors import UsageError
+        from smtrain.core.errors import UsageError
 
         if framework_version != frameworks.CURRENT:
             try:
@@ -84,7 +84,7 @@ class LocalBackend:
                     self._remove_upload(path)
 
     def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:
-        from smtrain.packaging import pack_source
+        from smtrain.files.tarballs import pack_source
 
         target = to_path(uri)
         if self._uploads is not None:
@@ -106,7 +106,7 @@ class LocalBackend:
             folder = folder.parent
 
     def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
-        from smtrain.sync import sync_directory
+        from smtrain.files.sync import sync_directory
 
         report = sync_directory(local_dir, uri, progress=progress, home=self.config.home)
         for warning in report.warnings:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.records import FOLDER_KINDS
-from smtrain.backends.local.state import header_problem
-from smtrain.errors import StoreError
+from smtrain.backends.local.store.home import LocalHome
+from smtrain.backends.local.store.records import FOLDER_KINDS
+from smtrain.backends.local.store.state import header_problem
+from smtrain.core.errors import StoreError
 
 WAL_SUFFIXES = ("", "-wal", "-shm")
 

@@ -6,7 +6,7 @@ codes. State lives in SQLite under ``$SMTRAIN_HOME`` so that jobs and
 endpoints outlive the process that created them.
 
 Every operation's request is first checked against SageMaker's service model
-(:func:`smtrain.validation.validate_request`): what boto3 refuses is refused
+(:func:`smtrain.planning.validation.validate_request`): what boto3 refuses is refused
 with botocore's ``ParamValidationError``, what the service refuses with its
 ``ValidationException``.
 """
@@ -17,10 +17,10 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.registry import RegistryAPI
-from smtrain.backends.local.serving.endpoints import EndpointsAPI
-from smtrain.backends.local.training.jobs import TrainingJobsAPI
+from smtrain.backends.local.model_packages import RegistryAPI
+from smtrain.backends.local.serving.operations import EndpointsAPI
+from smtrain.backends.local.store.home import LocalHome
+from smtrain.backends.local.training.operations import TrainingJobsAPI
 
 MAX_PORT = 65535
 
@@ -41,7 +41,7 @@ def validated(method_name: str, method: Callable[..., Any]) -> Callable[..., Any
 
     @functools.wraps(method)
     def call(self: LocalSageMaker, *args: Any, **params: Any) -> Any:
-        from smtrain.validation import operations
+        from smtrain.planning.validation import operations
 
         operation = operations().get(method_name)
         if operation is None:
@@ -58,7 +58,7 @@ def check_request(operation: str, params: dict[str, Any]) -> None:
     from botocore.exceptions import ParamValidationError
 
     from smtrain.backends.local.errors import client_error
-    from smtrain.validation import RequestInvalid, validate_request
+    from smtrain.planning.validation import RequestInvalid, validate_request
 
     try:
         validate_request(operation, params)

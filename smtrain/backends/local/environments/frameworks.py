@@ -137,7 +137,7 @@ def version_from_image(image: str) -> str:
 def sdk_versions(scope: str) -> tuple[str, ...]:
     """The scikit-learn versions of the SDK's image map (sagemaker-core's ``sklearn.json``) for
     ``scope``, read as data: importing ``sagemaker.core`` takes seconds."""
-    from smtrain.images import SDK_DISTRIBUTION, version_key
+    from smtrain.aws.images import SDK_DISTRIBUTION, version_key
 
     files = [f for f in metadata.files(SDK_DISTRIBUTION) or [] if str(f).endswith("image_uri_config/sklearn.json")]
     if not files:
@@ -148,7 +148,7 @@ def sdk_versions(scope: str) -> tuple[str, ...]:
 
 def default_version() -> str:
     """The newest version with a training and an inference image, as on the SageMaker backend."""
-    from smtrain.images import version_key
+    from smtrain.aws.images import version_key
 
     both = set(sdk_versions("training")) & set(sdk_versions("inference")) & set(table())
     return max(both or table(), key=version_key)

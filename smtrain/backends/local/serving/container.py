@@ -160,7 +160,7 @@ def listening_socket(port: int = 0, *, fixed: bool = False) -> socket.socket:
             sock.bind(("127.0.0.1", 0))
     except OSError as exc:
         sock.close()
-        from smtrain.errors import EndpointError
+        from smtrain.core.errors import EndpointError
 
         raise EndpointError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}", where="local runtime",
                             hint="choose another port with SMTRAIN_RUNTIME_PORT, or 0 for any free one") from None
@@ -195,7 +195,7 @@ def container_environment(model_environment: Mapping[str, str], port: int, root:
 
 
 def local_path(uri: str, what: str) -> Path:
-    from smtrain.uris import is_file_uri, to_path
+    from smtrain.core.uris import is_file_uri, to_path
 
     if is_file_uri(uri):
         return to_path(uri)
@@ -206,14 +206,14 @@ def local_path(uri: str, what: str) -> Path:
 
 def unpack(uri: str, dest: Path, what: str) -> list[str]:
     """A model or source given as a .tar.gz or a directory, laid out in ``dest``; warnings for what a
-    directory's copy left out (links out of it, secrets: see :func:`smtrain.packing.copy_folder`)."""
+    directory's copy left out (links out of it, secrets: see :func:`smtrain.files.packing.copy_folder`)."""
     source = local_path(uri, what)
     if source.is_dir():
-        from smtrain.packing import copy_folder
+        from smtrain.files.packing import copy_folder
 
         return copy_folder(source, dest).warnings()
     if source.is_file():
-        from smtrain.packaging import safe_extract
+        from smtrain.files.tarballs import safe_extract
 
         safe_extract(source, dest)
         return []
@@ -256,7 +256,7 @@ def launch(
     """Start (or restart) the server of a laid-out deployment, under a keeper, on ``port``
     (when it is free; else on a fresh one). ``record`` gets the deployment with its pid before
     the server runs; if it raises (or Ctrl-C comes first), the server never runs."""
-    from smtrain.backends.local import processes
+    from smtrain.backends.local.jobs import processes
 
     with listening_socket(port) as listener:
         port = listener.getsockname()[1]

@@ -34,7 +34,7 @@ def server_alive(pid: int, module: str) -> bool:
     """Whether ``pid`` is a live keeper of (or a live) ``python -m module`` (not a pid reused after a restart)."""
     import psutil
 
-    from smtrain.backends.local.processes import command_line, is_alive
+    from smtrain.backends.local.jobs.processes import command_line, is_alive
 
     try:
         return is_alive(pid) and module in command_line(psutil.Process(pid))
@@ -46,7 +46,7 @@ def stop_server(pid: int, module: str, grace_seconds: float = STOP_GRACE) -> Non
     """Stop a server's process group (keeper, master, workers), even when its keeper or master
     is gone, if what is left of it still is that server (not pids reused since). Its workers
     finish the requests they hold within ``grace_seconds``; what is left then is killed."""
-    from smtrain.backends.local.processes import command_line, group_members, stop_group
+    from smtrain.backends.local.jobs.processes import command_line, group_members, stop_group
 
     if any(module in command_line(process) for process in group_members(pid)):
         stop_group(pid, grace_seconds=grace_seconds)

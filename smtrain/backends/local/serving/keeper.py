@@ -56,7 +56,7 @@ class Keeper:
                 self.child.send_signal(signal.SIGTERM)
 
     def run(self) -> int:
-        from smtrain.backends.local.processes import become_subreaper
+        from smtrain.backends.local.jobs.processes import become_subreaper
 
         become_subreaper()
         self.ready_read, ready_write = os.pipe()

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from smtrain.backends.local.state import public
+from smtrain.backends.local.store.state import public
 
 TIME_KEYS = ("CreationTime", "LastModifiedTime", "ResolutionTime")
 

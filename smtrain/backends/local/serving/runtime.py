@@ -47,7 +47,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.home import LocalHome
 from smtrain.backends.local.serving.container import (
     CUSTOM_ATTRIBUTES,
     CUSTOM_ATTRIBUTES_ENVIRON,
@@ -59,7 +58,8 @@ from smtrain.backends.local.serving.container import (
 )
 from smtrain.backends.local.serving.health import server_alive, stop_server
 from smtrain.backends.local.serving.keeper import KEEPER_MODULE
-from smtrain.backends.local.state import StateDB
+from smtrain.backends.local.store.home import LocalHome
+from smtrain.backends.local.store.state import StateDB
 
 MAX_BODY = 6 * 1024 * 1024
 ACCOUNT = "000000000000"
@@ -254,7 +254,7 @@ def gateway_lock(home: LocalHome) -> Iterator[None]:
 def ensure_gateway(home: LocalHome, db: StateDB, requested_port: int = 0) -> str:
     """Start the gateway (under a keeper, which restarts it if it dies) unless it runs; its URL.
     Its port is the one recorded for the home: it never moves, so a URL handed out stays valid."""
-    from smtrain.backends.local import processes
+    from smtrain.backends.local.jobs import processes
 
     with gateway_lock(home):
         record = db.get(*GATEWAY) or {}

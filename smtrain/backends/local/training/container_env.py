@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smtrain.spec import decode_hyperparameters
+from smtrain.planning.spec import decode_hyperparameters
 
 CURRENT_HOST = "algo-1"
 INSTANCE_GROUP = "homogeneousCluster"

@@ -1,6 +1,6 @@
 """A CreateTrainingJob request checked for what the local backend can run, before anything is recorded.
 
-botocore's validator has already checked the request's shape (``smtrain.validation``);
+botocore's validator has already checked the request's shape (``smtrain.planning.validation``);
 these are the local backend's own limits: the scikit-learn framework image,
 one instance, ``file://`` data and outputs.
 """
@@ -14,9 +14,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from smtrain.backends.local.errors import client_error
-from smtrain.plan import LOCAL_IMAGE
-from smtrain.spec import NAME_PATTERN, decode_hyperparameters
-from smtrain.uris import to_path
+from smtrain.core.uris import to_path
+from smtrain.planning.plan import LOCAL_IMAGE
+from smtrain.planning.spec import NAME_PATTERN, decode_hyperparameters
 
 REQUIRED = ("TrainingJobName", "AlgorithmSpecification", "RoleArn", "OutputDataConfig",
             "ResourceConfig", "StoppingCondition")

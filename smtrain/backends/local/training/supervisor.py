@@ -34,14 +34,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.home import LocalHome
-from smtrain.backends.local.processes import (
+from smtrain.backends.local.jobs.processes import (
     JOB_TOKEN_VARIABLE,
     become_subreaper,
     end_descendants,
     group_alive,
     stop_group,
 )
+from smtrain.backends.local.store.home import LocalHome
 from smtrain.backends.local.training import job_state, workspace
 from smtrain.backends.local.training.container_env import (
     ContainerPaths,
@@ -50,7 +50,7 @@ from smtrain.backends.local.training.container_env import (
     script_command,
     script_environment,
 )
-from smtrain.uris import to_path
+from smtrain.core.uris import to_path
 
 STOP_GRACE_SECONDS = 120.0
 LEFTOVER_GRACE_SECONDS = 2.0
@@ -319,7 +319,7 @@ class Supervisor:
         self._finish("Failed", failure_reason=job_state.failure_reason(text))
 
     def _upload_outputs(self) -> None:
-        from smtrain.packaging import write_tar_gz
+        from smtrain.files.tarballs import write_tar_gz
 
         output = to_path(self.record["ModelArtifacts"]["S3ModelArtifacts"]).parent
         for folder, archive in ((self.paths.model, "model.tar.gz"), (self.paths.output_data, "output.tar.gz")):

@@ -19,7 +19,7 @@ from smtrain.backends.local.training.container_env import (
     input_data_config,
     resource_config,
 )
-from smtrain.uris import to_path
+from smtrain.core.uris import to_path
 
 Say = Callable[[str], None]
 
@@ -52,7 +52,7 @@ def copy_channel(uri: str, target: Path, *, home_root: Path, say: Say) -> None:
 
 
 def copy_folder(source: Path, target: Path, *, home_root: Path, say: Say) -> None:
-    from smtrain.packing import copy_folder as copy_packed
+    from smtrain.files.packing import copy_folder as copy_packed
 
     for warning in copy_packed(source, target, home=home_root).warnings():
         say(warning)
@@ -60,7 +60,7 @@ def copy_folder(source: Path, target: Path, *, home_root: Path, say: Say) -> Non
 
 def install_code(submit_directory: str, code: Path, *, home_root: Path, say: Say) -> None:
     """The code the job was submitted with: a folder is copied, an archive extracted safely."""
-    from smtrain.packaging import safe_extract
+    from smtrain.files.tarballs import safe_extract
 
     if not submit_directory:
         return
@@ -72,7 +72,7 @@ def install_code(submit_directory: str, code: Path, *, home_root: Path, say: Say
 
 
 def hyperparameter(record: dict[str, Any], key: str) -> str:
-    from smtrain.spec import decode_hyperparameters
+    from smtrain.planning.spec import decode_hyperparameters
 
     value = decode_hyperparameters(record.get("HyperParameters", {})).get(key)
     return "" if value is None else str(value)

@@ -1,0 +1,155 @@
+"""The model registry, read and curated: groups, versions, approval.
+
+Registering is planned in :mod:`smtrain.planning.model_package`; this module lists what was
+registered (with the metrics of the training job behind each version) and
+changes a version's approval. It works on either backend's SageMaker client.
+``GROUP/VERSION`` (``penguins/3``) or a model package ARN names one version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from smtrain.backends.base import Backend
+from smtrain.core.errors import NotFoundError, UsageError
+from smtrain.execution.executor import call
+from smtrain.planning.plan import ApiCall, Plan
+
+APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
+JOB_METADATA_KEY = "smtrain:training-job"
+
+
+def pages(backend: Backend, operation: str, items_key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every item of a paged List* operation, following NextToken."""
+    request = dict(params)
+    while True:
+        response = call(backend, operation, request)
+        yield from response.get(items_key, [])
+        token = response.get("NextToken")
+        if not token:
+            return
+        request["NextToken"] = token
+
+
+def list_groups(backend: Backend) -> list[dict[str, Any]]:
+    return list(pages(backend, "ListModelPackageGroups", "ModelPackageGroupSummaryList",
+                      {"SortBy": "CreationTime", "SortOrder": "Ascending", "MaxResults": 100}))
+
+
+def list_versions(backend: Backend, group: str) -> list[dict[str, Any]]:
+    """The group's versions, oldest first, each with ``Metrics`` from the training job that produced it."""
+    summaries = pages(backend, "ListModelPackages", "ModelPackageSummaryList",
+                      {"ModelPackageGroupName": group, "SortBy": "CreationTime", "SortOrder": "Ascending",
+                       "MaxResults": 100})
+    try:
+        return [with_job_metrics(backend, summary) for summary in summaries]
+    except NotFoundError:
+        raise missing_group(backend, group) from None
+
+
+def with_job_metrics(backend: Backend, summary: dict[str, Any]) -> dict[str, Any]:
+    package = call(backend, "DescribeModelPackage", {"ModelPackageName": summary["ModelPackageArn"]})
+    job_name = package.get("CustomerMetadataProperties", {}).get(JOB_METADATA_KEY, "")
+    metrics: dict[str, float] = {}
+    if job_name:
+        try:
+            job = call(backend, "DescribeTrainingJob", {"TrainingJobName": job_name})
+        except NotFoundError:
+            job = {}
+        metrics = {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
+    return {**summary, "TrainingJobName": job_name, "Metrics": metrics}
+
+
+def parse_version(reference: str) -> tuple[str, int]:
+    """``GROUP/VERSION`` -> (group, version)."""
+    group, _, version = reference.rpartition("/")
+    if not group or not version.isdigit() or int(version) < 1:
+        raise UsageError(f"{reference!r} does not name a model version", where="model version",
+                         hint="write GROUP/VERSION, e.g. penguins/3, or give a model package ARN; "
+                              "`smtrain models GROUP` lists the versions")
+    return group, int(version)
+
+
+def package_arn(backend: Backend, reference: str) -> str:
+    """The ARN of ``GROUP/VERSION``, or the ARN itself."""
+    if reference.startswith("arn:"):
+        return str(call(backend, "DescribeModelPackage", {"ModelPackageName": reference})["ModelPackageArn"])
+    group, version = parse_version(reference)
+    try:
+        summaries = list(list_versions_summaries(backend, group))
+    except NotFoundError:
+        raise missing_group(backend, group) from None
+    for summary in summaries:
+        if int(summary.get("ModelPackageVersion", 0)) == version:
+            return str(summary["ModelPackageArn"])
+    raise NotFoundError(f"model version {reference} not found", where=f"model package group {group}",
+                        hint=f"`smtrain models {group}` lists its versions")
+
+
+def missing_group(backend: Backend, group: str) -> NotFoundError:
+    import difflib
+
+    names = [g["ModelPackageGroupName"] for g in list_groups(backend)]
+    close = difflib.get_close_matches(group, names, n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else "`smtrain models` lists the groups"
+    return NotFoundError(f"model package group {group} not found", where=f"the {backend.name} model registry",
+                         hint=hint)
+
+
+def list_versions_summaries(backend: Backend, group: str) -> Iterator[dict[str, Any]]:
+    return pages(backend, "ListModelPackages", "ModelPackageSummaryList",
+                 {"ModelPackageGroupName": group, "MaxResults": 100})
+
+
+def plan_set_approval(arn: str, status: str, description: str = "") -> Plan:
+    if status not in APPROVAL_STATUSES:
+        raise UsageError(f"unknown approval status {status!r}", where="approval",
+                         hint=f"use one of {', '.join(APPROVAL_STATUSES)}")
+    params: dict[str, Any] = {"ModelPackageArn": arn, "ModelApprovalStatus": status}
+    if description:
+        params["ApprovalDescription"] = description
+    return (ApiCall("approval", "sagemaker", "UpdateModelPackage", params),)
+
+
+def set_approval(backend: Backend, reference: str, status: str, description: str = "") -> dict[str, Any]:
+    """Change one version's approval; returns its DescribeModelPackage."""
+    from smtrain.execution.executor import QuietReporter, execute
+
+    arn = package_arn(backend, reference)
+    execute(plan_set_approval(arn, status, description), backend, QuietReporter())
+    return call(backend, "DescribeModelPackage", {"ModelPackageName": arn})
+
+
+@dataclass(frozen=True)
+class ServedVersion:
+    """What deploying a registered model version serves: its registered container."""
+
+    arn: str
+    endpoint_name: str  # the default: the job's name, or the model package group's
+    image: str
+    model_data: str
+    program: str
+    submit_directory: str
+
+
+def is_model_version(reference: str) -> bool:
+    """``GROUP/VERSION`` or a model package ARN; job names cannot hold a ``/``."""
+    return "/" in reference
+
+
+def served_version(backend: Backend, reference: str) -> ServedVersion:
+    """The container a model version was registered with; a Rejected version is refused."""
+    arn = package_arn(backend, reference)
+    package = call(backend, "DescribeModelPackage", {"ModelPackageName": arn}, where=f"model version {reference}")
+    if package.get("ModelApprovalStatus") == "Rejected":
+        raise UsageError(f"model version {reference} is Rejected", where="deploy",
+                         hint=f"approve it first (`smtrain approve {reference}`), or deploy another version")
+    container = package["InferenceSpecification"]["Containers"][0]
+    environment = container.get("Environment", {})
+    return ServedVersion(arn=arn, endpoint_name=str(package.get("ModelPackageGroupName", "")),
+                         image=container["Image"],
+                         model_data=container.get("ModelDataUrl", ""),
+                         program=environment.get("SAGEMAKER_PROGRAM", ""),
+                         submit_directory=environment.get("SAGEMAKER_SUBMIT_DIRECTORY", ""))

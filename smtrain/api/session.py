@@ -1,0 +1,296 @@
+"""The Python API: what a notebook calls, and what the CLI is a shell over.
+
+    import smtrain
+    sm = smtrain.Session()                       # local backend unless configured otherwise
+    data = sm.prepare()                          # the Palmer penguins, split and synced
+    job = sm.fit("penguins.py", source_dir="entry_points",
+                 channels={"train": data.train_uri}, hyperparameters=data.hyperparameters())
+    endpoint = sm.deploy(job.name)
+    X_test, y_test = data.test_set()
+    endpoint.predict(X_test.head(10))
+    sm.teardown(endpoint.name)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from smtrain.api.endpoints import Endpoint, EndpointOperations
+from smtrain.backends.base import Backend, get_backend
+from smtrain.core.config import Config, load_config
+from smtrain.core.errors import NotFoundError, SmtrainError, UsageError
+from smtrain.core.hints import suggest
+from smtrain.core.spelling import not_found
+from smtrain.execution.executor import (
+    QuietReporter,
+    Reporter,
+    call,
+    describe_sync,
+    execute,
+    follow_training,
+)
+from smtrain.planning.plan import Plan, join_uri, plan_fit
+from smtrain.planning.spec import (
+    TrainingSpec,
+    check_name,
+    decode_hyperparameters,
+    timestamped_name,
+)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Prepared data: local directories, the URIs they were synced to, training hyperparameters."""
+
+    prepared: Any
+    train_uri: str
+    test_uri: str
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return dict(self.prepared.hyperparameters())
+
+    def test_set(self) -> tuple[Any, Any]:
+        """The held-out ``(X_test, y_test)`` as a DataFrame and a Series."""
+        from smtrain.project.data import load_test
+
+        return load_test(self.prepared.test_dir)
+
+
+@dataclass(frozen=True)
+class TrainingJob:
+    name: str
+    status: str
+    description: dict[str, Any]
+
+    @property
+    def model_data(self) -> str:
+        return str(self.description.get("ModelArtifacts", {}).get("S3ModelArtifacts", ""))
+
+    @property
+    def failure_reason(self) -> str:
+        return str(self.description.get("FailureReason", ""))
+
+    # -- runs (issue 9): what a notebook asks of a job ------------------------------
+    session: Session | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def hyperparameters(self) -> dict[str, Any]:
+        """The user's hyperparameters, decoded as the training script receives them."""
+        return {k: v for k, v in sorted(decode_hyperparameters(self.description.get("HyperParameters", {})).items())
+                if not k.startswith("sagemaker_")}
+
+    @property
+    def metrics(self) -> Any:
+        """Every metric value over time: a DataFrame with columns metric, step, value, timestamp."""
+        return self._session().metric_history(self.name)
+
+    def deploy(self, **options: Any) -> Endpoint:
+        """Serve this job's model (see :meth:`Session.deploy`)."""
+        return self._session().deploy(self.name, **options)
+
+    def logs(self, *, follow: bool = False) -> TrainingJob:
+        """Print this job's log (see :meth:`Session.logs`)."""
+        return self._session().logs(self.name, follow=follow)
+
+    def _session(self) -> Session:
+        if self.session is None:
+            raise UsageError(f"training job {self.name} is not attached to a session", where="TrainingJob",
+                             hint="get jobs from a Session: sm.job(name) or sm.fit(...)")
+        return self.session
+
+
+class Session(EndpointOperations):
+    """Configuration plus a backend. Keyword arguments override every other setting source."""
+
+    def __init__(self, *, reporter: Reporter | None = None, quiet: bool = False, **settings: Any) -> None:
+        self.config: Config = load_config(settings)
+        self.backend: Backend = get_backend(self.config)
+        self.reporter = reporter or (QuietReporter() if quiet else Reporter())
+
+    # -- data ---------------------------------------------------------------
+    def prepare(self, source: Any = None, *, out_dir: str | Path = "data/penguins", name: str = "penguins",
+                progress: bool = True, **options: Any) -> Dataset:
+        """Clean and split the data, write train/test CSVs, sync them to the store or S3."""
+        from smtrain.planning.validation import check_segment
+        from smtrain.project.data import prepare
+
+        check_segment(name, what="dataset name", where="--name")
+        prepared = prepare(source, out_dir=Path(out_dir), **options)
+        root = join_uri(self.backend.artifact_root(), "data", name)
+        uris = []
+        for split, directory in (("train", prepared.train_dir), ("test", prepared.test_dir)):
+            uri = join_uri(root, split) + "/"
+            report = self.backend.sync(Path(directory), uri, progress=progress)
+            self.reporter.info(f"{split}: {directory} -> {uri} ({describe_sync(report)})")
+            uris.append(uri)
+        return Dataset(prepared, uris[0], uris[1])
+
+    # -- training -------------------------------------------------------------
+    def training_spec(self, entry_point: str, *, source_dir: str | Path = ".", channels: dict[str, str],
+                      hyperparameters: dict[str, Any] | None = None, job_name: str = "", **options: Any
+                      ) -> TrainingSpec:
+        from smtrain.planning.limits import check_entry_point_inside, check_training
+
+        check_training(entry_point, channels or {}, hyperparameters or {}, job_name, options)
+        source = Path(source_dir)
+        if not source.is_dir():
+            raise UsageError(f"source dir {str(source)!r} does not exist", where="--source-dir",
+                             hint="give the folder that holds your entry point")
+        if not (source / entry_point).is_file():
+            from smtrain.core.spelling import entry_point_hint
+
+            raise UsageError(f"entry point {entry_point!r} not found in {str(source)!r}", where="--entry-point",
+                             hint=entry_point_hint(source, entry_point))
+        check_entry_point_inside(source, entry_point)
+        for channel, value in channels.items():
+            if "://" not in value and not Path(value).exists():
+                raise UsageError(f"path {value!r} does not exist", where=f"--channel {channel}",
+                                 hint=f"run `{suggest(self.config, 'prepare')}` first, "
+                                      "or give an existing folder or URI")
+        name = check_name(job_name, "job name") if job_name else timestamped_name(Path(entry_point).stem)
+        options["tags"] = run_tags(source, options.get("tags") or {})
+        return TrainingSpec(entry_point=entry_point, source_dir=source, channels=dict(channels),
+                            hyperparameters=dict(hyperparameters or {}), job_name=name, **options)
+
+    def plan_fit(self, spec: TrainingSpec, *, root: str = "") -> Plan:
+        """The requests `fit` sends; ``root`` overrides where artifacts go (for offline planning)."""
+        image = spec.image_uri or self.backend.image_uri(spec.framework_version or self.config.framework_version)
+        return plan_fit(spec, self.planning_config(), root=root or self.backend.artifact_root(),
+                        image_uri=image, role=self.backend.role())
+
+    def planning_config(self) -> Config:
+        """The configuration with the region the backend will really use."""
+        resolved = getattr(self.backend, "resolved_config", None)
+        return resolved() if resolved else self.config
+
+    def fit(self, entry_point: str, *, wait: bool = True, logs: bool = True, **options: Any) -> TrainingJob:
+        """Start a training job and, by default, follow it to the end."""
+        spec = self.training_spec(entry_point, **options)
+        plan = self.plan_fit(spec)
+        execute(plan, self.backend, self.reporter, wait=False)
+        self.reporter.info(f"training job {spec.job_name} started")
+        if not wait:
+            return self.job(spec.job_name)
+        final = follow_training(self.backend, spec.job_name, self.reporter, logs=logs, source_dir=spec.source_dir)
+        from smtrain.runs.mlflow_log import log_finished_run
+
+        log_finished_run(self.config, spec.job_name, self.reporter.info)  # only if MLFLOW_TRACKING_URI is set
+        return TrainingJob(spec.job_name, final["TrainingJobStatus"], final, session=self)
+
+    def job(self, name: str) -> TrainingJob:
+        try:
+            description = call(self.backend, "DescribeTrainingJob", {"TrainingJobName": name},
+                               where=f"training job {name}")
+        except NotFoundError as exc:
+            raise not_found(self.backend, "training job", name, exc) from exc
+        return TrainingJob(name, description["TrainingJobStatus"], description, session=self)
+
+    def logs(self, name: str, *, follow: bool = True) -> TrainingJob:
+        """Print the job's log; with ``follow``, until the job ends."""
+        job = self.job(name)
+        source_dir = self._source_dir(name)
+        if follow:
+            final = follow_training(self.backend, name, self.reporter, source_dir=source_dir)
+            return TrainingJob(name, final["TrainingJobStatus"], final, session=self)
+        from smtrain.execution.executor import code_prefixes, path_mapper
+
+        to_user_paths = path_mapper(code_prefixes(self.backend, name), source_dir)
+        for line in self.backend.job_log(name, follow=False, is_done=lambda: True):
+            self.reporter.log_line(to_user_paths(line))
+        return job
+
+    def _source_dir(self, name: str) -> Path | None:
+        """The folder the job's code was submitted from, as recorded with the run (None if not known)."""
+        from smtrain.runs import provenance, store
+
+        try:
+            run = store.get_run(self.config, name, source=self.backend.name)
+        except SmtrainError:  # a job smtrain did not submit: its log is shown as it is
+            return None
+        return provenance.source_dir_from(run.tags)
+
+    def stop(self, name: str) -> TrainingJob:
+        try:
+            call(self.backend, "StopTrainingJob", {"TrainingJobName": name}, where=f"training job {name}")
+        except NotFoundError as exc:
+            raise not_found(self.backend, "training job", name, exc) from exc
+        return self.job(name)
+
+    # -- registry -------------------------------------------------------------
+    def plan_register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> Plan:
+        from smtrain.planning.model_package import group_exists, plan_register
+
+        job = self.job(job_name)
+        if job.status != "Completed":
+            raise UsageError(f"training job {job_name} is {job.status}", where="register",
+                             hint=f"register a job whose status is Completed (`{suggest(self.config, 'ls')}`)")
+        check_name(group, "model package group")
+        return plan_register(job.description, group=group, approve=approve,
+                             image_uri=image_uri or self.serving_image(job.description),
+                             region=self.planning_config().resolved_region(),
+                             create_group=not group_exists(self.backend.sagemaker(), group))
+
+    def register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> dict[str, Any]:
+        """Add the job's model to the model registry; returns DescribeModelPackage."""
+        plan = self.plan_register(job_name, group=group, approve=approve, image_uri=image_uri)
+        results = execute(plan, self.backend, self.reporter)
+        return results["model-package-ready"]
+
+    # -- listing --------------------------------------------------------------
+    def list_jobs(self, limit: int = 20) -> list[dict[str, Any]]:
+        summaries = call(self.backend, "ListTrainingJobs",
+                         {"SortBy": "CreationTime", "SortOrder": "Descending", "MaxResults": limit})
+        return [self.job(s["TrainingJobName"]).description for s in summaries.get("TrainingJobSummaries", [])]
+
+    def runs(self, *, backend: str = "", status: tuple[str, ...] | str = (), tags: tuple[str, ...] | str = (),
+             where: tuple[str, ...] | str = (), sort: str = "", limit: int | None = None) -> Any:
+        """Runs as a DataFrame, one row per run, like ``mlflow.search_runs``: ``params.*``, ``metrics.*``, ``tags.*``.
+
+        ``where="accuracy>0.9"`` filters on a metric; ``sort="accuracy"`` orders by one (highest first).
+        """
+        from smtrain.runs import frames, query, store
+
+        runs, _ = store.list_runs(self.config, backend or store.default_source(self.config),
+                                  statuses=query.strings(status))
+        runs = query.sort(query.select(runs, tags=query.strings(tags), where=query.strings(where)), sort)
+        return frames.runs_frame(runs[:limit] if limit else runs)
+
+    def metric_history(self, job_name: str) -> Any:
+        """Every value of every metric the job logged, in order, as a DataFrame."""
+        from smtrain.runs import frames, store
+
+        run = store.get_run(self.config, job_name)
+        return frames.history_frame(store.metric_history(self.config, run))
+
+    def list_endpoints(self, limit: int = 0) -> list[dict[str, Any]]:
+        """Every endpoint, newest first, page after page (only the newest ``limit`` when given)."""
+        return list_all(self.backend, "ListEndpoints", "Endpoints", limit=limit,
+                        params={"SortBy": "CreationTime", "SortOrder": "Descending"})
+
+
+def list_all(backend: Backend, operation: str, key: str, *, params: dict[str, Any] | None = None,
+             limit: int = 0) -> list[dict[str, Any]]:
+    """The ``key`` items of every page of a SageMaker ``List*`` call (at most ``limit`` when given)."""
+    from smtrain.aws.session import iterate_pages
+    from smtrain.execution.executor import translate
+    from smtrain.planning.plan import snake_case
+
+    request = {**(params or {}), "MaxResults": min(limit, 100) if limit else 100}
+    items: list[dict[str, Any]] = []
+    try:
+        for page in iterate_pages(backend.sagemaker(), snake_case(operation), request):
+            items += page.get(key, [])
+            if limit and len(items) >= limit:
+                return items[:limit]
+    except Exception as exc:
+        raise translate(exc, where=operation, backend=backend.name) from exc
+    return items
+
+
+def run_tags(source_dir: Path, user_tags: dict[str, str]) -> dict[str, str]:
+    """The user's tags, checked, plus smtrain's record of the run (git commit, versions)."""
+    from smtrain.runs import provenance
+
+    return {**provenance.check_user_tags(user_tags), **provenance.run_tags(source_dir)}

@@ -1,0 +1,1 @@
+"""What every local job kind shares: detached processes and their hand-over."""

@@ -1,0 +1,55 @@
+"""Where the local backend keeps things, under ``$SMTRAIN_HOME``.
+
+    state.db                 the index of resources (see state.py), owner-only like everything here
+    records/<kind>/<name>.json  saved records other than jobs and endpoints (see records.py)
+    store/                   the file-backed object store; URIs are file://<absolute path>
+    jobs/<job>/              the job's /opt/ml tree; job.log is its log, record.json its saved record
+    endpoints/<endpoint>/    extracted model and code, server.log, record.json
+    runtime/                 the runtime gateway's log
+    venvs/<hash>/            cached environments for requirements.txt
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from smtrain.backends.local.store.records import RecordFiles
+from smtrain.backends.local.store.state import StateDB
+
+
+@dataclass(frozen=True)
+class LocalHome:
+    root: Path
+
+    @property
+    def store(self) -> Path:
+        return self.root / "store"
+
+    def job_dir(self, job_name: str) -> Path:
+        return self.root / "jobs" / job_name
+
+    def job_log(self, job_name: str) -> Path:
+        return self.job_dir(job_name) / "job.log"
+
+    def endpoint_dir(self, endpoint_name: str) -> Path:
+        return self.root / "endpoints" / endpoint_name
+
+    @property
+    def runtime_dir(self) -> Path:
+        return self.root / "runtime"
+
+    @property
+    def venvs(self) -> Path:
+        return self.root / "venvs"
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / "state.db"
+
+    @property
+    def records(self) -> RecordFiles:
+        return RecordFiles(self.root)
+
+    def state(self, *, check: bool = True) -> StateDB:
+        return StateDB(self.state_path, self.records, check=check)

@@ -1,0 +1,1 @@
+"""Foundations every layer uses: configuration, errors, hints, progress, URIs and payloads."""

@@ -1,0 +1,1 @@
+"""Runs plans against a backend: the executor, the one wait loop, following jobs."""

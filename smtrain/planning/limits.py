@@ -1,0 +1,94 @@
+"""What a submission is checked against before anything is written: SageMaker's limits.
+
+``fit`` and ``deploy`` call these with the user's values; each failure is a
+:class:`UsageError` naming the flag, the value and the fix. Limits come from
+the service model (:mod:`smtrain.planning.validation`) where it states them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from smtrain.core.errors import UsageError
+from smtrain.planning.validation import (
+    check_at_least,
+    check_name,
+    check_regex,
+    check_relative_path,
+    check_segment,
+    shape_rules,
+)
+
+RESERVED_PREFIX = "sagemaker_"
+SDK_KEYS = 5  # sagemaker_program, _submit_directory, _container_log_level, _job_name, _region (plan.py)
+
+
+def check_training(entry_point: str, channels: Mapping[str, str], hyperparameters: Mapping[str, Any],
+                   job_name: str, options: Mapping[str, Any]) -> None:
+    if job_name:
+        check_name(job_name, "TrainingJobName", what="job name", where="--job-name")
+    check_relative_path(entry_point, what="entry point", where="--entry-point")
+    for channel in channels:
+        check_segment(channel, what="channel name", where=f"--channel {channel}")
+    check_hyperparameters(hyperparameters)
+    for name, regex in dict(options.get("metric_definitions") or {}).items():
+        check_regex(name, regex, where="--metric-definition")
+    for key in dict(options.get("environment") or {}):
+        check_name(key, "TrainingEnvironmentKey", what="environment variable name", where="--env",
+                   hint="use letters, digits and '_', not starting with a digit")
+    check_at_least(options.get("instance_count"), 1, what="instance count", where="--instance-count",
+                   hint="give 1 or more instances")
+    check_at_least(options.get("max_wait_seconds"), 1, what="spot max wait", where="--max-wait",
+                   hint="give the longest wait in seconds, at least as long as the max runtime")
+
+
+def check_hyperparameters(hyperparameters: Mapping[str, Any]) -> None:
+    """Keys the SDK reserves are refused, and SageMaker's HyperParameters limits apply to what is sent."""
+    import json
+
+    reserved = sorted(k for k in hyperparameters if str(k).startswith(RESERVED_PREFIX))
+    if reserved:
+        raise UsageError(f"hyperparameter {reserved[0]!r} is reserved: smtrain sets the sagemaker_* keys itself",
+                         where="--hp", hint="rename it (names starting with 'sagemaker_' are SageMaker's); "
+                                            "use --entry-point and --source-dir to choose the script")
+    most = int(shape_rules("HyperParameters")["max"]) - SDK_KEYS
+    if len(hyperparameters) > most:
+        raise UsageError(f"{len(hyperparameters)} hyperparameters given; SageMaker takes at most "
+                         f"{most + SDK_KEYS}, {SDK_KEYS} of which smtrain uses", where="--hp",
+                         hint=f"pass at most {most}; put bulky settings in a file in --source-dir")
+    key_max = int(shape_rules("HyperParameterKey")["max"])
+    value_max = int(shape_rules("HyperParameterValue")["max"])
+    for key, value in hyperparameters.items():
+        if not str(key) or len(str(key)) > key_max:
+            raise UsageError(f"hyperparameter name of {len(str(key))} characters: SageMaker allows 1-{key_max}",
+                             where=f"--hp {str(key)[:40]}", hint="use a shorter name")
+        encoded = json.dumps(value)
+        if len(encoded) > value_max:
+            raise UsageError(f"hyperparameter {key!r} is {len(encoded)} characters once JSON-encoded; SageMaker "
+                             f"allows {value_max}", where=f"--hp {key}",
+                             hint="put large values in a file in --source-dir or a channel, and pass its name")
+
+
+def check_entry_point_inside(source_dir: Path, entry_point: str, *, where: str = "--entry-point") -> None:
+    """The entry point, links resolved, is a file inside the source dir (what gets packed)."""
+    root = source_dir.resolve()
+    target = (source_dir / entry_point).resolve()
+    if not target.is_relative_to(root):
+        raise UsageError(f"entry point {entry_point!r} resolves to {target}, outside {root}", where=where,
+                         hint="put the script itself inside --source-dir; links out of it are not packed")
+
+
+def check_deploy(endpoint_name: str, entry_point: str, options: Mapping[str, Any]) -> None:
+    """Everything a deploy is given, before anything is asked or written ("" skips the endpoint name)."""
+    if endpoint_name:
+        check_name(endpoint_name, "EndpointName", what="endpoint name", where="--endpoint-name")
+    if entry_point:
+        check_relative_path(entry_point, what="entry point", where="--entry-point")
+    check_at_least(options.get("instance_count"), 1, what="instance count", where="--instance-count",
+                   hint="give 1 or more instances")
+    check_at_least(options.get("ttl_seconds"), 1, what="TTL", where="--ttl",
+                   hint="give the endpoint's lifetime in seconds (1 or more), or leave --ttl out")
+    check_at_least(options.get("workers"), 1, what="worker count", where="--workers",
+                   hint="give 1 or more model server workers, or leave --workers out (one per CPU)")

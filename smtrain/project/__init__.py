@@ -1,0 +1,1 @@
+"""The user's project: the penguins example data, the quickstart."""
