@@ -16,8 +16,9 @@ from smtrain.core.errors import JobFailedError, NotFoundError, SmtrainError, Usa
 from smtrain.core.hints import suggest
 from smtrain.core.spelling import not_found
 from smtrain.execution.executor import Reporter, call, config_models, delete_quietly, endpoint_resources, execute
-from smtrain.planning.plan import ApiCall, Plan, Upload, join_uri, plan_deploy, plan_teardown
+from smtrain.planning.plan import join_uri, plan_deploy, plan_teardown
 from smtrain.planning.spec import DeploySpec, check_name, decode_hyperparameters, new_submission_id, timestamped_name
+from smtrain.planning.steps import ApiCall, Plan, Upload
 
 if TYPE_CHECKING:
     from smtrain.api.session import TrainingJob

@@ -15,7 +15,7 @@ from typing import Any
 from smtrain.backends.base import Backend
 from smtrain.core.errors import NotFoundError, UsageError
 from smtrain.execution.executor import call
-from smtrain.planning.plan import ApiCall, Plan
+from smtrain.planning.steps import ApiCall, Plan
 
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 JOB_METADATA_KEY = "smtrain:training-job"

@@ -29,15 +29,31 @@ from smtrain.execution.executor import (
     call,
     describe_sync,
     execute,
-    follow_training,
 )
-from smtrain.planning.plan import Plan, join_uri, plan_fit
+from smtrain.execution.following import find_job, follow_job, print_log
+from smtrain.planning.kinds import TRAINING, JobKind
+from smtrain.planning.plan import join_uri, plan_fit
 from smtrain.planning.spec import (
     TrainingSpec,
     check_name,
     decode_hyperparameters,
     timestamped_name,
 )
+from smtrain.planning.steps import Plan
+
+
+@dataclass(frozen=True)
+class Job:
+    """A job of any kind, as its Describe call answers (a training job is a :class:`TrainingJob`)."""
+
+    name: str
+    kind: JobKind
+    status: str
+    description: dict[str, Any]
+
+    @property
+    def failure_reason(self) -> str:
+        return str(self.description.get("FailureReason", ""))
 
 
 @dataclass(frozen=True)
@@ -90,7 +106,7 @@ class TrainingJob:
         """Serve this job's model (see :meth:`Session.deploy`)."""
         return self._session().deploy(self.name, **options)
 
-    def logs(self, *, follow: bool = False) -> TrainingJob:
+    def logs(self, *, follow: bool = False) -> TrainingJob | Job:
         """Print this job's log (see :meth:`Session.logs`)."""
         return self._session().logs(self.name, follow=follow)
 
@@ -162,8 +178,7 @@ class Session(EndpointOperations):
 
     def planning_config(self) -> Config:
         """The configuration with the region the backend will really use."""
-        resolved = getattr(self.backend, "resolved_config", None)
-        return resolved() if resolved else self.config
+        return self.backend.resolved_config()
 
     def fit(self, entry_point: str, *, wait: bool = True, logs: bool = True, **options: Any) -> TrainingJob:
         """Start a training job and, by default, follow it to the end."""
@@ -173,7 +188,7 @@ class Session(EndpointOperations):
         self.reporter.info(f"training job {spec.job_name} started")
         if not wait:
             return self.job(spec.job_name)
-        final = follow_training(self.backend, spec.job_name, self.reporter, logs=logs, source_dir=spec.source_dir)
+        final = follow_job(self.backend, TRAINING, spec.job_name, self.reporter, logs=logs, source_dir=spec.source_dir)
         from smtrain.runs.mlflow_log import log_finished_run
 
         log_finished_run(self.config, spec.job_name, self.reporter.info)  # only if MLFLOW_TRACKING_URI is set
@@ -187,18 +202,28 @@ class Session(EndpointOperations):
             raise not_found(self.backend, "training job", name, exc) from exc
         return TrainingJob(name, description["TrainingJobStatus"], description, session=self)
 
-    def logs(self, name: str, *, follow: bool = True) -> TrainingJob:
-        """Print the job's log; with ``follow``, until the job ends."""
-        job = self.job(name)
+    def find_job(self, name: str) -> TrainingJob | Job:
+        """The job called ``name``, of whichever kind it is."""
+        try:
+            kind, description = find_job(self.backend, name)
+        except NotFoundError as exc:
+            raise not_found(self.backend, "job", name, exc) from exc
+        return self._job_of(kind, name, description)
+
+    def _job_of(self, kind: JobKind, name: str, description: dict[str, Any]) -> TrainingJob | Job:
+        if kind is TRAINING:
+            return TrainingJob(name, description[kind.status_key], description, session=self)
+        return Job(name, kind, description[kind.status_key], description)
+
+    def logs(self, name: str, *, follow: bool = True) -> TrainingJob | Job:
+        """Print the job's log (a job of any kind); with ``follow``, until the job ends."""
+        job = self.find_job(name)
+        kind = job.kind if isinstance(job, Job) else TRAINING
         source_dir = self._source_dir(name)
         if follow:
-            final = follow_training(self.backend, name, self.reporter, source_dir=source_dir)
-            return TrainingJob(name, final["TrainingJobStatus"], final, session=self)
-        from smtrain.execution.executor import code_prefixes, path_mapper
-
-        to_user_paths = path_mapper(code_prefixes(self.backend, name), source_dir)
-        for line in self.backend.job_log(name, follow=False, is_done=lambda: True):
-            self.reporter.log_line(to_user_paths(line))
+            final = follow_job(self.backend, kind, name, self.reporter, source_dir=source_dir)
+            return self._job_of(kind, name, final)
+        print_log(self.backend, kind, name, self.reporter, source_dir=source_dir)
         return job
 
     def _source_dir(self, name: str) -> Path | None:
@@ -211,12 +236,13 @@ class Session(EndpointOperations):
             return None
         return provenance.source_dir_from(run.tags)
 
-    def stop(self, name: str) -> TrainingJob:
-        try:
-            call(self.backend, "StopTrainingJob", {"TrainingJobName": name}, where=f"training job {name}")
-        except NotFoundError as exc:
-            raise not_found(self.backend, "training job", name, exc) from exc
-        return self.job(name)
+    def stop(self, name: str) -> TrainingJob | Job:
+        """Stop a job of any kind; its description once the stop was asked for."""
+        job = self.find_job(name)
+        kind = job.kind if isinstance(job, Job) else TRAINING
+        call(self.backend, kind.stop, {kind.name_key: name}, where=f"{kind.noun} {name}")
+        _, description = find_job(self.backend, name, (kind,))
+        return self._job_of(kind, name, description)
 
     # -- registry -------------------------------------------------------------
     def plan_register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> Plan:
@@ -275,12 +301,12 @@ def list_all(backend: Backend, operation: str, key: str, *, params: dict[str, An
     """The ``key`` items of every page of a SageMaker ``List*`` call (at most ``limit`` when given)."""
     from smtrain.aws.session import iterate_pages
     from smtrain.execution.executor import translate
-    from smtrain.planning.plan import snake_case
+    from smtrain.planning.steps import method_name
 
     request = {**(params or {}), "MaxResults": min(limit, 100) if limit else 100}
     items: list[dict[str, Any]] = []
     try:
-        for page in iterate_pages(backend.sagemaker(), snake_case(operation), request):
+        for page in iterate_pages(backend.sagemaker(), method_name(operation), request):
             items += page.get(key, [])
             if limit and len(items) >= limit:
                 return items[:limit]

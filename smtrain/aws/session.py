@@ -6,7 +6,7 @@
   ``AWS_ENDPOINT_URL_<SERVICE>``) keep working as boto3 documents them.
 - Every call runs under :func:`smtrain.aws.translation.translating`, which turns botocore
   errors into :class:`~smtrain.core.errors.SmtrainError` with where / what / hint.
-- :func:`iter_training_log` streams a training job's CloudWatch log.
+- :func:`iter_job_log` streams a job's CloudWatch log.
 - :func:`default_bucket` finds (and creates) ``sagemaker-{region}-{account}``
   as the SageMaker SDK does.
 
@@ -22,8 +22,6 @@ from typing import Any
 from smtrain.aws.translation import ACCESS_DENIED_CODES, AwsConfigError, translate, translating
 from smtrain.core.config import Config
 from smtrain.core.errors import AwsError
-
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
 class AwsSession:
@@ -111,16 +109,18 @@ def check_region(boto: Any, region: str) -> None:
 # -- training logs ---------------------------------------------------------------
 
 
-def iter_training_log(
+def iter_job_log(
     logs: Any,
-    job_name: str,
+    group: str,
+    prefix: str,
     *,
     follow: bool,
     is_done: Callable[[], bool],
     sleep: Callable[[float], None] = time.sleep,
     poll_seconds: float = 5.0,
 ) -> Iterator[str]:
-    """Lines of the job's CloudWatch log streams (``{job}/algo-N-...``), oldest first.
+    """Lines of a job's CloudWatch log streams (``prefix`` is ``{job}/``; streams ``{job}/algo-N-...``),
+    oldest first.
 
     Without ``follow``: what is there now. With it: poll until ``is_done()``,
     then read once more after one more interval, because CloudWatch delivers
@@ -133,18 +133,19 @@ def iter_training_log(
     while True:
         if follow and (final_reads or is_done()):
             final_reads += 1
-        yield from _read_new_lines(logs, job_name, tokens)
+        yield from _read_new_lines(logs, group, prefix, tokens)
         if not follow or final_reads >= 2:
             return
         sleep(poll_seconds)
 
 
-def _read_new_lines(logs: Any, job_name: str, tokens: dict[str, str | None]) -> Iterator[str]:
-    for stream in _log_streams(logs, job_name):
+def _read_new_lines(logs: Any, group: str, prefix: str, tokens: dict[str, str | None]) -> Iterator[str]:
+    for stream in _log_streams(logs, group, prefix):
         tokens.setdefault(stream, None)
     events: list[tuple[int, str, str]] = []
     for stream in sorted(tokens):
-        events += [(event["timestamp"], stream, event["message"]) for event in _new_events(logs, stream, tokens)]
+        events += [(event["timestamp"], stream, event["message"])
+                   for event in _new_events(logs, group, stream, tokens)]
     events.sort(key=lambda event: event[0])
     several = len(tokens) > 1
     for _, stream, message in events:
@@ -153,17 +154,19 @@ def _read_new_lines(logs: Any, job_name: str, tokens: dict[str, str | None]) -> 
             yield f"[{host}] {line}" if several else line
 
 
-def _log_streams(logs: Any, job_name: str) -> list[str]:
+def _log_streams(logs: Any, group: str, prefix: str) -> list[str]:
     from botocore.exceptions import ClientError
 
+    if not group:  # a kind with no log of its own (a tuning job: its trials log as training jobs)
+        return []
     names: list[str] = []
-    params: dict[str, Any] = {"logGroupName": TRAINING_LOG_GROUP, "logStreamNamePrefix": f"{job_name}/"}
-    with translating(where=f"log of {job_name}"):
+    params: dict[str, Any] = {"logGroupName": group, "logStreamNamePrefix": prefix}
+    with translating(where=f"log of {prefix.rstrip('/')}"):
         while True:
             try:
                 page = logs.describe_log_streams(**params)
             except ClientError as exc:
-                # The group appears with the account's first training log; until then, no lines.
+                # The group appears with the account's first log of the kind; until then, no lines.
                 if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                     return []
                 raise
@@ -173,11 +176,11 @@ def _log_streams(logs: Any, job_name: str) -> list[str]:
             params["nextToken"] = page["nextToken"]
 
 
-def _new_events(logs: Any, stream: str, tokens: dict[str, str | None]) -> Iterator[dict[str, Any]]:
+def _new_events(logs: Any, group: str, stream: str, tokens: dict[str, str | None]) -> Iterator[dict[str, Any]]:
     """Events after the stream's saved token; AWS repeats the token once the stream is drained."""
     with translating(where=f"log stream {stream}"):
         while True:
-            params: dict[str, Any] = {"logGroupName": TRAINING_LOG_GROUP, "logStreamName": stream,
+            params: dict[str, Any] = {"logGroupName": group, "logStreamName": stream,
                                       "startFromHead": True}
             if tokens[stream]:
                 params["nextToken"] = tokens[stream]

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from smtrain.core.config import Config
+from smtrain.planning.kinds import JobKind
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,15 @@ class SyncReport:
 
 
 class Backend(Protocol):
-    name: str
+    """Everything the executor, the Python API and the pipeline runner ask of a backend."""
+
+    name: str  # "local" or "sagemaker": for messages and records, never for branching outside the backends
     config: Config
+    poll_seconds: float  # between status polls
+    runs_here: bool  # jobs and endpoints run on this machine: Ctrl-C stops a job, packing is most of a start-up
+
+    def resolved_config(self) -> Config:
+        """The configuration with the region the backend will really use."""
 
     def sagemaker(self) -> Any:
         """A client shaped like ``boto3.client("sagemaker")``."""
@@ -45,8 +53,8 @@ class Backend(Protocol):
     def image_uri(self, framework_version: str) -> str:
         """The scikit-learn framework image for training and serving."""
 
-    def reserve(self, operation: str, name: str) -> AbstractContextManager[None]:
-        """Hold the name a ``Create*`` call will use, before anything is uploaded under it;
+    def reserve(self, kind: JobKind, name: str) -> AbstractContextManager[None]:
+        """Hold the name a job's ``Create*`` call will use, before anything is uploaded under it;
         raise the service's name-in-use error if it is taken. Released on leaving unless created."""
 
     def upload_source(self, source_dir: Path, entry_point: str, uri: str) -> None:
@@ -55,8 +63,14 @@ class Backend(Protocol):
     def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
         """Upload the files of ``local_dir`` under ``uri`` whose content changed."""
 
-    def job_log(self, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
+    def job_log(self, kind: JobKind, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
         """Lines of the job's log; with ``follow``, until ``is_done()`` and the log is drained."""
+
+    def job_code_dir(self, kind: JobKind, job_name: str) -> Path | None:
+        """Where this machine holds the job's copy of the user's code (None: in the job's container)."""
+
+    def status_detail(self, resource: str, status: str) -> str:
+        """What the backend really does while ``resource`` is in ``status`` ("" when nothing to add)."""
 
     def runtime_url(self) -> str:
         """The SageMaker Runtime address to give boto3 as ``endpoint_url`` ("" for AWS's own)."""

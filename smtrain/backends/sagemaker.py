@@ -17,12 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from smtrain.aws.session import AwsSession, default_bucket_name, ensure_bucket, expand_role, iter_training_log
+from smtrain.aws.session import AwsSession, default_bucket_name, ensure_bucket, expand_role, iter_job_log
 from smtrain.aws.translation import translating
 from smtrain.backends.base import SyncReport
 from smtrain.core.config import Config
 from smtrain.core.errors import AwsError, UsageError
 from smtrain.core.uris import split_s3
+from smtrain.planning.kinds import JobKind
 
 NOT_FOUND = ("not found", "could not find")
 LOG_POLL_SECONDS = 5.0  # status polls follow Config.poll_seconds (SMTRAIN_POLL_SECONDS, default 10)
@@ -30,6 +31,7 @@ LOG_POLL_SECONDS = 5.0  # status polls follow Config.poll_seconds (SMTRAIN_POLL_
 
 class SageMakerBackend:
     name = "sagemaker"
+    runs_here = False
 
     def __init__(
         self,
@@ -103,21 +105,23 @@ class SageMakerBackend:
         return sklearn_image_uri(self.region, framework_version or self.config.framework_version)
 
     @contextmanager
-    def reserve(self, operation: str, name: str) -> Iterator[None]:
+    def reserve(self, kind: JobKind, name: str) -> Iterator[None]:
         """SageMaker has no reservation: ask whether the job exists before uploading anything for it.
-        (Two racing submissions both pass; each uploads under its own key and one CreateTrainingJob wins.)"""
-        if operation == "CreateTrainingJob" and self._training_job_exists(name):
-            raise AwsError(f"a training job named {name!r} already exists", code="ResourceInUse",
-                           where=f"training job {name}",
-                           hint="training job names are unique per account and region; choose another --job-name")
+        (Two racing submissions both pass; each uploads under its own key and one Create call wins.)"""
+        if self._job_exists(kind, name):
+            raise AwsError(f"a {kind.noun} named {name!r} already exists", code="ResourceInUse",
+                           where=f"{kind.noun} {name}",
+                           hint=f"{kind.noun} names are unique per account and region; choose another --job-name")
         yield
 
-    def _training_job_exists(self, name: str) -> bool:
+    def _job_exists(self, kind: JobKind, name: str) -> bool:
         from botocore.exceptions import ClientError
 
-        with translating(where=f"training job {name}"):
+        from smtrain.planning.steps import method_name
+
+        with translating(where=f"{kind.noun} {name}"):
             try:
-                self.sagemaker().describe_training_job(TrainingJobName=name)
+                getattr(self.sagemaker(), method_name(kind.describe))(**{kind.name_key: name})
             except ClientError as exc:
                 error = exc.response.get("Error", {})
                 message = str(error.get("Message", "")).lower()
@@ -154,11 +158,17 @@ class SageMakerBackend:
                 self.ensure_bucket()
 
     # -- jobs ----------------------------------------------------------------------------
-    def job_log(self, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
-        return iter_training_log(
-            self.logs(), job_name, follow=follow, is_done=is_done, sleep=self.sleep,
-            poll_seconds=min(LOG_POLL_SECONDS, self.poll_seconds),
+    def job_log(self, kind: JobKind, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
+        return iter_job_log(
+            self.logs(), kind.log_group, kind.log_stream_prefix(job_name), follow=follow, is_done=is_done,
+            sleep=self.sleep, poll_seconds=min(LOG_POLL_SECONDS, self.poll_seconds),
         )
+
+    def job_code_dir(self, kind: JobKind, job_name: str) -> Path | None:
+        return None  # the code is in the job's container, at /opt/ml/code
+
+    def status_detail(self, resource: str, status: str) -> str:
+        return ""
 
     def runtime_url(self) -> str:
         return ""

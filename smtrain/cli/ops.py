@@ -94,7 +94,7 @@ def offline_root(session: Any) -> str:
 def steps_as_json(steps: Any) -> list[dict[str, Any]]:
     from dataclasses import asdict
 
-    from smtrain.planning.plan import Ref
+    from smtrain.planning.steps import Ref
 
     def convert(value: Any) -> Any:
         if isinstance(value, Ref):

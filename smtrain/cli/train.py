@@ -163,7 +163,7 @@ def report_job(description: dict[str, Any], *, waited: bool = True, config: Any 
     if status in ("Failed", "Stopped"):
         from smtrain.core.config import Config
         from smtrain.core.hints import suggest
-        from smtrain.execution.executor import without_traceback
+        from smtrain.execution.following import without_traceback
 
         reason = description.get("FailureReason", "")
         if waited and not is_quiet():  # the streamed log showed the traceback (--quiet streams no log)

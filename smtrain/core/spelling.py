@@ -41,11 +41,11 @@ def where_looked(config: Config) -> str:
 def existing_names(backend: Backend, kind: str) -> list[str]:
     """Up to one page of the names of ``kind`` that exist; [] when they cannot be listed."""
     operation, key, name_key = LISTINGS[kind]
-    from smtrain.planning.plan import snake_case
+    from smtrain.planning.steps import method_name
 
     try:
         client: Any = backend.sagemaker()
-        response = getattr(client, snake_case(operation))(MaxResults=LISTED_AT_MOST)
+        response = getattr(client, method_name(operation))(MaxResults=LISTED_AT_MOST)
     except Exception:  # a suggestion is a courtesy: failing to list must not hide the real error
         return []
     return [str(item[name_key]) for item in response.get(key, [])]

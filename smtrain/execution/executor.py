@@ -8,15 +8,15 @@ Python API and tests each decide where it is shown.
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from smtrain.backends.base import Backend
 from smtrain.core.errors import NotFoundError, SmtrainError
-from smtrain.planning.plan import ApiCall, Plan, Ref, Upload, Wait, resolve, snake_case
+from smtrain.planning.kinds import by_create
+from smtrain.planning.steps import ApiCall, Plan, Ref, Upload, Wait, method_name, resolve
 
 if TYPE_CHECKING:
     from smtrain.core.progress import Waiting
@@ -31,13 +31,6 @@ FLAGS = {
     "endpointName": "--endpoint-name", "productionVariants": "--instance-type/--serverless-memory/"
     "--serverless-concurrency",
 }
-
-# What a local endpoint really does while SageMaker would be starting an instance.
-LOCAL_DETAILS = {
-    ("Endpoint", "Creating"): "starting the model server process, loading model",
-    ("Endpoint", "Updating"): "starting a new model server process, loading model",
-}
-
 
 class Reporter:
     """Where progress goes: stderr, or stdout in a notebook (Jupyter paints stderr red).
@@ -105,7 +98,7 @@ def call(backend: Backend, operation: str, params: Mapping[str, Any], *, where: 
     """One API call on the backend's SageMaker client, errors translated."""
     client = backend.sagemaker()
     try:
-        response = dict(getattr(client, snake_case(operation))(**params))
+        response = dict(getattr(client, method_name(operation))(**params))
     except Exception as exc:
         from smtrain.core.hints import suggest
 
@@ -181,22 +174,22 @@ def placeholders(value: Any, placeholder: type[str]) -> Any:
 
 @contextmanager
 def reserved_names(plan: Plan, backend: Backend) -> Iterator[None]:
-    """Hold the names of the training jobs the plan creates while it runs (see ``Backend.reserve``)."""
-    reserve = getattr(backend, "reserve", None)  # every real backend has it; simple test doubles may not
+    """Hold the names of the jobs (of any kind) the plan creates while it runs (see ``Backend.reserve``)."""
     with ExitStack() as stack:
         for step in plan:
-            if reserve and isinstance(step, ApiCall) and step.operation == "CreateTrainingJob":
-                name = str(step.params["TrainingJobName"])
+            kind = by_create(step.operation) if isinstance(step, ApiCall) else None
+            if isinstance(step, ApiCall) and kind is not None:
+                name = str(step.params[kind.name_key])
                 try:
-                    stack.enter_context(reserve(step.operation, name))
+                    stack.enter_context(backend.reserve(kind, name))
                 except Exception as exc:
-                    raise translate(exc, where=f"training job {name}", backend=backend.name) from exc
+                    raise translate(exc, where=f"{kind.noun} {name}", backend=backend.name) from exc
         yield
 
 
 def run_upload(step: Upload, backend: Backend, reporter: Reporter) -> dict[str, Any]:
     if step.kind == "source":
-        if backend.name == "local":  # locally this is most of the start-up time; say what it is
+        if backend.runs_here:  # here this is most of the start-up time; say what it is
             reporter.info(f"packing source {step.local_path} (entry point {step.entry_point})")
         backend.upload_source(Path(step.local_path), step.entry_point, step.uri)
         return {"Uri": step.uri}
@@ -223,120 +216,16 @@ def wait_for_status(backend: Backend, step: Wait, reporter: Reporter, *, params:
     with reporter.waiting(resource) as spinner:
 
         def report(status: str, _description: Mapping[str, Any]) -> None:
-            detail = LOCAL_DETAILS.get((resource, status), "") if backend.name == "local" else ""
+            detail = backend.status_detail(resource, status)
             reporter.info(f"{resource} status: {status}" + (f" ({detail})" if detail else ""))
             spinner.update(status)
 
         try:
             return wait_for(lambda: call(backend, step.operation, params), step.status_key, step.success,
-                            step.failure, sleep=backend.sleep, interval=float(getattr(backend, "poll_seconds", 10.0)),
+                            step.failure, sleep=backend.sleep, interval=backend.poll_seconds,
                             on_status=report, what=resource)
         except WaitFailedError as failed:
             return failed.description
-
-
-def follow_training(backend: Backend, job_name: str, reporter: Reporter, *, logs: bool = True,
-                    source_dir: str | Path | None = None) -> dict[str, Any]:
-    """Stream the job's log while it runs; return its final description.
-
-    The final status is printed only once the log is drained, so the script's
-    last lines come before it. Paths into the job's copy of the code are shown
-    as paths into ``source_dir``. Ctrl-C stops a local job (its whole process
-    tree); on SageMaker it only detaches, since the job runs on and bills until
-    it ends or is stopped.
-    """
-    describe = {"TrainingJobName": job_name}
-    final: dict[str, Any] = {}
-    shown: set[tuple[str, str]] = set()
-    to_user_paths = path_mapper(code_prefixes(backend, job_name), source_dir)
-    with reporter.waiting(f"training job {job_name}") as spinner:
-
-        def is_done() -> bool:
-            final.update(call(backend, "DescribeTrainingJob", describe))
-            done = final["TrainingJobStatus"] in ("Completed", "Failed", "Stopped")
-            if not done:
-                report_transitions(final, shown, reporter)
-            spinner.update(str(final.get("SecondaryStatus", "")))
-            return done
-
-        try:
-            if logs:
-                for line in backend.job_log(job_name, follow=True, is_done=is_done):
-                    reporter.log_line(to_user_paths(line))
-            else:
-                while not is_done():
-                    backend.sleep(float(getattr(backend, "poll_seconds", 10.0)))
-        except KeyboardInterrupt:
-            return interrupt_training(backend, job_name, reporter)
-        report_transitions(final, shown, reporter)
-    return final
-
-
-def code_prefixes(backend: Backend, job_name: str) -> list[str]:
-    """Where the job's copy of the user's code lives: the local job folder, or the image's /opt/ml/code.
-
-    The folder is given as written and as resolved: the script's traceback shows the real path, which
-    differs where the home is reached through a link (on macOS, /tmp and $TMPDIR are links into /private)."""
-    home = getattr(backend, "home", None)
-    if home is None or not hasattr(home, "job_dir"):
-        return ["/opt/ml/code/"]
-    code = home.job_dir(job_name) / "code"
-    return [*sorted({f"{code.resolve()}/", f"{code}/"}, key=len, reverse=True), "/opt/ml/code/"]  # longest first
-
-
-def path_mapper(prefixes: list[str], source_dir: str | Path | None) -> Callable[[str], str]:
-    """A function that rewrites ``prefixes`` to ``source_dir/`` in a line (unchanged without a source dir)."""
-    if source_dir is None:
-        return lambda line: line
-    target = f"{Path(source_dir)}/" if str(source_dir) not in ("", ".") else ""
-
-    def to_user_paths(line: str) -> str:
-        for prefix in prefixes:
-            line = line.replace(prefix, target)
-        return line
-
-    return to_user_paths
-
-
-def without_traceback(reason: str) -> str:
-    """A FailureReason with its quoted traceback cut to the exception line (the log already showed it all)."""
-    import re
-
-    def last_line(match: re.Match[str]) -> str:
-        message = match.group(1)
-        if "Traceback (most recent call last)" not in message:
-            return match.group(0)
-        lines = [line for line in message.splitlines() if line.strip()]
-        return f'ErrorMessage "{lines[-1]}"'
-
-    return re.sub(r'ErrorMessage "(.*?)"(?=\n(?:ExtraInfo|Command) |\Z)', last_line, reason, flags=re.DOTALL)
-
-
-def report_transitions(description: Mapping[str, Any], shown: set[tuple[str, str]], reporter: Reporter) -> None:
-    """Print each secondary status (``Starting - Preparing the instances for training``) once, as the SDK does."""
-    for transition in description.get("SecondaryStatusTransitions", []):
-        key = (str(transition.get("Status", "")), str(transition.get("StatusMessage", "")))
-        if key not in shown:
-            shown.add(key)
-            reporter.info(" - ".join(part for part in key if part))
-
-
-def interrupt_training(backend: Backend, job_name: str, reporter: Reporter) -> dict[str, Any]:
-    if backend.name != "local":
-        from smtrain.core.hints import suggest
-
-        stop = suggest(backend.config, "stop", job_name)
-        reporter.info(f"detached; job {job_name} keeps running. Stop it with: {stop}")
-        raise KeyboardInterrupt
-    reporter.info(f"stopping job {job_name} ...")
-    call(backend, "StopTrainingJob", {"TrainingJobName": job_name})
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        description = call(backend, "DescribeTrainingJob", {"TrainingJobName": job_name})
-        if description["TrainingJobStatus"] in ("Stopped", "Completed", "Failed"):
-            return description
-        backend.sleep(0.1)
-    return description
 
 
 def endpoint_resources(backend: Backend, endpoint: str) -> tuple[str, list[str]]:

@@ -6,8 +6,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from smtrain.planning.plan import Upload
 from smtrain.planning.spec import DeploySpec, check_name
+from smtrain.planning.steps import Upload
 
 from . import requests
 from .export import export_definition

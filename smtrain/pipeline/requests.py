@@ -13,8 +13,9 @@ from typing import Any
 
 from smtrain.core.config import Config
 from smtrain.planning.model_package import plan_register
-from smtrain.planning.plan import ApiCall, Plan, Ref, Upload, plan_deploy, plan_fit
+from smtrain.planning.plan import plan_deploy, plan_fit
 from smtrain.planning.spec import decode_hyperparameters
+from smtrain.planning.steps import ApiCall, Plan, Ref, Upload
 
 from .spec import PipelineSpec
 

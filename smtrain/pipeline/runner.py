@@ -218,9 +218,9 @@ class Runner:
     def api(self, operation: str, parameters: dict[str, Any], *, sdk: bool = False) -> dict[str, Any]:
         from botocore.exceptions import ClientError, ParamValidationError
 
-        from smtrain.planning.plan import snake_case
+        from smtrain.planning.steps import method_name
 
-        method = getattr(self.client, snake_case(operation[0].upper() + operation[1:]))
+        method = getattr(self.client, method_name(operation[0].upper() + operation[1:]))
         try:
             response = dict(method(**parameters))
         except ClientError as exc:

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from smtrain.core.errors import UsageError
-from smtrain.planning.plan import SMTRAIN_TAG, ApiCall, Plan, Ref, Step, Wait, serving_environment
+from smtrain.planning.plan import SMTRAIN_TAG, serving_environment
 from smtrain.planning.spec import decode_hyperparameters
+from smtrain.planning.steps import ApiCall, Plan, Ref, Step, Wait
 
 CONTENT_TYPES = ["text/csv", "application/json"]
 RESPONSE_TYPES = ["application/json", "text/csv"]

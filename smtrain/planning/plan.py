@@ -9,67 +9,17 @@ once an earlier step has run is a :class:`Ref` to that step's result.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from smtrain.core.config import Config
+from smtrain.planning.kinds import TRAINING
 from smtrain.planning.spec import DeploySpec, TrainingSpec, encode_hyperparameters
+from smtrain.planning.steps import ApiCall, Plan, Step, Upload, Wait
 
 SMTRAIN_TAG = {"Key": "smtrain:managed", "Value": "true"}
 LOCAL_IMAGE = "smtrain-local/sklearn"
 LOCAL_ROLE = "arn:aws:iam::000000000000:role/smtrain-local"
 LOG_LEVEL = "20"
-
-
-@dataclass(frozen=True)
-class Ref:
-    """A value from an earlier step's result: ``Ref("training", "ModelArtifacts.S3ModelArtifacts")``."""
-
-    step: str
-    path: str
-
-
-@dataclass(frozen=True)
-class Upload:
-    """Put local files at a URI: ``source`` packs a source dir, ``data`` syncs a data dir."""
-
-    step: str
-    kind: str
-    local_path: str
-    uri: str
-    entry_point: str = ""
-
-
-@dataclass(frozen=True)
-class ApiCall:
-    step: str
-    service: str
-    operation: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Wait:
-    """Poll ``operation`` until ``status_key`` is in ``success`` (or fail on ``failure``)."""
-
-    step: str
-    service: str
-    operation: str
-    params: Mapping[str, Any]
-    status_key: str
-    success: tuple[str, ...]
-    failure: tuple[str, ...]
-
-
-Step = Upload | ApiCall | Wait
-Plan = tuple[Step, ...]
-
-
-def snake_case(operation: str) -> str:
-    """``CreateTrainingJob`` -> ``create_training_job`` (boto3's method names)."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
 
 
 def join_uri(root: str, *parts: str) -> str:
@@ -104,10 +54,7 @@ def plan_fit(spec: TrainingSpec, config: Config, *, root: str, image_uri: str, r
         channels.append(_channel(name, uri))
     request = training_request(spec, config, source_uri, channels, root=root, image_uri=image_uri, role=role)
     steps.append(ApiCall("training", "sagemaker", "CreateTrainingJob", request))
-    steps.append(
-        Wait("training-done", "sagemaker", "DescribeTrainingJob", {"TrainingJobName": job},
-             "TrainingJobStatus", ("Completed",), ("Failed", "Stopped"))
-    )
+    steps.append(TRAINING.wait("training-done", job))
     return tuple(steps)
 
 
@@ -248,17 +195,3 @@ def plan_teardown(endpoint: str, config_name: str, model_names: list[str]) -> Pl
     ]
     steps += [ApiCall(f"delete-model-{m}", "sagemaker", "DeleteModel", {"ModelName": m}) for m in model_names]
     return tuple(steps)
-
-
-def resolve(value: Any, results: Mapping[str, Mapping[str, Any]]) -> Any:
-    """Replace every :class:`Ref` in ``value`` by what it points to in ``results``."""
-    if isinstance(value, Ref):
-        found: Any = results[value.step]
-        for key in value.path.split("."):
-            found = found[key]
-        return found
-    if isinstance(value, Mapping):
-        return {k: resolve(v, results) for k, v in value.items()}
-    if isinstance(value, list):
-        return [resolve(v, results) for v in value]
-    return value

@@ -19,8 +19,8 @@ from smtrain.core.config import Config
 from smtrain.core.errors import AwsError, NotFoundError, UsageError
 from smtrain.execution.waiting import wait_for
 from smtrain.planning.model_package import group_exists, plan_register
-from smtrain.planning.plan import ApiCall, resolve, snake_case
 from smtrain.planning.spec import TrainingSpec
+from smtrain.planning.steps import ApiCall, method_name, resolve
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -43,7 +43,7 @@ def sagemaker(session: AwsSession) -> Iterator[Stubber]:
 def run(step: ApiCall, session: AwsSession, results: dict[str, Any] | None = None) -> dict[str, Any]:
     """What the workflow's executor does with an ApiCall."""
     client = session.client(step.service)
-    return dict(getattr(client, snake_case(step.operation))(**resolve(step.params, results or {})))
+    return dict(getattr(client, method_name(step.operation))(**resolve(step.params, results or {})))
 
 
 # -- requests ---------------------------------------------------------------------------

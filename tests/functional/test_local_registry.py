@@ -174,7 +174,7 @@ def test_state_is_durable_across_instances(tmp_path: Path) -> None:
 
 
 def test_a_register_plan_runs_against_the_local_registry(registry: Registry) -> None:
-    from smtrain.planning.plan import ApiCall, Wait, resolve, snake_case
+    from smtrain.planning.steps import ApiCall, Wait, method_name, resolve
 
     job = {"TrainingJobName": "job-1", "ModelArtifacts": {"S3ModelArtifacts": "file:///store/model.tar.gz"},
            "HyperParameters": {"sagemaker_program": '"train.py"', "sagemaker_submit_directory": '"file:///s.tgz"'}}
@@ -183,7 +183,7 @@ def test_a_register_plan_runs_against_the_local_registry(registry: Registry) -> 
     results: dict[str, Any] = {}
     for step in plan:
         assert isinstance(step, ApiCall | Wait)
-        results[step.step] = getattr(registry, snake_case(step.operation))(**resolve(step.params, results))
+        results[step.step] = getattr(registry, method_name(step.operation))(**resolve(step.params, results))
     final = results["model-package-ready"]
     assert final["ModelPackageStatus"] == "Completed" and final["ModelApprovalStatus"] == "Approved"
     assert final["InferenceSpecification"]["Containers"][0]["Environment"]["SAGEMAKER_PROGRAM"] == "train.py"

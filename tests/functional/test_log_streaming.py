@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from smtrain.aws.session import TRAINING_LOG_GROUP, iter_training_log
+from smtrain.aws.session import iter_job_log
+from smtrain.planning.kinds import TRAINING
 
 
 @pytest.fixture
@@ -26,14 +27,14 @@ class Job:
         self.logs = logs
         self.name = name
         self.clock = int(time.time() * 1000) - 60_000  # CloudWatch rejects events older than 14 days
-        if not logs.describe_log_groups(logGroupNamePrefix=TRAINING_LOG_GROUP)["logGroups"]:
-            logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
+        if not logs.describe_log_groups(logGroupNamePrefix=TRAINING.log_group)["logGroups"]:
+            logs.create_log_group(logGroupName=TRAINING.log_group)
 
     def stream(self, host: str) -> str:
         name = f"{self.name}/{host}-1700000000"
-        existing = self.logs.describe_log_streams(logGroupName=TRAINING_LOG_GROUP, logStreamNamePrefix=name)
+        existing = self.logs.describe_log_streams(logGroupName=TRAINING.log_group, logStreamNamePrefix=name)
         if not existing["logStreams"]:
-            self.logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=name)
+            self.logs.create_log_stream(logGroupName=TRAINING.log_group, logStreamName=name)
         return name
 
     def write(self, *messages: str, host: str = "algo-1") -> None:
@@ -41,19 +42,20 @@ class Job:
         for message in messages:
             self.clock += 10
             events.append({"timestamp": self.clock, "message": message})
-        self.logs.put_log_events(logGroupName=TRAINING_LOG_GROUP, logStreamName=self.stream(host), logEvents=events)
+        self.logs.put_log_events(logGroupName=TRAINING.log_group, logStreamName=self.stream(host), logEvents=events)
 
 
 def test_reads_what_is_there_without_follow(logs: Any) -> None:
     job = Job(logs, "job-1")
     job.write("Invoking script", "accuracy=0.97\n")
     Job(logs, "job-10").write("another job's line")  # its prefix "job-10/" is not "job-1/"
-    lines = list(iter_training_log(logs, "job-1", follow=False, is_done=lambda: False, sleep=_no_sleep))
+    lines = list(iter_job_log(logs, TRAINING.log_group, "job-1/", follow=False, is_done=lambda: False, sleep=_no_sleep))
     assert lines == ["Invoking script", "accuracy=0.97"]
 
 
 def test_no_log_group_yet_means_no_lines(logs: Any) -> None:
-    assert list(iter_training_log(logs, "job-1", follow=False, is_done=lambda: True, sleep=_no_sleep)) == []
+    lines = iter_job_log(logs, TRAINING.log_group, "job-1/", follow=False, is_done=lambda: True, sleep=_no_sleep)
+    assert list(lines) == []
 
 
 def test_follow_streams_in_order_until_the_job_is_done_and_drained(logs: Any) -> None:
@@ -76,7 +78,7 @@ def test_follow_streams_in_order_until_the_job_is_done_and_drained(logs: Any) ->
         action()
         return False
 
-    lines = list(iter_training_log(logs, "job-1", follow=True, is_done=is_done, sleep=sleeps.append,
+    lines = list(iter_job_log(logs, TRAINING.log_group, "job-1/", follow=True, is_done=is_done, sleep=sleeps.append,
                                    poll_seconds=2))
     assert lines == ["line 1", "line 2", "line 3", "line 4 (last before the job ends)",
                      "line 5 (delivered late, after the job ended)"]
@@ -87,7 +89,7 @@ def test_follow_streams_in_order_until_the_job_is_done_and_drained(logs: Any) ->
 def test_lines_written_during_the_grace_interval_are_read(logs: Any) -> None:
     job = Job(logs, "job-1")
     job.write("first")
-    lines = iter_training_log(logs, "job-1", follow=True, is_done=lambda: True,
+    lines = iter_job_log(logs, TRAINING.log_group, "job-1/", follow=True, is_done=lambda: True,
                               sleep=lambda _: job.write("straggler"))
     assert list(lines) == ["first", "straggler"]
 
@@ -97,13 +99,13 @@ def test_several_instances_are_interleaved_by_time_and_prefixed(logs: Any) -> No
     job.write("a1", host="algo-1")
     job.write("b1", host="algo-2")
     job.write("a2", host="algo-1")
-    lines = list(iter_training_log(logs, "job-1", follow=False, is_done=lambda: True, sleep=_no_sleep))
+    lines = list(iter_job_log(logs, TRAINING.log_group, "job-1/", follow=False, is_done=lambda: True, sleep=_no_sleep))
     assert lines == ["[algo-1-1700000000] a1", "[algo-2-1700000000] b1", "[algo-1-1700000000] a2"]
 
 
 def test_a_multiline_event_becomes_several_lines(logs: Any) -> None:
     Job(logs, "job-1").write("Traceback (most recent call last):\n  File \"train.py\"\nValueError: bad\n")
-    lines = list(iter_training_log(logs, "job-1", follow=False, is_done=lambda: True, sleep=_no_sleep))
+    lines = list(iter_job_log(logs, TRAINING.log_group, "job-1/", follow=False, is_done=lambda: True, sleep=_no_sleep))
     assert lines == ["Traceback (most recent call last):", '  File "train.py"', "ValueError: bad"]
 
 

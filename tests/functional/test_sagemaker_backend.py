@@ -15,14 +15,16 @@ from typing import Any
 import boto3
 import pytest
 
-from smtrain.aws.session import TRAINING_LOG_GROUP, AwsSession
+from smtrain.aws.session import AwsSession
 from smtrain.aws.translation import translating
 from smtrain.backends.sagemaker import SageMakerBackend
 from smtrain.core.config import Config
 from smtrain.core.errors import AwsError
 from smtrain.execution.waiting import wait_for
-from smtrain.planning.plan import ApiCall, plan_fit, resolve, snake_case
+from smtrain.planning.kinds import TRAINING
+from smtrain.planning.plan import plan_fit
 from smtrain.planning.spec import TrainingSpec
+from smtrain.planning.steps import ApiCall, method_name, resolve
 
 REGION = "eu-west-1"
 MOTO_ACCOUNT = "123456789012"
@@ -83,7 +85,7 @@ def test_training_request_is_accepted_and_followed(backend: SageMakerBackend, tm
     plan = plan_fit(spec, backend.config, root=backend.artifact_root(), image_uri=image, role=backend.role())
     create = next(step for step in plan if isinstance(step, ApiCall))
     client = backend.sagemaker()
-    getattr(client, snake_case(create.operation))(**resolve(create.params, {}))
+    getattr(client, method_name(create.operation))(**resolve(create.params, {}))
     statuses: list[str] = []
     final = wait_for(lambda: client.describe_training_job(TrainingJobName="job-1"), "TrainingJobStatus",
                      ("Completed",), ("Failed", "Stopped"), sleep=backend.sleep,
@@ -94,12 +96,12 @@ def test_training_request_is_accepted_and_followed(backend: SageMakerBackend, tm
 
 def test_job_log_reads_cloudwatch(backend: SageMakerBackend) -> None:
     logs = boto3.client("logs", region_name=REGION)
-    logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
-    logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName="job-1/algo-1-1")
+    logs.create_log_group(logGroupName=TRAINING.log_group)
+    logs.create_log_stream(logGroupName=TRAINING.log_group, logStreamName="job-1/algo-1-1")
     now = int(time.time() * 1000)
-    logs.put_log_events(logGroupName=TRAINING_LOG_GROUP, logStreamName="job-1/algo-1-1",
+    logs.put_log_events(logGroupName=TRAINING.log_group, logStreamName="job-1/algo-1-1",
                         logEvents=[{"timestamp": now, "message": "hello"}, {"timestamp": now + 1, "message": "bye"}])
-    assert list(backend.job_log("job-1", follow=True, is_done=lambda: True)) == ["hello", "bye"]
+    assert list(backend.job_log(TRAINING, "job-1", follow=True, is_done=lambda: True)) == ["hello", "bye"]
 
 
 def test_unreachable_endpoint_is_translated(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,6 +4,7 @@ runs on (status transitions, Ctrl-C), an endpoint update that fails."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -12,7 +13,9 @@ from botocore.exceptions import ClientError
 from smtrain.api.session import Session
 from smtrain.core.config import Config
 from smtrain.core.errors import AwsError, JobFailedError
-from smtrain.execution.executor import Reporter, follow_training
+from smtrain.execution.executor import Reporter
+from smtrain.execution.following import follow_job
+from smtrain.planning.kinds import TRAINING, JobKind
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -105,6 +108,7 @@ class FakeBackend:
 
     name = "sagemaker"
     poll_seconds = 0.0
+    runs_here = False
 
     def __init__(self, client: FakeSageMaker, log: Callable[[], Iterator[str]] | None = None) -> None:
         self.config = Config(backend="sagemaker", region=REGION, role=ROLE)
@@ -127,10 +131,23 @@ class FakeBackend:
     def runtime_url(self) -> str:
         return ""
 
-    def job_log(self, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
+    def job_log(self, kind: JobKind, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
         assert self.log is not None
         is_done()
         return self.log()
+
+    def job_code_dir(self, kind: JobKind, job_name: str) -> None:
+        return None
+
+    def status_detail(self, resource: str, status: str) -> str:
+        return ""
+
+    def resolved_config(self) -> Config:
+        return self.config
+
+    @contextmanager
+    def reserve(self, kind: JobKind, name: str) -> Iterator[None]:
+        yield
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
@@ -164,7 +181,7 @@ def test_status_transitions_are_reported_once_each() -> None:
     ])
     backend = FakeBackend(client)
     reporter = Recorder()
-    final = follow_training(backend, "job-1", reporter, logs=False)  # type: ignore[arg-type]
+    final = follow_job(backend, TRAINING, "job-1", reporter, logs=False)  # type: ignore[arg-type]
     assert final["TrainingJobStatus"] == "Completed"
     assert reporter.lines == [" - ".join(t) for t in (launching, preparing, downloading, training, completed)]
     assert backend.sleeps == [0.0] * 5
@@ -178,7 +195,7 @@ def test_ctrl_c_detaches_from_a_sagemaker_job_and_says_how_to_stop_it() -> None:
     client = FakeSageMaker(jobs=[running("Training", ("Training", "Training in progress."))])
     reporter = Recorder()
     with pytest.raises(KeyboardInterrupt):
-        follow_training(FakeBackend(client, log), "job-1", reporter)  # type: ignore[arg-type]
+        follow_job(FakeBackend(client, log), TRAINING, "job-1", reporter)  # type: ignore[arg-type]
     assert reporter.lines == ["Training - Training in progress.", "log: epoch 1",
                               "detached; job job-1 keeps running. Stop it with: "
                               "smtrain stop job-1 --backend sagemaker --region eu-west-1"]

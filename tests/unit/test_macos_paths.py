@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
-from smtrain.execution.executor import code_prefixes, path_mapper
+from smtrain.execution.following import code_prefixes, path_mapper
 
 
 def test_without_a_subreaper_the_supervisor_carries_on(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,8 +29,7 @@ def test_a_home_reached_through_a_link_still_maps_tracebacks(tmp_path: Path) -> 
     (tmp_path / "private-tmp" / "home" / "jobs" / "job-1" / "code").mkdir(parents=True)
     (tmp_path / "tmp").symlink_to(tmp_path / "private-tmp")
     home = tmp_path / "tmp" / "home"
-    backend = SimpleNamespace(home=SimpleNamespace(job_dir=lambda name: home / "jobs" / name))
-    to_user_paths = path_mapper(code_prefixes(backend, "job-1"), "src")  # type: ignore[arg-type]
+    to_user_paths = path_mapper(code_prefixes(home / "jobs" / "job-1" / "code"), "src")
     real = tmp_path / "private-tmp" / "home" / "jobs" / "job-1" / "code" / "train.py"
     assert to_user_paths(f'  File "{real}", line 3, in <module>') == '  File "src/train.py", line 3, in <module>'
     linked = home / "jobs" / "job-1" / "code" / "train.py"

@@ -3,18 +3,9 @@
 from pathlib import Path
 
 from smtrain.core.config import Config
-from smtrain.planning.plan import (
-    ApiCall,
-    Ref,
-    Upload,
-    Wait,
-    plan_deploy,
-    plan_fit,
-    plan_teardown,
-    resolve,
-    snake_case,
-)
+from smtrain.planning.plan import plan_deploy, plan_fit, plan_teardown
 from smtrain.planning.spec import DeploySpec, TrainingSpec
+from smtrain.planning.steps import ApiCall, Ref, Upload, Wait, method_name, resolve
 
 ROOT = "file:///home/u/.smtrain/store/smtrain"
 
@@ -96,8 +87,8 @@ def test_teardown_order() -> None:
 
 
 def test_snake_case() -> None:
-    assert snake_case("CreateTrainingJob") == "create_training_job"
-    assert snake_case("ListTags") == "list_tags"
+    assert method_name("CreateTrainingJob") == "create_training_job"
+    assert method_name("ListTags") == "list_tags"
 
 
 def test_each_submission_uploads_under_its_own_key(tmp_path: Path) -> None:

@@ -10,8 +10,9 @@ import pytest
 from smtrain.core.config import Config
 from smtrain.core.errors import UsageError
 from smtrain.planning.model_package import plan_approval, plan_register
-from smtrain.planning.plan import ApiCall, Ref, Upload, Wait, plan_deploy, plan_fit
+from smtrain.planning.plan import plan_deploy, plan_fit
 from smtrain.planning.spec import DeploySpec, TrainingSpec
+from smtrain.planning.steps import ApiCall, Ref, Upload, Wait
 
 ROOT = "s3://bucket/smtrain"
 IMAGE = "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"

@@ -8,7 +8,8 @@ import types
 
 import pytest
 
-from smtrain.execution.executor import QuietReporter, Reporter, path_mapper, without_traceback
+from smtrain.execution.executor import QuietReporter, Reporter
+from smtrain.execution.following import path_mapper, without_traceback
 
 
 class FakeTerminal(io.StringIO):

@@ -12,7 +12,7 @@ import pytest
 from smtrain.core.errors import BackendError
 from smtrain.execution.executor import Reporter, wait_for_status
 from smtrain.execution.waiting import WaitFailedError, wait_for
-from smtrain.planning.plan import Wait
+from smtrain.planning.steps import Wait
 
 
 class FakeTime:
@@ -82,6 +82,7 @@ def test_errors_of_describe_pass_through() -> None:
 class FakeBackend:
     name = "local"
     poll_seconds = 0.5
+    runs_here = True
 
     def __init__(self, *answers: dict[str, Any]) -> None:
         self.describe = describer(*answers)
@@ -97,6 +98,11 @@ class FakeBackend:
 
     def sleep(self, seconds: float) -> None:
         self.sleeps.append(seconds)
+
+    def status_detail(self, resource: str, status: str) -> str:
+        from smtrain.backends.local.backend import STATUS_DETAILS
+
+        return STATUS_DETAILS.get((resource, status), "")
 
 
 class Recorder(Reporter):

@@ -13,15 +13,24 @@ from smtrain.backends.base import SyncReport
 from smtrain.backends.local.store.home import LocalHome
 from smtrain.core.config import Config
 from smtrain.core.uris import to_path
+from smtrain.planning.kinds import JobKind
 from smtrain.planning.plan import LOCAL_IMAGE, LOCAL_ROLE
 
 LOG_POLL_SECONDS = 0.05
 SOURCE_COMPRESSLEVEL = 1  # the archive stays on this machine: speed over size
 
 
+# What a local endpoint really does while SageMaker would be starting an instance.
+STATUS_DETAILS = {
+    ("Endpoint", "Creating"): "starting the model server process, loading model",
+    ("Endpoint", "Updating"): "starting a new model server process, loading model",
+}
+
+
 class LocalBackend:
     name = "local"
     poll_seconds = 0.1
+    runs_here = True
 
     def __init__(self, config: Config) -> None:
         self.config = config
@@ -66,20 +75,20 @@ class LocalBackend:
                                  ) from None
         return f"{LOCAL_IMAGE}:{framework_version}"
 
+    def resolved_config(self) -> Config:
+        return self.config
+
     @contextmanager
-    def reserve(self, operation: str, name: str) -> Iterator[None]:
-        """Reserve a training job's name in the state DB; given back unless the job was created."""
-        if operation != "CreateTrainingJob":
-            yield
-            return
+    def reserve(self, kind: JobKind, name: str) -> Iterator[None]:
+        """Reserve a job's name in the state DB; given back unless the job was created."""
         service = self.sagemaker()
-        service.reserve_training_job(name)
+        service.reserve_job(kind, name)
         self._uploads = []
         try:
             yield
         finally:
             uploads, self._uploads = self._uploads, None
-            if service.release_training_job(name):  # the job was never created: remove what it uploaded
+            if service.release_job(kind, name):  # the job was never created: remove what it uploaded
                 for path in uploads:
                     self._remove_upload(path)
 
@@ -113,8 +122,14 @@ class LocalBackend:
             print(warning, file=sys.stderr, flush=True)
         return report
 
-    def job_log(self, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
-        return follow_file(self.home.job_log(job_name), follow=follow, is_done=is_done)
+    def job_log(self, kind: JobKind, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
+        return follow_file(self.home.job_log(job_name, kind), follow=follow, is_done=is_done)
+
+    def job_code_dir(self, kind: JobKind, job_name: str) -> Path | None:
+        return self.home.job_dir(job_name, kind) / "code"
+
+    def status_detail(self, resource: str, status: str) -> str:
+        return STATUS_DETAILS.get((resource, status), "")
 
     def runtime_url(self) -> str:
         return str(self.sagemaker().runtime_url())

@@ -34,6 +34,7 @@ from smtrain.backends.local.store.state import StateDB, public
 from smtrain.backends.local.training import job_state
 from smtrain.backends.local.training.request_checks import validate_request
 from smtrain.core.errors import REBUILD_HINT, NotFoundError
+from smtrain.planning.kinds import TRAINING, JobKind
 from smtrain.planning.plan import join_uri
 
 SUPERVISOR_MODULE = "smtrain.backends.local.training.supervisor"
@@ -81,6 +82,17 @@ class TrainingJobsAPI:
         """Before the supervisor runs: a job deleted meanwhile gets none."""
         if self.db.update(job_state.KIND, name, lambda b: job_state.local(b).update(supervisor_pid=pid)) is None:
             raise not_found("CreateTrainingJob", f"Requested resource not found: training job {name} was removed")
+
+    def reserve_job(self, kind: JobKind, name: str) -> None:
+        """Hold ``name`` for a submission of a job of ``kind`` (see :meth:`reserve_training_job`)."""
+        if kind is not TRAINING:
+            raise NotImplementedError(kind.key)
+        self.reserve_training_job(name)
+
+    def release_job(self, kind: JobKind, name: str) -> bool:
+        if kind is not TRAINING:
+            raise NotImplementedError(kind.key)
+        return self.release_training_job(name)
 
     def reserve_training_job(self, name: str) -> None:
         """Hold ``name`` for this submission before anything is written under it.
