@@ -49,6 +49,9 @@ class JobKind:
     log_group: str  # CloudWatch Logs group of the job's containers ("" when the kind has no log of its own)
     arn_type: str  # arn:aws:sagemaker:REGION:ACCOUNT:<arn_type>/NAME
     sync_rule: str  # the EventBridge rule Step Functions manages to follow a ``.sync`` task of this kind
+    start_time_key: str = ""  # Describe's start and end timestamps ("TrainingStartTime", "TrainingEndTime")
+    end_time_key: str = ""
+    duration_keys: tuple[str, ...] = ()  # whole seconds from start to end ("TrainingTimeInSeconds", ...)
     columns: tuple[Column, ...] = ()
     # Actions a Step Functions role needs besides create, describe and stop (AddTags: tags on create).
     extra_actions: tuple[str, ...] = ("AddTags",)

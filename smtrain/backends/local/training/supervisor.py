@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from smtrain.backends.local.jobs import job_state
 from smtrain.backends.local.jobs.processes import (
     JOB_TOKEN_VARIABLE,
     become_subreaper,
@@ -42,7 +43,7 @@ from smtrain.backends.local.jobs.processes import (
     stop_group,
 )
 from smtrain.backends.local.store.home import LocalHome
-from smtrain.backends.local.training import job_state, workspace
+from smtrain.backends.local.training import workspace
 from smtrain.backends.local.training.container_env import (
     ContainerPaths,
     TrainingEnvironment,
