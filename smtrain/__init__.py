@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Dataset",
     "Endpoint",
+    "Job",
     "Session",
     "SmtrainError",
     "TrainingJob",
@@ -20,15 +21,16 @@ __all__ = [
 ]
 
 if typing.TYPE_CHECKING:
-    from smtrain.api.endpoints import Endpoint
-    from smtrain.api.session import Dataset, Session, TrainingJob
+    from smtrain.api.resources import Dataset, Endpoint, Job, TrainingJob
+    from smtrain.api.session import Session
     from smtrain.core.errors import SmtrainError
 
 _LAZY = {
-    "Dataset": "smtrain.api.session",
-    "Endpoint": "smtrain.api.endpoints",
+    "Dataset": "smtrain.api.resources",
+    "Endpoint": "smtrain.api.resources",
+    "Job": "smtrain.api.resources",
     "Session": "smtrain.api.session",
-    "TrainingJob": "smtrain.api.session",
+    "TrainingJob": "smtrain.api.resources",
     "SmtrainError": "smtrain.core.errors",
 }
 

@@ -238,7 +238,7 @@ class Runner:
         As in Step Functions, an execution that stops (Ctrl-C here) or times out stops the job.
         """
         try:
-            while True:
+            while True:  # not waiting.wait_for: the execution's own deadline, as Step Functions counts it
                 description = self.api(kind.describe, {kind.name_key: job_name})
                 status = str(description.get(kind.status_key))
                 if status in kind.success:

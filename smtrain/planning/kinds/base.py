@@ -66,6 +66,11 @@ class JobKind:
         return f"arn:aws:states:::sagemaker:{self.create[0].lower()}{self.create[1:]}.sync"
 
     @property
+    def summaries_key(self) -> str:
+        """Where a ``List*`` response holds its jobs (``TrainingJobSummaries``)."""
+        return f"{self.resource}Summaries"
+
+    @property
     def iam_actions(self) -> tuple[str, ...]:
         return (self.create, self.describe, self.stop, *self.extra_actions)
 

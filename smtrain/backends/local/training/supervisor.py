@@ -372,7 +372,7 @@ class Supervisor:
     # -- the run record (smtrain.runs reads these) ------------------------------
 
     def _record_history(self, points: list[dict[str, Any]]) -> None:
-        from smtrain.runs.local import append_history
+        from smtrain.backends.local.store.reader import append_history
 
         append_history(self.home.root, self.name, points)
 
