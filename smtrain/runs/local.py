@@ -59,17 +59,19 @@ def read_only(home: Path) -> Iterator[sqlite3.Connection | None]:
     import sqlite3
 
     from smtrain.backends.local.state import check_tables, existing_store, translate_error
+    from smtrain.backends.local.store_lock import store_lock
 
     path = state_file(home)
-    if not existing_store(path):
-        yield None
-        return
-    try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
-            check_tables(path, db)
-            yield db
-    except sqlite3.Error as exc:
-        raise translate_error(path, exc) from exc
+    with store_lock(path):  # a rebuild swaps the index under it: the old one or the new one, never half
+        if not existing_store(path):
+            yield None
+            return
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
+                check_tables(path, db)
+                yield db
+        except sqlite3.Error as exc:
+            raise translate_error(path, exc) from exc
 
 
 def list_runs(home: Path, *, statuses: Sequence[str] = (), newest: int | None = None) -> tuple[list[Run], int]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +53,25 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
+def dumps(body: Any) -> str:
+    """``body`` as strict JSON. A non-finite float (a metric that diverged) becomes null: Python would write
+    ``NaN``, which SQLite's JSON functions and every other JSON reader refuse (see smtrain.runs.metrics)."""
+    try:
+        return json.dumps(body, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(body), allow_nan=False)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
 @dataclass(frozen=True)
 class SavedRecord:
     kind: str
@@ -73,7 +93,7 @@ class RecordFiles:
     def save(self, kind: str, name: str, body: dict[str, Any]) -> None:
         path = self.path(kind, name)
         private_dir(path.parent, self.root)
-        write_private(path, json.dumps({"kind": kind, "name": name, "body": body}))
+        write_private(path, dumps({"kind": kind, "name": name, "body": body}))
 
     def remove(self, kind: str, name: str) -> None:
         path = self.path(kind, name)
