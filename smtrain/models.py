@@ -58,7 +58,9 @@ def with_job_metrics(backend: Backend, summary: dict[str, Any]) -> dict[str, Any
             job = call(backend, "DescribeTrainingJob", {"TrainingJobName": job_name})
         except NotFoundError:
             job = {}
-        metrics = {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
+        from smtrain.runs.metric_values import value_of
+
+        metrics = {m["MetricName"]: value_of(m) for m in job.get("FinalMetricDataList", [])}
     return {**summary, "TrainingJobName": job_name, "Metrics": metrics}
 
 

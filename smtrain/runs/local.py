@@ -17,6 +17,8 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smtrain.runs import metric_values
+
 if TYPE_CHECKING:  # imported where used: `smtrain ls` with no store needs neither
     import sqlite3
 
@@ -126,7 +128,7 @@ def _from_row(row: dict[str, Any]) -> tuple[Run, int]:
     run = Run(name=row["TrainingJobName"], backend="local", status=row.get("TrainingJobStatus") or "",
               created=row.get("CreationTime") or "", started=row.get("TrainingStartTime") or "",
               ended=row.get("TrainingEndTime") or "", encoded_hyperparameters=hyperparameters,
-              metrics={m["MetricName"]: float(m["Value"]) for m in metrics},
+              metrics={m["MetricName"]: metric_values.value_of(m) for m in metrics},
               tags={t["Key"]: t["Value"] for t in tags}, model_data=model.get("S3ModelArtifacts", ""),
               instance_type=row.get("InstanceType") or "")
     return run, int(row.get("supervisor_pid") or 0)
@@ -188,9 +190,11 @@ def metric_history(home: Path, name: str) -> list[dict[str, Any]]:
     points = []
     for line in path.read_text(errors="replace").splitlines():
         try:
-            points.append(json.loads(line))
+            point = json.loads(line)  # an older smtrain wrote NaN, which json reads
         except ValueError:
             continue  # a line cut short by a crash
+        if isinstance(point, dict) and "MetricName" in point:
+            points.append(metric_values.stored(point))
     return points
 
 
@@ -198,7 +202,7 @@ def append_history(home: Path, name: str, points: list[dict[str, Any]]) -> None:
     """Called by the job supervisor for each log line that matched a metric definition."""
     path = home / "jobs" / name / HISTORY_FILE
     with open(path, "a", encoding="utf-8") as history:
-        history.write("".join(json.dumps(point) + "\n" for point in points))
+        history.write("".join(metric_values.dumps(point) + "\n" for point in points))
 
 
 def _endpoints_by_model(db: sqlite3.Connection) -> dict[str, list[dict[str, str]]]:

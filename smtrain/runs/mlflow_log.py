@@ -16,6 +16,7 @@ from typing import Any
 
 from smtrain.config import Config
 from smtrain.errors import UsageError
+from smtrain.runs.metric_values import value_of
 from smtrain.runs.record import Run, parse_time
 
 STATUS = {"Completed": "FINISHED", "Failed": "FAILED", "Stopped": "KILLED"}
@@ -62,7 +63,7 @@ def log_run(run: Run, history: list[dict[str, Any]], tracking_uri: str) -> str:
     metrics = []
     for point in history or _final_points(run):
         name = point["MetricName"]
-        metrics.append(Metric(name, float(point["Value"]), _millis(str(point["Timestamp"])), steps.get(name, 0)))
+        metrics.append(Metric(name, value_of(point), _millis(str(point["Timestamp"])), steps.get(name, 0)))
         steps[name] = steps.get(name, 0) + 1
     params = [Param(key, str(value)[:6000]) for key, value in run.hyperparameters.items()]
     for start in range(0, max(len(metrics), len(params), 1), BATCH):

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+
+from smtrain.runs import metric_values
 
 RECORD_FILE = "record.json"
 FOLDER_KINDS = {"training-job": "jobs", "endpoint": "endpoints"}
@@ -54,22 +55,9 @@ def write_private(path: Path, text: str) -> None:
 
 
 def dumps(body: Any) -> str:
-    """``body`` as strict JSON. A non-finite float (a metric that diverged) becomes null: Python would write
-    ``NaN``, which SQLite's JSON functions and every other JSON reader refuse (see smtrain.runs.metrics)."""
-    try:
-        return json.dumps(body, allow_nan=False)
-    except ValueError:
-        return json.dumps(_finite(body), allow_nan=False)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _finite(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(item) for item in value]
-    return value
+    """``body`` as strict JSON: a non-finite float (a metric that diverged) becomes null. Python would write
+    ``NaN``, which SQLite's JSON functions refuse (see smtrain.runs.metric_values)."""
+    return metric_values.dumps(body)
 
 
 @dataclass(frozen=True)
