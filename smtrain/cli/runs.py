@@ -189,18 +189,22 @@ def _resolve(config: Config, name: str, other: str, group: str, source: str) -> 
 @click.argument("job_name")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--model", is_flag=True, help="Also extract the model into DIRECTORY/model.")
+@click.option("--force", is_flag=True,
+              help="With --model: when the source has a model/ of its own, leave it out and put the model there.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the run, the folder and the files written as JSON on stdout.")
 @read_options
-def checkout(job_name: str, directory: str | None, model: bool, as_json: bool, config: Config, source: str) -> None:
+def checkout(job_name: str, directory: str | None, model: bool, force: bool, as_json: bool, config: Config,
+             source: str) -> None:
     """Write a run's source code (and with --model its model) into DIRECTORY (default ./JOB_NAME).
 
-    DIRECTORY must be new or empty: nothing is ever overwritten.
+    DIRECTORY must be new or empty: nothing is ever overwritten. A source with a
+    model/ of its own is refused with --model, unless --force.
     """
     from smtrain.runs import artifacts, store
 
     run = store.get_run(config, job_name, source=source)
-    dest = artifacts.checkout(config, run, Path(directory or job_name), model=model)
+    dest = artifacts.checkout(config, run, Path(directory or job_name), model=model, force=force)
     if as_json:
         emit_json(checkout_record(run, dest, model))
         return
