@@ -128,7 +128,7 @@ def _from_row(row: dict[str, Any]) -> tuple[Run, int]:
     run = Run(name=row["TrainingJobName"], backend="local", status=row.get("TrainingJobStatus") or "",
               created=row.get("CreationTime") or "", started=row.get("TrainingStartTime") or "",
               ended=row.get("TrainingEndTime") or "", encoded_hyperparameters=hyperparameters,
-              metrics={m["MetricName"]: metric_values.value_of(m) for m in metrics},
+              metrics=metric_values.by_name(metrics),
               tags={t["Key"]: t["Value"] for t in tags}, model_data=model.get("S3ModelArtifacts", ""),
               instance_type=row.get("InstanceType") or "")
     return run, int(row.get("supervisor_pid") or 0)

@@ -51,6 +51,15 @@ def value_of(entry: Mapping[str, Any]) -> float:
         return math.nan
 
 
+def by_name(entries: Any) -> dict[str, float]:
+    """A ``FinalMetricDataList`` as ``{name: float}``; an entry without a name (a hand-edited record) is skipped,
+    so one damaged run never breaks a listing of every run."""
+    if not isinstance(entries, list):
+        return {}
+    return {str(entry["MetricName"]): value_of(entry) for entry in entries
+            if isinstance(entry, Mapping) and entry.get("MetricName")}
+
+
 def stored(entry: Mapping[str, Any]) -> dict[str, Any]:
     """``entry`` as it is stored: a non-finite or non-numeric ``Value`` as null, its text kept."""
     value = value_of(entry)

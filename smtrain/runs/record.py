@@ -105,7 +105,7 @@ def from_description(body: dict[str, Any], backend: str, tags: list[dict[str, st
         started=iso(body.get("TrainingStartTime")),
         ended=iso(body.get("TrainingEndTime")),
         encoded_hyperparameters=dict(body.get("HyperParameters") or {}),
-        metrics={m["MetricName"]: metric_values.value_of(m) for m in body.get("FinalMetricDataList") or []},
+        metrics=metric_values.by_name(body.get("FinalMetricDataList")),
         tags=tag_dict(tags if tags is not None else body.get("Tags") or private.get("tags") or []),
         arn=body.get("TrainingJobArn") or "",
         image=(body.get("AlgorithmSpecification") or {}).get("TrainingImage", ""),

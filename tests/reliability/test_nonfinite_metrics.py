@@ -130,6 +130,7 @@ def test_one_run_with_a_non_numeric_metric_does_not_break_ls(two_runs: Cli) -> N
     try:  # a record edited by hand: the metric's value is text
         body = json.loads(db.execute("SELECT body FROM resources WHERE name='steady'").fetchone()[0])
         body["FinalMetricDataList"][0]["Value"] = "oops"
+        body["FinalMetricDataList"].append({"Value": 1})  # and an entry with no name at all
         db.execute("UPDATE resources SET body=? WHERE name='steady'", (json.dumps(body),))
     finally:
         db.close()
@@ -137,6 +138,7 @@ def test_one_run_with_a_non_numeric_metric_does_not_break_ls(two_runs: Cli) -> N
     assert listed.code == 0, listed.err
     runs = {run["name"]: run for run in (strict(line) for line in listed.out.splitlines())}
     assert set(runs) == {"steady", "diverges"}
-    assert runs["steady"]["metrics"]["loss"] is None and runs["steady"]["non_finite_metrics"] == {"loss": "nan"}
+    assert runs["steady"]["metrics"] == {"loss": None, "grad": 2.0, "low": 1.0, "acc": 0.9}
+    assert runs["steady"]["non_finite_metrics"] == {"loss": "nan"}
     assert "warning: run steady: loss=nan is not a finite number" in listed.err
     assert cli("show", "steady").code == 0
