@@ -5,7 +5,9 @@ group, model package, the runtime gateway) is one row: its kind, its name
 and a JSON document shaped like the matching ``Describe*`` response, plus
 private fields under the ``"_local"`` key (process ids, ports, paths).
 Several processes (the CLI, job supervisors, servers) use the database at
-once, so every write is one short transaction and WAL mode is on.
+once, so every write is one short transaction and WAL mode is on. Every
+connection holds the store's lock shared; a new store is switched to WAL and
+given its tables under it held exclusive (``store_lock.py``).
 
 The database is an index: every write also saves the record as a file
 (``records.py``) inside the same transaction, so a lost or damaged database
