@@ -142,3 +142,17 @@ def test_one_run_with_a_non_numeric_metric_does_not_break_ls(two_runs: Cli) -> N
     assert runs["steady"]["non_finite_metrics"] == {"loss": "nan"}
     assert "warning: run steady: loss=nan is not a finite number" in listed.err
     assert cli("show", "steady").code == 0
+
+
+def test_the_local_pipeline_gate_fails_closed_on_an_infinite_metric(cli: Cli) -> None:
+    # grad=1e999 reads as inf, which a plain `>=` comparison would pass: stored as null, the gate rejects it
+    ran = cli("pipeline", "run", "--local", "--name", "diverging", "--entry-point", "train.py",
+              "--source-dir", "diverges", "--channel", "train=diverges", *METRICS, "--gate-metric", "grad",
+              "--gate-threshold", "0.5", "--approve", "--execution-name", "e1", timeout=300)
+    assert ran.code == 0, ran.err
+    assert "ok Check threshold: Succeeded - next: Reject" in ran.err and "execution e1: SUCCEEDED" in ran.err
+    models = cli("models", "diverging")
+    assert models.code == 0, models.err
+    assert models.out.startswith("diverging/1\tRejected\tdiverging-e1-train-0\t"), models.out
+    assert "grad=inf" in models.out
+    assert all(run["endpoints"] == [] for run in (strict(line) for line in cli("ls", "--json").out.splitlines()))
