@@ -111,6 +111,7 @@ def test_two_rebuilds_in_one_second_keep_two_backups_with_their_wal_files(cli: C
     assert len(stamps) == 2, kept
     for stamp in stamps:  # each backup with its own WAL files beside it, and each a whole database of 10 jobs
         assert {stamp, f"{stamp}-wal", f"{stamp}-shm"} <= set(kept), kept
+        assert {oct((home / name).stat().st_mode & 0o777) for name in kept} == {"0o600"}  # records hold --env
         copy = sqlite3.connect(f"file:{home / stamp}?mode=ro", uri=True)
         try:
             assert copy.execute("SELECT count(*) FROM resources WHERE kind='training-job'").fetchone()[0] == 10

@@ -135,6 +135,7 @@ def _swap(path: Path, fresh: Path) -> list[Path]:
                if path.with_name(path.name + suffix).exists()]
     if healthy:
         for source, target in present:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o600))  # owner-only before a byte is copied
             shutil.copyfile(source, target)
         _copy_into(fresh, path)
     else:
