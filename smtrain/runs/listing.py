@@ -71,7 +71,9 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
         total = len(runs)
     shown = runs if everything else runs[:limit]
     if as_json:
-        _out("".join(json.dumps(run.to_json(), default=str) + "\n" for run in shown))
+        from smtrain.core.metric_values import dumps
+
+        _out("".join(dumps(run.to_json(), default=str) + "\n" for run in shown))
     elif sys.stdout.isatty():
         print_table(shown)
     else:
@@ -80,10 +82,21 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
                                                                         for r in shown]))
     if quiet:
         return
+    _warn_non_finite(shown)
     if len(shown) < total:
         _err(f"{len(shown)} of {total} runs shown; --all shows every one, --limit N more")
     elif not total and not as_json:
         _err("no runs" + (" match" if statuses or tags or conditions else ""))
+
+
+def _warn_non_finite(runs: Sequence[Run]) -> None:
+    from smtrain.core.metric_values import warning
+
+    lines = [line for line in (warning(run.name, run.metrics) for run in runs) if line]
+    for line in lines[:5]:
+        _err(line)
+    if len(lines) > 5:
+        _err(f"warning: {len(lines) - 5} more run(s) have metrics that are not finite numbers")
 
 
 def _out(text: str) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from smtrain.backends.local.store.reader import history_file, read_only, settled_description, supervisor_alive
+from smtrain.core import metric_values
 
 if TYPE_CHECKING:  # imported where used: `smtrain ls` with no store needs neither
     import sqlite3
@@ -98,7 +99,7 @@ def _from_row(row: dict[str, Any]) -> tuple[Run, int]:
     run = Run(name=row["TrainingJobName"], backend="local", status=row.get("TrainingJobStatus") or "",
               created=row.get("CreationTime") or "", started=row.get("TrainingStartTime") or "",
               ended=row.get("TrainingEndTime") or "", encoded_hyperparameters=hyperparameters,
-              metrics={m["MetricName"]: float(m["Value"]) for m in metrics},
+              metrics=metric_values.by_name(metrics),
               tags={t["Key"]: t["Value"] for t in tags}, model_data=model.get("S3ModelArtifacts", ""),
               instance_type=row.get("InstanceType") or "")
     return run, int(row.get("supervisor_pid") or 0)
@@ -160,9 +161,11 @@ def metric_history(home: Path, name: str) -> list[dict[str, Any]]:
     points = []
     for line in path.read_text(errors="replace").splitlines():
         try:
-            points.append(json.loads(line))
+            point = json.loads(line)  # an older smtrain wrote NaN, which json reads
         except ValueError:
             continue  # a line cut short by a crash
+        if isinstance(point, dict) and "MetricName" in point:
+            points.append(metric_values.stored(point))
     return points
 
 

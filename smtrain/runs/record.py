@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
+from smtrain.core import metric_values
+
 SMTRAIN_TAG_PREFIX = "smtrain:"
 
 
@@ -66,6 +68,11 @@ class Run:
     def git_dirty(self) -> bool:
         return self.tags.get("smtrain:git-dirty") == "true"
 
+    @property
+    def non_finite_metrics(self) -> dict[str, str]:
+        """The metrics that are NaN or infinite, as shown: ``{"loss": "nan"}`` (see metric_values.py)."""
+        return {k: metric_values.shown(v) for k, v in self.metrics.items() if not metric_values.finite(v)}
+
     def duration_seconds(self, now: dt.datetime | None = None) -> float | None:
         start = parse_time(self.started or self.created)
         if start is None:
@@ -81,7 +88,8 @@ class Run:
         """One JSON record: every value in full, hyperparameters decoded."""
         record = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "encoded_hyperparameters"}
         record.update(hyperparameters=self.hyperparameters, entry_point=self.entry_point,
-                      source_uri=self.source_uri, duration_seconds=self.duration_seconds())
+                      source_uri=self.source_uri, duration_seconds=self.duration_seconds(),
+                      metrics=metric_values.jsonable(self.metrics), non_finite_metrics=self.non_finite_metrics)
         return record
 
 
@@ -97,7 +105,7 @@ def from_description(body: dict[str, Any], backend: str, tags: list[dict[str, st
         started=iso(body.get("TrainingStartTime")),
         ended=iso(body.get("TrainingEndTime")),
         encoded_hyperparameters=dict(body.get("HyperParameters") or {}),
-        metrics={m["MetricName"]: float(m["Value"]) for m in body.get("FinalMetricDataList") or []},
+        metrics=metric_values.by_name(body.get("FinalMetricDataList")),
         tags=tag_dict(tags if tags is not None else body.get("Tags") or private.get("tags") or []),
         arn=body.get("TrainingJobArn") or "",
         image=(body.get("AlgorithmSpecification") or {}).get("TrainingImage", ""),
