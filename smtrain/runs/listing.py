@@ -114,7 +114,7 @@ def cells(run: Run, *, full: bool = False, now: dt.datetime | None = None) -> li
     now = now or dt.datetime.now(dt.UTC)
     return [
         run.name,
-        run.backend,
+        run.backend if run.kind == "training" else f"{run.backend} {run.kind}",
         run.status,
         human_seconds(run.age_seconds(now)),
         human_seconds(run.duration_seconds(now)),

@@ -54,6 +54,13 @@ def read_only(home: Path) -> Iterator[sqlite3.Connection | None]:
             raise translate_error(path, exc) from exc
 
 
+def has_run_index(db: sqlite3.Connection) -> bool:
+    """Whether the store keeps the small per-job rows ``ls`` reads (see run_index.py), for every kind."""
+    from smtrain.backends.local.store.run_index import has_run_index as indexed
+
+    return indexed(db)
+
+
 def supervisor_alive(body: dict[str, Any]) -> bool:
     """Whether the job's supervisor still runs (no pid yet: the job is being created, so it counts as alive)."""
     from smtrain.backends.local.jobs.processes import is_alive
