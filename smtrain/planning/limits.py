@@ -40,6 +40,8 @@ def check_training(entry_point: str, channels: Mapping[str, str], hyperparameter
                    hint="use letters, digits and '_', not starting with a digit")
     check_at_least(options.get("instance_count"), 1, what="instance count", where="--instance-count",
                    hint="give 1 or more instances")
+    check_at_least(options.get("max_runtime_seconds"), 1, what="max runtime", where="--max-runtime",
+                   hint="give the longest run in seconds, 1 or more")
     check_at_least(options.get("max_wait_seconds"), 1, what="spot max wait", where="--max-wait",
                    hint="give the longest wait in seconds, at least as long as the max runtime")
 

@@ -103,7 +103,7 @@ def training_request(
         "RoleArn": role,
         "OutputDataConfig": output,
         "ResourceConfig": resources,
-        "StoppingCondition": {"MaxRuntimeInSeconds": config.max_runtime_seconds},
+        "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds or config.max_runtime_seconds},
         "HyperParameters": sdk_hyperparameters(spec, source_uri, config.resolved_region()),
         "Tags": [dict(SMTRAIN_TAG), *({"Key": k, "Value": v} for k, v in spec.tags.items())],
     }
@@ -121,7 +121,8 @@ def training_request(
         request["EnableNetworkIsolation"] = True
     if spec.spot:
         request["EnableManagedSpotTraining"] = True
-        request["StoppingCondition"]["MaxWaitTimeInSeconds"] = spec.max_wait_seconds or config.max_runtime_seconds
+        request["StoppingCondition"]["MaxWaitTimeInSeconds"] = (
+            spec.max_wait_seconds or request["StoppingCondition"]["MaxRuntimeInSeconds"])
         checkpoints = spec.checkpoint_uri or join_uri(root, spec.job_name, "checkpoints") + "/"
         request["CheckpointConfig"] = {"S3Uri": checkpoints}
     return request
