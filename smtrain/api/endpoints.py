@@ -21,6 +21,7 @@ from smtrain.planning.spec import DeploySpec, check_name, decode_hyperparameters
 
 if TYPE_CHECKING:
     from smtrain.api.session import TrainingJob
+    from smtrain.core.sdk_config import SdkDefaults
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class EndpointOperations:
         def job(self, name: str) -> TrainingJob: ...
 
         def planning_config(self) -> Config: ...
+
+        def sdk_defaults(self) -> SdkDefaults: ...
+
+        def explicit_fields(self) -> frozenset[str]: ...
 
     def plan_deploy(self, job_name: str, *, endpoint_name: str = "", entry_point: str = "",
                     source_dir: str | Path | None = None, image_uri: str = "", **options: Any
@@ -80,7 +85,8 @@ class EndpointOperations:
         steps += plan_deploy(spec, self.planning_config(), image_uri=image,
                              role=self.backend.role(), model_data=served.model_data, program=program,
                              submit_directory=submit_directory, update=existing is not None, suffix=suffix,
-                             tags=ttl_tags(spec.ttl_seconds))
+                             tags=ttl_tags(spec.ttl_seconds), sdk=self.sdk_defaults(),
+                             explicit=self.explicit_fields())
         return spec, tuple(steps), existing
 
     def _served(self, reference: str) -> Any:

@@ -22,6 +22,7 @@ from smtrain.backends.base import Backend, get_backend
 from smtrain.core.config import Config, load_config
 from smtrain.core.errors import NotFoundError, SmtrainError, UsageError
 from smtrain.core.hints import suggest
+from smtrain.core.sdk_config import SdkDefaults
 from smtrain.core.spelling import not_found
 from smtrain.execution.executor import (
     QuietReporter,
@@ -108,6 +109,7 @@ class Session(EndpointOperations):
         self.config: Config = load_config(settings)
         self.backend: Backend = get_backend(self.config)
         self.reporter = reporter or (QuietReporter() if quiet else Reporter())
+        self._sdk_defaults: SdkDefaults | None = None
 
     # -- data ---------------------------------------------------------------
     def prepare(self, source: Any = None, *, out_dir: str | Path = "data/penguins", name: str = "penguins",
@@ -158,7 +160,24 @@ class Session(EndpointOperations):
         """The requests `fit` sends; ``root`` overrides where artifacts go (for offline planning)."""
         image = spec.image_uri or self.backend.image_uri(spec.framework_version or self.config.framework_version)
         return plan_fit(spec, self.planning_config(), root=root or self.backend.artifact_root(),
-                        image_uri=image, role=self.backend.role())
+                        image_uri=image, role=self.backend.role(), sdk=self.sdk_defaults(),
+                        explicit=self.explicit_fields())
+
+    def sdk_defaults(self) -> SdkDefaults:
+        """The SageMaker SDK's config.yaml defaults, applied to every request (read once)."""
+        loader = getattr(self.backend, "sdk_defaults", None)
+        if loader is not None:
+            return loader()
+        if self._sdk_defaults is None:
+            from smtrain.core.sdk_config import load_sdk_defaults
+
+            self._sdk_defaults = load_sdk_defaults()
+        return self._sdk_defaults
+
+    def explicit_fields(self) -> frozenset[str]:
+        """Request keys set by a flag or an smtrain setting, which config.yaml never replaces: the role,
+        when SMTRAIN_ROLE (or --role) names it, or on the local backend, which has its own."""
+        return frozenset({"RoleArn", "ExecutionRoleArn"}) if self.config.role or self.config.is_local else frozenset()
 
     def planning_config(self) -> Config:
         """The configuration with the region the backend will really use."""
