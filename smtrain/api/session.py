@@ -187,6 +187,9 @@ class Session(EndpointOperations):
     def fit(self, entry_point: str, *, wait: bool = True, logs: bool = True, **options: Any) -> TrainingJob:
         """Start a training job and, by default, follow it to the end."""
         spec = self.training_spec(entry_point, **options)
+        if spec.keep_alive_seconds and self.config.is_local:
+            self.reporter.info("note: --keep-alive has no effect on the local backend (a local job starts at once); "
+                               "it keeps a SageMaker warm pool on the sagemaker backend")
         plan = self.plan_fit(spec)
         execute(plan, self.backend, self.reporter, wait=False)
         self.reporter.info(f"training job {spec.job_name} started")

@@ -37,6 +37,7 @@ class Run:
     versions: dict[str, str] = field(default_factory=dict)
     endpoints: list[dict[str, str]] = field(default_factory=list)
     region: str = ""
+    warm_pool: dict[str, Any] = field(default_factory=dict)  # DescribeTrainingJob's WarmPoolStatus (SageMaker only)
 
     @cached_property
     def hyperparameters(self) -> dict[str, Any]:
@@ -108,6 +109,7 @@ def from_description(body: dict[str, Any], backend: str, tags: list[dict[str, st
         failure_reason=body.get("FailureReason") or "",
         versions=dict(private.get("versions") or {}),
         region=private.get("region", "") or _arn_region(body.get("TrainingJobArn", "")),
+        warm_pool=dict(body.get("WarmPoolStatus") or {}),
     )
 
 
