@@ -168,10 +168,11 @@ class Session(EndpointOperations):
         loader = getattr(self.backend, "sdk_defaults", None)
         if loader is not None:
             return loader()
-        if self._sdk_defaults is None:
+        if getattr(self, "_sdk_defaults", None) is None:  # sessions built around a given backend skip __init__
             from smtrain.core.sdk_config import load_sdk_defaults
 
             self._sdk_defaults = load_sdk_defaults()
+        assert self._sdk_defaults is not None
         return self._sdk_defaults
 
     def explicit_fields(self) -> frozenset[str]:

@@ -93,12 +93,9 @@ def _validate_channel(channel: dict[str, Any]) -> None:
         raise _invalid(f"ChannelName {name!r} is not a folder name; use letters, digits, '.', '-' and '_'")
     source = channel.get("DataSource", {}).get("S3DataSource")
     if not source:
-        raise _invalid(f"Channel {name!r}: the local backend reads S3DataSource channels with file:// URIs only")
+        raise _invalid(f"Channel {name!r}: the local backend reads S3DataSource channels (file:// or s3:// URIs) only")
     uri = source.get("S3Uri", "")
-    if uri.startswith("s3://"):
-        if not uri[len("s3://"):].split("/", 1)[0]:
-            raise _invalid(f"Channel {name!r}: {uri!r} names no bucket; write s3://BUCKET/PREFIX")
-    elif not uri.startswith("file://") or not to_path(uri).exists():
+    if not uri.startswith(("s3://", "file://")) or (uri.startswith("file://") and not to_path(uri).exists()):
         raise _invalid(f"Channel {name!r}: no file or directory at {uri!r}; check the path")
     if source.get("S3DataType", "S3Prefix") != "S3Prefix":
         raise _invalid(f"Channel {name!r}: S3DataType {source['S3DataType']!r} is not supported locally; use S3Prefix")
