@@ -74,3 +74,4 @@ def test_a_job_without_a_pool_shows_nothing() -> None:
 def test_show_gives_the_billable_retained_time_per_instance() -> None:
     run = from_description(description(Status="Terminated", ResourceRetainedBillableTimeInSeconds=600), "sagemaker")
     assert warm_pool_line(run) == "Terminated(retained 10.0m); retained billable time 600 s x 2 instance(s)"
+
