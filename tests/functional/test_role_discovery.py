@@ -164,3 +164,14 @@ def test_the_cli_doctor_says_what_was_tried_when_no_role_is_found(aws: None, tmp
     code, output = run_cli(["doctor", "--backend", "sagemaker", "--region", REGION], capsys)
     assert code == 1, output
     assert "problem: role: no SageMaker execution role found (tried: " in output
+
+
+def test_without_iam_get_role_a_console_role_gets_its_service_role_path(aws: None, tmp_path: Path) -> None:
+    from botocore.stub import Stubber
+
+    session = assumed_session()
+    with Stubber(session.client("iam")) as iam:  # STS is moto; iam:GetRole is refused
+        iam.add_client_error("get_role", "AccessDenied", "not authorized to perform: iam:GetRole", 403)
+        found = discover_role(session, tmp_path / "absent.json")
+    assert found.value == SERVICE_ROLE  # the SDK's guess for AmazonSageMaker-ExecutionRole-* roles
+    assert "iam:GetRole refused" in found.source
