@@ -118,6 +118,9 @@ class EndpointOperations:
     def deploy(self, job_name: str, *, wait: bool = True, **options: Any) -> Endpoint:
         """Create (or update) an endpoint serving the job's model."""
         spec, plan, existing = self.plan_deploy(job_name, **options)
+        from smtrain.api.session import report_notes
+
+        report_notes(plan, self.reporter)
         try:
             results = execute(plan, self.backend, self.reporter, wait=wait)
         except SmtrainError:

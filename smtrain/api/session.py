@@ -192,6 +192,7 @@ class Session(EndpointOperations):
             self.reporter.info("note: --keep-alive has no effect on the local backend (a local job starts at once); "
                                "it keeps a SageMaker warm pool on the sagemaker backend")
         plan = self.plan_fit(spec)
+        report_notes(plan, self.reporter)
         execute(plan, self.backend, self.reporter, wait=False)
         self.reporter.info(f"training job {spec.job_name} started")
         if not wait:
@@ -310,6 +311,16 @@ def list_all(backend: Backend, operation: str, key: str, *, params: dict[str, An
     except Exception as exc:
         raise translate(exc, where=operation, backend=backend.name) from exc
     return items
+
+
+def report_notes(plan: Plan, reporter: Reporter) -> None:
+    """A ``note:`` line per request field the SageMaker SDK's config.yaml set (as `smtrain plan` shows them)."""
+    from smtrain.planning.plan import ApiCall
+
+    for step in plan:
+        if isinstance(step, ApiCall):
+            for note in step.notes:
+                reporter.info(f"note: {step.operation} {note}")
 
 
 def run_tags(source_dir: Path, user_tags: dict[str, str]) -> dict[str, str]:

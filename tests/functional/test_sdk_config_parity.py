@@ -124,3 +124,22 @@ def test_plan_shows_what_came_from_config_yaml(org_files: None, tmp_path: Path, 
     assert "VpcConfig from SageMaker.TrainingJob.VpcConfig (" + str(FIXTURES / "admin.yaml") + ")" in training["notes"]
     assert f"note: CreateTrainingJob Environment from SageMaker.TrainingJob.Environment ({FIXTURES / 'user.yaml'})" \
         in err
+
+
+def test_fit_says_what_came_from_config_yaml(org_files: None) -> None:
+    from smtrain.execution.executor import QuietReporter
+
+    class Notes(QuietReporter):
+        said: list[str] = []
+
+        def info(self, message: str) -> None:
+            self.said.append(message)
+
+    from smtrain.api.session import report_notes
+
+    session = Session(backend="sagemaker", region=REGION, quiet=True)
+    spec = session.training_spec("train.py", source_dir=FIXTURES / "source", channels={}, job_name="job-4")
+    reporter = Notes()
+    report_notes(session.plan_fit(spec), reporter)
+    assert f"note: CreateTrainingJob VpcConfig from SageMaker.TrainingJob.VpcConfig ({FIXTURES / 'admin.yaml'})" \
+        in reporter.said
