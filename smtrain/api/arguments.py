@@ -31,6 +31,7 @@ FLAGS = {
     "--serverless-memory": "serverless_memory_mb", "--serverless-concurrency": "serverless_max_concurrency",
     "--ttl": "ttl_seconds", "--workers": "workers", "--group": "group", "--approve": "approve",
     "--content-type": "content_type", "--accept": "accept", "--wait": "wait", "--role": "role",
+    "--keep-alive": "keep_alive_seconds",
     "--region": "region", "--bucket": "bucket", "--backend": "backend", "--home": "home", "--profile": "profile",
 }
 _FLAG = re.compile(r"(?<![\w-])(" + "|".join(re.escape(f) for f in sorted(FLAGS, key=len, reverse=True)) +

@@ -15,11 +15,22 @@ from smtrain.backends.base import Backend
 from smtrain.core.config import Config
 from smtrain.core.errors import JobFailedError, NotFoundError, SmtrainError, UsageError
 from smtrain.core.hints import suggest
-from smtrain.execution.executor import Reporter, call, config_models, delete_quietly, endpoint_resources, execute
+from smtrain.execution.executor import (
+    Reporter,
+    call,
+    config_models,
+    delete_quietly,
+    endpoint_resources,
+    execute,
+    report_notes,
+)
 from smtrain.execution.lookups import not_found
 from smtrain.planning.plan import join_uri, plan_deploy, plan_teardown
 from smtrain.planning.spec import DeploySpec, check_name, decode_hyperparameters, new_submission_id, timestamped_name
 from smtrain.planning.steps import ApiCall, Plan, Upload
+
+if TYPE_CHECKING:
+    from smtrain.core.sdk_config import SdkDefaults
 
 
 class EndpointOperations:
@@ -33,6 +44,10 @@ class EndpointOperations:
         def job(self, name: str) -> TrainingJob: ...
 
         def planning_config(self) -> Config: ...
+
+        def sdk_defaults(self) -> SdkDefaults: ...
+
+        def explicit_fields(self) -> frozenset[str]: ...
 
     def plan_deploy(self, job_name: str, *, endpoint_name: str = "", entry_point: str = "",
                     source_dir: str | Path | None = None, image_uri: str = "", **options: Any
@@ -68,7 +83,8 @@ class EndpointOperations:
         steps += plan_deploy(spec, self.planning_config(), image_uri=image,
                              role=self.backend.role(), model_data=served.model_data, program=program,
                              submit_directory=submit_directory, update=existing is not None, suffix=suffix,
-                             tags=ttl_tags(spec.ttl_seconds))
+                             tags=ttl_tags(spec.ttl_seconds), sdk=self.sdk_defaults(),
+                             explicit=self.explicit_fields())
         return spec, tuple(steps), existing
 
     def _served(self, reference: str) -> Any:
@@ -139,6 +155,7 @@ class EndpointOperations:
                                    "ttl_seconds": ttl_seconds, "workers": workers}
         spec, plan, existing = self.plan_deploy(job_name, endpoint_name=endpoint_name, entry_point=entry_point,
                                                 source_dir=source_dir, image_uri=image_uri, **options)
+        report_notes(plan, self.reporter)
         try:
             results = execute(plan, self.backend, self.reporter, wait=wait)
         except SmtrainError:

@@ -25,6 +25,7 @@ from smtrain.backends.selection import get_backend
 from smtrain.core.config import Config, load_config
 from smtrain.core.errors import NotFoundError, SmtrainError, UsageError
 from smtrain.core.hints import suggest
+from smtrain.core.sdk_config import SdkDefaults
 from smtrain.execution.executor import (
     QuietReporter,
     Reporter,
@@ -32,6 +33,7 @@ from smtrain.execution.executor import (
     describe_sync,
     execute,
     list_all,
+    report_notes,
 )
 from smtrain.execution.following import find_job, follow_job, print_log
 from smtrain.execution.lookups import not_found
@@ -58,6 +60,7 @@ class Session(EndpointOperations):
         self.config: Config = load_config(settings)
         self.backend: Backend = get_backend(self.config)
         self.reporter = reporter or (QuietReporter() if quiet else Reporter())
+        self._sdk_defaults: SdkDefaults | None = None
 
     # -- data ---------------------------------------------------------------
     @speaks_python
@@ -109,7 +112,25 @@ class Session(EndpointOperations):
         """The requests `fit` sends; ``root`` overrides where artifacts go (for offline planning)."""
         image = spec.image_uri or self.backend.image_uri(spec.framework_version or self.config.framework_version)
         return plan_fit(spec, self.planning_config(), root=root or self.backend.artifact_root(),
-                        image_uri=image, role=self.backend.role())
+                        image_uri=image, role=self.backend.role(), sdk=self.sdk_defaults(),
+                        explicit=self.explicit_fields())
+
+    def sdk_defaults(self) -> SdkDefaults:
+        """The SageMaker SDK's config.yaml defaults, applied to every request (read once)."""
+        loader = getattr(self.backend, "sdk_defaults", None)
+        if loader is not None:
+            return loader()
+        if getattr(self, "_sdk_defaults", None) is None:  # sessions built around a given backend skip __init__
+            from smtrain.core.sdk_config import load_sdk_defaults
+
+            self._sdk_defaults = load_sdk_defaults()
+        assert self._sdk_defaults is not None
+        return self._sdk_defaults
+
+    def explicit_fields(self) -> frozenset[str]:
+        """Request keys set by a flag or an smtrain setting, which config.yaml never replaces: the role,
+        when SMTRAIN_ROLE (or --role) names it, or on the local backend, which has its own."""
+        return frozenset({"RoleArn", "ExecutionRoleArn"}) if self.config.role or self.config.is_local else frozenset()
 
     def planning_config(self) -> Config:
         """The configuration with the region the backend will really use."""
@@ -140,6 +161,7 @@ class Session(EndpointOperations):
         subnets: Sequence[str] = (),
         security_groups: Sequence[str] = (),
         network_isolation: bool = False,
+        keep_alive_seconds: int | None = None,
         wait: bool = True,
         logs: bool = True,
     ) -> TrainingJob:
@@ -162,6 +184,7 @@ class Session(EndpointOperations):
             volume_kms_key, output_kms_key: KMS keys for the training volume and the output.
             subnets, security_groups: the job's VPC.
             network_isolation: no network access for the job.
+            keep_alive_seconds: keep the instances as a SageMaker warm pool this long after the job (<= 3600).
             wait: follow the job to its end (else return once it started).
             logs: print the job's log while following it.
 
@@ -175,8 +198,13 @@ class Session(EndpointOperations):
             tags=dict(tags or {}), instance_type=instance_type, instance_count=instance_count, image_uri=image_uri,
             framework_version=framework_version, spot=spot, max_wait_seconds=max_wait_seconds,
             checkpoint_uri=checkpoint_uri, volume_kms_key=volume_kms_key, output_kms_key=output_kms_key,
-            subnets=tuple(subnets), security_groups=tuple(security_groups), network_isolation=network_isolation)
+            subnets=tuple(subnets), security_groups=tuple(security_groups), network_isolation=network_isolation,
+            keep_alive_seconds=keep_alive_seconds)
+        if spec.keep_alive_seconds and self.config.is_local:
+            self.reporter.info("note: --keep-alive has no effect on the local backend (a local job starts at once); "
+                               "it keeps a SageMaker warm pool on the sagemaker backend")
         plan = self.plan_fit(spec)
+        report_notes(plan, self.reporter)
         execute(plan, self.backend, self.reporter, wait=False)
         self.reporter.info(f"training job {spec.job_name} started")
         if not wait:
