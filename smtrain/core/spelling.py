@@ -5,10 +5,6 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from smtrain.core.config import Config
 
 
 def closest(word: str, candidates: Iterable[str], n: int = 3) -> list[str]:
@@ -20,13 +16,6 @@ def did_you_mean(word: str, candidates: Iterable[str], *, render: str = "{}") ->
     """'did you mean X?' (or 'X or Y'), or '' when nothing is close."""
     matches = [render.format(match) for match in closest(word, candidates)]
     return f"did you mean {' or '.join(matches)}?" if matches else ""
-
-
-def where_looked(config: Config) -> str:
-    """The backend and its place: 'the local backend (home /x/.smtrain)' or 'the sagemaker backend (region R)'."""
-    if config.backend == "local":
-        return f"the local backend (home {config.home})"
-    return f"the sagemaker backend (region {config.resolved_region()})"
 
 
 def entry_point_hint(source: Path, entry_point: str) -> str:

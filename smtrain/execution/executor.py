@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from smtrain.aws.translation import is_aws_error, translate
 from smtrain.backends.base import Backend
-from smtrain.core.errors import NotFoundError
+from smtrain.core.errors import NotFoundError, SmtrainError
 from smtrain.planning.kinds import by_create
 from smtrain.planning.steps import ApiCall, Plan, Ref, Upload, Wait, method_name, resolve
 
@@ -159,12 +159,29 @@ def execute(plan: Plan, backend: Backend, reporter: Reporter, *, wait: bool = Tr
 
 
 def call_step(backend: Backend, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """One planned call; creating a model package group is idempotent (see model_package.create_group)."""
+    """One planned call; creating a model package group is idempotent (see create_group)."""
     if operation == "CreateModelPackageGroup":
-        from smtrain.planning.model_package import create_group
-
         return create_group(backend, params)
     return call(backend, operation, params)
+
+
+def create_group(backend: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """CreateModelPackageGroup, where a group that exists already is success: two first registrations into a
+    new group both find no group (:func:`group_exists`) and both create it; the loser's "already exists"
+    (SageMaker's ValidationException, which the local registry mirrors) is then the group it wanted."""
+    try:
+        return call(backend, "CreateModelPackageGroup", params)
+    except SmtrainError as exc:
+        if not _already_exists(exc.__cause__):
+            raise
+    group = call(backend, "DescribeModelPackageGroup", {"ModelPackageGroupName": params["ModelPackageGroupName"]})
+    return {"ModelPackageGroupArn": group["ModelPackageGroupArn"]}
+
+
+def _already_exists(error: BaseException | None) -> bool:
+    response = getattr(error, "response", None) or {}
+    detail = response.get("Error", {}) if isinstance(response, dict) else {}
+    return detail.get("Code") == "ValidationException" and "already exists" in str(detail.get("Message", ""))
 
 
 def check_requests(plan: Plan) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from smtrain.backends.base import Backend
+from smtrain.core.config import Config
 from smtrain.core.errors import NotFoundError
 from smtrain.core.hints import suggest
-from smtrain.core.spelling import did_you_mean, where_looked
+from smtrain.core.spelling import did_you_mean
 from smtrain.planning.kinds import KINDS
 from smtrain.planning.steps import method_name
 
@@ -17,6 +18,13 @@ LISTINGS = {
     "endpoint": ("ListEndpoints", "Endpoints", "EndpointName"),
 }
 LISTED_AT_MOST = 100  # one page: a suggestion is worth one quick request, not a walk over the account
+
+
+def where_looked(config: Config) -> str:
+    """The backend and its place: 'the local backend (home /x/.smtrain)' or 'the sagemaker backend (region R)'."""
+    if config.backend == "local":
+        return f"the local backend (home {config.home})"
+    return f"the sagemaker backend (region {config.resolved_region()})"
 
 
 def existing_names(backend: Backend, kind: str) -> list[str]:

@@ -41,10 +41,9 @@ CUSTOM_ATTRIBUTES = "X-Amzn-SageMaker-Custom-Attributes"
 CUSTOM_ATTRIBUTES_ENVIRON = "HTTP_X_AMZN_SAGEMAKER_CUSTOM_ATTRIBUTES"
 DEFAULT_TIMEOUT = 60
 DEFAULT_PORT = 8080
+
 PING_TIMEOUT = 2.0  # SageMaker's own /ping timeout
 CONTAINER_MODULE = "smtrain.backends.local.serving.container"
-GRACEFUL_TIMEOUT = 10  # seconds a stopping worker has to finish its requests (front.base_options)
-STOP_GRACE = GRACEFUL_TIMEOUT + 5.0
 MAX_BODY = 100 * 1024 * 1024  # SageMaker's largest payload (batch transform's MaxPayloadInMB)
 IN_REQUIREMENTS_VENV = "SMTRAIN_SERVING_REQUIREMENTS_INSTALLED"
 

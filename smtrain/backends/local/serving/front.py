@@ -46,8 +46,8 @@ from tornado.ioloop import IOLoop, PeriodicCallback
 from tornado.iostream import IOStream, StreamClosedError
 from tornado.wsgi import WSGIContainer
 
-from smtrain.backends.local.serving.container import GRACEFUL_TIMEOUT
 from smtrain.backends.local.serving.keeper import KEEPER_PID_ENVIRON, READY_FD_ENVIRON
+from smtrain.backends.local.serving.timeouts import GRACEFUL_TIMEOUT
 
 HEADER_TIMEOUT = 10.0  # also how long an idle kept-alive connection stays open
 BODY_TIMEOUT = 30.0

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.serving.container import CONTAINER_MODULE, PING_TIMEOUT, STOP_GRACE
+from smtrain.backends.local.serving.container import CONTAINER_MODULE, PING_TIMEOUT
+from smtrain.backends.local.serving.timeouts import STOP_GRACE
 
 
 def ping(port: int, timeout: float = PING_TIMEOUT) -> tuple[int, str]:

@@ -355,8 +355,9 @@ class EndpointGone(Exception):
 
 def _stop(deployment: dict[str, Any], grace_seconds: float | None = None) -> None:
     """Stop a container gracefully (it drains its requests), or within ``grace_seconds``."""
-    from smtrain.backends.local.serving.container import CONTAINER_MODULE, STOP_GRACE
+    from smtrain.backends.local.serving.container import CONTAINER_MODULE
     from smtrain.backends.local.serving.health import stop_server
+    from smtrain.backends.local.serving.timeouts import STOP_GRACE
 
     stop_server(int(deployment["pid"]), CONTAINER_MODULE, STOP_GRACE if grace_seconds is None else grace_seconds)
 
