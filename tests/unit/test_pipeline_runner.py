@@ -168,7 +168,7 @@ def test_hyperparameters_are_encoded_as_plan_fit_encodes_them(definition: dict[s
 
 
 def test_documents_and_input_text() -> None:
-    with pytest.raises(UsageError, match="not a JSON document"):
+    with pytest.raises(UsageError, match="the definition is not JSON"):
         load_definition("{", where="x.json")
     with pytest.raises(UsageError, match="no States"):
         load_definition("{}", where="x.json")
