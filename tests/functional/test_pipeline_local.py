@@ -109,7 +109,8 @@ def test_a_failing_training_job_takes_the_failure_path(session: smtrain.Session,
     assert json.loads(execution.cause)["TrainingJobStatus"] == "Failed"
     states = [e.state for e in execution.history]
     assert states.index("Clean up") > states.index("Train")
-    assert "Delete model" in states and "Delete endpoint" not in states  # it created no endpoint
+    assert "Model created?" in states and "Delete model" not in states  # it created nothing, so deletes nothing
+    assert "Delete endpoint" not in states
     assert resources(session) == {"models": [], "configs": [], "endpoints": []}
 
 
