@@ -69,8 +69,12 @@ def finite_float(text: str) -> float:
     return value
 
 
-def strict_json(text: str, *, where: str, what: str, hint: str) -> Any:
-    """JSON as Step Functions reads it: no NaN/Infinity, no overflowing number, at most ``MAX_DEPTH`` deep."""
+def strict_json(text: str, *, where: str, what: str, hint: str, check_depth: bool = True) -> Any:
+    """JSON as Step Functions reads it: no NaN/Infinity, no overflowing number, at most ``MAX_DEPTH`` deep.
+
+    Without ``check_depth`` only what Python's parser cannot read (about 1,000 levels) is refused here;
+    `check_definition` then names the state that nests too deeply.
+    """
     try:
         value = json.loads(text, parse_constant=reject_constant, parse_float=finite_float)
     except RecursionError:
@@ -79,7 +83,7 @@ def strict_json(text: str, *, where: str, what: str, hint: str) -> Any:
     except ValueError as exc:
         raise UsageError(f"{what} is not JSON: {exc}", where=where, hint=hint) from exc
     else:
-        deep = depth_of(value) > MAX_DEPTH
+        deep = check_depth and depth_of(value) > MAX_DEPTH
     if deep:
         raise UsageError(f"{what} nests deeper than {MAX_DEPTH} levels", where=where,
                          hint=f"the runner reads JSON up to {MAX_DEPTH} levels deep")
@@ -93,8 +97,6 @@ def whole(value: Any, low: int, high: int = MAX_SECONDS) -> bool:
 def check_definition(definition: Any, *, where: str) -> None:
     if not isinstance(definition, dict) or not isinstance(definition.get("States"), dict):
         raise refuse(where, "not a state machine definition (no States)")
-    if depth_of(definition) > MAX_DEPTH:
-        raise refuse(where, f"the definition nests deeper than {MAX_DEPTH} levels")
     unknown = set(definition) - TOP_LEVEL
     if unknown:
         raise refuse(where, f"unsupported top-level field(s): {', '.join(sorted(unknown))}")
@@ -105,6 +107,8 @@ def check_definition(definition: Any, *, where: str) -> None:
     if not isinstance(definition.get("StartAt"), str) or definition["StartAt"] not in states:
         raise refuse(where, f"StartAt {definition.get('StartAt')!r} is not a state")
     for name, state in states.items():
+        if depth_of(state) > MAX_DEPTH - 2:
+            raise refuse(f"{where}: state {name!r}", f"the state nests deeper than {MAX_DEPTH} levels")
         check_state(name, state, states, where=f"{where}: state {name!r}")
 
 

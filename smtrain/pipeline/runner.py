@@ -91,7 +91,8 @@ class Execution:
 
 
 def load_definition(text: str, *, where: str) -> dict[str, Any]:
-    definition = strict_json(text, where=where, what="the definition", hint="give a file `pipeline export` wrote")
+    definition = strict_json(text, where=where, what="the definition", hint="give a file `pipeline export` wrote",
+                             check_depth=False)
     check_definition(definition, where=where)
     return dict(definition)
 

@@ -148,7 +148,6 @@ class Throttled:
 
 def test_a_retried_step_gets_a_fresh_name(session: smtrain.Session, train_uri: str) -> None:
     exported = penguins(session, channel=train_uri, root="", gate=Gate())
-    exported.definition["States"]["Train"]["Retry"][0]["IntervalSeconds"] = 0
     client = Throttled(session.backend.sagemaker())
     execution = run(session, exported, client=client)
     assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
