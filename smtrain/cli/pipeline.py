@@ -346,9 +346,9 @@ def start_command(pipeline_name: str, input_text: str, execution_name: str, as_j
     check_pipeline_name(pipeline_name)
     if execution_name:
         check_execution_name(execution_name, pipeline_name)
+    execution_input = parse_input(input_text)
     session = make_session(settings)
     sfn = deployment.stepfunctions(session)
-    execution_input = parse_input(input_text)
     arn = deployment.require(sfn, pipeline_name)
     check_input(json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]), execution_input)
     name = execution_name or timestamped_name("run")[-27:].lstrip("-")

@@ -41,6 +41,7 @@ CLEAN_UP = "Clean up"
 # local backend and moto word them the same way.
 NOT_FOUND = "Could not find endpoint "
 ALREADY_EXISTS = "Cannot create already existing endpoint "
+GROUP_EXISTS = "Model Package Group already exists"
 
 
 def retry(errors: list[str]) -> list[dict[str, Any]]:
@@ -139,8 +140,13 @@ def register_states(spec: PipelineSpec, params: dict[str, dict[str, Any]]) -> di
         # A probe: its expected error (no group) must not wait out retries, so it has none.
         "Find group": task(SDK + "describeModelPackageGroup", {"ModelPackageGroupName": spec.group}, after_group,
                            result_path=None, catch="", retry_on=[]),
-        "Create group": task(SDK + "createModelPackageGroup", params["group"], after_group,
-                             result_path=None),
+        "Create group": {**task(SDK + "createModelPackageGroup", params["group"], after_group, result_path=None),
+                         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                                    "Next": "Existing group"}]},
+        # Another execution created it since Find group (first registrations racing): use it.
+        "Existing group": {"Type": "Choice", "Choices": [
+            {"Variable": "$.error.Cause", "StringMatches": f"*{GROUP_EXISTS}*", "Next": after_group}],
+            "Default": CLEAN_UP},
         "Approve": {"Type": "Pass", "Result": {"status": approval, "verdict": "passed"}, "ResultPath": "$.gate",
                     "Next": "Register"},
         "Register": task(SDK + "createModelPackage", params["package"], "Start package wait",

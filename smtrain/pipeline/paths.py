@@ -41,13 +41,21 @@ def path_problem(path: Any, *, reference: bool = False) -> str:
     if not (REFERENCE_PATH if reference else PATH).fullmatch(path):
         kind = "a reference path (names and indexes only)" if reference else "a JSONPath Step Functions accepts"
         return f"{path[:80]!r} is not {kind}"
+    try:
+        parse_path("$" + path[2:] if path.startswith("$$") else path)
+    except Exception as exc:  # jsonpath-ng's own parse errors (a key named like one of its keywords: `where`)
+        return f"{path[:80]!r} cannot be read: {exc}"
     return ""
 
 
 @lru_cache(maxsize=512)
-def parsed(path: str, reference: bool = False) -> Any:
-    from jsonpath_ng.ext import parse as parse_path
+def parse_path(path: str) -> Any:
+    from jsonpath_ng.ext import parse
 
+    return parse(path)
+
+
+def parsed(path: str, reference: bool = False) -> Any:
     problem = path_problem(path, reference=reference)
     if problem:
         raise StatesError("States.Runtime", problem)

@@ -21,8 +21,9 @@ def string_matches(value: Any, pattern: Any) -> bool:
 COMPARISONS = {
     "StringEquals": lambda a, b: isinstance(a, str) and a == b,
     "StringMatches": string_matches,
-    "NumericGreaterThanEquals": lambda a, b: is_number(a) and a >= b,
-    "NumericLessThanEquals": lambda a, b: is_number(a) and a <= b,
+    # Both sides finite numbers: a diverged metric (or champion's) never passes a gate.
+    "NumericGreaterThanEquals": lambda a, b: is_number(a) and is_number(b) and a >= b,
+    "NumericLessThanEquals": lambda a, b: is_number(a) and is_number(b) and a <= b,
     "BooleanEquals": lambda a, b: isinstance(a, bool) and a == b,
 }
 TYPE_TESTS = {

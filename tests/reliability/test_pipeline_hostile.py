@@ -109,10 +109,10 @@ CASES: list[tuple[Callable[[dict[str, Any]], None], str, str]] = [
 ]
 
 
-def definition_file(workdir: Path, change: Callable[[dict[str, Any]], None]) -> Path:
+def definition_file(folder: Path, change: Callable[[dict[str, Any]], None]) -> Path:
     document = copy.deepcopy(GOLDEN)
     change(document)
-    path = workdir / "hostile.asl.json"
+    path = folder / "hostile.asl.json"
     path.write_text(json.dumps(document))
     return path
 
