@@ -22,19 +22,32 @@ PIPELINE_OPTIONS = [
     click.option("--approve", is_flag=True, help="Register a model that passes the gate as Approved."),
     click.option("--endpoint-name", default="", help="Default: the pipeline's name."),
     click.option("--serving-instance-type", default="", help="Endpoint instance type."),
-    click.option("--serving-instance-count", default=1, type=int, show_default=True, help="Endpoint instances."),
-    click.option("--serverless-memory", "serverless_memory_mb", default=0, type=int,
+    click.option("--serving-instance-count", default=1, type=click.IntRange(min=1), show_default=True,
+                 help="Endpoint instances."),
+    click.option("--serverless-memory", "serverless_memory_mb", default=0, type=click.IntRange(min=0),
                  help="Serverless endpoint with this much memory (MB)."),
-    click.option("--ttl", "ttl_seconds", default=0, type=int,
+    click.option("--ttl", "ttl_seconds", default=0, type=click.IntRange(min=0),
                  help="Tag the endpoint to expire after this many seconds."),
-    click.option("--workers", default=0, type=int, help="Model server workers."),
+    click.option("--workers", default=0, type=click.IntRange(min=0), help="Model server workers."),
     click.option("--gate-metric", default="", help="Deploy only if this metric (a --metric-definition) passes."),
-    click.option("--gate-threshold", default=None, type=float, help="The gate's default threshold."),
+    click.option("--gate-threshold", default=None, type=float, callback=lambda ctx, param, value: finite(value),
+                 help="The gate's default threshold."),
     click.option("--gate-champion", is_flag=True, help="The gate also requires beating the newest Approved model."),
     click.option("--gate-minimize", is_flag=True, help="Lower metric values are better."),
-    click.option("--timeout", "timeout_seconds", default=2 * 86400, type=int, show_default=True,
-                 help="The state machine's TimeoutSeconds."),
+    click.option("--timeout", "timeout_seconds", default=2 * 86400, type=click.IntRange(1, 99999999),
+                 show_default=True, help="The state machine's TimeoutSeconds."),
 ]
+ALLOW_PLAIN_ENV = click.option(
+    "--allow-plain-env", is_flag=True,
+    help="Export --env values whose names look secret (TOKEN, SECRET, PASSWORD, KEY, CREDENTIAL) in plain text.")
+
+
+def finite(value: float | None) -> float | None:
+    import math
+
+    if value is not None and not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number (NaN and Infinity are not JSON)")
+    return value
 
 
 def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -95,9 +108,14 @@ def check_table_keys(table: dict[str, Any]) -> None:
                              hint=f"keys are the flags with underscores: {', '.join(names)}")
 
 
-def build(options: dict[str, Any], session: Any) -> Any:
-    """Parse the flags into a spec and export it for the session's backend."""
-    from smtrain.pipeline.build import export, pipeline_spec
+def build(options: dict[str, Any], session: Any, *, allow_plain_env: bool | None = None) -> Any:
+    """Parse the flags into a spec and export it for the session's backend.
+
+    ``allow_plain_env`` is given where the definition leaves the machine (export, deploy): then an --env
+    name that looks secret is refused unless it is True.
+    """
+    from smtrain.core.errors import UsageError
+    from smtrain.pipeline.build import check_plain_env, export, pipeline_spec
     from smtrain.pipeline.spec import Gate
 
     name = options.pop("pipeline_name")
@@ -110,9 +128,9 @@ def build(options: dict[str, Any], session: Any) -> Any:
     fit = fit_arguments(options.pop("source_dir"), options.pop("channels"), options.pop("hps"),
                         options.pop("metrics"), options.pop("environment"), options)
     entry_point = fit.pop("entry_point")
+    if allow_plain_env is not None:
+        check_plain_env(fit["environment"], allowed=allow_plain_env)
     if not entry_point:
-        from smtrain.core.errors import UsageError
-
         raise UsageError("no entry point given", where="--entry-point",
                          hint="give --entry-point (or entry_point in the [pipeline] table of smtrain.toml)")
     fit.pop("job_name")  # jobs are named after each execution
@@ -133,8 +151,10 @@ def session_for(options: dict[str, Any], *, quiet: bool = False) -> Any:
 @click.option("-o", "--output", "output_path", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
 @click.option("--json", "as_json", is_flag=True,
               help='With -o: print {"path", "format", "plan", "uploads"} (without -o the document itself is JSON).')
+@ALLOW_PLAIN_ENV
 @common_options
-def export_command(output_format: str, output_path: str | None, as_json: bool, **options: Any) -> None:
+def export_command(output_format: str, output_path: str | None, as_json: bool, allow_plain_env: bool,
+                   **options: Any) -> None:
     """Write the state machine (ASL), or a CloudFormation template with its least-privilege role."""
     from smtrain.core.errors import UsageError
     from smtrain.pipeline.export import definition_hash
@@ -143,7 +163,7 @@ def export_command(output_format: str, output_path: str | None, as_json: bool, *
         raise UsageError("a Mermaid picture is not JSON", where="--json",
                          hint="add -o FILE to get the file's path and plan hash as JSON")
     session = session_for(options, quiet=True)
-    exported = build(options, session)
+    exported = build(options, session, allow_plain_env=allow_plain_env)
     document = exported.definition
     if output_format == "cfn":
         from smtrain.pipeline.cfn import template
@@ -188,36 +208,26 @@ def write_document(document: dict[str, Any] | str, output_path: str | None) -> N
 def run_command(local: bool, input_text: str, definition_path: str | None, execution_name: str, as_json: bool,
                 **options: Any) -> int:
     """Execute the exported document, state by state, against the local backend."""
-    from smtrain.pipeline.build import run_uploads
+    from smtrain.pipeline import records
     from smtrain.pipeline.checks import check_input
-    from smtrain.pipeline.runner import Runner, load_definition, parse_input
+    from smtrain.pipeline.runner import load_definition, parse_input
     from smtrain.planning.spec import timestamped_name
 
     options["backend"] = "local"
     session = session_for(options)
     execution_input = parse_input(input_text)
+    exported = None
     if definition_path:
         definition = load_definition(Path(definition_path).read_text(), where=definition_path)
+        pipeline_name = named_in(definition, where=definition_path)
     else:
         exported = build(options, session)
-        definition = exported.definition
+        definition, pipeline_name = exported.definition, exported.spec.name
     check_input(definition, execution_input)  # the definition refuses it too; this says it before any upload
-    if not definition_path:
-        run_uploads(session, exported.uploads)
     name = execution_name or timestamped_name("run")[-27:].lstrip("-")
-    with session.reporter.waiting(f"pipeline execution {name}") as spinner:
-
-        def on_event(event: Any) -> None:
-            session.reporter.info(event.describe())  # through the reporter: printed above the spinner
-            spinner.update(f"{event.state} {event.kind}")
-
-        runner = Runner(definition, session.backend.sagemaker(), on_event=on_event,
-                        sleep=session.backend.sleep, max_wait_seconds=1.0)
-        execution = runner.run(execution_input, name=name)
-    from smtrain.pipeline import records
-
-    pipeline_name = str(definition.get("Comment", "")).split(";")[0].removeprefix("smtrain pipeline ").strip()
-    records.save(session.config.home, pipeline_name or "unnamed", definition, execution)
+    records.reserve(session.config.home, pipeline_name, definition, name)  # a used name is refused here
+    execution = run_locally(session, definition, pipeline_name, execution_input, name,
+                            exported.uploads if exported else [])
     if as_json:
         emit_json(execution.as_dict())
     outcome = f"execution {name}: {execution.status}" + (f" ({execution.error}: {execution.cause})"
@@ -226,21 +236,84 @@ def run_command(local: bool, input_text: str, definition_path: str | None, execu
     return 0 if execution.status == "SUCCEEDED" else 1
 
 
+def named_in(definition: dict[str, Any], *, where: str) -> str:
+    """The pipeline's name from the Comment `export` writes ("smtrain pipeline NAME; plan ..."), checked."""
+    from smtrain.pipeline.spec import check_pipeline_name
+
+    comment = str(definition.get("Comment", ""))
+    if not comment.startswith("smtrain pipeline "):
+        return "unnamed"
+    return check_pipeline_name(comment.split(";")[0].removeprefix("smtrain pipeline ").strip(),
+                               where=f"{where}: Comment")
+
+
+def run_locally(session: Any, definition: dict[str, Any], pipeline_name: str, execution_input: dict[str, Any],
+                name: str, uploads: list[Any]) -> Any:
+    """Upload, execute and record; on Ctrl-C record it ABORTED, roll back, and say what is left."""
+    from smtrain.pipeline import records
+    from smtrain.pipeline.build import run_uploads
+    from smtrain.pipeline.runner import Execution, ExecutionAborted, Runner
+
+    home = session.config.home
+    client = session.backend.sagemaker()
+    try:
+        run_uploads(session, uploads)
+        with session.reporter.waiting(f"pipeline execution {name}") as spinner:
+
+            def on_event(event: Any) -> None:
+                session.reporter.info(event.describe())  # through the reporter: printed above the spinner
+                spinner.update(f"{event.state} {event.kind}")
+
+            runner = Runner(definition, client, on_event=on_event, sleep=session.backend.sleep, max_wait_seconds=1.0)
+            execution = runner.run(execution_input, name=name)
+    except ExecutionAborted as stop:
+        records.save(home, pipeline_name, definition, stop.execution)
+        report_rollback(client, stop.execution, pipeline_name, name)
+        raise
+    except BaseException as exc:  # before the execution started: an upload failed or was interrupted
+        stopped = isinstance(exc, KeyboardInterrupt)
+        records.save(home, pipeline_name, definition, Execution(
+            name, status="ABORTED" if stopped else "FAILED", error="States.Aborted" if stopped else "UploadFailed",
+            cause="stopped by Ctrl-C before the first state" if stopped else str(exc)[:1000]))
+        raise
+    records.save(home, pipeline_name, definition, execution)
+    return execution
+
+
+def report_rollback(client: Any, execution: Any, pipeline_name: str, name: str) -> None:
+    """Roll back what the aborted execution created; a second Ctrl-C leaves it as a list of what may remain."""
+    from smtrain.pipeline.abort import roll_back
+
+    important(f"execution {name}: ABORTED; rolling back what it created "
+              f"(`smtrain pipeline status --name {pipeline_name} {name}` shows its states)")
+    try:
+        lines = roll_back(client, execution).lines()
+    except KeyboardInterrupt:
+        data = execution.data if isinstance(execution.data, dict) else {}
+        names, endpoint = data.get("names", {}), data.get("args", {}).get("endpoint_name", "")
+        lines = ["rollback interrupted; these may be left: "
+                 f"endpoint {endpoint} (`smtrain teardown {endpoint}` removes it, its config and model), "
+                 f"endpoint config {names.get('config', '?')}, model {names.get('model', '?')}"]
+    for line in lines:
+        important(line)
+
+
 @pipeline.command(name="deploy")
 @click.option("--state-machine-role", required=True,
               help="The role Step Functions assumes, a name or an ARN (`export --format cfn` writes a "
                    "least-privilege one).")
 @click.option("--json", "as_json", is_flag=True, help='Print {"stateMachineArn", "created", "plan"} as JSON.')
 @pipeline_options
+@ALLOW_PLAIN_ENV
 @common_options
-def deploy_command(state_machine_role: str, as_json: bool, **options: Any) -> None:
+def deploy_command(state_machine_role: str, as_json: bool, allow_plain_env: bool, **options: Any) -> None:
     """Upload the source, then create the state machine or update its definition (sagemaker backend)."""
     from smtrain.pipeline import deployment
     from smtrain.pipeline.build import run_uploads
 
     session = session_for(options)
     sfn = deployment.stepfunctions(session)
-    exported = build(options, session)
+    exported = build(options, session, allow_plain_env=allow_plain_env)
     run_uploads(session, exported.uploads)
     role_arn = deployment.state_machine_role_arn(session, state_machine_role)
     arn, created = deployment.deploy(sfn, exported.spec.name, exported.definition, role_arn)
@@ -263,11 +336,15 @@ def start_command(pipeline_name: str, input_text: str, execution_name: str, as_j
     from smtrain.pipeline import deployment
     from smtrain.pipeline.checks import check_input
     from smtrain.pipeline.runner import parse_input
+    from smtrain.pipeline.spec import check_execution_name, check_pipeline_name
     from smtrain.planning.spec import timestamped_name
 
+    check_pipeline_name(pipeline_name)
+    if execution_name:
+        check_execution_name(execution_name, pipeline_name)
+    execution_input = parse_input(input_text)
     session = make_session(settings)
     sfn = deployment.stepfunctions(session)
-    execution_input = parse_input(input_text)
     arn = deployment.require(sfn, pipeline_name)
     check_input(json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"]), execution_input)
     name = execution_name or timestamped_name("run")[-27:].lstrip("-")

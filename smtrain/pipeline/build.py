@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from smtrain.core.errors import UsageError
 from smtrain.planning.spec import DeploySpec, check_name
 from smtrain.planning.steps import Upload
 
 from . import requests
+from .checks import MAX_SECONDS
 from .export import export_definition
 from .spec import Gate, PipelineSpec, check_gate, check_pipeline_name
 
@@ -26,6 +29,10 @@ def pipeline_spec(session: Any, *, name: str, entry_point: str, fit: dict[str, A
                   deploy: dict[str, Any], gate: Gate, timeout_seconds: int) -> PipelineSpec:
     """Check every option the way `fit`, `register` and `deploy` do, then gather them."""
     check_pipeline_name(name)
+    check_numbers(timeout_seconds=timeout_seconds, deploy=deploy)
+    if not fit.get("channels"):
+        raise UsageError("no input channel given", where="--channel",
+                         hint="give --channel train=s3://bucket/prefix/ (or a local folder with the local backend)")
     training = session.training_spec(entry_point, job_name=name, **fit)
     # Every execution reads one uploaded source: key it by content, so an unchanged source exports the same plan.
     training = replace(training, submission_id=source_digest(Path(training.source_dir), session.config.home))
@@ -68,3 +75,44 @@ def run_uploads(session: Any, uploads: list[Upload]) -> None:
     for step in uploads:
         run_upload(step, session.backend, session.reporter)
         session.reporter.info(f"uploaded {Path(step.local_path)} -> {step.uri}")
+
+
+# Name parts that mark a secret (DB_PASSWORD, apiKey, AWS_SECRET_ACCESS_KEY); MONKEY or KEYBOARD are not.
+SECRET_WORDS = {"TOKEN", "TOKENS", "SECRET", "SECRETS", "PASSWORD", "PASSWORDS", "PASSWD", "KEY", "KEYS",
+                "CREDENTIAL", "CREDENTIALS"}
+# A reference is not the secret: the script reads the value at run time with the job's role.
+REFERENCE = re.compile(r"arn:aws[a-z-]*:(secretsmanager|ssm):\S+")
+
+
+def looks_secret(name: str) -> bool:
+    parts = re.split(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])", name)
+    return any(part.upper() in SECRET_WORDS for part in parts)
+
+
+def check_plain_env(environment: dict[str, str], *, allowed: bool) -> None:
+    """An exported definition (and template) holds every --env value in plain text: refuse secret-looking ones."""
+    if allowed:
+        return
+    for name, value in environment.items():
+        if looks_secret(name) and not REFERENCE.fullmatch(str(value)):
+            raise UsageError(
+                f"--env {name} looks like a secret: its value would be written in plain text into the state "
+                "machine's definition (and the CloudFormation template), where anyone who can read them sees it",
+                where="--env",
+                hint=f"store it in AWS Secrets Manager or SSM Parameter Store and pass its ARN instead "
+                     f"(--env {name}=arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME), which the script reads "
+                     "at run time with boto3 (the job's role needs secretsmanager:GetSecretValue or "
+                     "ssm:GetParameter); or add --allow-plain-env if the value is not secret")
+
+
+def check_numbers(*, timeout_seconds: int, deploy: dict[str, Any]) -> None:
+    """What the flags' ranges refuse, for callers of the Python API too."""
+    limits = {"timeout_seconds": ("--timeout", timeout_seconds, 1), "instance_count":
+              ("--serving-instance-count", deploy.get("instance_count", 1), 1),
+              "ttl_seconds": ("--ttl", deploy.get("ttl_seconds", 0), 0),
+              "workers": ("--workers", deploy.get("workers", 0), 0),
+              "serverless_memory_mb": ("--serverless-memory", deploy.get("serverless_memory_mb", 0), 0)}
+    for flag, value, low in limits.values():
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_SECONDS:
+            raise UsageError(f"{flag} must be a whole number from {low} to {MAX_SECONDS}, not {value!r}", where=flag,
+                             hint="--timeout 0 or --serving-instance-count 0 would export a pipeline AWS refuses")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import math
 import re
+from functools import lru_cache
 from typing import Any
 
 from smtrain.core.errors import UsageError
-from smtrain.planning.kinds import KINDS
+from smtrain.planning.kinds import KINDS, by_sync_resource
 
 from .paths import FUNCTIONS
 from .states import OPERATORS
@@ -19,8 +22,11 @@ FIELDS = {
     "Succeed": {"Type", "Comment"},
     "Fail": {"Type", "Comment", "Error", "Cause", "ErrorPath", "CausePath"},
 }
-SYNC_RESOURCES = "|".join(re.escape(kind.sync_resource) for kind in KINDS)  # every kind's create-and-wait
-RESOURCE = re.compile(rf"{SYNC_RESOURCES}|arn:aws:states:::(sagemaker:[a-z][A-Za-z]+|aws-sdk:sagemaker:[a-z][A-Za-z]+)")
+# The optimized SageMaker integration's operations (the runner waits on each job kind's .sync):
+# https://docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html
+OPTIMIZED = {"createEndpoint", "createEndpointConfig", "createHyperParameterTuningJob", "createLabelingJob",
+             "createModel", "createProcessingJob", "createTrainingJob", "createTransformJob", "updateEndpoint"}
+RESOURCE = re.compile(r"arn:aws:states:::(?P<sdk>aws-sdk:)?sagemaker:(?P<operation>[a-z][A-Za-z]*)(?P<sync>\.sync)?")
 # The JSONata states the exporter emits (a state's QueryLanguage; the machine's stays JSONPath).
 JSONATA_FIELDS = {
     "Pass": {"Type", "Comment", "QueryLanguage", "Output", "Next"},
@@ -28,12 +34,65 @@ JSONATA_FIELDS = {
     "Fail": {"Type", "Comment", "QueryLanguage", "Error", "Cause"},
 }
 TOP_LEVEL = {"Comment", "StartAt", "States", "TimeoutSeconds"}
+RETRIER = {"ErrorEquals", "IntervalSeconds", "MaxAttempts", "BackoffRate", "Comment"}
+CATCHER = {"ErrorEquals", "ResultPath", "Next", "Comment"}
 DEFAULTS_STATE = "Apply defaults"
 HINT = "the local runner covers what `smtrain pipeline export` writes; export the definition again"
+# A limit of ours (Step Functions documents none): an exported definition is 8 levels deep, its input 3.
+MAX_DEPTH = 32
+MAX_SECONDS = 99999999  # Step Functions' largest TimeoutSeconds, IntervalSeconds, MaxAttempts and Wait
+MAX_STATE_NAME = 80
 
 
 def refuse(where: str, what: str) -> UsageError:
     return UsageError(what, where=where, hint=HINT)
+
+
+def depth_of(value: Any) -> int:
+    """How deeply ``value`` nests objects and arrays, without recursion (a hostile document may be 5,000 deep)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
+
+
+def reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (JSON has no NaN or Infinity)")
+
+
+def finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is too large for a JSON number")
+    return value
+
+
+def strict_json(text: str, *, where: str, what: str, hint: str, check_depth: bool = True) -> Any:
+    """JSON as Step Functions reads it: no NaN/Infinity, no overflowing number, at most ``MAX_DEPTH`` deep.
+
+    Without ``check_depth`` only what Python's parser cannot read (about 1,000 levels) is refused here;
+    `check_definition` then names the state that nests too deeply.
+    """
+    try:
+        value = json.loads(text, parse_constant=reject_constant, parse_float=finite_float)
+    except RecursionError:
+        value = None
+        deep = True
+    except ValueError as exc:
+        raise UsageError(f"{what} is not JSON: {exc}", where=where, hint=hint) from exc
+    else:
+        deep = check_depth and depth_of(value) > MAX_DEPTH
+    if deep:
+        raise UsageError(f"{what} nests deeper than {MAX_DEPTH} levels", where=where,
+                         hint=f"the runner reads JSON up to {MAX_DEPTH} levels deep")
+    return value
+
+
+def whole(value: Any, low: int, high: int = MAX_SECONDS) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def check_definition(definition: Any, *, where: str) -> None:
@@ -42,14 +101,49 @@ def check_definition(definition: Any, *, where: str) -> None:
     unknown = set(definition) - TOP_LEVEL
     if unknown:
         raise refuse(where, f"unsupported top-level field(s): {', '.join(sorted(unknown))}")
+    if "TimeoutSeconds" in definition and not whole(definition["TimeoutSeconds"], 1):
+        raise refuse(f"{where}: TimeoutSeconds", f"TimeoutSeconds must be a whole number from 1 to {MAX_SECONDS}, "
+                                                 f"not {definition['TimeoutSeconds']!r}")
     states = definition["States"]
-    if definition.get("StartAt") not in states:
+    if not isinstance(definition.get("StartAt"), str) or definition["StartAt"] not in states:
         raise refuse(where, f"StartAt {definition.get('StartAt')!r} is not a state")
     for name, state in states.items():
+        if depth_of(state) > MAX_DEPTH - 2:
+            raise refuse(f"{where}: state {name!r}", f"the state nests deeper than {MAX_DEPTH} levels")
         check_state(name, state, states, where=f"{where}: state {name!r}")
 
 
-def check_state(name: str, state: dict[str, Any], states: dict[str, Any], *, where: str) -> None:
+def check_state(name: str, state: Any, states: dict[str, Any], *, where: str) -> None:
+    jsonata = check_fields(name, state, where=where)
+    kind = state["Type"]
+    if kind in ("Pass", "Task", "Wait") and not isinstance(state.get("Next"), str):
+        raise refuse(where, f"field Next: {'missing' if 'Next' not in state else repr(state['Next'])}; "
+                            f"a {kind} state must name the state that follows it")
+    if jsonata:
+        check_expressions(state, where=where)
+    else:
+        check_paths(state, where=where)
+    if kind == "Task":
+        check_resource(state.get("Resource"), where=where)
+        check_retry(state.get("Retry", []), where=where)
+        check_catch(state.get("Catch", []), where=where)
+    if kind == "Wait":
+        check_wait(state, where=where)
+    targets = [state.get("Next"), state.get("Default")] + [c["Next"] for c in state.get("Catch", [])]
+    if kind == "Choice":
+        targets += check_choices(state.get("Choices"), jsonata=jsonata, where=where)
+    for target in targets:
+        if target is not None and (not isinstance(target, str) or target not in states):
+            raise refuse(where, f"goes to {target!r}, which is not a state")
+    check_intrinsics(state, where=where)
+
+
+def check_fields(name: str, state: Any, *, where: str) -> bool:
+    """An object of a supported Type with only that type's fields; whether it is a JSONata state."""
+    if len(name) > MAX_STATE_NAME:
+        raise refuse(where, f"a state name is at most {MAX_STATE_NAME} characters")
+    if not isinstance(state, dict):
+        raise refuse(where, f"the state is {type(state).__name__}, not an object with a Type")
     kind = state.get("Type")
     if kind not in FIELDS:
         raise refuse(where, f"state type {kind!r} is not supported (supported: {', '.join(FIELDS)})")
@@ -60,19 +154,145 @@ def check_state(name: str, state: dict[str, Any], states: dict[str, Any], *, whe
     extra = set(state) - fields
     if extra:
         raise refuse(where, f"field(s) {', '.join(sorted(extra))} not supported on a {kind} state")
-    if jsonata:
-        check_expressions(state, where=where)
-    if kind == "Task" and not RESOURCE.fullmatch(str(state.get("Resource"))):
-        raise refuse(where, f"resource {state.get('Resource')!r} is not a SageMaker integration the runner covers")
-    targets = [state.get("Next"), state.get("Default")] + [c["Next"] for c in state.get("Catch", [])]
-    if kind == "Choice":
-        for rule in state.get("Choices", []):
-            targets.append(rule.get("Next"))
-            check_rule(rule, where=where)
-    for target in targets:
-        if target is not None and target not in states:
-            raise refuse(where, f"goes to {target!r}, which is not a state")
-    check_intrinsics(state, where=where)
+    return jsonata
+
+
+def check_choices(choices: Any, *, jsonata: bool, where: str) -> list[str]:
+    """The rules' targets, each rule checked."""
+    if not isinstance(choices, list) or not choices:
+        raise refuse(where, "field Choices: a Choice state needs a non-empty list of rules")
+    targets = []
+    for index, rule in enumerate(choices):
+        if not isinstance(rule, dict) or not isinstance(rule.get("Next"), str):
+            raise refuse(where, f"field Choices[{index}]: a rule is an object with a Next")
+        targets.append(rule["Next"])
+        if not jsonata:
+            check_rule(rule, where=f"{where}: Choices[{index}]")
+    return targets
+
+
+def check_resource(resource: Any, *, where: str) -> None:
+    """An operation of SageMaker's API that the integration offers (``sagemaker:db`` or ``fooBar`` is none)."""
+    match = RESOURCE.fullmatch(resource) if isinstance(resource, str) else None
+    if not match:
+        raise refuse(f"{where}: Resource", f"resource {resource!r} is not a SageMaker integration the runner covers")
+    operation = match["operation"]
+    if match["sync"] and by_sync_resource(resource) is None:
+        waits = ", ".join(kind.create[0].lower() + kind.create[1:] for kind in KINDS)
+        raise refuse(f"{where}: Resource", f"{resource!r}: the runner waits (.sync) only on {waits}")
+    known = OPTIMIZED if not match["sdk"] else api_operations()
+    if operation not in known:
+        kind = "the optimized SageMaker integration" if not match["sdk"] else "SageMaker's API"
+        raise refuse(f"{where}: Resource", f"{operation!r} is not an operation of {kind}")
+
+
+@lru_cache(maxsize=1)
+def api_operations() -> frozenset[str]:
+    """SageMaker's operations as aws-sdk integrations name them (createTrainingJob), from botocore's model."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(name[0].lower() + name[1:] for name in model.operation_names)
+
+
+def check_retry(retriers: Any, *, where: str) -> None:
+    if not isinstance(retriers, list):
+        raise refuse(f"{where}: Retry", "field Retry: a list of retriers")
+    for index, retrier in enumerate(retriers):
+        field = f"{where}: Retry[{index}]"
+        if not isinstance(retrier, dict) or set(retrier) - RETRIER:
+            raise refuse(field, f"a retrier is an object of {', '.join(sorted(RETRIER))}")
+        check_error_equals(retrier.get("ErrorEquals"), where=field)
+        if "IntervalSeconds" in retrier and not whole(retrier["IntervalSeconds"], 1):
+            raise refuse(field, f"IntervalSeconds must be a whole number from 1 to {MAX_SECONDS}")
+        if "MaxAttempts" in retrier and not whole(retrier["MaxAttempts"], 0):
+            raise refuse(field, f"MaxAttempts must be a whole number from 0 to {MAX_SECONDS}")
+        rate = retrier.get("BackoffRate", 2.0)
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 1.0 <= rate <= 1000:
+            raise refuse(field, f"BackoffRate must be a number from 1.0 to 1000, not {rate!r}")
+
+
+def check_catch(catchers: Any, *, where: str) -> None:
+    if not isinstance(catchers, list):
+        raise refuse(f"{where}: Catch", "field Catch: a list of catchers")
+    for index, catcher in enumerate(catchers):
+        field = f"{where}: Catch[{index}]"
+        if not isinstance(catcher, dict) or set(catcher) - CATCHER or not isinstance(catcher.get("Next"), str):
+            raise refuse(field, "a catcher is an object with ErrorEquals and Next (and ResultPath)")
+        check_error_equals(catcher.get("ErrorEquals"), where=field)
+        check_path(catcher.get("ResultPath"), field="ResultPath", where=field, reference=True)
+
+
+def check_error_equals(errors: Any, *, where: str) -> None:
+    if not isinstance(errors, list) or not errors or not all(isinstance(e, str) for e in errors):
+        raise refuse(where, "field ErrorEquals: a non-empty list of error names")
+
+
+def check_wait(state: dict[str, Any], *, where: str) -> None:
+    """Exactly one of Seconds (a whole number of seconds, 0 or more) and SecondsPath."""
+    if ("Seconds" in state) == ("SecondsPath" in state):
+        raise refuse(where, "a Wait state has exactly one of Seconds and SecondsPath")
+    if "Seconds" in state and not whole(state["Seconds"], 0):
+        raise refuse(f"{where}: Seconds", f"field Seconds must be a whole number from 0 to {MAX_SECONDS}, "
+                                          f"not {state['Seconds']!r}")
+
+
+def check_path(path: Any, *, field: str, where: str, reference: bool = False) -> None:
+    """A path Step Functions accepts; ``None`` (keep the input) is allowed for a ResultPath."""
+    from .paths import path_problem
+
+    if path is None and reference:
+        return
+    problem = path_problem(path, reference=reference)
+    if problem:
+        raise refuse(f"{where}: {field}", f"field {field}: {problem}")
+
+
+def check_paths(state: dict[str, Any], *, where: str) -> None:
+    if "ResultPath" in state:
+        check_path(state["ResultPath"], field="ResultPath", where=where, reference=True)
+    for field in ("SecondsPath", "ErrorPath", "CausePath"):
+        if field in state:
+            check_path(state[field], field=field, where=where)
+    for field in ("Parameters", "ResultSelector"):
+        if field in state:
+            if not isinstance(state[field], dict):
+                raise refuse(f"{where}: {field}", f"field {field} must be an object")
+            check_template(state[field], field=field, where=where)
+    for field in ("Error", "Cause", "Comment"):
+        if field in state and not isinstance(state[field], str):
+            raise refuse(f"{where}: {field}", f"field {field} must be a string")
+
+
+def check_template(template: Any, *, field: str, where: str) -> None:
+    """Every ``key.$`` holds a path or an intrinsic function whose paths are paths Step Functions accepts."""
+    if isinstance(template, list):
+        for item in template:
+            check_template(item, field=field, where=where)
+    if not isinstance(template, dict):
+        return
+    for key, value in template.items():
+        if key.endswith(".$"):
+            check_dynamic(value, field=f"{field}.{key}", where=where)
+        else:
+            check_template(value, field=field, where=where)
+
+
+def check_dynamic(value: Any, *, field: str, where: str) -> None:
+    from .paths import StatesError, tokenize
+
+    if not isinstance(value, str) or not value.startswith(("$", "States.")):
+        raise refuse(f"{where}: {field}", f"field {field}: {value!r} is neither a path nor an intrinsic function")
+    if value.startswith("$"):
+        check_path(value, field=field, where=where)
+        return
+    try:
+        tokens = tokenize(value)
+    except StatesError as exc:
+        raise refuse(f"{where}: {field}", f"field {field}: {exc.cause}") from exc
+    for kind, text in tokens:
+        if kind == "path":
+            check_path(text, field=field, where=where)
 
 
 def check_intrinsics(state: dict[str, Any], *, where: str) -> None:
@@ -97,17 +317,34 @@ def check_expressions(state: dict[str, Any], *, where: str) -> None:
             raise refuse(where, exc.cause) from exc
 
 
-def check_rule(rule: dict[str, Any], *, where: str) -> None:
+def nested_rules(rule: dict[str, Any], *, where: str) -> list[Any]:
+    inner = [rule["Not"]] if "Not" in rule else []
+    for combinator in ("And", "Or"):
+        if combinator in rule:
+            if not isinstance(rule[combinator], list) or not rule[combinator]:
+                raise refuse(where, f"field {combinator}: a non-empty list of rules")
+            inner += rule[combinator]
+    return inner
+
+
+def check_rule(rule: Any, *, where: str) -> None:
+    if not isinstance(rule, dict):
+        raise refuse(where, "a Choice rule is an object")
     if "Condition" in rule:
         return  # checked with the state's other JSONata
-    for combinator in ("And", "Or"):
-        for inner in rule.get(combinator, []):
-            check_rule(inner, where=where)
-    if "Not" in rule:
-        check_rule(rule["Not"], where=where)
-    keys = set(rule) - {"Variable", "Next", "And", "Or", "Not"}
+    for inner in nested_rules(rule, where=where):
+        check_rule(inner, where=where)
+    keys = set(rule) - {"Variable", "Next", "And", "Or", "Not", "Comment"}
     if keys - OPERATORS:
         raise refuse(where, f"Choice operator(s) {', '.join(sorted(keys - OPERATORS))} not supported")
+    combined = {"And", "Or", "Not"} & set(rule)
+    if len(keys) + len(combined) != 1:
+        raise refuse(where, "a Choice rule has exactly one operator (or one of And, Or, Not)")
+    if keys:
+        check_path(rule.get("Variable"), field="Variable", where=where)
+        operator = next(iter(keys))
+        if operator.endswith("Path"):
+            check_path(rule[operator], field=operator, where=where)
 
 
 def strings(value: Any) -> list[str]:

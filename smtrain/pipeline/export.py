@@ -38,6 +38,11 @@ SDK_TRANSIENT = ["SageMaker.SageMakerException"]
 FIRST_WAIT, LONGEST_WAIT = 30, 240  # seconds between endpoint polls: doubling spares the 25,000-event history
 PACKAGE_FIRST_WAIT, PACKAGE_LONGEST_WAIT = 5, 60
 CLEAN_UP = "Clean up"
+# SageMaker's messages (ValidationException) for a missing endpoint and for one that exists already; the
+# local backend and moto word them the same way.
+NOT_FOUND = "Could not find endpoint "
+ALREADY_EXISTS = "Cannot create already existing endpoint "
+GROUP_EXISTS = "Model Package Group already exists"
 
 
 def retry(errors: list[str]) -> list[dict[str, Any]]:
@@ -136,8 +141,13 @@ def register_states(spec: PipelineSpec, params: dict[str, dict[str, Any]]) -> di
         # A probe: its expected error (no group) must not wait out retries, so it has none.
         "Find group": task(SDK + "describeModelPackageGroup", {"ModelPackageGroupName": spec.group}, after_group,
                            result_path=None, catch="", retry_on=[]),
-        "Create group": task(SDK + "createModelPackageGroup", params["group"], after_group,
-                             result_path=None),
+        "Create group": {**task(SDK + "createModelPackageGroup", params["group"], after_group, result_path=None),
+                         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                                    "Next": "Existing group"}]},
+        # Another execution created it since Find group (first registrations racing): use it.
+        "Existing group": {"Type": "Choice", "Choices": [
+            {"Variable": "$.error.Cause", "StringMatches": f"*{GROUP_EXISTS}*", "Next": after_group}],
+            "Default": CLEAN_UP},
         "Approve": {"Type": "Pass", "Result": {"status": approval, "verdict": "passed"}, "ResultPath": "$.gate",
                     "Next": "Register"},
         "Register": task(SDK + "createModelPackage", params["package"], "Start package wait",
@@ -190,18 +200,24 @@ def deploy_states(params: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Model, config, then create or update the endpoint (DescribeEndpoint decides) and wait for InService."""
     return {
         "Create model": task(SAGEMAKER + "createModel", params["model"], "Create endpoint config",
-                             result_path=None),
+                             result_path="$.created.model", result_selector={"ModelArn.$": "$.ModelArn"}),
         "Create endpoint config": task(SAGEMAKER + "createEndpointConfig", params["config"], "Find endpoint",
-                                       result_path=None),
-        "Find endpoint": {**task(SDK + "describeEndpoint", {"EndpointName.$": "$.args.endpoint_name"},
-                                 "Update endpoint", result_path="$.previous", catch="", retry_on=[],
-                                 result_selector={"EndpointConfigName.$": "$.EndpointConfigName"}),
-                          "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": None,
-                                     "Next": "Mark endpoint created"}]},
-        "Mark endpoint created": {"Type": "Pass", "Result": {"created": True}, "ResultPath": "$.endpoint",
-                                  "Next": "Create endpoint"},
-        "Create endpoint": task(SAGEMAKER + "createEndpoint", params["create"], "Start waiting",
-                                result_path=None),
+                                       result_path="$.created.config",
+                                       result_selector={"EndpointConfigArn.$": "$.EndpointConfigArn"}),
+        **find_endpoint_states(),
+        "Create endpoint": {**task(SAGEMAKER + "createEndpoint", params["create"], "Start waiting",
+                                   result_path="$.created.endpoint",
+                                   result_selector={"EndpointArn.$": "$.EndpointArn"}),
+                            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error",
+                                       "Next": "Endpoint conflict?"}]},
+        # Another execution created the endpoint between Find endpoint and here: it is theirs, left as it is.
+        "Endpoint conflict?": {"Type": "Choice", "Choices": [
+            {"Variable": "$.error.Cause", "StringMatches": f"*{ALREADY_EXISTS}*", "Next": "Endpoint conflict"}],
+            "Default": CLEAN_UP},
+        "Endpoint conflict": {"Type": "Pass", "ResultPath": "$.error", "Next": CLEAN_UP, "Parameters": {
+            "Error": "EndpointConflict",
+            "Cause.$": "States.Format('endpoint {} was created by another execution while this one ran; it is "
+                       "left as it is (run this one again to update it)', $.args.endpoint_name)"}},
         "Update endpoint": task(SAGEMAKER + "updateEndpoint", params["update"], "Start waiting",
                                 result_path=None),
         "Start waiting": {"Type": "Pass", "Result": {"seconds": FIRST_WAIT}, "ResultPath": "$.wait",
@@ -230,6 +246,27 @@ def deploy_states(params: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
+def find_endpoint_states() -> dict[str, Any]:
+    """DescribeEndpoint decides between update and create; only "not found" means create.
+
+    SageMaker answers a missing endpoint with a ValidationException ('Could not find endpoint "<arn>".'),
+    which Step Functions reports as the generic SageMaker.SageMakerException: only the cause tells it from a
+    throttle or a denied call. Any other error fails the execution, and the endpoint is not touched.
+    """
+    return {
+        "Find endpoint": {**task(SDK + "describeEndpoint", {"EndpointName.$": "$.args.endpoint_name"},
+                                 "Update endpoint", result_path="$.previous", catch="", retry_on=[],
+                                 result_selector={"EndpointConfigName.$": "$.EndpointConfigName"}),
+                          "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.lookup",
+                                     "Next": "Endpoint missing?"}]},
+        "Endpoint missing?": {"Type": "Choice", "Choices": [
+            {"Variable": "$.lookup.Cause", "StringMatches": f"*{NOT_FOUND}*", "Next": "Create endpoint"}],
+            "Default": "Lookup failed"},
+        # Any other error: nothing is deleted, not even what this execution made (it says what is left).
+        "Lookup failed": {"Type": "Fail", "ErrorPath": "$.lookup.Error", "CausePath": "$.lookup.Cause"},
+    }
+
+
 def retire_states() -> dict[str, Any]:
     """After an update, remove the config and model the endpoint no longer uses (as `smtrain deploy` does)."""
 
@@ -239,7 +276,7 @@ def retire_states() -> dict[str, Any]:
 
     return {
         "Updated": {"Type": "Choice", "Choices": [
-            {"Variable": "$.endpoint.created", "BooleanEquals": True, "Next": "Deployed"}],
+            {"Variable": "$.created.endpoint", "IsPresent": True, "Next": "Deployed"}],
             "Default": "Describe previous config"},
         "Describe previous config": best_effort(
             "describeEndpointConfig", {"EndpointConfigName.$": "$.previous.EndpointConfigName"},
@@ -255,20 +292,35 @@ def retire_states() -> dict[str, Any]:
 
 
 def cleanup_states() -> dict[str, Any]:
-    """Remove what this execution created; an endpoint it only updated keeps serving."""
+    """Remove what this execution recorded as created, and nothing else.
+
+    An endpoint it created is deleted only while it still serves this execution's config: another
+    execution may have updated it since. An endpoint it only updated keeps serving.
+    """
 
     def delete(operation: str, parameters: dict[str, Any], next_state: str) -> dict[str, Any]:
         return {**task(SDK + operation, parameters, next_state, result_path=None, catch=""),
                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": next_state}]}
 
+    def created(what: str, then: str, otherwise: str) -> dict[str, Any]:
+        return {"Type": "Choice", "Choices": [{"Variable": f"$.created.{what}", "IsPresent": True, "Next": then}],
+                "Default": otherwise}
+
     return {
-        CLEAN_UP: {"Type": "Choice", "Choices": [
-            {"Variable": "$.endpoint.created", "BooleanEquals": True, "Next": "Delete endpoint"}],
-            "Default": "Delete endpoint config"},
-        "Delete endpoint": delete("deleteEndpoint", {"EndpointName.$": "$.args.endpoint_name"},
-                                  "Delete endpoint config"),
+        CLEAN_UP: created("endpoint", "Check own endpoint", "Config created?"),
+        "Check own endpoint": {**task(SDK + "describeEndpoint", {"EndpointName.$": "$.args.endpoint_name"},
+                                      "Still own endpoint?", result_path="$.current", catch="",
+                                      result_selector={"EndpointConfigName.$": "$.EndpointConfigName"}),
+                               "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None,
+                                          "Next": "Config created?"}]},
+        "Still own endpoint?": {"Type": "Choice", "Choices": [
+            {"Variable": "$.current.EndpointConfigName", "StringEqualsPath": "$.names.config",
+             "Next": "Delete endpoint"}], "Default": "Config created?"},
+        "Delete endpoint": delete("deleteEndpoint", {"EndpointName.$": "$.args.endpoint_name"}, "Config created?"),
+        "Config created?": created("config", "Delete endpoint config", "Model created?"),
         "Delete endpoint config": delete("deleteEndpointConfig", {"EndpointConfigName.$": "$.names.config"},
-                                         "Delete model"),
+                                         "Model created?"),
+        "Model created?": created("model", "Delete model", "Failed"),
         "Delete model": delete("deleteModel", {"ModelName.$": "$.names.model"}, "Failed"),
         "Failed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"},
     }

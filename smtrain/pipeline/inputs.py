@@ -41,7 +41,7 @@ def input_states(spec: PipelineSpec, defaults: dict[str, Any], sdk: dict[str, An
             "sdk": sdk,
             "names": {"model.$": requests.resource_name(spec, "model"),
                       "config.$": requests.resource_name(spec, "config")},
-            "endpoint": {"created": False},
+            "created": {},  # what this execution made, each recorded once its create call succeeded
         }},
     }
 

@@ -6,9 +6,21 @@ import copy
 import json
 import re
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
-from jsonpath_ng.ext import parse as parse_path
+# Paths as Step Functions reads them (a subset of JsonPath: names, quoted names, indexes, wildcards and
+# comparison filters: https://docs.aws.amazon.com/step-functions/latest/dg/amazon-states-language-paths.html).
+# Anything else, jsonpath-ng's extensions included (regex filters, arithmetic, sorted, len), is refused
+# before it reaches the parser: a regex filter there can take exponential time.
+NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+QUOTED = r"'(?:[^'\\]|\\.)*'"
+LITERAL = rf"(?:{QUOTED}|-?\d+(?:\.\d+)?|true|false|null)"
+FILTER = rf"\[\?\(@(?:\.{NAME}|\[{QUOTED}\])+\s*(?:==|!=|<=|>=|<|>)\s*{LITERAL}\)\]"
+REFERENCE_SEGMENT = rf"(?:\.{NAME}|\[{QUOTED}\]|\[\d+\])"
+PATH = re.compile(rf"\$\$?(?:{REFERENCE_SEGMENT}|\[\*\]|\.\*|{FILTER})*")
+REFERENCE_PATH = re.compile(rf"\$(?:{REFERENCE_SEGMENT})*")
+MAX_PATH = 1000
 
 
 class StatesError(Exception):
@@ -20,10 +32,43 @@ class StatesError(Exception):
         super().__init__(f"{error}: {cause}")
 
 
+def path_problem(path: Any, *, reference: bool = False) -> str:
+    """What Step Functions would refuse in ``path`` ("" when it is a path it accepts)."""
+    if not isinstance(path, str):
+        return f"{path!r} is not a string"
+    if len(path) > MAX_PATH:
+        return f"a path of {len(path)} characters (at most {MAX_PATH})"
+    if not (REFERENCE_PATH if reference else PATH).fullmatch(path):
+        kind = "a reference path (names and indexes only)" if reference else "a JSONPath Step Functions accepts"
+        return f"{path[:80]!r} is not {kind}"
+    try:
+        parse_path("$" + path[2:] if path.startswith("$$") else path)
+    except Exception as exc:  # jsonpath-ng's own parse errors (a key named like one of its keywords: `where`)
+        return f"{path[:80]!r} cannot be read: {exc}"
+    return ""
+
+
+@lru_cache(maxsize=512)
+def parse_path(path: str) -> Any:
+    from jsonpath_ng.ext import parse
+
+    return parse(path)
+
+
+def parsed(path: str, reference: bool = False) -> Any:
+    problem = path_problem(path, reference=reference)
+    if problem:
+        raise StatesError("States.Runtime", problem)
+    return parse_path(path)
+
+
 def select(path: str, data: Any, context: dict[str, Any]) -> Any:
     """The value at ``path`` (``$...`` in ``data``, ``$$...`` in the context); a filter gives a list."""
+    problem = path_problem(path)
+    if problem:
+        raise StatesError("States.Runtime", problem)
     document, expression = (context, "$" + path[2:]) if path.startswith("$$") else (data, path)
-    matches = [match.value for match in parse_path(expression).find(document)]
+    matches = [match.value for match in parsed(expression).find(document)]
     if "[?" in expression or "*" in expression:
         return matches
     if not matches:
@@ -38,7 +83,7 @@ def put(data: Any, path: str | None, value: Any) -> Any:
     if path == "$":
         return value
     target = copy.deepcopy(data)
-    parse_path(path).update_or_create(target, value)
+    parsed(path, reference=True).update_or_create(target, value)
     return target
 
 

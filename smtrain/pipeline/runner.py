@@ -20,23 +20,49 @@ from smtrain.core.errors import UsageError
 from smtrain.planning.kinds import JobKind, by_sync_resource
 
 from . import expressions
-from .checks import check_definition
+from .checks import check_definition, strict_json
 from .paths import StatesError, put, render, select
 from .states import choose, matches
+
+UTC = dt.timezone.utc  # noqa: UP017 (dt.UTC is Python 3.11+)
+
+
+# Step Functions' hard quota of 25,000 history events: event 25,000 may only be ExecutionSucceeded; anything
+# else ends the execution FAILED with States.Runtime and this cause (the shape AWS reports, as quoted in
+# github.com/loads/ardere/issues/86): https://docs.aws.amazon.com/step-functions/latest/dg/bp-history-limit.html
+MAX_EVENTS = 25000
+HISTORY_FULL = f"The execution reached the maximum number of history events ({MAX_EVENTS})."
+# How many history events Step Functions writes for each of ours: a Task attempt is TaskScheduled,
+# TaskStarted and TaskSucceeded/TaskFailed, and a state that ends writes its <Type>StateExited.
+TASK_EVENTS = {"Entered": 1, "Succeeded": 4, "Retrying": 3, "Caught": 4, "Failed": 0, "Aborted": 0}
+STATE_EVENTS = {"Entered": 1, "Succeeded": 1, "Failed": 0, "Aborted": 0}
+PAYLOAD_LIMIT = 256 * 1024  # bytes of a state's input or output: States.DataLimitExceeded beyond
 
 
 class ExecutionTimedOut(Exception):
     """The state machine's TimeoutSeconds passed: the execution ends, with no Catch (as in Step Functions)."""
 
 
+class HistoryFull(Exception):
+    """The next event would pass Step Functions' history quota: the execution fails, with no Catch."""
+
+
+class ExecutionAborted(KeyboardInterrupt):
+    """Ctrl-C stopped the execution; ``execution`` is its record (status ABORTED, history up to the stop)."""
+
+    def __init__(self, execution: Execution) -> None:
+        super().__init__(f"execution {execution.name} aborted")
+        self.execution = execution
+
+
 @dataclass
 class Event:
     state: str
-    kind: str  # Entered, Succeeded, Failed, Retrying, Caught
+    kind: str  # Entered, Succeeded, Failed, Retrying, Caught, Aborted
     detail: str = ""
 
     def describe(self) -> str:
-        marks = {"Entered": "->", "Succeeded": "ok", "Failed": "!!", "Retrying": "..", "Caught": "=>"}
+        marks = {"Entered": "->", "Succeeded": "ok", "Failed": "!!", "Retrying": "..", "Caught": "=>", "Aborted": "XX"}
         text = f"  {marks.get(self.kind, '  ')} {self.state}: {self.kind}"
         return text + (f" - {self.detail}" if self.detail else "")
 
@@ -60,25 +86,19 @@ class Execution:
         found: dict[str, str] = {}
         for event in self.history:
             found[event.state] = {"Entered": "entered", "Succeeded": "succeeded", "Failed": "failed",
-                                  "Caught": "caught", "Retrying": "retrying"}[event.kind]
+                                  "Caught": "caught", "Retrying": "retrying", "Aborted": "aborted"}[event.kind]
         return found
 
 
 def load_definition(text: str, *, where: str) -> dict[str, Any]:
-    try:
-        definition = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"not a JSON document: {exc}", where=where,
-                         hint="give a file `pipeline export` wrote") from exc
+    definition = strict_json(text, where=where, what="the definition", hint="give a file `pipeline export` wrote",
+                             check_depth=False)
     check_definition(definition, where=where)
     return dict(definition)
 
 
 def parse_input(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise UsageError(f"the input is not JSON: {exc}", where="--input", hint="give a JSON object") from exc
+    value = strict_json(text, where="--input", what="the input", hint="give a JSON object")
     if not isinstance(value, dict):
         raise UsageError("the input must be a JSON object", where="--input", hint='e.g. {"instance_count": 2}')
     return value
@@ -86,6 +106,8 @@ def parse_input(text: str) -> dict[str, Any]:
 
 class Runner:
     """One execution at a time; ``sleep`` and ``max_wait_seconds`` let the local backend skip long Waits."""
+
+    events = 0
 
     def __init__(self, definition: dict[str, Any], client: Any, *, on_event: Callable[[Event], None] | None = None,
                  sleep: Callable[[float], None] = time.sleep, max_wait_seconds: float | None = None,
@@ -101,37 +123,73 @@ class Runner:
         self.deadline = float("inf")
 
     def run(self, execution_input: dict[str, Any], *, name: str) -> Execution:
-        """Execute the definition; its own first states refuse bad input (callers may check it before)."""
+        """Execute the definition; its own first states refuse bad input (callers may check it before).
+
+        Ctrl-C raises ExecutionAborted, which carries the execution (ABORTED, with its history).
+        """
         execution = Execution(name)
-        started = dt.datetime.now(dt.UTC).isoformat()
-        context: dict[str, Any] = {"Execution": {"Name": name, "Input": execution_input, "StartTime": started},
-                                   "State": {}}
-        deadline = self.deadline = self.clock() + float(self.definition.get("TimeoutSeconds", 99999999))
-        state_name, data = self.definition["StartAt"], execution_input
+        self.events = 1  # ExecutionStarted
+        state_name = str(self.definition["StartAt"])
+        try:
+            return self.execute(execution, execution_input, state_name)
+        except KeyboardInterrupt:
+            last = execution.history[-1].state if execution.history else state_name
+            self.emit(execution, last, "Aborted", "stopped by Ctrl-C")
+            self.finish(execution, "ABORTED", error="States.Aborted", cause="stopped by Ctrl-C")
+            raise ExecutionAborted(execution) from None
+
+    def execute(self, execution: Execution, execution_input: dict[str, Any], state_name: str) -> Execution:
+        started = dt.datetime.now(UTC).isoformat()
+        context: dict[str, Any] = {"Execution": {"Name": execution.name, "Input": execution_input,
+                                                 "StartTime": started}, "State": {}}
+        self.deadline = self.clock() + float(self.definition.get("TimeoutSeconds", 99999999))
+        data: Any = execution_input
         while True:
             state = self.definition["States"][state_name]
-            self.emit(execution, state_name, "Entered", state["Type"])
-            context["State"] = {"Name": state_name, "EnteredTime": dt.datetime.now(dt.UTC).isoformat(),
-                                "RetryCount": 0}
-            if self.clock() > deadline:
-                return self.finish(execution, "TIMED_OUT", error="States.Timeout", cause="TimeoutSeconds passed")
-            kind = state["Type"]
-            if kind == "Succeed":
-                self.emit(execution, state_name, "Succeeded")
-                return self.finish(execution, "SUCCEEDED", output=data)
-            if kind == "Fail":
-                error, cause = self.failure(state, data, context)
-                self.emit(execution, state_name, "Failed", f"{error}: {cause}")
-                return self.finish(execution, "FAILED", error=str(error), cause=str(cause))
             try:
+                self.emit(execution, state_name, "Entered", state["Type"])
+                context["State"] = {"Name": state_name, "EnteredTime": dt.datetime.now(UTC).isoformat(),
+                                    "RetryCount": 0}
+                if self.clock() > self.deadline:
+                    raise ExecutionTimedOut(state_name)
+                ended = self.terminal(execution, state_name, state, data, context)
+                if ended:
+                    return ended
                 data, state_name = self.step(execution, state_name, state, data, context)
+                check_size(data)
                 execution.data = data
             except ExecutionTimedOut:
                 self.emit(execution, state_name, "Failed", "States.Timeout")
                 return self.finish(execution, "TIMED_OUT", error="States.Timeout", cause="TimeoutSeconds passed")
+            except HistoryFull:
+                self.emit(execution, state_name, "Failed", f"States.Runtime: {HISTORY_FULL}")
+                return self.finish(execution, "FAILED", error="States.Runtime", cause=HISTORY_FULL)
             except StatesError as exc:
                 self.emit(execution, state_name, "Failed", f"{exc.error}: {exc.cause}")
                 return self.finish(execution, "FAILED", error=exc.error, cause=exc.cause)
+
+    def terminal(self, execution: Execution, name: str, state: dict[str, Any], data: Any,
+                 context: dict[str, Any]) -> Execution | None:
+        """A Succeed or Fail state ends the execution."""
+        if state["Type"] == "Succeed":
+            self.emit(execution, name, "Succeeded")
+            return self.finish(execution, "SUCCEEDED", output=data)
+        if state["Type"] == "Fail":
+            error, cause = self.failure(state, data, context)
+            self.emit(execution, name, "Failed", f"{error}: {cause}")
+            return self.finish(execution, "FAILED", error=str(error), cause=str(cause))
+        return None
+
+    def remaining(self) -> float:
+        return self.deadline - self.clock()
+
+    def pause(self, seconds: float) -> None:
+        """Sleep (shortened locally), but never past the execution's TimeoutSeconds."""
+        shortened = min(seconds, self.max_wait_seconds) if self.max_wait_seconds is not None else seconds
+        if shortened > self.remaining():
+            self.sleep(max(self.remaining(), 0.0))
+            raise ExecutionTimedOut("a wait")
+        self.sleep(shortened)
 
     @staticmethod
     def failure(state: dict[str, Any], data: Any, context: dict[str, Any]) -> tuple[Any, Any]:
@@ -152,10 +210,9 @@ class Runner:
             self.emit(execution, name, "Succeeded", f"next: {next_state}")
             return data, next_state
         if kind == "Wait":
-            seconds = float(select(state["SecondsPath"], data, context) if "SecondsPath" in state
-                            else state["Seconds"])
+            seconds = wait_seconds(state, data, context)
+            self.pause(seconds)
             shortened = min(seconds, self.max_wait_seconds) if self.max_wait_seconds is not None else seconds
-            self.sleep(shortened)
             note = f"{seconds:g}s" + (f" (shortened to {shortened:g}s)" if shortened < seconds else "")
             self.emit(execution, name, "Succeeded", note)
             return data, state["Next"]
@@ -184,7 +241,7 @@ class Runner:
                 wait = self.retry_wait(state.get("Retry", []), exc, attempts)
                 if wait is not None:
                     self.emit(execution, name, "Retrying", f"{exc.error} (retry {context['State']['RetryCount'] + 1})")
-                    self.sleep(min(wait, self.max_wait_seconds) if self.max_wait_seconds is not None else wait)
+                    self.pause(wait)  # TimeoutSeconds covers the retries too
                     context["State"]["RetryCount"] += 1
                     continue
                 catcher = next((c for c in state.get("Catch", []) if matches(c["ErrorEquals"], exc.error)), None)
@@ -220,7 +277,9 @@ class Runner:
 
         from smtrain.planning.steps import method_name
 
-        method = getattr(self.client, method_name(operation))
+        method = getattr(self.client, method_name(operation), None)
+        if method is None:
+            raise StatesError("States.Runtime", f"{operation} is not offered by this backend")
         try:
             response = dict(method(**parameters))
         except ClientError as exc:
@@ -253,6 +312,11 @@ class Runner:
             raise
 
     def emit(self, execution: Execution, state: str, kind: str, detail: str = "") -> None:
+        task = self.definition["States"].get(state, {}).get("Type") == "Task"
+        for _ in range((TASK_EVENTS if task else STATE_EVENTS).get(kind, 1)):
+            if self.events + 1 >= MAX_EVENTS:  # only ExecutionSucceeded may be event 25,000
+                raise HistoryFull(state)
+            self.events += 1
         event = Event(state, kind, detail)
         execution.history.append(event)
         self.on_event(event)
@@ -283,6 +347,25 @@ def error_name(code: str, *, sdk: bool) -> str:
     if code in modelled_errors():
         return f"SageMaker.{code}" + ("" if code.endswith("Exception") else "Exception")
     return "SageMaker.SageMakerException" if sdk else "SageMaker.AmazonSageMakerException"
+
+
+def wait_seconds(state: dict[str, Any], data: Any, context: dict[str, Any]) -> float:
+    """A Wait's seconds; a SecondsPath must give a whole number, 0 or more (as Step Functions requires)."""
+    if "Seconds" in state:
+        return float(state["Seconds"])
+    value = select(state["SecondsPath"], data, context)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StatesError("States.Runtime", f"SecondsPath {state['SecondsPath']} gave {value!r}, "
+                                            "not a whole number of seconds (0 or more)")
+    return float(value)
+
+
+def check_size(data: Any) -> None:
+    """A state's output is at most 256 KiB of JSON, as in Step Functions."""
+    size = len(json.dumps(data, default=str).encode())
+    if size > PAYLOAD_LIMIT:
+        raise StatesError("States.DataLimitExceeded",
+                          f"the state's output is {size:,} bytes; Step Functions allows {PAYLOAD_LIMIT:,}")
 
 
 def summarize(result: Any) -> str:

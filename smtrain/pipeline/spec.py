@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -38,11 +39,27 @@ class PipelineSpec:
     timeout_seconds: int = 2 * 86400
 
 
-def check_pipeline_name(name: str) -> str:
-    if not re.fullmatch(r"[a-z0-9](-?[a-z0-9])*", name) or len(name) > MAX_NAME:
-        raise UsageError(f"pipeline name {name!r} is not valid", where="--name",
+# The execution's name is in every resource's name: <pipeline>-<execution>-train-<retry> fits SageMaker's 63.
+EXECUTION_PATTERN = re.compile(r"[A-Za-z0-9](-?[A-Za-z0-9])*")
+RESOURCE_SUFFIX = len("--train-99")
+
+
+def check_pipeline_name(name: str, *, where: str = "--name") -> str:
+    """A pipeline name names a folder under the home too: nothing but its pattern is accepted."""
+    if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9](-?[a-z0-9])*", name) or len(name) > MAX_NAME:
+        raise UsageError(f"pipeline name {name!r} is not valid", where=where,
                          hint=f"use up to {MAX_NAME} lower-case letters, digits and single hyphens "
                               "(it prefixes every resource the pipeline creates)")
+    return name
+
+
+def check_execution_name(name: str, pipeline: str, *, where: str = "--execution-name") -> str:
+    """An execution name names its record file and every resource the execution creates."""
+    longest = 63 - RESOURCE_SUFFIX - len(pipeline)
+    if not EXECUTION_PATTERN.fullmatch(name) or len(name) > longest:
+        raise UsageError(f"execution name {name!r} is not valid", where=where,
+                         hint=f"use up to {longest} letters, digits and single hyphens (with the pipeline's name "
+                              "it names every resource the execution creates)")
     return name
 
 
@@ -52,6 +69,11 @@ def check_gate(gate: Gate, metric_names: list[str]) -> Gate:
             raise UsageError("a gate needs a metric", where="--gate-metric",
                              hint="name one of the --metric-definition metrics")
         return gate
+    if gate.threshold is not None and (isinstance(gate.threshold, bool) or not isinstance(gate.threshold, int | float)
+                                       or not math.isfinite(gate.threshold)):
+        raise UsageError(f"the gate threshold must be a finite number, not {gate.threshold!r}",
+                         where="--gate-threshold",
+                         hint="NaN or Infinity is not JSON, and a gate against it would pass or fail everything")
     if gate.metric not in metric_names:
         raise UsageError(f"gate metric {gate.metric!r} is not captured by the job", where="--gate-metric",
                          hint=f"add --metric-definition {gate.metric}=REGEX "

@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+import math
+import re
 from typing import Any
 
 from .paths import StatesError, select
 
+
+def string_matches(value: Any, pattern: Any) -> bool:
+    """ASL's StringMatches: ``*`` matches any run of characters; ``\\*`` is a literal star."""
+    if not isinstance(value, str) or not isinstance(pattern, str):
+        return False
+    pieces = re.split(r"(?<!\\)\*", pattern)
+    regex = ".*".join(re.escape(piece.replace("\\*", "*")) for piece in pieces)
+    return re.fullmatch(regex, value, re.DOTALL) is not None
+
+
 COMPARISONS = {
     "StringEquals": lambda a, b: isinstance(a, str) and a == b,
-    "NumericGreaterThanEquals": lambda a, b: is_number(a) and a >= b,
-    "NumericLessThanEquals": lambda a, b: is_number(a) and a <= b,
+    "StringMatches": string_matches,
+    # Both sides finite numbers: a diverged metric (or champion's) never passes a gate.
+    "NumericGreaterThanEquals": lambda a, b: is_number(a) and is_number(b) and a >= b,
+    "NumericLessThanEquals": lambda a, b: is_number(a) and is_number(b) and a <= b,
     "BooleanEquals": lambda a, b: isinstance(a, bool) and a == b,
 }
 TYPE_TESTS = {
@@ -18,11 +32,14 @@ TYPE_TESTS = {
     "IsBoolean": lambda v: isinstance(v, bool),
     "IsNull": lambda v: v is None,
 }
-OPERATORS = {*COMPARISONS, *(f"{name}Path" for name in COMPARISONS), *TYPE_TESTS, "IsPresent"}
+OPERATORS = {*COMPARISONS, *(f"{name}Path" for name in COMPARISONS if name != "StringMatches"), *TYPE_TESTS,
+             "IsPresent"}
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """A JSON number: a non-finite float (a diverged metric) is not one, so a gate on it fails closed."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and \
+        (isinstance(value, int) or math.isfinite(value))
 
 
 def choose(state: dict[str, Any], data: Any, context: dict[str, Any]) -> str:

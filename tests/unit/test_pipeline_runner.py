@@ -168,7 +168,7 @@ def test_hyperparameters_are_encoded_as_plan_fit_encodes_them(definition: dict[s
 
 
 def test_documents_and_input_text() -> None:
-    with pytest.raises(UsageError, match="not a JSON document"):
+    with pytest.raises(UsageError, match="the definition is not JSON"):
         load_definition("{", where="x.json")
     with pytest.raises(UsageError, match="no States"):
         load_definition("{}", where="x.json")
@@ -269,4 +269,28 @@ def test_a_failed_model_package_takes_the_failure_path(definition: dict[str, Any
     assert (execution.status, execution.error) == ("FAILED", "ModelPackageFailed")
     assert "arn:pkg/1" in execution.cause
     assert waits == [5, 10]  # it backs off between polls
-    assert deleted == ["delete_endpoint_config", "delete_model"]
+    assert deleted == []  # no model, config or endpoint was created yet: the clean-up deletes nothing
+
+
+@pytest.mark.parametrize(("value", "pattern", "expected"), [
+    ('Could not find endpoint "arn:x". (Service: SageMaker)', "*Could not find endpoint *", True),
+    ("Could not find endpoint configuration", "*Could not find endpoint *", True),
+    ("Rate exceeded", "*Could not find endpoint *", False),
+    ("a*c", "a\\*c", True),
+    ("abc", "a\\*c", False),
+    ("anything", "*", True),
+    (3, "*", False),
+])
+def test_string_matches_is_asl_wildcards(value: Any, pattern: str, expected: bool) -> None:
+    from smtrain.pipeline.states import string_matches
+
+    assert string_matches(value, pattern) is expected
+
+
+def test_depth_is_measured_without_recursion() -> None:
+    from smtrain.pipeline.checks import depth_of
+
+    deep: Any = 1
+    for _ in range(100_000):
+        deep = [deep]
+    assert depth_of(deep) == 100_000 and depth_of({"a": [1, {"b": 2}]}) == 3 and depth_of(5) == 0
