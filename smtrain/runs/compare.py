@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from smtrain.errors import UsageError
+from smtrain.runs.escaping import md, md_fence, printable, printable_text
 from smtrain.runs.record import Run
 
 MAX_ARCHIVE_BYTES = 100 * 1024 * 1024
@@ -148,33 +149,31 @@ def markdown_table(title: str, items: list[Row], a: str, b: str, *, only_changed
     shown = [r for r in items if r.changed] if only_changed else items
     if not shown:
         return f"**{title}**: no differences\n"
-    header = f"| {title} | {a} | {b} |" + (" delta |" if with_delta else "")
+    header = f"| {title} | {md(a)} | {md(b)} |" + (" delta |" if with_delta else "")
     lines = [header, "|---|---|---|" + ("---|" if with_delta else "")]
     for row in shown:
         cells = [row.name, format_value(row.a), format_value(row.b)] + ([format_delta(row)] if with_delta else [])
-        lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(md(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(comparison: Comparison) -> str:
     a, b = comparison.a.name, comparison.b.name
-    parts = [f"### {b} vs {a}\n",
+    parts = [f"### {md(b)} vs {md(a)}\n",
              markdown_table("metric", comparison.metrics, a, b, with_delta=True),
              markdown_table("hyperparameter", comparison.hyperparameters, a, b, only_changed=True),
              markdown_table("environment", comparison.environment, a, b, only_changed=True)]
     if comparison.source_diff:
-        parts.append(f"<details><summary>source diff</summary>\n\n```diff\n{comparison.source_diff}```\n</details>\n")
+        parts.append(f"<details><summary>source diff</summary>\n\n{md_fence(comparison.source_diff, 'diff')}\n\n"
+                     "</details>\n")
     else:
         parts.append("**source**: identical\n")
     return "\n".join(parts)
 
 
 def to_text(comparison: Comparison) -> str:
-    a, b = comparison.a.name, comparison.b.name
+    """For a terminal: every value and the source diff with control characters escaped (see escaping)."""
+    a, b = printable(comparison.a.name), printable(comparison.b.name)
     lines = [f"{b} vs {a}"]
     for title, items, changed_only in (("metrics", comparison.metrics, False),
                                        ("hyperparameters", comparison.hyperparameters, True),
@@ -183,6 +182,8 @@ def to_text(comparison: Comparison) -> str:
         lines.append(f"\n{title}:" + ("" if shown else " no differences"))
         for row in shown:
             delta = f" ({format_delta(row)})" if format_delta(row) else ""
-            lines.append(f"  {row.name}: {format_value(row.a)} -> {format_value(row.b)}{delta}")
-    lines.append("\nsource:" + ("\n" + comparison.source_diff.rstrip("\n") if comparison.source_diff else " identical"))
+            lines.append(f"  {printable(row.name)}: {printable(format_value(row.a))} -> "
+                         f"{printable(format_value(row.b))}{delta}")
+    diff = printable_text(comparison.source_diff.rstrip("\n"))
+    lines.append("\nsource:" + ("\n" + diff if diff else " identical"))
     return "\n".join(lines) + "\n"
