@@ -41,7 +41,7 @@ from smtrain.runs.escaping import printable
 
 # A plain branch name: none of the glob or negation characters of GitHub's filter patterns (* ? + [ ] ! and
 # backslash), no spaces or quotes, none of git's forbidden forms: so the push trigger matches that branch alone.
-BRANCH = re.compile(r"^(?!.*//)(?!.*\.lock$)(?!.*[./]$)[A-Za-z0-9._/-]{1,255}$")
+BRANCH = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)(?!.*\.lock$)(?!.*[./]$)[A-Za-z0-9._/-]{1,255}$")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # The environment variable each setting travels in (no SMTRAIN_ prefix: they are not smtrain settings).
 VARIABLES = {"entry_point": "TRAIN_ENTRY_POINT", "source_dir": "TRAIN_SOURCE_DIR", "channel": "TRAIN_CHANNEL",
