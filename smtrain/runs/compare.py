@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import re
 import tarfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -112,12 +113,18 @@ def unified_diff(a: dict[str, bytes], b: dict[str, bytes], a_name: str, b_name: 
             parts.append(f"Binary file {path} differs\n")
             continue
         parts.extend(difflib.unified_diff(
-            old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
+            _lines(old_text), _lines(new_text),
             fromfile=f"{a_name}/{path}" if old is not None else "/dev/null",
             tofile=f"{b_name}/{path}" if new is not None else "/dev/null"))
         if parts and not parts[-1].endswith("\n"):
             parts[-1] += "\n\\ No newline at end of file\n"
     return "".join(parts)
+
+
+def _lines(text: str) -> list[str]:
+    """Lines ended by LF alone (``splitlines`` also ends them at CR, FF, VT or U+2028: not how git or an editor reads
+    a file, and a diff line cut at a lone CR would print over its neighbour)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
 
 
 def _text(data: bytes | None) -> str | None:

@@ -26,7 +26,7 @@ import re
 # separators, the byte-order mark: what a terminal or a renderer acts on, or what a reader cannot see.
 _INVISIBLE = "\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
 _UNSAFE = re.compile(f"[\x00-\x1f{_INVISIBLE}]")
-_UNSAFE_IN_TEXT = re.compile(f"[\x00-\x08\x0b-\x1f{_INVISIBLE}]")  # keeps tab and newline
+_UNSAFE_IN_TEXT = re.compile(f"\r(?!\n)|[\x00-\x08\x0b\x0c\x0e-\x1f{_INVISIBLE}]")  # keeps tab, LF and CRLF
 _MARKUP = re.compile(r"([\\`*_\[\]<>|&~!$])")
 _REFERENCE = re.compile(r"([@#])(?=\w)")
 _ZERO_WIDTH_SPACE = "&#8203;"
@@ -43,7 +43,7 @@ def printable(value: object) -> str:
 
 
 def printable_text(text: str) -> str:
-    """Lines of text (a source diff) for a terminal: as :func:`printable`, keeping newlines and tabs."""
+    """Lines of text (a source diff) for a terminal: as :func:`printable`, keeping tabs and line ends (LF, CRLF)."""
     return _UNSAFE_IN_TEXT.sub(_shown, text)
 
 
