@@ -82,7 +82,8 @@ def ci() -> None:
 @click.option("--channel", required=True, metavar="NAME=S3_URI", help="The training data (an s3:// URI).")
 @click.option("--gate", required=True, metavar="METRIC>=VALUE", help="The release gate, e.g. 'accuracy>=0.9'.")
 @click.option("--group", required=True, help="Model package group that main's models are registered in.")
-@click.option("--branch", default="main", show_default=True, help="The release branch.")
+@click.option("--branch", default="main", show_default=True,
+              help="The release branch: a plain name (letters, digits, . _ / -), never a pattern.")
 @click.option("--force", is_flag=True, help="Replace an existing workflow file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the file written and its settings as JSON on stdout.")
 @output_options
@@ -99,14 +100,14 @@ def ci_init(provider: str, entry_point: str, source_dir: str, channel: str, gate
         raise UsageError(f"--channel {channel!r}", where="--channel",
                          hint="write NAME=s3://BUCKET/PREFIX/: CI machines hold no data; `smtrain prepare "
                               "--backend sagemaker` uploads it")
-    path = Path(workflows.PATHS[provider])
-    if path.exists() and not force:
-        raise UsageError(f"{path} exists", where="ci init", hint="add --force to replace it; nothing was written")
     settings = workflows.CiSettings(entry_point=entry_point, source_dir=source_dir, channel=channel, gate=gate,
                                     group=group, branch=branch)
+    text = workflows.render(provider, settings)  # refuses unsafe values, parses its own output back
+    path = Path(workflows.PATHS[provider])
     replaced = path.exists()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(workflows.render(provider, settings), encoding="utf-8")
+    if replaced and not force:
+        raise UsageError(f"{path} exists", where="ci init", hint="add --force to replace it; nothing was written")
+    workflows.write(path, text, replace=force)
     if as_json:
         emit_json({"provider": provider, "path": str(path.resolve()), "replaced": replaced, **asdict(settings)})
         return

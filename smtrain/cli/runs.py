@@ -77,26 +77,28 @@ def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, so
 
 
 def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] | str, cost: str) -> str:
+    """The text of `show`; every value from the run is passed through :func:`printable` (no terminal escapes)."""
     from smtrain.core.metric_values import NOT_FINITE
     from smtrain.runs.charts import by_metric, sparkline
+    from smtrain.runs.escaping import printable as p
     from smtrain.runs.listing import endpoint_cell, format_value, human_seconds
 
     now = dt.datetime.now(dt.UTC)
     git = run.git_commit + (" (dirty)" if run.git_dirty else "") if run.git_commit else "not recorded"
     billable = f"; billable {run.billable_seconds} s" if run.billable_seconds is not None else ""
     summary = [
-        ("run", f"{run.name} ({run.backend})"), ("status", run.status + (f": {run.failure_reason}"
-                                                                         if run.failure_reason else "")),
-        ("created", f"{run.created} ({human_seconds(run.age_seconds(now))} ago)"),
+        ("run", f"{p(run.name)} ({p(run.backend)})"),
+        ("status", p(run.status) + (f": {p(run.failure_reason)}" if run.failure_reason else "")),
+        ("created", f"{p(run.created)} ({human_seconds(run.age_seconds(now))} ago)"),
         ("duration", human_seconds(run.duration_seconds(now)) + billable),
-        ("instance", f"{run.instance_type} x {run.instance_count}"), ("image", run.image),
-        ("entry point", run.entry_point), ("source", run.source_uri), ("model", run.model_data),
-        ("warm pool", warm_pool_line(run)), ("git", git), ("cost", cost),
-        ("endpoints", " ".join(endpoint_cell(e, now) for e in run.endpoints) or "none"),
+        ("instance", f"{p(run.instance_type)} x {run.instance_count}"), ("image", p(run.image)),
+        ("entry point", p(run.entry_point)), ("source", p(run.source_uri)), ("model", p(run.model_data)),
+        ("warm pool", p(warm_pool_line(run))), ("git", p(git)), ("cost", cost),
+        ("endpoints", " ".join(p(endpoint_cell(e, now)) for e in run.endpoints) or "none"),
     ]
     lines = [f"{key:<12} {value}" for key, value in summary if value]
     lines.append("\nhyperparameters")
-    lines += [f"  {k} = {format_value(v)}" for k, v in run.hyperparameters.items()] or ["  none"]
+    lines += [f"  {p(k)} = {p(format_value(v))}" for k, v in run.hyperparameters.items()] or ["  none"]
     lines.append("\nmetrics (final, history)")
     series = by_metric(history)
     for name, value in run.metrics.items():
@@ -105,17 +107,18 @@ def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] |
         trend = f"  {sparkline(values)}  {len(values)} values" + (
             f", min {min(finite):g}, max {max(finite):g}" if finite else "") if values else ""
         flag = f"  ({NOT_FINITE})" if not math.isfinite(value) else ""
-        lines.append(f"  {name} = {value:g}{flag}{trend}")
+        lines.append(f"  {p(name)} = {value:g}{flag}{trend}")
     if not run.metrics:
         lines.append("  none")
     lines.append("\nenvironment")
     versions = {**{k.removeprefix("smtrain:"): v for k, v in run.tags.items() if k.startswith("smtrain:")},
                 **{f"job {k}": v for k, v in run.versions.items()}}
-    lines += [f"  {k}: {v}" for k, v in versions.items() if k != "managed"] or ["  not recorded"]
+    lines += [f"  {p(k)}: {p(v)}" for k, v in versions.items() if k != "managed"] or ["  not recorded"]
     lines.append("\ntags")
-    lines += [f"  {k}={v}" for k, v in sorted(run.user_tags.items())] or ["  none"]
+    lines += [f"  {p(k)}={p(v)}" for k, v in sorted(run.user_tags.items())] or ["  none"]
     lines.append("\nsource files")
-    lines += [f"  {path} ({size} bytes)" for path, size in files.items()] if isinstance(files, dict) else [f"  {files}"]
+    lines += [f"  {p(path)} ({size} bytes)" for path, size in files.items()] if isinstance(files, dict) \
+        else [f"  {p(files)}"]
     return "\n".join(lines)
 
 

@@ -131,6 +131,8 @@ OTHER_VARIABLES = frozenset({
     # set by smtrain for its own child processes
     "SMTRAIN_HANDOVER_FD", "SMTRAIN_JOB_TOKEN", "SMTRAIN_KEEPER_PID", "SMTRAIN_READY_FD",
     "SMTRAIN_SERVING_REQUIREMENTS_INSTALLED",
+    # read by the local model server from the model's Environment
+    "SMTRAIN_MODEL_SERVER_MAX_GROWTH_MB",
 })
 
 

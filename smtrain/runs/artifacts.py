@@ -95,10 +95,12 @@ def checkout(config: Config, run: Run, dest: Path, *, model: bool = False, force
         archive = scratch / "sourcedir.tar.gz"
         fetch(config, run.source_uri, archive, s3=s3)
         safe_extract(archive, tree)
+        _refuse_unprintable_names(tree, run.source_uri)
         if model:
             _clear_model_dir(tree / "model", run, force)
             fetch(config, run.model_data, scratch / "model.tar.gz", s3=s3)
             safe_extract(scratch / "model.tar.gz", tree / "model")
+            _refuse_unprintable_names(tree / "model", run.model_data)
         if dest.exists():
             dest.rmdir()  # empty, checked above
         os.replace(tree, dest)
@@ -106,3 +108,18 @@ def checkout(config: Config, run: Run, dest: Path, *, model: bool = False, force
         with contextlib.suppress(OSError):
             shutil.rmtree(scratch)
     return dest
+
+
+def _refuse_unprintable_names(tree: Path, where: str) -> None:
+    """A file whose name holds ESC, a newline or another control character rewrites the terminal of whoever
+    lists the folder, or reads as two names to a script: refused. ``tree`` is still the scratch copy (extracted
+    within the archive limits), so nothing reaches the folder the user asked for."""
+    from smtrain.runs.escaping import printable
+
+    for folder, subfolders, files in os.walk(tree):
+        for name in (*subfolders, *files):
+            if printable(name) != name:
+                shown = printable(os.path.relpath(os.path.join(folder, name), tree))
+                raise UsageError(f"the archive holds a file named '{shown}', with a control character in its name",
+                                 where=where, hint="nothing was written; rename the file where the run's code "
+                                                   "came from, or extract the archive yourself with tar")

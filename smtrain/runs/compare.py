@@ -9,12 +9,14 @@ from __future__ import annotations
 import difflib
 import io
 import math
+import re
 import tarfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from smtrain.core.errors import UsageError
 from smtrain.core.metric_values import jsonable, shown
+from smtrain.runs.escaping import md, md_fence, printable, printable_text
 from smtrain.runs.record import Run
 
 MAX_ARCHIVE_BYTES = 100 * 1024 * 1024
@@ -125,12 +127,18 @@ def unified_diff(a: dict[str, bytes], b: dict[str, bytes], a_name: str, b_name: 
             parts.append(f"Binary file {path} differs\n")
             continue
         parts.extend(difflib.unified_diff(
-            old_text.splitlines(keepends=True), new_text.splitlines(keepends=True),
+            _lines(old_text), _lines(new_text),
             fromfile=f"{a_name}/{path}" if old is not None else "/dev/null",
             tofile=f"{b_name}/{path}" if new is not None else "/dev/null"))
         if parts and not parts[-1].endswith("\n"):
             parts[-1] += "\n\\ No newline at end of file\n"
     return "".join(parts)
+
+
+def _lines(text: str) -> list[str]:
+    """Lines ended by LF alone (``splitlines`` also ends them at CR, FF, VT or U+2028: not how git or an editor reads
+    a file, and a diff line cut at a lone CR would print over its neighbour)."""
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
 
 
 def _text(data: bytes | None) -> str | None:
@@ -162,33 +170,31 @@ def markdown_table(title: str, items: list[Row], a: str, b: str, *, only_changed
     shown = [r for r in items if r.changed] if only_changed else items
     if not shown:
         return f"**{title}**: no differences\n"
-    header = f"| {title} | {a} | {b} |" + (" delta |" if with_delta else "")
+    header = f"| {title} | {md(a)} | {md(b)} |" + (" delta |" if with_delta else "")
     lines = [header, "|---|---|---|" + ("---|" if with_delta else "")]
     for row in shown:
         cells = [row.name, format_value(row.a), format_value(row.b)] + ([format_delta(row)] if with_delta else [])
-        lines.append("| " + " | ".join(_escape(c) for c in cells) + " |")
+        lines.append("| " + " | ".join(md(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
 
 
 def to_markdown(comparison: Comparison) -> str:
     a, b = comparison.a.name, comparison.b.name
-    parts = [f"### {b} vs {a}\n",
+    parts = [f"### {md(b)} vs {md(a)}\n",
              markdown_table("metric", comparison.metrics, a, b, with_delta=True),
              markdown_table("hyperparameter", comparison.hyperparameters, a, b, only_changed=True),
              markdown_table("environment", comparison.environment, a, b, only_changed=True)]
     if comparison.source_diff:
-        parts.append(f"<details><summary>source diff</summary>\n\n```diff\n{comparison.source_diff}```\n</details>\n")
+        parts.append(f"<details><summary>source diff</summary>\n\n{md_fence(comparison.source_diff, 'diff')}\n\n"
+                     "</details>\n")
     else:
         parts.append("**source**: identical\n")
     return "\n".join(parts)
 
 
 def to_text(comparison: Comparison) -> str:
-    a, b = comparison.a.name, comparison.b.name
+    """For a terminal: every value and the source diff with control characters escaped (see escaping)."""
+    a, b = printable(comparison.a.name), printable(comparison.b.name)
     lines = [f"{b} vs {a}"]
     for title, items, changed_only in (("metrics", comparison.metrics, False),
                                        ("hyperparameters", comparison.hyperparameters, True),
@@ -197,6 +203,8 @@ def to_text(comparison: Comparison) -> str:
         lines.append(f"\n{title}:" + ("" if shown else " no differences"))
         for row in shown:
             delta = f" ({format_delta(row)})" if format_delta(row) else ""
-            lines.append(f"  {row.name}: {format_value(row.a)} -> {format_value(row.b)}{delta}")
-    lines.append("\nsource:" + ("\n" + comparison.source_diff.rstrip("\n") if comparison.source_diff else " identical"))
+            lines.append(f"  {printable(row.name)}: {printable(format_value(row.a))} -> "
+                         f"{printable(format_value(row.b))}{delta}")
+    diff = printable_text(comparison.source_diff.rstrip("\n"))
+    lines.append("\nsource:" + ("\n" + diff if diff else " identical"))
     return "\n".join(lines) + "\n"

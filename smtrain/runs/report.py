@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from urllib.parse import quote
 
 from smtrain.core.metric_values import NOT_FINITE
 from smtrain.runs.compare import Comparison, format_delta, format_value, markdown_table
+from smtrain.runs.escaping import md, md_code, md_fence
 from smtrain.runs.query import Condition
 from smtrain.runs.record import Run
 
@@ -44,22 +46,23 @@ def gate(run: Run, condition: Condition | None) -> GateResult | None:
 def links(run: Run) -> list[str]:
     if run.backend != "sagemaker" or not run.region:
         return []
-    console = f"https://{run.region}.console.aws.amazon.com"
-    return [f"[training job]({console}/sagemaker/home?region={run.region}#/jobs/{run.name})",
-            f"[logs]({console}/cloudwatch/home?region={run.region}#logsV2:log-groups/log-group/"
-            f"$252Faws$252Fsagemaker$252FTrainingJobs$3FlogStreamNameFilter$3D{run.name}$252F)"]
+    region, name = quote(run.region, safe=""), quote(run.name, safe="")
+    console = f"https://{region}.console.aws.amazon.com"
+    return [f"[training job]({console}/sagemaker/home?region={region}#/jobs/{name})",
+            f"[logs]({console}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/"
+            f"$252Faws$252Fsagemaker$252FTrainingJobs$3FlogStreamNameFilter$3D{name}$252F)"]
 
 
 def render(run: Run, comparison: Comparison | None, result: GateResult | None, note: str = "") -> str:
     status = "" if result is None else (" — gate passed ✅" if result.passed else " — gate FAILED ❌")
-    baseline = f" vs {comparison.a.name}" if comparison else ""
-    head = [MARKER, f"## smtrain: {run.name}{baseline}{status}", ""]
-    head.append(f"**{run.status}** on {run.backend} · commit `{run.git_commit[:12] or 'unknown'}`"
+    baseline = f" vs {md(comparison.a.name)}" if comparison else ""
+    head = [MARKER, f"## smtrain: {md(run.name)}{baseline}{status}", ""]
+    head.append(f"**{md(run.status)}** on {md(run.backend)} · commit {md_code(run.git_commit[:12] or 'unknown')}"
                 + (" (dirty)" if run.git_dirty else "") + "".join(f" · {link}" for link in links(run)))
     if note:
-        head += ["", f"> {note}"]
+        head += ["", f"> {md(note)}"]
     if result is not None:
-        head += ["", f"Gate {result}"]
+        head += ["", f"Gate {md(result)}"]
     head += ["", _metrics(run, comparison)]
     folded = _folded(run, comparison)
     text = "\n".join(head) + "\n" + folded
@@ -71,13 +74,14 @@ def render(run: Run, comparison: Comparison | None, result: GateResult | None, n
 def _metrics(run: Run, comparison: Comparison | None) -> str:
     if comparison is None:
         lines = ["| metric | this run |", "|---|---|"]
-        lines += [f"| {name} | {value:g} |" for name, value in run.metrics.items()]
+        lines += [f"| {md(name)} | {md(format_value(value))} |" for name, value in run.metrics.items()]
         return "\n".join(lines) + "\n" if run.metrics else "No metrics recorded.\n"
     a, b = comparison.a.name, comparison.b.name
-    lines = [f"| metric | {a} (baseline) | {b} | delta | |", "|---|---|---|---|---|"]
+    lines = [f"| metric | {md(a)} (baseline) | {md(b)} | delta | |", "|---|---|---|---|---|"]
     for row in comparison.metrics:
         arrow = "" if row.delta is None else ("▲" if row.delta > 0 else "▼" if row.delta < 0 else "=")
-        lines.append(f"| {row.name} | {format_value(row.a)} | {format_value(row.b)} | {format_delta(row)} | {arrow} |")
+        cells = (row.name, format_value(row.a), format_value(row.b), format_delta(row))
+        lines.append("| " + " | ".join(md(cell) for cell in cells) + f" | {arrow} |")
     return "\n".join(lines) + "\n"
 
 
@@ -92,12 +96,13 @@ def _folded(run: Run, comparison: Comparison | None, diff_budget: int | None = N
         diff = comparison.source_diff
         if diff_budget is not None and len(diff) > diff_budget:
             diff = diff[:max(0, diff_budget)] + "\n... (cut to fit GitHub's comment limit; run `smtrain diff`)\n"
-        parts.append(_details("Source diff", f"```diff\n{diff}```" if diff else "identical"))
+        parts.append(_details("Source diff", md_fence(diff, "diff") if diff else "identical"))
     else:
-        parts.append(_details("Hyperparameters", "\n".join(f"- `{k}` = `{format_value(v)}`"
+        parts.append(_details("Hyperparameters", "\n".join(f"- {md_code(k)} = {md_code(format_value(v))}"
                                                             for k, v in run.hyperparameters.items()) or "none"))
     return "\n".join(parts)
 
 
 def _details(summary: str, body: str) -> str:
+    """A folded section; ``summary`` is smtrain's own text, ``body`` Markdown whose values are escaped."""
     return f"<details><summary>{summary}</summary>\n\n{body}\n</details>\n"

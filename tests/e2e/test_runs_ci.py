@@ -43,11 +43,14 @@ def test_github_workflow(project: Path) -> None:
         (aws,) = [s for s in job["steps"] if s.get("uses", "").startswith("aws-actions/configure-aws-credentials@")]
         assert aws["with"]["role-to-assume"] == "${{ vars.AWS_CI_ROLE_ARN }}"
     fit_step = next(s for s in train["steps"] if s.get("id") == "fit")
-    assert "--no-wait" in fit_step["run"] and "smtrain fit --entry-point train.py" in fit_step["run"]
+    assert "--no-wait" in fit_step["run"] and 'smtrain fit --entry-point "$TRAIN_ENTRY_POINT"' in fit_step["run"]
+    assert workflow["env"] | {"TRAIN_ENTRY_POINT": "train.py", "TRAIN_SOURCE_DIR": "src",  # the settings, as data
+                              "TRAIN_CHANNEL": "train=s3://bucket/data/train/", "RELEASE_GATE": "accuracy>=0.8",
+                              "MODEL_GROUP": "penguins", "RELEASE_BRANCH": "main"} == workflow["env"]
     runs = "\n".join(s.get("run", "") + str(s.get("with", {}).get("script", "")) for s in report["steps"])
-    assert "smtrain report \"$JOB\" --baseline main --gate 'accuracy>=0.8'" in runs
+    assert 'smtrain report "$JOB" --baseline main --gate "$RELEASE_GATE"' in runs
     assert MARKER in runs and "updateComment" in runs and "GITHUB_STEP_SUMMARY" in runs
-    assert "smtrain register \"$JOB\" --group penguins --approve" in runs
+    assert 'smtrain register "$JOB" --group "$MODEL_GROUP" --approve' in runs
     assert "secrets." not in text and "set -x" not in text and "aws-access-key-id" not in text
 
     again = cli("ci", "init", "github", *INIT)

@@ -12,7 +12,9 @@ functions have no way to do.
 The server reads the image's variables: ``SAGEMAKER_MODEL_SERVER_WORKERS``
 (default: the CPU count, as in the image), ``SAGEMAKER_MODEL_SERVER_TIMEOUT``
 (60), ``SAGEMAKER_BIND_TO_PORT`` (8080), ``SAGEMAKER_PROGRAM``,
-``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``; a ``requirements.txt`` in the code is
+``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``, and smtrain's own
+``SMTRAIN_MODEL_SERVER_MAX_GROWTH_MB`` (1024: how much memory a worker may gain
+after its first request before it is replaced, see :mod:`.front`); a ``requirements.txt`` in the code is
 installed first, as the image does. It listens on 127.0.0.1 only, or on
 an inherited listening socket (``--fd``), which spares the parent a port race.
 A worker that dies (even by ``os._exit``) is replaced by gunicorn's arbiter.
@@ -46,6 +48,7 @@ PING_TIMEOUT = 2.0  # SageMaker's own /ping timeout
 CONTAINER_MODULE = "smtrain.backends.local.serving.container"
 MAX_BODY = 100 * 1024 * 1024  # SageMaker's largest payload (batch transform's MaxPayloadInMB)
 IN_REQUIREMENTS_VENV = "SMTRAIN_SERVING_REQUIREMENTS_INSTALLED"
+MAX_GROWTH_ENVIRON = "SMTRAIN_MODEL_SERVER_MAX_GROWTH_MB"
 
 logger = logging.getLogger("smtrain.container")
 
@@ -129,6 +132,19 @@ def server_options(environ: Mapping[str, str], bind: str) -> dict[str, Any]:
     # The master imports the user's module and loads the model once; the workers fork with both
     # (seconds for scikit-learn and pandas, which every worker would otherwise import side by side).
     return {**base_options(bind, workers=workers, timeout=timeout, name="smtrain-model"), "preload_app": True}
+
+
+def max_growth(environ: Mapping[str, str]) -> int:
+    """Bytes a worker may grow by after its first request (``SMTRAIN_MODEL_SERVER_MAX_GROWTH_MB``, default 1024)."""
+    from smtrain.backends.local.serving.front import DEFAULT_MAX_GROWTH
+
+    text = environ.get(MAX_GROWTH_ENVIRON, "")
+    if text.isdigit() and int(text) > 0:
+        return int(text) * 1024 * 1024
+    if text:
+        logger.warning("%s=%r is not a positive number of MiB; using %d", MAX_GROWTH_ENVIRON, text,
+                       DEFAULT_MAX_GROWTH // 1048576)
+    return DEFAULT_MAX_GROWTH
 
 
 def too_large() -> tuple[int, list[tuple[str, str]], bytes]:
@@ -303,7 +319,8 @@ def main(argv: list[str] | None = None) -> None:
     def model_app() -> Served:  # called once, in the master (preload_app): the workers fork with the model
         app = ModelApp(args.code_dir, args.model_dir, environ)
         app.ensure_loaded()  # a failure is logged, retried by each worker on /ping, and reported there
-        return Served(app, max_body=MAX_BODY, too_large=too_large)  # one request at a time, as the image
+        return Served(app, max_body=MAX_BODY, too_large=too_large,  # one request at a time, as the image
+                      max_growth=max_growth(environ))
 
     run_gunicorn(model_app, server_options(environ, bind_address(args.fd, environ)))
 

@@ -18,6 +18,18 @@ HTTP server (an event loop; a slow client costs a socket, never a worker):
   at once with :attr:`Served.too_large` (413), before any body is read; what
   the client still sends is then drained for a moment (as nginx's lingering
   close) so that it reads the answer instead of a reset;
+- headers are held to gunicorn's own limits (``limit_request_fields`` 100,
+  ``limit_request_field_size`` 8190 bytes, and so at most 100 x 8192 bytes in
+  all): beyond them the answer is gunicorn's, 431 Request Header Fields Too
+  Large, then the same lingering close, never a reset;
+- after each request the worker checks its memory: one that grew by more
+  than :attr:`Served.max_growth` since its first request (a ``predict_fn``
+  that leaks) finishes what it holds and is replaced by a fresh one, as
+  gunicorn's ``max_requests`` recycles a worker (which it also honours). The
+  image sets neither: sagemaker-containers' ``_server.start`` (2.8.6, the
+  version the scikit-learn image pins) runs gunicorn with only ``--timeout``,
+  ``-k gevent``, ``--worker-connections``, ``-w`` and ``--log-level``, so a
+  leaking worker there grows until the instance runs out of memory;
 - SIGTERM, or a master that died, stops it gracefully: it accepts for a
   moment more (a peer may just have picked this server), stops listening,
   finishes every request it holds, then exits. Under a keeper that adopted
@@ -43,7 +55,7 @@ from tornado import httputil
 from tornado.concurrent import dummy_executor
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import IOLoop, PeriodicCallback
-from tornado.iostream import IOStream, StreamClosedError
+from tornado.iostream import IOStream, StreamClosedError, UnsatisfiableReadError
 from tornado.wsgi import WSGIContainer
 
 from smtrain.backends.local.serving.keeper import KEEPER_PID_ENVIRON, READY_FD_ENVIRON
@@ -55,8 +67,20 @@ LINGER_SECONDS = 0.5  # still accepting after SIGTERM
 DRAIN_IDLE_SECONDS = 1.0  # lingering close: stop draining a refused body after this long without data
 DRAIN_LIMIT = 256 * 1024 * 1024
 TICK_SECONDS = 0.2
+# gunicorn's defaults (gunicorn/config.py: limit_request_fields, limit_request_field_size; http/message.py reads at
+# most fields x (size + 2) bytes of headers), and its answer beyond them (workers/base.py: LimitRequestHeaders)
+MAX_HEADER_FIELDS = 100
+MAX_HEADER_FIELD_BYTES = 8190
+MAX_HEADER_BYTES = MAX_HEADER_FIELDS * (MAX_HEADER_FIELD_BYTES + 2)
+DEFAULT_MAX_GROWTH = 1024 * 1024 * 1024  # a worker this much larger than after its first request is replaced
 
 Answer = tuple[int, list[tuple[str, str]], bytes]
+
+
+def headers_too_large(what: str) -> Answer:
+    """gunicorn's answer to headers beyond its limits."""
+    body = f"Error parsing headers: '{what}'".encode()
+    return 431, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))], body
 
 
 @dataclass
@@ -67,7 +91,10 @@ class Served:
     max_body: int
     too_large: Callable[[], Answer]
     threads: int = 0  # 0: call the app inline, one request at a time
+    max_growth: int = DEFAULT_MAX_GROWTH  # bytes of memory a worker may gain after its first request
+    headers_too_large: Callable[[str], Answer] = headers_too_large
     active: int = field(default=0, init=False)
+    retiring: bool = field(default=False, init=False)  # replaced for its size or age: every answer closes
 
 
 class BufferedWorker(Worker):
@@ -79,23 +106,66 @@ class BufferedWorker(Worker):
     def run(self) -> None:
         served: Served = self.wsgi
         executor: Executor = ThreadPoolExecutor(served.threads) if served.threads else dummy_executor
-        container = WSGIContainer(served.app, executor=executor)
         self.served = served
         self.stopping = False
+        self.nr = 0
+        self.baseline_rss = 0
+        self.answering: Any = None  # the connection of the request being answered inline (threads=0)
+        container = WSGIContainer(self.counted(served.app), executor=executor)
         loop = IOLoop.current()
+
+        async def answer(request: httputil.HTTPServerRequest) -> None:
+            self.answering = request.connection if not served.threads else None
+            try:
+                await _answer(container, request, served)
+            finally:
+                self.answering = None
+            if self.served.retiring and not self.stopping:
+                self.tick()  # stop listening now, not at the next tick: nothing more reaches this worker
 
         def handle(request: httputil.HTTPServerRequest) -> None:
             served.active += 1
-            loop.spawn_callback(_answer, container, request, served)
+            loop.spawn_callback(answer, request)
 
         self.server = _Server(handle, served, idle_connection_timeout=HEADER_TIMEOUT, body_timeout=BODY_TIMEOUT,
-                              max_body_size=served.max_body)
+                              max_body_size=served.max_body, max_header_size=MAX_HEADER_BYTES)
         for listener in self.sockets:
             listener.setblocking(False)
             self.server.add_socket(listener)
         PeriodicCallback(self.tick, TICK_SECONDS * 1000).start()
         _tell_keeper_ready()
         loop.start()
+
+    def counted(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+        """The app, followed by :meth:`count_request` once it has its answer (before the answer is written)."""
+
+        def counted_app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            try:
+                return app(environ, start_response)
+            finally:
+                self.count_request()
+
+        return counted_app
+
+    def count_request(self) -> None:
+        """Retire this worker (gracefully: :meth:`drain`) after ``max_requests``, or once it has grown by more
+        than ``max_growth`` since its first request; gunicorn's arbiter then starts a fresh one. The answer
+        being written then says "Connection: close", so its client comes back to the fresh worker."""
+        import psutil
+
+        self.nr += 1
+        rss = psutil.Process().memory_info().rss
+        if not self.baseline_rss:
+            self.baseline_rss = rss
+        grown = rss - self.baseline_rss
+        if self.alive and (self.nr >= self.max_requests or grown > self.served.max_growth):
+            why = (f"grew by {grown // 1048576} MiB since its first request" if grown > self.served.max_growth
+                   else f"served {self.nr} requests (max_requests)")
+            self.log.info("worker %s %s: it finishes its requests and is replaced", self.pid, why)
+            self.served.retiring = True
+            self.alive = False
+            if self.answering is not None:
+                _close_after_answer(self.answering)
 
     def tick(self) -> None:
         self.notify()
@@ -111,7 +181,9 @@ class BufferedWorker(Worker):
             IOLoop.current().spawn_callback(self.drain)
 
     async def drain(self) -> None:
-        await asyncio.sleep(LINGER_SECONDS)
+        # a stopped server lingers (a peer may just have picked it); a retired one stops listening at once: the
+        # listening socket stays with the arbiter, so what comes next waits for the fresh worker
+        await asyncio.sleep(0 if self.served.retiring else LINGER_SECONDS)
         self.server.stop()
         deadline = time.monotonic() + max(1.0, self.cfg.graceful_timeout - LINGER_SECONDS - 1)
         while self.served.active and time.monotonic() < deadline:
@@ -151,6 +223,36 @@ class _Server(HTTPServer):
     def start_request(self, server_conn: object, request_conn: httputil.HTTPConnection) -> httputil.HTTPMessageDelegate:
         return _Guard(super().start_request(server_conn, request_conn), request_conn, self.served)
 
+    def handle_stream(self, stream: IOStream, address: tuple[Any, ...]) -> None:
+        """Headers over :data:`MAX_HEADER_BYTES` make tornado close the stream at once (a reset, with the rest
+        unread): answer them as gunicorn does instead, on a duplicate of the socket, then close."""
+        close = stream.close
+        served = self.served
+
+        def answer_then_close(exc_info: Any = False) -> None:
+            if isinstance(exc_info, UnsatisfiableReadError) and stream.socket is not None:
+                with contextlib.suppress(OSError):
+                    duplicate = stream.socket.dup()
+                    duplicate.setblocking(False)
+                    headers = f"within {MAX_HEADER_BYTES} bytes" in str(exc_info)
+                    answer = served.headers_too_large("max buffer headers") if headers else _bad_request()
+                    IOLoop.current().spawn_callback(_refuse, IOStream(duplicate), answer, DRAIN_LIMIT)
+            close(exc_info)
+
+        stream.close = answer_then_close  # type: ignore[method-assign]
+        super().handle_stream(stream, address)
+
+
+def _close_after_answer(connection: Any) -> None:
+    """Answer, then close: a kept-alive client comes back on a new connection, to the fresh worker. (tornado has
+    no public switch for this; with it, its own ``write_headers`` adds "Connection: close".)"""
+    connection._disconnect_on_finish = True
+
+
+def _bad_request() -> Answer:
+    body = b"malformed request"
+    return 400, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))], body
+
 
 class _Guard(httputil.HTTPMessageDelegate):
     """Refuses a declared body over the limit before reading it; counts requests being read."""
@@ -162,11 +264,22 @@ class _Guard(httputil.HTTPMessageDelegate):
 
     def headers_received(self, start_line: Any, headers: httputil.HTTPHeaders) -> Any:
         length = headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > self.served.max_body:
-            return _refuse(self.connection.detach(), self.served.too_large(), int(length))  # type: ignore[attr-defined]
+        declared = int(length) if length.isdigit() else 0
+        fields = list(headers.get_all())
+        if len(fields) > MAX_HEADER_FIELDS:
+            return self._refuse(self.served.headers_too_large("limit request headers fields"), declared)
+        if any(len(name) + 2 + len(value) > MAX_HEADER_FIELD_BYTES for name, value in fields):
+            return self._refuse(self.served.headers_too_large("limit request headers fields size"), declared)
+        if declared > self.served.max_body:
+            return self._refuse(self.served.too_large(), declared)
         self.reading = True
         self.served.active += 1
+        if self.served.retiring:
+            _close_after_answer(self.connection)
         return self.inner.headers_received(start_line, headers)
+
+    def _refuse(self, answer: Answer, declared: int) -> Any:
+        return _refuse(self.connection.detach(), answer, declared)  # type: ignore[attr-defined]
 
     def data_received(self, chunk: bytes) -> Any:
         return self.inner.data_received(chunk)

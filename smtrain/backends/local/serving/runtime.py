@@ -16,7 +16,16 @@ works unchanged (botocore's sagemaker-runtime 2017-05-13 service model):
   (crashed worker, timeout) is ``OriginalStatusCode`` 0, as SageMaker reports it;
 - the container is not listening (yet): 429 ``ModelNotReadyException``, which
   botocore retries;
-- a body over 6 MB: 413 with no error type, as the real service answers.
+- a body over 6 MB: 413 with no error type, as the real service answers;
+- an endpoint name outside ``EndpointName``'s pattern (botocore's model:
+  ``^[a-zA-Z0-9](-*[a-zA-Z0-9])*``, at most 63): 400 ``ValidationError`` in the
+  words AWS validation uses; the name is read as UTF-8 (WSGI hands the path
+  over as latin-1 bytes), so a non-ASCII name is shown as it was sent;
+- a model answer over 6 MB (6,291,456 bytes: the ``Body`` of
+  ``InvokeEndpointOutput`` in botocore's model has the request's maximum):
+  424 ``ModelError`` saying the response body could not be loaded, as
+  SageMaker reports a container answer it cannot take whole; the gateway
+  reads no more of it than the limit.
 
 Errors carry the ``x-amzn-ErrorType`` header and a JSON body, which is how
 botocore's rest-json parser finds the code and the modeled fields.
@@ -62,9 +71,11 @@ from smtrain.backends.local.store.home import LocalHome
 from smtrain.backends.local.store.state import StateDB
 
 MAX_BODY = 6 * 1024 * 1024
+MAX_RESPONSE = 6 * 1024 * 1024  # botocore sagemaker-runtime 2017-05-13: InvokeEndpointOutput.Body max 6291456
+ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")  # botocore's EndpointName pattern, max 63
 ACCOUNT = "000000000000"
 VARIANT_HEADER = "x-Amzn-Invoked-Production-Variant"
-INVOCATIONS = re.compile(r"^/endpoints/([^/]+)/invocations$")
+INVOCATIONS = re.compile(r"^/endpoints/(.+)/invocations$")  # WSGI unquotes the path: an encoded / is in a name
 GATEWAY = ("runtime", "gateway")
 GATEWAY_MODULE = "smtrain.backends.local.serving.runtime"
 THREADS = 16  # per worker: requests waiting on a model; reading requests takes none (front.py)
@@ -94,7 +105,7 @@ class Gateway:
         if match is None or method != "POST":
             status, headers, body = error(404, "UnknownOperationException", f"{method} {path} is not an operation")
         else:
-            status, headers, body = self.invoke(match.group(1), environ)
+            status, headers, body = self.invoke(_wsgi_text(match.group(1)), environ)
         start_response(f"{status} {http.client.responses.get(status, 'Error')}", headers)
         return [body]
 
@@ -102,6 +113,8 @@ class Gateway:
         body = read_body(environ, limit=MAX_BODY)  # a declared length over it never gets here (front.py)
         if len(body) > MAX_BODY:
             return too_large()
+        if len(name) > 63 or not ENDPOINT_NAME.match(name):
+            return invalid_name(name)
         record, container = self.lookup(name)
         if record is None:
             return error(400, "ValidationError", f"Endpoint {name} of account {ACCOUNT} not found.")
@@ -152,6 +165,22 @@ def too_large() -> Answer:
     return error(413, "", f"HTTP content length exceeded {MAX_BODY} bytes.")
 
 
+def headers_too_large(what: str) -> Answer:
+    return error(431, "", f"Request Header Fields Too Large: {what}.")
+
+
+def invalid_name(name: str) -> Answer:
+    constraint = ("Member must have length less than or equal to 63" if len(name) > 63 else
+                  "Member must satisfy regular expression pattern: ^[a-zA-Z0-9](-*[a-zA-Z0-9])*")
+    return error(400, "ValidationError", f"1 validation error detected: Value '{name}' at 'endpointName' failed "
+                                         f"to satisfy constraint: {constraint}")
+
+
+def _wsgi_text(path: str) -> str:
+    """A WSGI path (bytes as latin-1, PEP 3333) as the UTF-8 text the client sent."""
+    return path.encode("latin-1").decode("utf-8", errors="replace")
+
+
 def _request_headers(environ: dict[str, Any]) -> dict[str, str]:
     headers = {}
     for header, key in (("Content-Type", "CONTENT_TYPE"), ("Accept", "HTTP_ACCEPT"),
@@ -181,6 +210,9 @@ def forward(record: dict[str, Any], container: dict[str, Any], body: bytes, head
     if response.status >= 500 and time.monotonic() - started >= timeout:
         # gunicorn aborts a worker busy for longer than its timeout and answers 500 for it
         return model_error(record, container, 0, timed_out(timeout))
+    if len(answer) > MAX_RESPONSE:
+        connection.close()  # the rest of the answer is never read
+        return too_large_answer(record, container, response.status)
     if response.status >= 400:
         return model_error(record, container, response.status, answer.decode("utf-8", errors="replace"))
     out = [("Content-Type", response.getheader("Content-Type") or "application/json"),
@@ -203,7 +235,18 @@ def _post(connection: http.client.HTTPConnection, body: bytes,
         connection.close()  # the container closed an idle kept-alive connection: once more, on a new one
         connection.request("POST", "/invocations", body=body, headers=headers)
         response = connection.getresponse()
-    return response, response.read()
+    return response, response.read(MAX_RESPONSE + 1)  # enough to tell it is too large, never more
+
+
+def too_large_answer(record: dict[str, Any], container: dict[str, Any], status: int) -> Answer:
+    """A model answer over :data:`MAX_RESPONSE`: SageMaker's words for a container answer it could not load."""
+    name = record["EndpointName"]
+    what = "response" if status < 400 else ("client error" if status < 500 else "server error")
+    message = (f"Received {what} ({status}) from primary and could not load the entire response body: it is "
+               f"over the {MAX_RESPONSE}-byte limit of a real-time invocation response. See "
+               f"{container.get('log', 'the server log')} for more information.")
+    return error(424, "ModelError", message, OriginalStatusCode=status, OriginalMessage=message,
+                 LogStreamArn=_log_stream(record, container, name))
 
 
 def timed_out(timeout: float) -> str:
@@ -212,14 +255,17 @@ def timed_out(timeout: float) -> str:
 
 def model_error(record: dict[str, Any], container: dict[str, Any], status: int, original: str) -> Answer:
     name = record["EndpointName"]
-    region = record.get("EndpointArn", "arn:aws:sagemaker:us-east-1").split(":")[3]
     side = "client" if 400 <= status < 500 else "server"
     message = (f'Received {side} error ({status}) from primary with message "{original}". '
                f"See {container.get('log', 'the server log')} for more information.")
-    log_stream = (f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{name}"
-                  f":log-stream:{container.get('variant', 'AllTraffic')}/local")
     return error(424, "ModelError", message, OriginalStatusCode=status, OriginalMessage=original,
-                 LogStreamArn=log_stream)
+                 LogStreamArn=_log_stream(record, container, name))
+
+
+def _log_stream(record: dict[str, Any], container: dict[str, Any], name: str) -> str:
+    region = record.get("EndpointArn", "arn:aws:sagemaker:us-east-1").split(":")[3]
+    return (f"arn:aws:logs:{region}:{ACCOUNT}:log-group:/aws/sagemaker/Endpoints/{name}"
+            f":log-stream:{container.get('variant', 'AllTraffic')}/local")
 
 
 def error(status: int, code: str, message: str, **fields: Any) -> Answer:
@@ -309,8 +355,8 @@ def main(argv: list[str] | None = None) -> None:
 
     options = base_options(f"fd://{args.fd}", workers=2, timeout=120, name="smtrain-runtime")
     home = LocalHome(args.home)
-    run_gunicorn(lambda: Served(Gateway(home.state()), max_body=MAX_BODY, too_large=too_large, threads=THREADS),
-                 options)
+    run_gunicorn(lambda: Served(Gateway(home.state()), max_body=MAX_BODY, too_large=too_large, threads=THREADS,
+                                headers_too_large=headers_too_large), options)
 
 
 if __name__ == "__main__":
