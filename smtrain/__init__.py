@@ -16,12 +16,14 @@ __all__ = [
     "Session",
     "SmtrainError",
     "TrainingJob",
+    "Tuner",
     "__version__",
 ]
 
 if typing.TYPE_CHECKING:
     from smtrain.api.endpoints import Endpoint
     from smtrain.api.session import Dataset, Session, TrainingJob
+    from smtrain.api.tuning import Tuner
     from smtrain.core.errors import SmtrainError
 
 _LAZY = {
@@ -29,6 +31,7 @@ _LAZY = {
     "Endpoint": "smtrain.api.endpoints",
     "Session": "smtrain.api.session",
     "TrainingJob": "smtrain.api.session",
+    "Tuner": "smtrain.api.tuning",
     "SmtrainError": "smtrain.core.errors",
 }
 

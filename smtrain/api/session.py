@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from smtrain.api.endpoints import Endpoint, EndpointOperations
+from smtrain.api.tuning import TuningOperations
 from smtrain.backends.base import Backend, get_backend
 from smtrain.core.config import Config, load_config
 from smtrain.core.errors import NotFoundError, SmtrainError, UsageError
@@ -117,7 +118,7 @@ class TrainingJob:
         return self.session
 
 
-class Session(EndpointOperations):
+class Session(EndpointOperations, TuningOperations):
     """Configuration plus a backend. Keyword arguments override every other setting source."""
 
     def __init__(self, *, reporter: Reporter | None = None, quiet: bool = False, **settings: Any) -> None:

@@ -21,6 +21,7 @@ from smtrain.cli.common import GLOBAL_OPTIONS_HELP, global_options
 COMMANDS = {
     "prepare": "smtrain.cli.train:prepare",
     "fit": "smtrain.cli.train:fit",
+    "tune": "smtrain.cli.tune:tune",
     "logs": "smtrain.cli.train:logs",
     "stop": "smtrain.cli.train:stop",
     "ls": "smtrain.cli.listing:list_command",
