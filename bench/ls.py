@@ -22,8 +22,8 @@ from pathlib import Path
 
 from common import bench_env, interleaved, report, time_command
 
+from smtrain.backends.local.jobs import job_state
 from smtrain.backends.local.store.state import StateDB
-from smtrain.backends.local.training import job_state
 from smtrain.backends.local.training.operations import _new_record
 from smtrain.core.config import Config
 from smtrain.planning.plan import LOCAL_IMAGE, LOCAL_ROLE, plan_fit

@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 __all__ = [
     "Dataset",
     "Endpoint",
+    "Job",
     "Session",
     "SmtrainError",
     "TrainingJob",
@@ -21,16 +22,17 @@ __all__ = [
 ]
 
 if typing.TYPE_CHECKING:
-    from smtrain.api.endpoints import Endpoint
-    from smtrain.api.session import Dataset, Session, TrainingJob
+    from smtrain.api.resources import Dataset, Endpoint, Job, TrainingJob
+    from smtrain.api.session import Session
     from smtrain.api.tuning import Tuner
     from smtrain.core.errors import SmtrainError
 
 _LAZY = {
-    "Dataset": "smtrain.api.session",
-    "Endpoint": "smtrain.api.endpoints",
+    "Dataset": "smtrain.api.resources",
+    "Endpoint": "smtrain.api.resources",
+    "Job": "smtrain.api.resources",
     "Session": "smtrain.api.session",
-    "TrainingJob": "smtrain.api.session",
+    "TrainingJob": "smtrain.api.resources",
     "Tuner": "smtrain.api.tuning",
     "SmtrainError": "smtrain.core.errors",
 }

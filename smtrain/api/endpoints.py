@@ -6,33 +6,19 @@ provides the configuration, the backend, the reporter and the training jobs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smtrain.api.resources import Endpoint, TrainingJob
 from smtrain.backends.base import Backend
 from smtrain.core.config import Config
 from smtrain.core.errors import JobFailedError, NotFoundError, SmtrainError, UsageError
 from smtrain.core.hints import suggest
-from smtrain.core.spelling import not_found
 from smtrain.execution.executor import Reporter, call, config_models, delete_quietly, endpoint_resources, execute
+from smtrain.execution.lookups import not_found
 from smtrain.planning.plan import join_uri, plan_deploy, plan_teardown
 from smtrain.planning.spec import DeploySpec, check_name, decode_hyperparameters, new_submission_id, timestamped_name
 from smtrain.planning.steps import ApiCall, Plan, Upload
-
-if TYPE_CHECKING:
-    from smtrain.api.session import TrainingJob
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    name: str
-    status: str
-    url: str
-    session: EndpointOperations  # the Session that deployed it
-
-    def predict(self, data: Any, *, content_type: str = "text/csv", accept: str = "application/json") -> Any:
-        return self.session.predict(self.name, data, content_type=content_type, accept=accept)
 
 
 class EndpointOperations:
@@ -224,7 +210,7 @@ class EndpointOperations:
 
 
 def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str, accept: str) -> dict[str, Any]:
-    from smtrain.execution.executor import translate
+    from smtrain.aws.translation import is_aws_error, translate, translate_invoke
 
     try:
         return dict(backend.runtime().invoke_endpoint(
@@ -243,31 +229,14 @@ def invoke(backend: Backend, endpoint_name: str, body: bytes, content_type: str,
                                  f"then `{suggest(backend.config, 'deploy', 'JOB', '--endpoint-name', endpoint_name)}`)"
                             ) from exc
     except Exception as exc:
-        error = (translate_invoke(exc, endpoint_name, listing=suggest(backend.config, "ls"))
-                 or translate(exc, where=f"endpoint {endpoint_name}", backend=backend.name))
+        error = translate_invoke(exc, endpoint_name, listing=suggest(backend.config, "ls"))
+        if error is None:
+            if not is_aws_error(exc):
+                raise
+            error = translate(exc, where=f"endpoint {endpoint_name}", backend=backend.name, listing="smtrain ls")
         if isinstance(error, NotFoundError):
             error = not_found(backend, "endpoint", endpoint_name, error)
         raise error from exc
-
-
-def translate_invoke(exc: Exception, endpoint_name: str, *, listing: str = "smtrain ls") -> Exception | None:
-    from botocore.exceptions import ClientError
-
-    from smtrain.core.errors import EndpointError, NotFoundError
-
-    if not isinstance(exc, ClientError):
-        return None
-    error = exc.response.get("Error", {})
-    code, message = error.get("Code", ""), error.get("Message", "")
-    where = f"endpoint {endpoint_name}"
-    if code == "ModelError":
-        status = exc.response.get("OriginalStatusCode", "")
-        original = exc.response.get("OriginalMessage", message)
-        return EndpointError(f"the model answered {status}: {original}", where=where,
-                             hint="check --content-type/--accept and the payload")
-    if code == "ValidationError" and "not found" in message.lower():
-        return NotFoundError(message, where=where, hint=f"`{listing}` lists endpoints")
-    return None
 
 
 def new_version(plan: Plan) -> tuple[str, list[str]]:

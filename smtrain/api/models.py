@@ -8,42 +8,29 @@ changes a version's approval. It works on either backend's SageMaker client.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from smtrain.backends.base import Backend
 from smtrain.core.errors import NotFoundError, UsageError
-from smtrain.execution.executor import call
+from smtrain.execution.executor import call, list_all
 from smtrain.planning.steps import ApiCall, Plan
 
 APPROVAL_STATUSES = ("Approved", "Rejected", "PendingManualApproval")
 JOB_METADATA_KEY = "smtrain:training-job"
 
 
-def pages(backend: Backend, operation: str, items_key: str, params: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """Every item of a paged List* operation, following NextToken."""
-    request = dict(params)
-    while True:
-        response = call(backend, operation, request)
-        yield from response.get(items_key, [])
-        token = response.get("NextToken")
-        if not token:
-            return
-        request["NextToken"] = token
-
-
 def list_groups(backend: Backend) -> list[dict[str, Any]]:
-    return list(pages(backend, "ListModelPackageGroups", "ModelPackageGroupSummaryList",
-                      {"SortBy": "CreationTime", "SortOrder": "Ascending", "MaxResults": 100}))
+    return list_all(backend, "ListModelPackageGroups", "ModelPackageGroupSummaryList",
+                    params={"SortBy": "CreationTime", "SortOrder": "Ascending"})
 
 
 def list_versions(backend: Backend, group: str) -> list[dict[str, Any]]:
     """The group's versions, oldest first, each with ``Metrics`` from the training job that produced it."""
-    summaries = pages(backend, "ListModelPackages", "ModelPackageSummaryList",
-                      {"ModelPackageGroupName": group, "SortBy": "CreationTime", "SortOrder": "Ascending",
-                       "MaxResults": 100})
     try:
+        summaries = list_all(backend, "ListModelPackages", "ModelPackageSummaryList",
+                             params={"ModelPackageGroupName": group, "SortBy": "CreationTime",
+                                     "SortOrder": "Ascending"})
         return [with_job_metrics(backend, summary) for summary in summaries]
     except NotFoundError:
         raise missing_group(backend, group) from None
@@ -98,9 +85,8 @@ def missing_group(backend: Backend, group: str) -> NotFoundError:
                          hint=hint)
 
 
-def list_versions_summaries(backend: Backend, group: str) -> Iterator[dict[str, Any]]:
-    return pages(backend, "ListModelPackages", "ModelPackageSummaryList",
-                 {"ModelPackageGroupName": group, "MaxResults": 100})
+def list_versions_summaries(backend: Backend, group: str) -> list[dict[str, Any]]:
+    return list_all(backend, "ListModelPackages", "ModelPackageSummaryList", params={"ModelPackageGroupName": group})
 
 
 def plan_set_approval(arn: str, status: str, description: str = "") -> Plan:

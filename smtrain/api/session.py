@@ -13,109 +13,35 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from smtrain.api.endpoints import Endpoint, EndpointOperations
+from smtrain.api.endpoints import EndpointOperations
+from smtrain.api.resources import Dataset, Job, TrainingJob
 from smtrain.api.tuning import TuningOperations
-from smtrain.backends.base import Backend, get_backend
+from smtrain.backends.base import Backend
+from smtrain.backends.selection import get_backend
 from smtrain.core.config import Config, load_config
 from smtrain.core.errors import NotFoundError, SmtrainError, UsageError
 from smtrain.core.hints import suggest
-from smtrain.core.spelling import not_found
 from smtrain.execution.executor import (
     QuietReporter,
     Reporter,
     call,
     describe_sync,
     execute,
+    list_all,
 )
 from smtrain.execution.following import find_job, follow_job, print_log
+from smtrain.execution.lookups import not_found
 from smtrain.planning.kinds import TRAINING, JobKind
 from smtrain.planning.plan import join_uri, plan_fit
 from smtrain.planning.spec import (
     TrainingSpec,
     check_name,
-    decode_hyperparameters,
     timestamped_name,
 )
 from smtrain.planning.steps import Plan
-
-
-@dataclass(frozen=True)
-class Job:
-    """A job of any kind, as its Describe call answers (a training job is a :class:`TrainingJob`)."""
-
-    name: str
-    kind: JobKind
-    status: str
-    description: dict[str, Any]
-
-    @property
-    def failure_reason(self) -> str:
-        return str(self.description.get("FailureReason", ""))
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """Prepared data: local directories, the URIs they were synced to, training hyperparameters."""
-
-    prepared: Any
-    train_uri: str
-    test_uri: str
-
-    def hyperparameters(self) -> dict[str, Any]:
-        return dict(self.prepared.hyperparameters())
-
-    def test_set(self) -> tuple[Any, Any]:
-        """The held-out ``(X_test, y_test)`` as a DataFrame and a Series."""
-        from smtrain.project.data import load_test
-
-        return load_test(self.prepared.test_dir)
-
-
-@dataclass(frozen=True)
-class TrainingJob:
-    name: str
-    status: str
-    description: dict[str, Any]
-
-    @property
-    def model_data(self) -> str:
-        return str(self.description.get("ModelArtifacts", {}).get("S3ModelArtifacts", ""))
-
-    @property
-    def failure_reason(self) -> str:
-        return str(self.description.get("FailureReason", ""))
-
-    # -- runs (issue 9): what a notebook asks of a job ------------------------------
-    session: Session | None = field(default=None, repr=False, compare=False)
-
-    @property
-    def hyperparameters(self) -> dict[str, Any]:
-        """The user's hyperparameters, decoded as the training script receives them."""
-        return {k: v for k, v in sorted(decode_hyperparameters(self.description.get("HyperParameters", {})).items())
-                if not k.startswith("sagemaker_")}
-
-    @property
-    def metrics(self) -> Any:
-        """Every metric value over time: a DataFrame with columns metric, step, value, timestamp."""
-        return self._session().metric_history(self.name)
-
-    def deploy(self, **options: Any) -> Endpoint:
-        """Serve this job's model (see :meth:`Session.deploy`)."""
-        return self._session().deploy(self.name, **options)
-
-    def logs(self, *, follow: bool = False) -> TrainingJob | Job:
-        """Print this job's log (see :meth:`Session.logs`)."""
-        return self._session().logs(self.name, follow=follow)
-
-    def _session(self) -> Session:
-        if self.session is None:
-            raise UsageError(f"training job {self.name} is not attached to a session", where="TrainingJob",
-                             hint="get jobs from a Session: sm.job(name) or sm.fit(...)")
-        return self.session
 
 
 class Session(EndpointOperations, TuningOperations):
@@ -295,25 +221,6 @@ class Session(EndpointOperations, TuningOperations):
         """Every endpoint, newest first, page after page (only the newest ``limit`` when given)."""
         return list_all(self.backend, "ListEndpoints", "Endpoints", limit=limit,
                         params={"SortBy": "CreationTime", "SortOrder": "Descending"})
-
-
-def list_all(backend: Backend, operation: str, key: str, *, params: dict[str, Any] | None = None,
-             limit: int = 0) -> list[dict[str, Any]]:
-    """The ``key`` items of every page of a SageMaker ``List*`` call (at most ``limit`` when given)."""
-    from smtrain.aws.session import iterate_pages
-    from smtrain.execution.executor import translate
-    from smtrain.planning.steps import method_name
-
-    request = {**(params or {}), "MaxResults": min(limit, 100) if limit else 100}
-    items: list[dict[str, Any]] = []
-    try:
-        for page in iterate_pages(backend.sagemaker(), method_name(operation), request):
-            items += page.get(key, [])
-            if limit and len(items) >= limit:
-                return items[:limit]
-    except Exception as exc:
-        raise translate(exc, where=operation, backend=backend.name) from exc
-    return items
 
 
 def run_tags(source_dir: Path, user_tags: dict[str, str]) -> dict[str, str]:

@@ -34,7 +34,7 @@ def select_endpoints(session: Session, *, expired_only: bool, now: dt.datetime |
 
 
 def endpoint_tags(session: Session, endpoint: dict[str, Any]) -> dict[str, str]:
-    from smtrain.api.session import list_all
+    from smtrain.execution.executor import list_all
 
     tags = list_all(session.backend, "ListTags", "Tags", params={"ResourceArn": endpoint["EndpointArn"]})
     return {tag["Key"]: tag["Value"] for tag in tags}

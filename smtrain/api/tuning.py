@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 from smtrain.backends.base import Backend
 from smtrain.core.config import Config
 from smtrain.core.errors import NotFoundError, UsageError
-from smtrain.execution.executor import Reporter, call, execute
+from smtrain.execution.executor import Reporter, call, execute, list_all
 from smtrain.planning.kinds import TUNING
 from smtrain.planning.steps import Plan
 
 if TYPE_CHECKING:
-    from smtrain.api.session import TrainingJob
+    from smtrain.api.resources import TrainingJob
     from smtrain.planning.spec import TrainingSpec
     from smtrain.planning.tuning import ParameterRange, TuningSpec
 
@@ -177,8 +177,6 @@ class TuningOperations:
 
     def trials(self, name: str) -> list[dict[str, Any]]:
         """Every trial's HyperParameterTrainingJobSummary (ListTrainingJobsForHyperParameterTuningJob)."""
-        from smtrain.api.session import list_all
-
         return list_all(self.backend, "ListTrainingJobsForHyperParameterTuningJob", "TrainingJobSummaries",
                         params={"HyperParameterTuningJobName": name})
 

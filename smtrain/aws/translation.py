@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from smtrain.core.errors import AwsError, BackendError, NotFoundError, SmtrainError, UsageError
+from smtrain.core.errors import AwsError, BackendError, EndpointError, NotFoundError, SmtrainError, UsageError
 
 ROLE_HINT = (
     "set SMTRAIN_ROLE to the ARN of an IAM role that trusts sagemaker.amazonaws.com "
@@ -26,6 +26,7 @@ BAD_CREDENTIALS_CODES = frozenset(
      "ExpiredToken", "ExpiredTokenException", "AuthFailure"}
 )
 ACCESS_DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "403", "Forbidden"})
+NOT_FOUND_MARKERS = ("not found", "could not find", "does not exist")
 NOT_FOUND_CODES = frozenset({"ResourceNotFound", "ResourceNotFoundException", "NoSuchKey", "404", "NotFound"})
 
 
@@ -35,6 +36,11 @@ class AwsNotFoundError(AwsError, NotFoundError):
 
 class AwsConfigError(AwsError, UsageError):
     """Credentials, region or profile are missing or wrong: the user's setup, exit code 2."""
+
+
+def is_aws_error(exc: BaseException) -> bool:
+    """Whether ``exc`` came from botocore or boto3 (what :func:`translate` is for)."""
+    return _is_aws_error(exc)
 
 
 @contextmanager
@@ -57,10 +63,11 @@ def _is_aws_error(exc: BaseException) -> bool:
     return isinstance(exc, ClientError | BotoCoreError | Boto3Error)
 
 
-def translate(exc: BaseException, *, where: str = "", backend: str = "sagemaker") -> SmtrainError:
+def translate(exc: BaseException, *, where: str = "", backend: str = "sagemaker", listing: str = "") -> SmtrainError:
     """The :class:`SmtrainError` that says what went wrong with an AWS call and what to do.
 
-    ``backend`` names who refused a request in the message ("the local backend rejected ...").
+    ``backend`` names who refused a request in the message ("the local backend rejected ...");
+    ``listing``, the command that lists what exists, becomes the hint of a not-found error.
     """
     from boto3.exceptions import S3UploadFailedError
     from botocore.exceptions import ClientError
@@ -68,11 +75,21 @@ def translate(exc: BaseException, *, where: str = "", backend: str = "sagemaker"
     if isinstance(exc, SmtrainError):
         return exc
     if isinstance(exc, ClientError):
+        if listing and _says_not_found(exc):
+            error = exc.response.get("Error", {})
+            return AwsNotFoundError(str(error.get("Message", "")), code=str(error.get("Code", "")), where=where,
+                                    hint=f"`{listing}` lists what exists")
         return _translate_client_error(exc, where, backend)
     # boto3's S3 transfer wraps the ClientError of a failed part in S3UploadFailedError.
     if isinstance(exc, S3UploadFailedError) and isinstance(exc.__context__, ClientError):
         return _translate_client_error(exc.__context__, where, backend)
     return _translate_botocore_error(exc, where)
+
+
+def _says_not_found(exc: Any) -> bool:
+    """SageMaker answers a missing resource with a ValidationException whose message says so (not a role's)."""
+    message = str(exc.response.get("Error", {}).get("Message", "")).lower()
+    return any(marker in message for marker in NOT_FOUND_MARKERS) and "role" not in message
 
 
 def _translate_botocore_error(exc: BaseException, where: str) -> SmtrainError:
@@ -147,7 +164,26 @@ def _translate_validation(message: str, code: str, where: str, backend: str = "s
     if "assume role" in lowered or "assume the role" in lowered or ("role" in lowered and "not exist" in lowered):
         return AwsError(f"SageMaker cannot use the execution role: {message}", code=code, where=where,
                         hint=ROLE_HINT)
-    if any(marker in lowered for marker in ("could not find", "not found", "does not exist")):
+    if any(marker in lowered for marker in NOT_FOUND_MARKERS):
         return AwsNotFoundError(message, code=code, where=where, hint="check the name and the region")
     refused_by = "SageMaker" if backend == "sagemaker" else f"the {backend} backend"
     return AwsError(f"{refused_by} rejected the request: {message}", code=code, where=where)
+
+
+def translate_invoke(exc: Exception, endpoint_name: str, *, listing: str = "smtrain ls") -> Exception | None:
+    """A SageMaker Runtime error as smtrain's: the model's own answer, or an endpoint that does not exist."""
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return None
+    error = exc.response.get("Error", {})
+    code, message = error.get("Code", ""), error.get("Message", "")
+    where = f"endpoint {endpoint_name}"
+    if code == "ModelError":
+        status = exc.response.get("OriginalStatusCode", "")
+        original = exc.response.get("OriginalMessage", message)
+        return EndpointError(f"the model answered {status}: {original}", where=where,
+                             hint="check --content-type/--accept and the payload")
+    if code == "ValidationError" and "not found" in message.lower():
+        return NotFoundError(message, where=where, hint=f"`{listing}` lists endpoints")
+    return None

@@ -76,13 +76,3 @@ class Backend(Protocol):
         """The SageMaker Runtime address to give boto3 as ``endpoint_url`` ("" for AWS's own)."""
 
     def sleep(self, seconds: float) -> None: ...
-
-
-def get_backend(config: Config) -> Backend:
-    if config.is_local:
-        from smtrain.backends.local.backend import LocalBackend
-
-        return LocalBackend(config)
-    from smtrain.backends.sagemaker import SageMakerBackend
-
-    return SageMakerBackend(config)

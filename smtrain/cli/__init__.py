@@ -16,6 +16,8 @@ from typing import Any
 import click
 
 from smtrain.cli.common import GLOBAL_OPTIONS_HELP, global_options
+from smtrain.core.errors import report_error
+from smtrain.core.spelling import closest
 
 # name -> "module:attribute"; the listing order of `smtrain --help` is alphabetical.
 COMMANDS = {
@@ -67,17 +69,11 @@ class LazyGroup(click.Group):
         try:
             return super().resolve_command(ctx, args)
         except click.UsageError as exc:
-            suggestion = closest(args[0], self.list_commands(ctx)) if args else ""
+            matches = closest(args[0], self.list_commands(ctx), n=1) if args else []
+            suggestion = matches[0] if matches else ""
             if suggestion and "No such command" in exc.message:
                 raise click.UsageError(f"{exc.message.rstrip('.')}. Did you mean {suggestion!r}?", ctx) from None
             raise
-
-
-def closest(word: str, candidates: list[str]) -> str:
-    import difflib
-
-    matches = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return matches[0] if matches else ""
 
 
 @click.group(
@@ -116,21 +112,3 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         sys.exit(report_error(exc, debug))
     sys.exit(result if isinstance(result, int) else 0)
-
-
-def report_error(exc: Exception, debug: bool) -> int:
-    from smtrain.core.errors import SmtrainError, from_os_error
-
-    if debug:
-        import traceback
-
-        traceback.print_exc()
-    if isinstance(exc, OSError):  # the one place OS errors become messages naming the file and the fix
-        exc = from_os_error(exc)
-    if isinstance(exc, SmtrainError):
-        click.echo(f"error: {exc}", err=True)
-        return exc.exit_code
-    click.echo(f"error: unexpected {type(exc).__name__}: {exc}", err=True)
-    if not debug:
-        click.echo("  hint: run again with --debug for the traceback", err=True)
-    return 1

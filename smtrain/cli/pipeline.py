@@ -226,10 +226,6 @@ def run_command(local: bool, input_text: str, definition_path: str | None, execu
     return 0 if execution.status == "SUCCEEDED" else 1
 
 
-def print_event(event: Any) -> None:
-    info(event.describe())
-
-
 @pipeline.command(name="deploy")
 @click.option("--state-machine-role", required=True,
               help="The role Step Functions assumes, a name or an ARN (`export --format cfn` writes a "

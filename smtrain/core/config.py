@@ -175,7 +175,7 @@ def _check_values(config: Config, sources: Mapping[str, str]) -> None:
                          where=sources.get("runtime_port", "config"),
                          hint=f"set {env_name('runtime_port')} to a free port, or 0 to pick one")
     if config.prefix != Config.prefix:
-        from smtrain.planning.validation import check_prefix
+        from smtrain.core.uris import check_prefix
 
         check_prefix(config.prefix, where=sources.get("prefix", "config"))
 

@@ -115,3 +115,22 @@ def from_os_error(exc: OSError) -> FileSystemError:
         what = "a file is there where a folder is needed"
     detail = f"{what} ({name})" if name else what
     return FileSystemError(detail, where=path, hint=hint.format(path=path))
+
+
+def report_error(exc: BaseException, debug: bool) -> int:
+    """Say what went wrong on stderr, as every command does (a traceback only with ``debug``); the exit code."""
+    import sys
+
+    if debug:
+        import traceback
+
+        traceback.print_exception(exc)
+    if isinstance(exc, OSError):  # the one place OS errors become messages naming the file and the fix
+        exc = from_os_error(exc)
+    if isinstance(exc, SmtrainError):
+        print(f"error: {exc}", file=sys.stderr, flush=True)
+        return exc.exit_code
+    print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr, flush=True)
+    if not debug:
+        print("  hint: run again with --debug for the traceback", file=sys.stderr, flush=True)
+    return 1

@@ -13,15 +13,15 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from smtrain.aws.translation import is_aws_error, translate
 from smtrain.backends.base import Backend
-from smtrain.core.errors import NotFoundError, SmtrainError
+from smtrain.core.errors import NotFoundError
 from smtrain.planning.kinds import by_create
 from smtrain.planning.steps import ApiCall, Plan, Ref, Upload, Wait, method_name, resolve
 
 if TYPE_CHECKING:
     from smtrain.core.progress import Waiting
 
-NOT_FOUND_MARKERS = ("not found", "could not find", "does not exist")
 # Request members and the settings that fill them, to say where a refused value came from.
 FLAGS = {
     "inputDataConfig": "--channel", "hyperParameters": "--hp", "environment": "--env",
@@ -100,6 +100,8 @@ def call(backend: Backend, operation: str, params: Mapping[str, Any], *, where: 
     try:
         response = dict(getattr(client, method_name(operation))(**params))
     except Exception as exc:
+        if not is_aws_error(exc):
+            raise
         from smtrain.core.hints import suggest
 
         raise translate(exc, where=where or operation, listing=suggest(backend.config, "ls"),
@@ -108,20 +110,24 @@ def call(backend: Backend, operation: str, params: Mapping[str, Any], *, where: 
     return response
 
 
-def translate(exc: Exception, *, where: str, listing: str = "smtrain ls", backend: str = "sagemaker") -> Exception:
-    if isinstance(exc, SmtrainError):
-        return exc
-    from botocore.exceptions import BotoCoreError, ClientError
+def list_all(backend: Backend, operation: str, key: str, *, params: dict[str, Any] | None = None,
+             limit: int = 0) -> list[dict[str, Any]]:
+    """The ``key`` items of every page of a SageMaker ``List*`` call (at most ``limit`` when given): the one
+    paginator (botocore's where the client has one), errors translated."""
+    from smtrain.aws.session import iterate_pages
 
-    if isinstance(exc, ClientError):
-        message = str(exc.response.get("Error", {}).get("Message", ""))
-        if any(marker in message.lower() for marker in NOT_FOUND_MARKERS) and "role" not in message.lower():
-            return NotFoundError(message, where=where, hint=f"`{listing}` lists what exists")
-    if isinstance(exc, ClientError | BotoCoreError):
-        from smtrain.aws.translation import translate as translate_aws
-
-        return translate_aws(exc, where=where, backend=backend)
-    return exc
+    request = {**(params or {}), "MaxResults": min(limit, 100) if limit else 100}
+    items: list[dict[str, Any]] = []
+    try:
+        for page in iterate_pages(backend.sagemaker(), method_name(operation), request):
+            items += page.get(key, [])
+            if limit and len(items) >= limit:
+                return items[:limit]
+    except Exception as exc:
+        if not is_aws_error(exc):
+            raise
+        raise translate(exc, where=operation, backend=backend.name, listing="smtrain ls") from exc
+    return items
 
 
 def execute(plan: Plan, backend: Backend, reporter: Reporter, *, wait: bool = True) -> dict[str, dict[str, Any]]:
@@ -183,6 +189,8 @@ def reserved_names(plan: Plan, backend: Backend) -> Iterator[None]:
                 try:
                     stack.enter_context(backend.reserve(kind, name))
                 except Exception as exc:
+                    if not is_aws_error(exc):
+                        raise
                     raise translate(exc, where=f"{kind.noun} {name}", backend=backend.name) from exc
         yield
 

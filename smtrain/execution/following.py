@@ -7,14 +7,14 @@ status key, the terminal states, where the log is) comes from its :class:`JobKin
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from smtrain.backends.base import Backend
-from smtrain.core.errors import NotFoundError
+from smtrain.core.errors import BackendError, NotFoundError
 from smtrain.execution.executor import Reporter, call
+from smtrain.execution.waiting import wait_for
 from smtrain.planning.kinds import KINDS, JobKind
 
 STOP_WAIT_SECONDS = 30.0
@@ -133,9 +133,9 @@ def interrupt(backend: Backend, kind: JobKind, job_name: str, reporter: Reporter
         raise KeyboardInterrupt
     reporter.info(f"stopping job {job_name} ...")
     call(backend, kind.stop, {kind.name_key: job_name})
-    deadline = time.monotonic() + STOP_WAIT_SECONDS
-    while True:
-        description = call(backend, kind.describe, {kind.name_key: job_name})
-        if description[kind.status_key] in kind.terminal or time.monotonic() >= deadline:
-            return description
-        backend.sleep(0.1)
+    describe = {kind.name_key: job_name}
+    try:
+        return wait_for(lambda: call(backend, kind.describe, describe), kind.status_key, kind.terminal, (),
+                        sleep=backend.sleep, timeout=STOP_WAIT_SECONDS, interval=0.1, what=f"{kind.noun} {job_name}")
+    except BackendError:  # not stopped in time: say what it is now
+        return call(backend, kind.describe, describe)

@@ -3,7 +3,7 @@
 The role may call only the SageMaker actions the definition uses, on names
 that start with the pipeline's name (SageMaker writes names lower-case in
 ARNs); pass only the execution role, to SageMaker only; and manage the one
-EventBridge rule Step Functions uses to follow a training job (``.sync``).
+EventBridge rule Step Functions uses to follow each kind of job it waits for (``.sync``).
 """
 
 from __future__ import annotations
@@ -11,16 +11,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from smtrain.planning.kinds import KINDS, JobKind
+
 from .export import definition_hash
 
-SYNC_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 # What each SageMaker action acts on; "*" where the action takes no resource-level permission.
+# Every job kind's create, describe and stop come from its definition (see job_resources).
 RESOURCES = {
-    "CreateTrainingJob": ["training-job/{prefix}-*"],
-    "DescribeTrainingJob": ["training-job/*"],  # the champion's job may have any name
-    "StopTrainingJob": ["training-job/{prefix}-*"],
-    "AddTags": ["training-job/{prefix}-*", "model/{prefix}-*", "endpoint-config/{prefix}-*", "endpoint/{endpoint}",
-                "model-package-group/{group}"],
     "CreateModel": ["model/{prefix}-*"],
     "DeleteModel": ["model/{prefix}-*"],
     "CreateEndpointConfig": ["endpoint-config/{prefix}-*"],
@@ -36,10 +33,39 @@ RESOURCES = {
     "DescribeModelPackage": ["model-package/{group}/*"],
     "ListModelPackages": ["*"],
 }
+TAGGED = ["model/{prefix}-*", "endpoint-config/{prefix}-*", "endpoint/{endpoint}", "model-package-group/{group}"]
 # Actions a Task needs besides the one it names: .sync stops a job when the execution is stopped.
-IMPLIED = {"CreateTrainingJob": ["DescribeTrainingJob", "StopTrainingJob", "AddTags"],
-           "CreateModel": ["AddTags"], "CreateEndpointConfig": ["AddTags"], "CreateEndpoint": ["AddTags"],
-           "CreateModelPackageGroup": ["AddTags"]}
+IMPLIED = {"CreateModel": ["AddTags"], "CreateEndpointConfig": ["AddTags"], "CreateEndpoint": ["AddTags"],
+           "CreateModelPackageGroup": ["AddTags"],
+           **{kind.create: [kind.describe, kind.stop, *kind.extra_actions] for kind in KINDS}}
+
+
+def job_resources(kind: JobKind) -> dict[str, list[str]]:
+    """A kind's own actions: its jobs are named after the pipeline; a described one may have any name
+    (the champion's job)."""
+    mine = [f"{kind.arn_type}/{{prefix}}-*"]
+    return {kind.create: mine, kind.describe: [f"{kind.arn_type}/*"], kind.stop: mine}
+
+
+def resources_of(action: str, kinds: list[JobKind]) -> list[str]:
+    if action == "AddTags":
+        return [*(f"{kind.arn_type}/{{prefix}}-*" for kind in kinds), *TAGGED]
+    for kind in KINDS:
+        if action in job_resources(kind):
+            return job_resources(kind)[action]
+    return RESOURCES[action]
+
+
+def kinds_created(definition: dict[str, Any]) -> list[JobKind]:
+    """The job kinds whose create the definition calls, in KINDS order."""
+    actions = set(actions_used(definition))
+    return [kind for kind in KINDS if kind.create in actions]
+
+
+def kinds_followed(definition: dict[str, Any]) -> list[JobKind]:
+    """The job kinds the definition creates and waits for with ``.sync`` (each needs its EventBridge rule)."""
+    resources = {state.get("Resource") for state in definition["States"].values() if state.get("Type") == "Task"}
+    return [kind for kind in KINDS if kind.sync_resource in resources]
 
 
 def actions_used(definition: dict[str, Any]) -> list[str]:
@@ -66,17 +92,19 @@ def policy(exported: Any) -> dict[str, Any]:
     names = {"prefix": spec.name, "endpoint": (spec.deploy.endpoint_name or spec.name).lower(),
              "group": spec.group.lower()}
     statements: list[dict[str, Any]] = []
+    created = kinds_created(definition)
     for action in actions_used(definition):
-        resources = [sagemaker_arn(r.format(**names)) for r in RESOURCES[action]]
+        resources = [sagemaker_arn(r.format(**names)) for r in resources_of(action, created)]
         statements.append({"Sid": re.sub(r"[^A-Za-z0-9]", "", action), "Effect": "Allow",
                            "Action": f"sagemaker:{action}", "Resource": resources})
     statements.append({"Sid": "PassExecutionRole", "Effect": "Allow", "Action": "iam:PassRole",
                        "Resource": exported.role,
                        "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}})
-    statements.append({"Sid": "FollowTrainingJobs", "Effect": "Allow",
-                       "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
-                       "Resource": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:"
-                                               f"rule/{SYNC_RULE}"}})
+    for kind in kinds_followed(definition):
+        statements.append({"Sid": f"Follow{kind.resource}s", "Effect": "Allow",
+                           "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                           "Resource": {"Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:"
+                                                   f"${{AWS::AccountId}}:rule/{kind.sync_rule}"}})
     return {"Version": "2012-10-17", "Statement": statements}
 
 

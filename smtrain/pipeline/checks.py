@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from smtrain.core.errors import UsageError
+from smtrain.planning.kinds import KINDS
 
 from .paths import FUNCTIONS
 from .states import OPERATORS
@@ -18,8 +19,8 @@ FIELDS = {
     "Succeed": {"Type", "Comment"},
     "Fail": {"Type", "Comment", "Error", "Cause", "ErrorPath", "CausePath"},
 }
-RESOURCE = re.compile(r"arn:aws:states:::(sagemaker:createTrainingJob\.sync|sagemaker:[a-z][A-Za-z]+"
-                      r"|aws-sdk:sagemaker:[a-z][A-Za-z]+)")
+SYNC_RESOURCES = "|".join(re.escape(kind.sync_resource) for kind in KINDS)  # every kind's create-and-wait
+RESOURCE = re.compile(rf"{SYNC_RESOURCES}|arn:aws:states:::(sagemaker:[a-z][A-Za-z]+|aws-sdk:sagemaker:[a-z][A-Za-z]+)")
 # The JSONata states the exporter emits (a state's QueryLanguage; the machine's stays JSONPath).
 JSONATA_FIELDS = {
     "Pass": {"Type", "Comment", "QueryLanguage", "Output", "Next"},

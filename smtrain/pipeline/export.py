@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from smtrain.core.config import Config
+from smtrain.planning.kinds import TRAINING
 
 from . import requests
 from .inputs import input_states
@@ -66,7 +67,7 @@ def train_state(spec: PipelineSpec, parameters: dict[str, Any]) -> dict[str, Any
                 "TrainingImage.$": "$.AlgorithmSpecification.TrainingImage"}
     if spec.gate.enabled:
         selector["Metric.$"] = metric_filter(spec.gate.metric)
-    return {"Train": task(SAGEMAKER + "createTrainingJob.sync", parameters, "Find group",
+    return {"Train": task(TRAINING.sync_resource, parameters, "Find group",
                           result_path="$.training", result_selector=selector)}
 
 

@@ -17,13 +17,12 @@ from functools import lru_cache
 from typing import Any
 
 from smtrain.core.errors import UsageError
+from smtrain.planning.kinds import JobKind, by_sync_resource
 
 from . import expressions
 from .checks import check_definition
 from .paths import StatesError, put, render, select
 from .states import choose, matches
-
-SYNC_STATES = {"Completed": "SUCCEEDED", "Failed": "FAILED", "Stopped": "FAILED"}
 
 
 class ExecutionTimedOut(Exception):
@@ -211,8 +210,9 @@ class Runner:
         sync = operation.endswith(".sync")
         operation = operation.removesuffix(".sync")
         result = self.api(operation, parameters, sdk=":aws-sdk:" in resource)
-        if sync:
-            return self.wait_for_training(parameters["TrainingJobName"])
+        kind = by_sync_resource(resource) if sync else None
+        if kind is not None:
+            return self.wait_for_job(kind, parameters[kind.name_key])
         return result
 
     def api(self, operation: str, parameters: dict[str, Any], *, sdk: bool = False) -> dict[str, Any]:
@@ -220,7 +220,7 @@ class Runner:
 
         from smtrain.planning.steps import method_name
 
-        method = getattr(self.client, method_name(operation[0].upper() + operation[1:]))
+        method = getattr(self.client, method_name(operation))
         try:
             response = dict(method(**parameters))
         except ClientError as exc:
@@ -232,24 +232,24 @@ class Runner:
         response.pop("ResponseMetadata", None)
         return response
 
-    def wait_for_training(self, job_name: str) -> dict[str, Any]:
-        """``.sync``: poll DescribeTrainingJob until the job ends; a job that did not complete fails the Task.
+    def wait_for_job(self, kind: JobKind, job_name: str) -> dict[str, Any]:
+        """``.sync``: poll the kind's Describe until the job ends; a job that did not succeed fails the Task.
 
         As in Step Functions, an execution that stops (Ctrl-C here) or times out stops the job.
         """
         try:
-            while True:
-                description = self.api("describeTrainingJob", {"TrainingJobName": job_name})
-                outcome = SYNC_STATES.get(str(description.get("TrainingJobStatus")))
-                if outcome == "SUCCEEDED":
+            while True:  # not waiting.wait_for: the execution's own deadline, as Step Functions counts it
+                description = self.api(kind.describe, {kind.name_key: job_name})
+                status = str(description.get(kind.status_key))
+                if status in kind.success:
                     return description
-                if outcome == "FAILED":
+                if status in kind.failure:
                     raise StatesError("States.TaskFailed", json.dumps(description, default=str))
                 if self.clock() > self.deadline:
                     raise ExecutionTimedOut(job_name)
                 self.sleep(self.poll_seconds)
         except (KeyboardInterrupt, ExecutionTimedOut):
-            self.api("stopTrainingJob", {"TrainingJobName": job_name})
+            self.api(kind.stop, {kind.name_key: job_name})
             raise
 
     def emit(self, execution: Execution, state: str, kind: str, detail: str = "") -> None:

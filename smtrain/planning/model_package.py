@@ -78,17 +78,6 @@ def inference_specification(job_description: Mapping[str, Any], *, image_uri: st
     }
 
 
-def plan_approval(model_package_arn: str, *, approve: bool, description: str = "") -> Plan:
-    """Approve (or send back to pending) one model package version."""
-    params: dict[str, Any] = {
-        "ModelPackageArn": model_package_arn,
-        "ModelApprovalStatus": APPROVED if approve else PENDING,
-    }
-    if description:
-        params["ApprovalDescription"] = description
-    return (ApiCall("approval", "sagemaker", "UpdateModelPackage", params),)
-
-
 def group_exists(sagemaker: Any, group: str) -> bool:
     """Ask the service (either backend's client) whether the model package group exists."""
     from botocore.exceptions import ClientError

@@ -25,9 +25,9 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from smtrain.core.errors import UsageError
+from smtrain.core.uris import DOT_SEGMENTS
 
 NAME_HINT = "use 1-63 letters, digits and hyphens, starting and ending with a letter or digit"
-DOT_SEGMENTS = (".", "..")
 
 
 @functools.cache
@@ -104,23 +104,6 @@ def check_segment(value: str, *, what: str, where: str) -> str:
     """A name that becomes one folder or key segment (a channel, a dataset): SageMaker's ChannelName rules."""
     return check_name(value, "ChannelName", what=what, where=where,
                       hint="use 1-64 letters, digits, '.', '-' and '_' (not '.' or '..')")
-
-
-PREFIX_SEGMENT = re.compile(r"[A-Za-z0-9!_.*'()-]+")
-PREFIX_MAX = 256
-
-
-def check_prefix(prefix: str, *, where: str) -> str:
-    """An S3 key prefix that stays under its bucket (and under the local store): S3's safe characters,
-    ``/``-separated, no empty, ``.`` or ``..`` segment (so no leading ``/`` either)."""
-    segments = prefix.rstrip("/").split("/")
-    bad = [s for s in segments if s in DOT_SEGMENTS or not PREFIX_SEGMENT.fullmatch(s)]
-    if bad or len(prefix) > PREFIX_MAX:
-        raise UsageError(
-            f"invalid prefix {prefix!r}" + (f": segment {bad[0]!r}" if bad else ""), where=where,
-            hint=f"use at most {PREFIX_MAX} of A-Z a-z 0-9 ! _ . * ' ( ) - in '/'-separated segments, "
-                 "none of them '.' or '..'")
-    return prefix
 
 
 def check_relative_path(value: str, *, what: str, where: str) -> str:

@@ -71,8 +71,7 @@ def champion_run(config: Config, group: str, *, client: Any = None) -> Run:
 
 def _sagemaker(config: Config) -> Any:
     if config.is_local:
-        from smtrain.backends.local.service import LocalSageMaker
-        from smtrain.backends.local.store.home import LocalHome
+        from smtrain.backends.local.store.reader import local_service
 
-        return LocalSageMaker(LocalHome(config.home), region=config.resolved_region())
+        return local_service(config.home, config.resolved_region())
     return store.sagemaker_client(config)

@@ -46,7 +46,7 @@ def main(args: Sequence[str]) -> None:
         sys.stderr.write("\naborted\n")
         sys.exit(130)
     except Exception as exc:
-        from smtrain.cli import report_error
+        from smtrain.core.errors import report_error
 
         sys.exit(report_error(exc, os.environ.get("SMTRAIN_DEBUG") == "1"))
     sys.exit(0)

@@ -12,10 +12,11 @@ appended by the job supervisor as the log lines match ``MetricDefinitions``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from contextlib import closing, contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from smtrain.backends.local.store.reader import history_file, read_only, settled_description, supervisor_alive
 
 if TYPE_CHECKING:  # imported where used: `smtrain ls` with no store needs neither
     import sqlite3
@@ -23,7 +24,6 @@ if TYPE_CHECKING:  # imported where used: `smtrain ls` with no store needs neith
     from smtrain.runs.record import Run
 
 KIND = "training-job"
-HISTORY_FILE = "metrics.jsonl"
 RUNNING = ("InProgress", "Stopping")
 _FIELDS = {  # Run field <- JSON path in the DescribeTrainingJob body
     "TrainingJobName": "$.TrainingJobName",
@@ -44,32 +44,6 @@ _FIELDS = {  # Run field <- JSON path in the DescribeTrainingJob body
 _ROW = "json_object(" + ", ".join(f"'{key}', json_extract(body, '{path}')" for key, path in _FIELDS.items()) + ")"
 _OBJECTS = ("HyperParameters", "FinalMetricDataList", "ResourceConfig", "ModelArtifacts", "AlgorithmSpecification",
             "_local")
-
-
-def state_file(home: Path) -> Path:
-    return home / "state.db"
-
-
-@contextmanager
-def read_only(home: Path) -> Iterator[sqlite3.Connection | None]:
-    """A read-only connection to the store, or None when there is no store (nothing is created)."""
-    if not home.exists():  # no store, no records: nothing to check (and no SQLite to load)
-        yield None
-        return
-    import sqlite3
-
-    from smtrain.backends.local.store.state import check_tables, existing_store, translate_error
-
-    path = state_file(home)
-    if not existing_store(path):
-        yield None
-        return
-    try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
-            check_tables(path, db)
-            yield db
-    except sqlite3.Error as exc:
-        raise translate_error(path, exc) from exc
 
 
 def list_runs(home: Path, *, statuses: Sequence[str] = (), newest: int | None = None) -> tuple[list[Run], int]:
@@ -137,10 +111,10 @@ def _nested(value: Any) -> Any:
 
 def _settled(home: Path, run: Run, pid: int) -> Run:
     """A run whose supervisor died while it ran gets its final status from the local API."""
-    if run.status in RUNNING and not _supervisor_alive({"_local": {"supervisor_pid": pid}}):
+    if run.status in RUNNING and not supervisor_alive({"_local": {"supervisor_pid": pid}}):
         from smtrain.runs.record import from_description
 
-        body = _reconciled(home, run.name)
+        body = settled_description(home, run.name)
         if body is not None:
             return from_description(body, "local")
     return run
@@ -171,8 +145,8 @@ def get_run(home: Path, name: str) -> Run | None:
     if row is None:
         return None
     body = json.loads(row[0])
-    if body.get("TrainingJobStatus") in RUNNING and not _supervisor_alive(body):
-        body = _reconciled(home, name) or body
+    if body.get("TrainingJobStatus") in RUNNING and not supervisor_alive(body):
+        body = settled_description(home, name) or body
     run = from_description(body, "local")
     run.endpoints = endpoints.get(run.model_data, [])
     return run
@@ -180,7 +154,7 @@ def get_run(home: Path, name: str) -> Run | None:
 
 def metric_history(home: Path, name: str) -> list[dict[str, Any]]:
     """Every metric value the job logged, in order: ``{"MetricName", "Value", "Timestamp"}``."""
-    path = home / "jobs" / name / HISTORY_FILE
+    path = history_file(home, name)
     if not path.is_file():
         return []
     points = []
@@ -190,13 +164,6 @@ def metric_history(home: Path, name: str) -> list[dict[str, Any]]:
         except ValueError:
             continue  # a line cut short by a crash
     return points
-
-
-def append_history(home: Path, name: str, points: list[dict[str, Any]]) -> None:
-    """Called by the job supervisor for each log line that matched a metric definition."""
-    path = home / "jobs" / name / HISTORY_FILE
-    with open(path, "a", encoding="utf-8") as history:
-        history.write("".join(json.dumps(point) + "\n" for point in points))
 
 
 def _endpoints_by_model(db: sqlite3.Connection) -> dict[str, list[dict[str, str]]]:
@@ -215,25 +182,3 @@ def _endpoints_by_model(db: sqlite3.Connection) -> dict[str, list[dict[str, str]
             serving.setdefault(uri, []).append({"name": name, "status": endpoint.get("EndpointStatus", ""),
                                                 "expires": tags.get("smtrain:expires-at", "")})
     return serving
-
-
-def _model_data(body: dict[str, Any]) -> str:
-    return str((body.get("ModelArtifacts") or {}).get("S3ModelArtifacts", ""))
-
-
-def _supervisor_alive(body: dict[str, Any]) -> bool:
-    from smtrain.backends.local.jobs.processes import is_alive
-
-    pid = int((body.get("_local") or {}).get("supervisor_pid", 0) or 0)
-    return not pid or is_alive(pid)  # no pid yet: the job is being created
-
-
-def _reconciled(home: Path, name: str) -> dict[str, Any] | None:
-    """A running job whose supervisor died: let the local API settle its status (the store exists)."""
-    from smtrain.backends.local.service import LocalSageMaker
-    from smtrain.backends.local.store.home import LocalHome
-
-    try:
-        return dict(LocalSageMaker(LocalHome(home)).describe_training_job(TrainingJobName=name))
-    except Exception:
-        return None

@@ -39,14 +39,16 @@ def sagemaker_client(config: Config, service: str = "sagemaker") -> Any:
 
 @contextmanager
 def translating(where: str) -> Iterator[None]:
-    from smtrain.execution.executor import translate
+    from smtrain.aws.translation import is_aws_error, translate
 
     try:
         yield
     except (UsageError, NotFoundError):
         raise
     except Exception as exc:
-        raise translate(exc, where=where) from exc
+        if not is_aws_error(exc):
+            raise
+        raise translate(exc, where=where, listing="smtrain ls") from exc
 
 
 def list_runs(config: Config, source: str, *, client: Any = None, statuses: Sequence[str] = (),
@@ -102,9 +104,9 @@ def metric_history(config: Config, run: Run, *, cloudwatch: Any = None) -> list[
 
 def require_store(config: Config, wanted: str = "") -> None:
     """For commands that only read: say so when there is no store, rather than create one."""
-    from smtrain.backends.local.store.state import existing_store
+    from smtrain.backends.local.store.reader import store_exists
 
-    if config.is_local and not existing_store(local.state_file(config.home)):
+    if config.is_local and not store_exists(config.home):
         raise NotFoundError(f"{wanted + ': ' if wanted else ''}no smtrain store at {config.home}",
                             where="project",
                             hint="run from inside your project (a folder with smtrain.toml or .smtrain/), "

@@ -13,8 +13,8 @@ from botocore.stub import Stubber
 
 from smtrain.aws.session import AwsSession, default_bucket, ensure_bucket
 from smtrain.aws.translation import AwsConfigError, AwsNotFoundError, translate, translating
-from smtrain.backends.base import get_backend
 from smtrain.backends.sagemaker import SageMakerBackend
+from smtrain.backends.selection import get_backend
 from smtrain.core.config import Config
 from smtrain.core.errors import AwsError, NotFoundError, UsageError
 from smtrain.execution.waiting import wait_for

@@ -15,8 +15,8 @@ import pytest
 from smtrain.api.session import Session
 from smtrain.backends.local.backend import LocalBackend
 from smtrain.backends.local.environments.frameworks import version_from_image
+from smtrain.backends.local.jobs import job_state
 from smtrain.backends.local.store.state import StateDB
-from smtrain.backends.local.training import job_state
 from smtrain.backends.local.training.operations import _new_record
 from smtrain.core.config import Config
 from smtrain.planning.plan import LOCAL_ROLE, plan_fit

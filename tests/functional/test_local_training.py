@@ -24,10 +24,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from smtrain.backends.local.jobs import table as jobs_module
 from smtrain.backends.local.jobs.processes import is_alive
 from smtrain.backends.local.service import LocalSageMaker
 from smtrain.backends.local.store.home import LocalHome
-from smtrain.backends.local.training import operations as jobs_module
 from smtrain.core.config import Config
 from smtrain.core.uris import to_path
 from smtrain.files.tarballs import pack_source

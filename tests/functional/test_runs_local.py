@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from smtrain.api.session import Session
+from smtrain.backends.local.store import reader
 from smtrain.runs import local, provenance, store
 from tests.helpers import git, git_project
 
@@ -77,7 +78,7 @@ def test_reading_never_creates_a_store(tmp_path: Path) -> None:
 
 def test_listing_survives_a_history_line_cut_short(project: Path) -> None:
     fit(project, "cut")
-    path = project / ".smtrain" / "jobs" / "cut" / local.HISTORY_FILE
+    path = project / ".smtrain" / "jobs" / "cut" / reader.HISTORY_FILE
     path.write_text(path.read_text() + textwrap.dedent('{"MetricName": "lo'))
     assert len(local.metric_history(project / ".smtrain", "cut")) == 4
     from smtrain.core.config import load_config

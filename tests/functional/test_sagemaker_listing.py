@@ -85,7 +85,7 @@ def test_pages_are_followed_by_next_token_without_a_paginator() -> None:
 
 
 def test_the_local_backend_lists_every_endpoint_config(tmp_path: Any) -> None:
-    from smtrain.api.session import list_all
+    from smtrain.execution.executor import list_all
 
     session = Session(home=str(tmp_path / "home"), quiet=True)
     service = session.backend.sagemaker()

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from smtrain.backends.local.training import job_state
+from smtrain.backends.local.jobs import job_state
 from smtrain.backends.local.training.container_env import (
     ContainerPaths,
     TrainingEnvironment,

@@ -9,7 +9,7 @@ import pytest
 
 from smtrain.core.config import Config
 from smtrain.core.errors import UsageError
-from smtrain.planning.model_package import plan_approval, plan_register
+from smtrain.planning.model_package import plan_register
 from smtrain.planning.plan import plan_deploy, plan_fit
 from smtrain.planning.spec import DeploySpec, TrainingSpec
 from smtrain.planning.steps import ApiCall, Ref, Upload, Wait
@@ -248,10 +248,3 @@ def test_register_refuses_a_job_without_a_model() -> None:
         plan_register({"TrainingJobName": "job-2", "TrainingJobStatus": "Failed"}, group="g", approve=True,
                       image_uri=IMAGE, region="eu-west-1")
     assert "Completed" in caught.value.hint
-
-
-def test_approval_plan() -> None:
-    arn = "arn:aws:sagemaker:eu-west-1:123456789012:model-package/penguins/3"
-    (step,) = plan_approval(arn, approve=True, description="looks good")
-    assert step == ApiCall("approval", "sagemaker", "UpdateModelPackage", {
-        "ModelPackageArn": arn, "ModelApprovalStatus": "Approved", "ApprovalDescription": "looks good"})

@@ -17,12 +17,15 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from smtrain.backends.local.jobs.table import JobTable
 from smtrain.backends.local.model_packages import RegistryAPI
 from smtrain.backends.local.serving.operations import EndpointsAPI
 from smtrain.backends.local.store.home import LocalHome
 from smtrain.backends.local.training.operations import TrainingJobsAPI
+from smtrain.planning.kinds import JobKind
 
 MAX_PORT = 65535
+RESERVED_FIELDS = {"training": {"SecondaryStatus": "Starting"}}  # what a reader of a reserved job sees besides status
 
 
 class LocalSageMaker(TrainingJobsAPI, EndpointsAPI, RegistryAPI):
@@ -33,7 +36,22 @@ class LocalSageMaker(TrainingJobsAPI, EndpointsAPI, RegistryAPI):
         self.region = region
         self.runtime_port = runtime_port
         self.db = home.state()
-        self._reservations: dict[str, str] = {}
+        self._held: dict[tuple[str, str], str] = {}  # (kind, name) -> the token of a reservation this process holds
+        self._tables: dict[str, JobTable] = {}
+
+    def jobs(self, kind: JobKind) -> JobTable:
+        """The records of ``kind``'s jobs (reservations, reads, stop, reconcile: the same for every kind)."""
+        if kind.key not in self._tables:
+            self._tables[kind.key] = JobTable(kind, self.home, self.db, self.region, self._held)
+        return self._tables[kind.key]
+
+    def reserve_job(self, kind: JobKind, name: str) -> None:
+        """Hold ``name`` for a submission of a job of ``kind`` before anything is written under it."""
+        self.jobs(kind).reserve(name, **RESERVED_FIELDS.get(kind.key, {}))
+
+    def release_job(self, kind: JobKind, name: str) -> bool:
+        """Give back the reservation; False when the job was created meanwhile."""
+        return self.jobs(kind).release(name)
 
 
 def validated(method_name: str, method: Callable[..., Any]) -> Callable[..., Any]:

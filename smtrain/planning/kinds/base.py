@@ -49,6 +49,9 @@ class JobKind:
     log_group: str  # CloudWatch Logs group of the job's containers ("" when the kind has no log of its own)
     arn_type: str  # arn:aws:sagemaker:REGION:ACCOUNT:<arn_type>/NAME
     sync_rule: str  # the EventBridge rule Step Functions manages to follow a ``.sync`` task of this kind
+    start_time_key: str = ""  # Describe's start and end timestamps ("TrainingStartTime", "TrainingEndTime")
+    end_time_key: str = ""
+    duration_keys: tuple[str, ...] = ()  # whole seconds from start to end ("TrainingTimeInSeconds", ...)
     columns: tuple[Column, ...] = ()
     # Actions a Step Functions role needs besides create, describe and stop (AddTags: tags on create).
     extra_actions: tuple[str, ...] = ("AddTags",)
@@ -61,6 +64,11 @@ class JobKind:
     def sync_resource(self) -> str:
         """The optimized integration that creates a job of this kind and waits for it."""
         return f"arn:aws:states:::sagemaker:{self.create[0].lower()}{self.create[1:]}.sync"
+
+    @property
+    def summaries_key(self) -> str:
+        """Where a ``List*`` response holds its jobs (``TrainingJobSummaries``)."""
+        return f"{self.resource}Summaries"
 
     @property
     def iam_actions(self) -> tuple[str, ...]:

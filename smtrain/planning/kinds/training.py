@@ -20,5 +20,8 @@ TRAINING = JobKind(
     log_group="/aws/sagemaker/TrainingJobs",
     arn_type="training-job",
     sync_rule="StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+    start_time_key="TrainingStartTime",
+    end_time_key="TrainingEndTime",
+    duration_keys=("TrainingTimeInSeconds", "BillableTimeInSeconds"),
     columns=(Column("instance", "ResourceConfig.InstanceType"),),
 )

@@ -1,4 +1,4 @@
-"""Name reservations: a row that holds a training job's name while its submission uploads.
+"""Name reservations: a row that holds a job's name (of any kind) while its submission uploads.
 
 The row has the job's kind and name, so the state DB's primary key makes the
 reservation atomic, and a few public fields so a reader that does not know
@@ -12,16 +12,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from smtrain.backends.local.training import job_state
+from smtrain.backends.local.jobs import job_state
+from smtrain.planning.kinds import JobKind
 
 
-def record(name: str, region: str, token: str) -> dict[str, Any]:
+def record(kind: JobKind, name: str, arn: str, token: str, **shown: Any) -> dict[str, Any]:
+    """The reservation's row: a well-formed starting job (plus ``shown`` fields) that says who holds it."""
     now = job_state.now_iso()
     return {
-        "TrainingJobName": name,
-        "TrainingJobArn": job_state.job_arn(region, name),
-        "TrainingJobStatus": "InProgress",
-        "SecondaryStatus": "Starting",
+        kind.name_key: name,
+        kind.arn_key: arn,
+        kind.status_key: "InProgress",
+        **shown,
         "CreationTime": now,
         "LastModifiedTime": now,
         "_local": {"reservation": {"token": token, "pid": os.getpid(), "started": _started(os.getpid())}},

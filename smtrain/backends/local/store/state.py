@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from smtrain.backends.local.store.records import RecordFiles, private_dir
+from smtrain.backends.local.store.run_index import ensure_run_index
 from smtrain.core.errors import REBUILD_HINT, StoreError
-from smtrain.runs.index import ensure_run_index
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS resources (

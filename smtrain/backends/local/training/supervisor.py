@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from smtrain.backends.local.jobs import job_state
 from smtrain.backends.local.jobs.processes import (
     JOB_TOKEN_VARIABLE,
     become_subreaper,
@@ -42,7 +43,7 @@ from smtrain.backends.local.jobs.processes import (
     stop_group,
 )
 from smtrain.backends.local.store.home import LocalHome
-from smtrain.backends.local.training import job_state, workspace
+from smtrain.backends.local.training import workspace
 from smtrain.backends.local.training.container_env import (
     ContainerPaths,
     TrainingEnvironment,
@@ -371,7 +372,7 @@ class Supervisor:
     # -- the run record (smtrain.runs reads these) ------------------------------
 
     def _record_history(self, points: list[dict[str, Any]]) -> None:
-        from smtrain.runs.local import append_history
+        from smtrain.backends.local.store.reader import append_history
 
         append_history(self.home.root, self.name, points)
 

@@ -1,9 +1,9 @@
-"""A training job's record: status changes, timestamps, metrics, failure reasons.
+"""A job's record, of any kind: status changes, timestamps, metrics, failure reasons.
 
-Shared by the API side (``jobs.py``) and the job supervisor (``training.py``),
-so it imports only the standard library. Records are ``DescribeTrainingJob``
-bodies with timestamps stored as ISO strings; ``jobs.py`` turns them into
-``datetime`` objects on the way out, as boto3 does.
+Shared by each kind's API side (``<kind>/operations.py``) and its job supervisor, so it
+imports only the standard library and the kinds' definitions. Records are ``Describe*``
+bodies with timestamps stored as ISO strings; the operations turn them into ``datetime``
+objects on the way out, as boto3 does.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-KIND = "training-job"
+from smtrain.planning.kinds import TRAINING, JobKind
+
+KIND = TRAINING.arn_type  # a training job's rows in the state DB
 ACCOUNT = "000000000000"
 RUNNING = ("InProgress", "Stopping")
 TERMINAL = ("Completed", "Failed", "Stopped")
@@ -43,8 +45,8 @@ def parse_time(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-def job_arn(region: str, name: str) -> str:
-    return f"arn:aws:sagemaker:{region}:{ACCOUNT}:training-job/{name}"
+def job_arn(region: str, name: str, arn_type: str = KIND) -> str:
+    return f"arn:aws:sagemaker:{region}:{ACCOUNT}:{arn_type}/{name}"
 
 
 def local(body: dict[str, Any]) -> dict[str, Any]:
@@ -68,16 +70,21 @@ def set_secondary(body: dict[str, Any], status: str, when: str, message: str = "
     body["LastModifiedTime"] = when
 
 
-def finish(body: dict[str, Any], status: str, when: str, *, secondary: str = "", failure_reason: str = "") -> None:
-    """Move a running job to a terminal ``status`` (its secondary status defaults to the same word)."""
-    set_secondary(body, secondary or status, when)
-    body["SecondaryStatusTransitions"][-1]["EndTime"] = when
-    body["TrainingJobStatus"] = status
-    body["TrainingEndTime"] = when
-    start = body.setdefault("TrainingStartTime", when)
-    seconds = max(0, round((parse_time(when) - parse_time(start)).total_seconds()))
-    body["TrainingTimeInSeconds"] = seconds
-    body["BillableTimeInSeconds"] = seconds
+def finish(body: dict[str, Any], status: str, when: str, *, kind: JobKind = TRAINING, secondary: str = "",
+           failure_reason: str = "") -> None:
+    """Move a running job to a terminal ``status`` (its secondary status, for a kind that has one, defaults to
+    the same word)."""
+    if "SecondaryStatus" in body:
+        set_secondary(body, secondary or status, when)
+        body["SecondaryStatusTransitions"][-1]["EndTime"] = when
+    body[kind.status_key] = status
+    body["LastModifiedTime"] = when
+    if kind.end_time_key:
+        body[kind.end_time_key] = when
+    if kind.start_time_key:
+        start = body.setdefault(kind.start_time_key, when)
+        seconds = max(0, round((parse_time(when) - parse_time(start)).total_seconds()))
+        body.update(dict.fromkeys(kind.duration_keys, seconds))
     if failure_reason:
         body["FailureReason"] = failure_reason[:FAILURE_REASON_LIMIT]
 
