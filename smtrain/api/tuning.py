@@ -167,7 +167,7 @@ class TuningOperations:
 
     def tuner(self, name: str) -> Tuner:
         """The tuning job called ``name``."""
-        from smtrain.core.spelling import not_found
+        from smtrain.execution.lookups import not_found
 
         try:
             description = call(self.backend, TUNING.describe, {TUNING.name_key: name}, where=f"tuning job {name}")

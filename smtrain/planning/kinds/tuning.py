@@ -26,6 +26,7 @@ TUNING = JobKind(
     # Step Functions' managed rule for createHyperParameterTuningJob.sync (AWS Step Functions developer
     # guide, "IAM policies for calling Amazon SageMaker AI": StepFunctionsGetEventsForSageMakerTuningJobsRule).
     sync_rule="StepFunctionsGetEventsForSageMakerTuningJobsRule",
+    end_time_key="HyperParameterTuningEndTime",  # Describe has no start time: it starts when created
     columns=(Column("strategy", "HyperParameterTuningJobConfig.Strategy"),
              Column("best", "BestTrainingJob.TrainingJobName")),
     # The same guide's policy for the .sync task also lists the trials and reads the tags.
