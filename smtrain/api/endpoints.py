@@ -31,6 +31,8 @@ class EndpointOperations:
     if TYPE_CHECKING:
         def job(self, name: str) -> TrainingJob: ...
 
+        def trained_job(self, name: str) -> TrainingJob: ...
+
         def planning_config(self) -> Config: ...
 
     def plan_deploy(self, job_name: str, *, endpoint_name: str = "", entry_point: str = "",
@@ -76,7 +78,7 @@ class EndpointOperations:
 
         if is_model_version(reference):
             return served_version(self.backend, reference)
-        job = self.job(reference)
+        job = self.trained_job(reference)
         if job.status != "Completed":
             raise UsageError(f"training job {reference} is {job.status}", where="deploy",
                              hint=f"deploy a job whose status is Completed (`{suggest(self.config, 'ls')}`)")

@@ -175,9 +175,9 @@ class Session(EndpointOperations, TuningOperations):
     def plan_register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> Plan:
         from smtrain.planning.model_package import group_exists, plan_register
 
-        job = self.job(job_name)
+        job = self.trained_job(job_name)
         if job.status != "Completed":
-            raise UsageError(f"training job {job_name} is {job.status}", where="register",
+            raise UsageError(f"training job {job.name} is {job.status}", where="register",
                              hint=f"register a job whose status is Completed (`{suggest(self.config, 'ls')}`)")
         check_name(group, "model package group")
         return plan_register(job.description, group=group, approve=approve,

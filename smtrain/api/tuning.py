@@ -165,6 +165,21 @@ class TuningOperations:
         final = follow_tuning(self.backend, spec.name, self.reporter)
         return Tuner(spec.name, final[TUNING.status_key], final, session=self)
 
+    def trained_job(self, name: str) -> TrainingJob:
+        """The training job ``name`` or, when ``name`` is a tuning job, its best training job
+        (what deploy and register serve)."""
+        try:
+            return self.job(name)
+        except NotFoundError as missing:
+            try:
+                best = best_training_job(self, name)
+            except NotFoundError as exc:
+                if "has no completed trial" in exc.what:
+                    raise
+                raise missing from None
+        self.reporter.info(f"tuning job {name}: its best training job is {best}")
+        return self.job(best)
+
     def tuner(self, name: str) -> Tuner:
         """The tuning job called ``name``."""
         from smtrain.execution.lookups import not_found
