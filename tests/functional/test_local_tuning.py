@@ -82,7 +82,7 @@ def test_a_tuning_job_runs_its_trials_and_answers_in_the_apis_shapes(session: Se
     best = max(trials, key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
     assert description["BestTrainingJob"]["TrainingJobName"] == best["TrainingJobName"] == tuner.best_job.name
     frame = tuner.results()
-    assert list(frame["job"])[0] == best["TrainingJobName"] and len(frame) == 4
+    assert frame["job"].iloc[0] == best["TrainingJobName"] and len(frame) == 4
     assert {"status", "score", "level"} <= set(frame.columns)
     # Random with a seed is exact: the same seed draws the same values.
     again = tune(session, tmp_path, hyperparameters={"mode": "ok"}, max_jobs=4, max_parallel=1, job_name="again")
