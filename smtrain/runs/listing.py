@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from smtrain.runs.record import Run
 
 DEFAULT_LIMIT = 20
+# A tuning job's trials are named <tuning-job>-NNN-<8 hex> (smtrain/backends/local/tuning/tuner.py).
+TRIAL_NAME = re.compile(r"^(?P<tuning>.+)-\d{3}-[0-9a-f]{8}$")
 COLUMNS = ("run", "backend", "status", "age", "duration", "hyperparameters", "metrics", "tags", "endpoints")
 FIXED_COLUMNS = ("run", "status", "age", "duration")
 
@@ -54,7 +57,7 @@ def main(args: Sequence[str]) -> None:
 
 def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), tags: Sequence[str] = (),
                   conditions: Sequence[str] = (), sort_key: str = "", limit: int = DEFAULT_LIMIT,
-                  show_all: bool = False, as_json: bool = False, quiet: bool = False) -> None:
+                  show_all: bool = False, as_json: bool = False, quiet: bool = False, tuning_job: str = "") -> None:
     """The runs of ``source`` (default: :func:`smtrain.runs.store.default_source`) on stdout; counts on stderr
     unless ``quiet``."""
     from smtrain.runs import store
@@ -62,8 +65,12 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
     source = source or store.default_source(config)
     everything = show_all or limit <= 0
     newest_only = not (tags or conditions or sort_key)  # then the store reads only the rows shown
+    newest_only = newest_only and not tuning_job
     runs, total = store.list_runs(config, source, statuses=statuses,
                                   newest=None if everything or not newest_only else limit)
+    if tuning_job:
+        runs = [run for run in runs if tuning_of(run.name) == tuning_job]
+        total = len(runs)
     if not newest_only:
         from smtrain.runs import query
 
@@ -84,6 +91,28 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
         _err(f"{len(shown)} of {total} runs shown; --all shows every one, --limit N more")
     elif not total and not as_json:
         _err("no runs" + (" match" if statuses or tags or conditions else ""))
+
+
+def tuning_of(name: str) -> str:
+    """The tuning job a trial's name says it belongs to ("" for a job that is no trial)."""
+    match = TRIAL_NAME.match(name)
+    return match["tuning"] if match else ""
+
+
+def grouped(runs: list[Run]) -> list[tuple[str, Run | None]]:
+    """Rows in order, each tuning job's trials gathered beneath a row of its own (where its newest trial was)."""
+    rows: list[tuple[str, Run | None]] = []
+    seen: set[str] = set()
+    for run in runs:
+        tuning = tuning_of(run.name)
+        if not tuning:
+            rows.append((run.name, run))
+        elif tuning not in seen:
+            seen.add(tuning)
+            trials = [r for r in runs if tuning_of(r.name) == tuning]
+            rows.append((f"{tuning} (tuning job, {len(trials)} trials)", None))
+            rows += [(f"  {r.name}", r) for r in trials]
+    return rows
 
 
 def _out(text: str) -> None:
@@ -150,7 +179,8 @@ def print_table(runs: list[Run]) -> None:
     from rich.table import Table
 
     now = dt.datetime.now(dt.UTC)
-    rows = [cells(run, full=True, now=now) for run in runs]
+    rows = [[label, *cells(run, full=True, now=now)[1:]] if run else [label, *[""] * (len(COLUMNS) - 1)]
+            for label, run in grouped(runs)]
     keep = [i for i, name in enumerate(COLUMNS) if name in FIXED_COLUMNS or any(row[i] for row in rows)]
     table = Table(title_justify="left")
     for i in keep:
