@@ -130,3 +130,25 @@ def test_bad_input_is_refused_before_anything_runs(session: Session, tmp_path: P
         tune(session, tmp_path, objective="loss")
     assert not (tmp_path / ".smtrain" / "tuning-jobs").exists()
     assert RequestInvalid  # the request checks are botocore's model, as for every other request
+
+
+EPOCHS = textwrap.dedent("""
+    import argparse, os, time
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--level", type=float, default=0.0)
+    args = parser.parse_args()
+    for epoch in range(6):
+        print(f"score={args.level + epoch / 100}", flush=True)
+        time.sleep(0.4)
+    open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write(str(args.level))
+""")
+
+
+def test_auto_early_stopping_stops_a_trial_that_falls_behind(session: Session, tmp_path: Path) -> None:
+    (tmp_path / "src" / "train.py").write_text(EPOCHS)
+    tuner = tune(session, tmp_path, ranges={"level": "categorical:5,6,7,1"}, strategy="Grid", max_jobs=None,
+                 max_parallel=1, early_stopping="Auto")
+    statuses = {t["TunedHyperParameters"]["level"]: t["TrainingJobStatus"] for t in session.trials(tuner.name)}
+    assert statuses == {'"5"': "Completed", '"6"': "Completed", '"7"': "Completed", '"1"': "Stopped"}
+    assert tuner.status == "Completed"
+    assert tuner.best_job.hyperparameters["level"] == "7"

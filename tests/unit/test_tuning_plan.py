@@ -183,3 +183,15 @@ def test_bayesian_search_stays_in_the_ranges_learns_and_takes_a_warm_start() -> 
         search.tell(number, -abs(math.log10(float(values["lr"])) + 2) if number % 4 else None)
     states = [trial.state.name for trial in search.study.trials]
     assert states.count("FAIL") == 3 and states.count("COMPLETE") == 10
+
+
+def test_early_stopping_is_the_median_of_earlier_running_averages() -> None:
+    from smtrain.backends.local.tuning.early_stopping import falls_behind
+
+    earlier = [[0.5, 0.7, 0.9], [0.6, 0.8], [0.4, 0.6, 0.8], [0.1]]
+    # step 2: running averages 0.6, 0.7, 0.5 (the one-value trial did not reach it) -> median 0.6
+    assert falls_behind([0.2, 0.55], earlier, maximize=True)
+    assert not falls_behind([0.2, 0.65], earlier, maximize=True)
+    assert falls_behind([0.2, 0.65], earlier, maximize=False)
+    assert not falls_behind([0.2, 0.55, 0.1], earlier, maximize=True)  # only 2 earlier trials reached step 3
+    assert not falls_behind([], earlier, maximize=True)

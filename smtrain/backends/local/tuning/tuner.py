@@ -59,6 +59,8 @@ class Progress:
     finished: int = 0
     first_failure: str = ""
     running: dict[str, int] = field(default_factory=dict)
+    ended_trials: list[str] = field(default_factory=list)
+    early_stopped: set[str] = field(default_factory=set)
 
     def ended(self, status: str, reason: str) -> None:
         self.finished += 1
@@ -144,14 +146,38 @@ class Tuner:
                 return
             time.sleep(POLL_SECONDS)
 
+    def _stop_laggards(self, progress: Progress) -> None:
+        """Auto early stopping (and Hyperband's, which locally is the same median rule): stop each running
+        trial whose latest objective value is worse than the median of earlier trials' running averages."""
+        from smtrain.backends.local.store.reader import history_file
+        from smtrain.backends.local.tuning.early_stopping import falls_behind, objective_values
+
+        if self.config.get("TrainingJobEarlyStoppingType") != "Auto" and self.config["Strategy"] != "Hyperband":
+            return
+        metric, maximize = self.objective["MetricName"], self.objective["Type"] == "Maximize"
+        earlier = [objective_values(history_file(self.home.root, name), metric) for name in progress.ended_trials]
+        for trial in list(progress.running):
+            if trial in progress.early_stopped:
+                continue
+            if falls_behind(objective_values(history_file(self.home.root, trial), metric), earlier,
+                            maximize=maximize):
+                progress.early_stopped.add(trial)
+                self._say(f"trial {trial}: its {metric} fell behind the median of earlier trials; stopping it")
+                try:
+                    self.service.stop_training_job(TrainingJobName=trial)
+                except Exception as exc:  # it may have ended meanwhile
+                    self._say(f"trial {trial}: could not be stopped: {exc}")
+
     def _collect(self, search: Any, progress: Progress) -> None:
         """Tell the search each trial that ended, and count it."""
+        self._stop_laggards(progress)
         for trial, number in list(progress.running.items()):
             record = self.service.describe_training_job(TrainingJobName=trial)
             status = record["TrainingJobStatus"]
             if status not in job_state.TERMINAL:
                 continue
             del progress.running[trial]
+            progress.ended_trials.append(trial)
             value = self._objective_value(record)
             search.tell(number, value)
             progress.ended(status, str(record.get("FailureReason", "")))
