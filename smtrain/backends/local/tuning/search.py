@@ -142,8 +142,8 @@ class BayesianSearch:
 
 
 def search_for(config: Mapping[str, Any], history: list[tuple[dict[str, str], float]] | None = None) -> Any:
-    """The search of a HyperParameterTuningJobConfig. Hyperband's sampling is random search's (its brackets
-    stop trials early, which the local tuner does not do yet)."""
+    """The search of a HyperParameterTuningJobConfig. Hyperband's sampling is random search's; the tuner
+    stops its trials early by the median rule of ``early_stopping.py`` (locally Hyperband has no brackets)."""
     ranges = config.get("ParameterRanges") or {}
     seed = config.get("RandomSeed")
     strategy = config["Strategy"]
