@@ -42,9 +42,11 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     --entry-point is checked when a definition is built, so `run --definition` and `status` work without it.
     """
+    from smtrain.cli.tune import pipeline_tune_options
+
     for option in reversed([ENTRY_POINT, *FIT_OPTIONS[1:], *PIPELINE_OPTIONS]):
         command = option(command)
-    return command
+    return pipeline_tune_options(command)
 
 
 @click.group()
@@ -97,10 +99,12 @@ def check_table_keys(table: dict[str, Any]) -> None:
 
 def build(options: dict[str, Any], session: Any) -> Any:
     """Parse the flags into a spec and export it for the session's backend."""
+    from smtrain.cli.tune import pipeline_tuning
     from smtrain.pipeline.build import export, pipeline_spec
     from smtrain.pipeline.spec import Gate
 
     name = options.pop("pipeline_name")
+    tuning = pipeline_tuning(options, options.get("gate_metric") or "")
     gate = Gate(options.pop("gate_metric"), options.pop("gate_threshold"), options.pop("gate_champion"),
                 options.pop("gate_minimize"))
     deploy = {key: options.pop(key) for key in DEPLOY_KEYS}
@@ -118,6 +122,12 @@ def build(options: dict[str, Any], session: Any) -> Any:
     fit.pop("job_name")  # jobs are named after each execution
     spec = pipeline_spec(session, name=name, entry_point=entry_point, fit=fit, group=group, approve=approve,
                          deploy=deploy, gate=gate, timeout_seconds=timeout)
+    if tuning is not None:
+        from dataclasses import replace
+
+        from smtrain.pipeline.tuning import tuning_spec
+
+        spec = replace(spec, tuning=tuning_spec(spec, tuning))
     return export(session, spec)
 
 

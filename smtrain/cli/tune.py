@@ -32,6 +32,42 @@ TUNE_OPTIONS = [
 ]
 
 
+PIPELINE_TUNE_KEYS = ("tune", "ranges", "objective", "maximize", "max_jobs", "max_parallel", "strategy",
+                      "early_stopping", "random_seed", "warm_start")
+
+
+def pipeline_tune_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """`pipeline export|run --tune` and the search's flags (as `smtrain tune`'s, none required)."""
+    for option in reversed(TUNE_OPTIONS):
+        if option is TUNE_OPTIONS[0]:
+            option = click.option("--range", "ranges", multiple=True, metavar="NAME=TYPE:...",
+                                  help="With --tune: a hyperparameter to search (as `smtrain tune --range`).")
+        elif option is TUNE_OPTIONS[1]:
+            option = click.option("--objective", default="", metavar="METRIC",
+                                  help="With --tune: the metric to optimize (default: --gate-metric).")
+        command = option(command)
+    return click.option("--tune", is_flag=True,
+                        help="Make the train step a tuning step (createHyperParameterTuningJob.sync); its best "
+                             "training job goes on to the gate, registration and deployment.")(command)
+
+
+def pipeline_tuning(options: dict[str, Any], gate_metric: str) -> dict[str, Any] | None:
+    """Session.tune's tuning keyword arguments for `pipeline --tune` (popped), or None without --tune."""
+    from smtrain.core.errors import UsageError
+
+    settings = {key: options.pop(key) for key in PIPELINE_TUNE_KEYS}
+    if not settings.pop("tune"):
+        if settings["ranges"]:
+            raise UsageError("--range is given without --tune", where="--range",
+                             hint="add --tune to make the train step a tuning step, or drop --range")
+        return None
+    settings["objective"] = settings["objective"] or gate_metric
+    if not settings["objective"]:
+        raise UsageError("--tune needs the metric to optimize", where="--objective",
+                         hint="give --objective METRIC (one of the --metric-definition names) or --gate-metric")
+    return tuning_arguments(settings)
+
+
 def tune_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """`fit`'s flags plus the search's, shared by `smtrain tune` and `smtrain plan tune`."""
     for option in reversed(TUNE_OPTIONS):

@@ -4,6 +4,7 @@ plan tune, Ctrl-C, and bad input refused before anything runs."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import textwrap
 from pathlib import Path
@@ -107,3 +108,19 @@ def test_bad_input_is_refused_before_anything_runs(cli: Cli, workdir: Path, flag
     assert not (workdir / ".smtrain" / "tuning-jobs").exists()
     objective = cli(*tune_args(data, "--range", "C=continuous:0.1:1", "--objective", "loss"))
     assert objective.code == 2 and "not among the metric definitions" in objective.err
+
+
+def test_a_tuned_pipeline_runs_locally_and_registers_the_best_trial(cli: Cli) -> None:
+    data = cli("prepare", "--json").json()
+    ran = cli("pipeline", "run", "--local", "--name", "ptune", "--entry-point", "penguins.py", "--source-dir",
+              "entry_points", "--channel", f"train={data['train']}", "--channel", f"test={data['test']}",
+              "--hp", "target=sex", *SEARCH, "--gate-metric", "test_accuracy", "--gate-threshold", "0.5",
+              "--tune", "--range", "C=continuous:0.01:10:log", "--strategy", "Random", "--max-jobs", "3",
+              "--max-parallel", "2", "--json")
+    assert ran.code == 0, ran.err
+    assert "Tune: Succeeded" in ran.err and "Best trial: Succeeded" in ran.err
+    packages = cli("models", "ptune", "--json")
+    assert packages.code == 0, packages.err
+    # The registered model is a trial's: <tuning-job>-NNN-<8 hex>, the tuning job <pipeline>-<8 hex>.
+    assert re.search(r"ptune-[0-9a-f]{8}-00[1-3]-[0-9a-f]{8}", packages.out), packages.out
+    assert cli("teardown", "ptune").code == 0
