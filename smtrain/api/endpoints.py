@@ -77,7 +77,11 @@ class EndpointOperations:
         from smtrain.api.models import ServedVersion, is_model_version, served_version
 
         if is_model_version(reference):
-            return served_version(self.backend, reference)
+            served = served_version(self.backend, reference)
+            if served.approval == "PendingManualApproval":
+                self.reporter.info(f"warning: model version {reference} is PendingManualApproval (not approved); "
+                                   f"deploying it anyway. `smtrain approve {reference}` approves it")
+            return served
         job = self.trained_job(reference)
         if job.status != "Completed":
             raise UsageError(f"training job {reference} is {job.status}", where="deploy",

@@ -45,7 +45,9 @@ def with_job_metrics(backend: Backend, summary: dict[str, Any]) -> dict[str, Any
             job = call(backend, "DescribeTrainingJob", {"TrainingJobName": job_name})
         except NotFoundError:
             job = {}
-        metrics = {m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])}
+        from smtrain.core.metric_values import value_of
+
+        metrics = {m["MetricName"]: value_of(m) for m in job.get("FinalMetricDataList", [])}
     return {**summary, "TrainingJobName": job_name, "Metrics": metrics}
 
 
@@ -62,6 +64,7 @@ def parse_version(reference: str) -> tuple[str, int]:
 def package_arn(backend: Backend, reference: str) -> str:
     """The ARN of ``GROUP/VERSION``, or the ARN itself."""
     if reference.startswith("arn:"):
+        check_region(backend, reference)
         return str(call(backend, "DescribeModelPackage", {"ModelPackageName": reference})["ModelPackageArn"])
     group, version = parse_version(reference)
     try:
@@ -73,6 +76,18 @@ def package_arn(backend: Backend, reference: str) -> str:
             return str(summary["ModelPackageArn"])
     raise NotFoundError(f"model version {reference} not found", where=f"model package group {group}",
                         hint=f"`smtrain models {group}` lists its versions")
+
+
+def check_region(backend: Backend, arn: str) -> None:
+    """A model package lives in one region: an ARN from another is refused, not looked up where it is not."""
+    parts = arn.split(":")
+    arn_region = parts[3] if len(parts) > 5 else ""
+    region = str(getattr(backend, "region", "") or backend.config.resolved_region())
+    if arn_region and arn_region != region:
+        raise UsageError(f"model package {arn} is in region {arn_region}, but smtrain works in {region}",
+                         where="model version",
+                         hint=f"pass --region {arn_region} (or set SMTRAIN_REGION) to use it there, or register "
+                              f"the model in {region}; a model package cannot serve from another region")
 
 
 def missing_group(backend: Backend, group: str) -> NotFoundError:
@@ -118,6 +133,7 @@ class ServedVersion:
     model_data: str
     program: str
     submit_directory: str
+    approval: str = ""  # a registered version's ModelApprovalStatus
 
 
 def is_model_version(reference: str) -> bool:
@@ -126,7 +142,8 @@ def is_model_version(reference: str) -> bool:
 
 
 def served_version(backend: Backend, reference: str) -> ServedVersion:
-    """The container a model version was registered with; a Rejected version is refused."""
+    """The container a model version was registered with; a Rejected version is refused (a pending one is
+    served, and the caller warns)."""
     arn = package_arn(backend, reference)
     package = call(backend, "DescribeModelPackage", {"ModelPackageName": arn}, where=f"model version {reference}")
     if package.get("ModelApprovalStatus") == "Rejected":
@@ -138,4 +155,5 @@ def served_version(backend: Backend, reference: str) -> ServedVersion:
                          image=container["Image"],
                          model_data=container.get("ModelDataUrl", ""),
                          program=environment.get("SAGEMAKER_PROGRAM", ""),
-                         submit_directory=environment.get("SAGEMAKER_SUBMIT_DIRECTORY", ""))
+                         submit_directory=environment.get("SAGEMAKER_SUBMIT_DIRECTORY", ""),
+                         approval=str(package.get("ModelApprovalStatus", "")))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -136,7 +135,9 @@ def to_jsonable(value: Any) -> Any:
 
 
 def emit_json(obj: Any) -> None:
-    click.echo(json.dumps(obj, indent=2, default=to_jsonable))
+    from smtrain.core.metric_values import dumps
+
+    click.echo(dumps(obj, indent=2, default=to_jsonable))  # strict JSON: a nan metric is null
 
 
 def info(message: str) -> None:

@@ -27,7 +27,7 @@ from smtrain.runs.listing import DEFAULT_LIMIT, write_listing
 @click.option("--sort", "sort_key", default="", metavar="METRIC[:asc]",
               help="Order by a metric, highest first (`:asc` for lowest first). Default: newest first.")
 @click.option("--limit", default=DEFAULT_LIMIT, show_default=True, help="Show at most this many runs.")
-@click.option("--tuning-job", default="", metavar="NAME", help="Only the trials of this tuning job.")
+@click.option("--tuning-job", default="", metavar="NAME", help="Only this tuning job and its trials.")
 @click.option("--all", "show_all", is_flag=True, help="Show every run.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per run, one per line.")
 @click.option("--region", help="AWS region (sagemaker backend).")

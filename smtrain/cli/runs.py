@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -72,10 +72,14 @@ def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, so
     cost = costs.estimate(run)
     if plot_path:
         info(f"chart written to {charts.plot(history, Path(plot_path), f'{run.name} metrics')}")
+    from smtrain.core.metric_values import dumps, warning
+
+    if warning(run.name, run.metrics):
+        info(warning(run.name, run.metrics))
     if as_json:
         document = {**run.to_json(), "metric_history": history, "source_files": files,
                     "estimated_cost_usd": cost.usd, "estimated_cost_note": cost.note}
-        click.echo(json.dumps(document, indent=2, default=str))
+        click.echo(dumps(document, indent=2, default=str))
         return
     click.echo(render_show(run, history, files, str(cost)))
 
@@ -108,6 +112,7 @@ def show_tuning(config: Config, source: str, name: str, as_json: bool) -> bool:
 
 
 def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] | str, cost: str) -> str:
+    from smtrain.core.metric_values import NOT_FINITE
     from smtrain.runs.charts import by_metric, sparkline
     from smtrain.runs.listing import endpoint_cell, format_value, human_seconds
 
@@ -131,9 +136,11 @@ def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] |
     series = by_metric(history)
     for name, value in run.metrics.items():
         values = series.get(name, [])
-        trend = f"  {sparkline(values)}  {len(values)} values, min {min(values):g}, max {max(values):g}" \
-            if values else ""
-        lines.append(f"  {name} = {value:g}{trend}")
+        finite = [v for v in values if math.isfinite(v)]
+        trend = f"  {sparkline(values)}  {len(values)} values" + (
+            f", min {min(finite):g}, max {max(finite):g}" if finite else "") if values else ""
+        flag = f"  ({NOT_FINITE})" if not math.isfinite(value) else ""
+        lines.append(f"  {name} = {value:g}{flag}{trend}")
     if not run.metrics:
         lines.append("  none")
     lines.append("\nenvironment")
@@ -184,14 +191,18 @@ def diff(first: str, second: str, group: str, as_markdown: bool, as_json: bool, 
     Either may be `main` (the newest run from a commit on the main branch) or
     `champion` (the run behind the newest Approved package of --group).
     """
+    from smtrain.core.metric_values import dumps, warning
     from smtrain.runs import artifacts, compare
 
     a = _resolve(config, first, second, group, source)
     b = _resolve(config, second, first, group, source)
     sources = None if no_source else (artifacts.source_files(config, a), artifacts.source_files(config, b))
     comparison = compare.compare(a, b, sources)
+    for run in (a, b):
+        if warning(run.name, run.metrics):
+            info(warning(run.name, run.metrics))
     if as_json:
-        click.echo(json.dumps(comparison.to_json(), indent=2, default=str))
+        click.echo(dumps(comparison.to_json(), indent=2, default=str))
     elif as_markdown:
         click.echo(compare.to_markdown(comparison))
     else:
@@ -213,18 +224,22 @@ def _resolve(config: Config, name: str, other: str, group: str, source: str) -> 
 @click.argument("job_name")
 @click.argument("directory", required=False, type=click.Path(file_okay=False))
 @click.option("--model", is_flag=True, help="Also extract the model into DIRECTORY/model.")
+@click.option("--force", is_flag=True,
+              help="With --model: when the source has a model/ of its own, leave it out and put the model there.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print the run, the folder and the files written as JSON on stdout.")
 @read_options
-def checkout(job_name: str, directory: str | None, model: bool, as_json: bool, config: Config, source: str) -> None:
+def checkout(job_name: str, directory: str | None, model: bool, force: bool, as_json: bool, config: Config,
+             source: str) -> None:
     """Write a run's source code (and with --model its model) into DIRECTORY (default ./JOB_NAME).
 
-    DIRECTORY must be new or empty: nothing is ever overwritten.
+    DIRECTORY must be new or empty: nothing is ever overwritten. A source with a
+    model/ of its own is refused with --model, unless --force.
     """
     from smtrain.runs import artifacts, store
 
     run = store.get_run(config, job_name, source=source)
-    dest = artifacts.checkout(config, run, Path(directory or job_name), model=model)
+    dest = artifacts.checkout(config, run, Path(directory or job_name), model=model, force=force)
     if as_json:
         emit_json(checkout_record(run, dest, model))
         return

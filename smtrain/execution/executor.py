@@ -143,11 +143,20 @@ def execute(plan: Plan, backend: Backend, reporter: Reporter, *, wait: bool = Tr
             if isinstance(step, Upload):
                 results[step.step] = run_upload(step, backend, reporter)
             elif isinstance(step, ApiCall):
-                results[step.step] = call(backend, step.operation, resolve(step.params, results))
+                results[step.step] = call_step(backend, step.operation, resolve(step.params, results))
             elif isinstance(step, Wait) and wait:
                 params = resolve(step.params, results)
                 results[step.step] = wait_for_status(backend, step, reporter, params=params)
     return results
+
+
+def call_step(backend: Backend, operation: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """One planned call; creating a model package group is idempotent (see model_package.create_group)."""
+    if operation == "CreateModelPackageGroup":
+        from smtrain.planning.model_package import create_group
+
+        return create_group(backend, params)
+    return call(backend, operation, params)
 
 
 def check_requests(plan: Plan) -> None:

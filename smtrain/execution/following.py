@@ -73,8 +73,7 @@ def find_job(backend: Backend, name: str, kinds: tuple[JobKind, ...] = KINDS) ->
             return kind, call(backend, kind.describe, {kind.name_key: name}, where=f"{kind.noun} {name}")
         except NotFoundError as exc:
             missing = missing or exc
-    assert missing is not None  # KINDS is never empty
-    raise missing
+    raise missing or NotFoundError(f"job {name} not found", where=f"job {name}")
 
 
 def code_prefixes(code_dir: Path | None) -> list[str]:

@@ -78,6 +78,28 @@ def inference_specification(job_description: Mapping[str, Any], *, image_uri: st
     }
 
 
+def create_group(backend: Any, params: Mapping[str, Any]) -> dict[str, Any]:
+    """CreateModelPackageGroup, where a group that exists already is success: two first registrations into a
+    new group both find no group (:func:`group_exists`) and both create it; the loser's "already exists"
+    (SageMaker's ValidationException, which the local registry mirrors) is then the group it wanted."""
+    from smtrain.core.errors import SmtrainError
+    from smtrain.execution.executor import call
+
+    try:
+        return call(backend, "CreateModelPackageGroup", params)
+    except SmtrainError as exc:
+        if not _already_exists(exc.__cause__):
+            raise
+    group = call(backend, "DescribeModelPackageGroup", {"ModelPackageGroupName": params["ModelPackageGroupName"]})
+    return {"ModelPackageGroupArn": group["ModelPackageGroupArn"]}
+
+
+def _already_exists(error: BaseException | None) -> bool:
+    response = getattr(error, "response", None) or {}
+    detail = response.get("Error", {}) if isinstance(response, dict) else {}
+    return detail.get("Code") == "ValidationException" and "already exists" in str(detail.get("Message", ""))
+
+
 def group_exists(sagemaker: Any, group: str) -> bool:
     """Ask the service (either backend's client) whether the model package group exists."""
     from botocore.exceptions import ClientError

@@ -47,12 +47,36 @@ def source_files(config: Config, run: Run, *, s3: Any = None) -> dict[str, bytes
         return read_archive(archive.read_bytes(), uri)
 
 
-def checkout(config: Config, run: Run, dest: Path, *, model: bool = False, s3: Any = None) -> Path:
+def _clear_model_dir(folder: Path, run: Run, force: bool) -> None:
+    """The source's own ``model/`` would be merged with the model, its files silently replaced: refuse, or with
+    ``force`` drop it from the checkout (only from the scratch copy: nothing of the user's is touched)."""
+    if not folder.exists() and not folder.is_symlink():
+        return
+    if not force:
+        own = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file())
+        if folder.is_dir() and not own:
+            return
+        shown = ", ".join(own[:5]) + (f" and {len(own) - 5} more" if len(own) > 5 else "")
+        raise UsageError(f"the source of {run.name} has its own model/ ({shown or 'a file named model'}), "
+                         "which --model would write over", where="checkout --model",
+                         hint="check out without --model to keep the source's model/, or add --force to put "
+                              "the run's model there instead (the source's model/ is then left out); "
+                              "nothing was written")
+    if folder.is_dir() and not folder.is_symlink():
+        shutil.rmtree(folder)
+    else:
+        folder.unlink()
+
+
+def checkout(config: Config, run: Run, dest: Path, *, model: bool = False, force: bool = False,
+             s3: Any = None) -> Path:
     """Write the run's source (and with ``model``, its model under ``model/``) into ``dest``.
 
     ``dest`` must not exist or be empty. Everything is extracted into a
     scratch folder beside it first and moved in place at the end, so a failure
-    leaves nothing half-written.
+    leaves nothing half-written. A source that has a ``model/`` of its own is
+    refused with ``model``, unless ``force``: then the checkout's ``model/`` holds
+    the run's model alone, and the source's own ``model/`` is left out.
     """
     from smtrain.files.tarballs import safe_extract
 
@@ -72,6 +96,7 @@ def checkout(config: Config, run: Run, dest: Path, *, model: bool = False, s3: A
         fetch(config, run.source_uri, archive, s3=s3)
         safe_extract(archive, tree)
         if model:
+            _clear_model_dir(tree / "model", run, force)
             fetch(config, run.model_data, scratch / "model.tar.gz", s3=s3)
             safe_extract(scratch / "model.tar.gz", tree / "model")
         if dest.exists():

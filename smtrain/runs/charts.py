@@ -2,32 +2,35 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from smtrain.core.errors import UsageError
+from smtrain.core.metric_values import value_of
 
 BARS = "▁▂▃▄▅▆▇█"
+NOT_FINITE_BAR = "!"  # a nan or inf in the history
 SPARK_WIDTH = 40
 
 
 def sparkline(values: Sequence[float], width: int = SPARK_WIDTH) -> str:
     """``▁▃▆█``: one bar per value (the last ``width`` values), scaled between their min and max."""
     values = list(values)[-width:]
-    if not values:
-        return ""
-    low, high = min(values), max(values)
+    finite = [v for v in values if math.isfinite(v)]
+    if not finite:
+        return NOT_FINITE_BAR * len(values)
+    low, high = min(finite), max(finite)
     span = high - low
-    if span == 0:
-        return BARS[len(BARS) // 2] * len(values)
-    return "".join(BARS[min(len(BARS) - 1, int((v - low) / span * len(BARS)))] for v in values)
+    return "".join(NOT_FINITE_BAR if not math.isfinite(v) else BARS[len(BARS) // 2] if span == 0
+                   else BARS[min(len(BARS) - 1, int((v - low) / span * len(BARS)))] for v in values)
 
 
 def by_metric(history: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
     series: dict[str, list[float]] = {}
     for point in history:
-        series.setdefault(point["MetricName"], []).append(float(point["Value"]))
+        series.setdefault(point["MetricName"], []).append(value_of(point))
     return series
 
 

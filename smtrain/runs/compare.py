@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import difflib
 import io
+import math
 import tarfile
 from dataclasses import dataclass, field
 from typing import Any
 
 from smtrain.core.errors import UsageError
+from smtrain.core.metric_values import jsonable, shown
 from smtrain.runs.record import Run
 
 MAX_ARCHIVE_BYTES = 100 * 1024 * 1024
@@ -30,13 +32,18 @@ class Row:
 
     @property
     def changed(self) -> bool:
-        return self.a != self.b
+        return self.a != self.b and not (_is_nan(self.a) and _is_nan(self.b))
 
     @property
     def delta(self) -> float | None:
         if isinstance(self.a, int | float) and isinstance(self.b, int | float) and not isinstance(self.a, bool):
-            return float(self.b) - float(self.a)
+            delta = float(self.b) - float(self.a)
+            return delta if math.isfinite(delta) else None  # nan or inf on either side: no delta
         return None
+
+
+def _is_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
 
 
 @dataclass
@@ -50,10 +57,17 @@ class Comparison:
 
     def to_json(self) -> dict[str, Any]:
         def rows(items: list[Row]) -> list[dict[str, Any]]:
-            return [{"name": r.name, "a": r.a, "b": r.b, "delta": r.delta, "changed": r.changed} for r in items]
+            return [{"name": r.name, "a": jsonable(r.a), "b": jsonable(r.b), "delta": r.delta, "changed": r.changed,
+                     **_texts(r)} for r in items]
 
         return {"a": self.a.name, "b": self.b.name, "hyperparameters": rows(self.hyperparameters),
                 "metrics": rows(self.metrics), "environment": rows(self.environment), "source_diff": self.source_diff}
+
+
+def _texts(row: Row) -> dict[str, str]:
+    """``a_text``/``b_text`` for a side that is NaN or infinite (null in the JSON)."""
+    return {f"{side}_text": shown(value) for side, value in (("a", row.a), ("b", row.b))
+            if isinstance(value, float) and not math.isfinite(value)}
 
 
 def environment_of(run: Run) -> dict[str, Any]:

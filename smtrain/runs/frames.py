@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from smtrain.core.metric_values import value_of
 from smtrain.runs.record import Run, parse_time
 
 
@@ -35,7 +36,7 @@ def history_frame(points: Sequence[dict[str, Any]]) -> Any:
     rows = []
     for point in points:
         name = point["MetricName"]
-        rows.append({"metric": name, "step": steps.get(name, 0), "value": float(point["Value"]),
+        rows.append({"metric": name, "step": steps.get(name, 0), "value": value_of(point),
                      "timestamp": parse_time(str(point["Timestamp"]))})
         steps[name] = steps.get(name, 0) + 1
     return pd.DataFrame(rows, columns=["metric", "step", "value", "timestamp"])

@@ -69,7 +69,7 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
     runs, total = store.list_runs(config, source, statuses=statuses,
                                   newest=None if everything or not newest_only else limit)
     if tuning_job:
-        runs = [run for run in runs if tuning_of(run.name) == tuning_job]
+        runs = [run for run in runs if tuning_job in (tuning_of(run.name), run.name if run.kind == "tuning" else "")]
         total = len(runs)
     if not newest_only:
         from smtrain.runs import query
@@ -78,15 +78,19 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
         total = len(runs)
     shown = runs if everything else runs[:limit]
     if as_json:
-        _out("".join(json.dumps(run.to_json(), default=str) + "\n" for run in shown))
+        from smtrain.core.metric_values import dumps
+
+        _out("".join(dumps(run.to_json(), default=str) + "\n" for run in shown))
     elif sys.stdout.isatty():
         print_table(shown)
     else:
         now = dt.datetime.now(dt.UTC)
+        ordered = [run for _, run in grouped(shown) if run is not None]  # a tuning job, then its trials
         _out("".join("\t".join(row) + "\n" for row in [list(COLUMNS)] + [cells(r, full=True, now=now)
-                                                                        for r in shown]))
+                                                                        for r in ordered]))
     if quiet:
         return
+    _warn_non_finite(shown)
     if len(shown) < total:
         _err(f"{len(shown)} of {total} runs shown; --all shows every one, --limit N more")
     elif not total and not as_json:
@@ -100,19 +104,33 @@ def tuning_of(name: str) -> str:
 
 
 def grouped(runs: list[Run]) -> list[tuple[str, Run | None]]:
-    """Rows in order, each tuning job's trials gathered beneath a row of its own (where its newest trial was)."""
+    """Rows in order, each tuning job followed by its trials (indented), where the first of them was listed;
+    trials whose tuning job is not listed get a row naming it."""
+    tuning_runs = {run.name: run for run in runs if run.kind == "tuning"}
     rows: list[tuple[str, Run | None]] = []
     seen: set[str] = set()
     for run in runs:
-        tuning = tuning_of(run.name)
+        tuning = run.name if run.name in tuning_runs else tuning_of(run.name)
         if not tuning:
             rows.append((run.name, run))
         elif tuning not in seen:
             seen.add(tuning)
-            trials = [r for r in runs if tuning_of(r.name) == tuning]
-            rows.append((f"{tuning} (tuning job, {len(trials)} trials)", None))
+            trials = [r for r in runs if tuning_of(r.name) == tuning and r.kind != "tuning"]
+            header = tuning_runs.get(tuning)
+            rows.append((f"{tuning} ({len(trials)} trials)" if header else f"{tuning} (tuning job, "
+                         f"{len(trials)} trials)", header))
             rows += [(f"  {r.name}", r) for r in trials]
     return rows
+
+
+def _warn_non_finite(runs: Sequence[Run]) -> None:
+    from smtrain.core.metric_values import warning
+
+    lines = [line for line in (warning(run.name, run.metrics) for run in runs) if line]
+    for line in lines[:5]:
+        _err(line)
+    if len(lines) > 5:
+        _err(f"warning: {len(lines) - 5} more run(s) have metrics that are not finite numbers")
 
 
 def _out(text: str) -> None:
@@ -130,7 +148,7 @@ def cells(run: Run, *, full: bool = False, now: dt.datetime | None = None) -> li
     now = now or dt.datetime.now(dt.UTC)
     return [
         run.name,
-        run.backend,
+        run.backend if run.kind == "training" else f"{run.backend} {run.kind}",
         run.status,
         human_seconds(run.age_seconds(now)),
         human_seconds(run.duration_seconds(now)),

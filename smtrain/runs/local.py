@@ -16,7 +16,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from smtrain.backends.local.store.reader import history_file, read_only, settled_description, supervisor_alive
+from smtrain.backends.local.store.reader import (
+    has_run_index,
+    history_file,
+    read_only,
+    settled_description,
+    supervisor_alive,
+)
+from smtrain.core import metric_values
 
 if TYPE_CHECKING:  # imported where used: `smtrain ls` with no store needs neither
     import sqlite3
@@ -51,7 +58,7 @@ def list_runs(home: Path, *, statuses: Sequence[str] = (), newest: int | None = 
     with read_only(home) as db:
         if db is None:
             return [], 0
-        if not _has_index(db):  # a store no smtrain with the index has written to yet
+        if not has_run_index(db):  # a store no smtrain with the index has written to yet
             runs = [r for r in _runs_from_documents(db) if not statuses or r[0].status.lower() in _lower(statuses)]
             endpoints = _endpoints_by_model(db)
             total, runs = len(runs), runs[:newest] if newest else runs
@@ -67,11 +74,6 @@ def list_runs(home: Path, *, statuses: Sequence[str] = (), newest: int | None = 
     for run in settled:
         run.endpoints = endpoints.get(run.model_data, [])
     return settled, total
-
-
-def _has_index(db: sqlite3.Connection) -> bool:
-    return db.execute("SELECT 1 FROM sqlite_master WHERE type='trigger' AND name='run_rows_delete'").fetchone() \
-        is not None
 
 
 def _lower(statuses: Sequence[str]) -> set[str]:
@@ -95,10 +97,10 @@ def _from_row(row: dict[str, Any]) -> tuple[Run, int]:
     metrics = _nested(row.get("FinalMetricDataList")) or []
     tags = _nested(row.get("Tags")) or []
     model = _nested(row.get("ModelArtifacts")) or {}
-    run = Run(name=row["TrainingJobName"], backend="local", status=row.get("TrainingJobStatus") or "",
-              created=row.get("CreationTime") or "", started=row.get("TrainingStartTime") or "",
-              ended=row.get("TrainingEndTime") or "", encoded_hyperparameters=hyperparameters,
-              metrics={m["MetricName"]: float(m["Value"]) for m in metrics},
+    run = Run(name=row["Name"], backend="local", kind=row.get("Kind") or "training", status=row.get("Status") or "",
+              created=row.get("CreationTime") or "", started=row.get("StartTime") or "",
+              ended=row.get("EndTime") or "", encoded_hyperparameters=hyperparameters,
+              metrics=metric_values.by_name(metrics),
               tags={t["Key"]: t["Value"] for t in tags}, model_data=model.get("S3ModelArtifacts", ""),
               instance_type=row.get("InstanceType") or "")
     return run, int(row.get("supervisor_pid") or 0)
@@ -111,7 +113,7 @@ def _nested(value: Any) -> Any:
 
 def _settled(home: Path, run: Run, pid: int) -> Run:
     """A run whose supervisor died while it ran gets its final status from the local API."""
-    if run.status in RUNNING and not supervisor_alive({"_local": {"supervisor_pid": pid}}):
+    if run.kind == "training" and run.status in RUNNING and not supervisor_alive({"_local": {"supervisor_pid": pid}}):
         from smtrain.runs.record import from_description
 
         body = settled_description(home, run.name)
@@ -160,9 +162,11 @@ def metric_history(home: Path, name: str) -> list[dict[str, Any]]:
     points = []
     for line in path.read_text(errors="replace").splitlines():
         try:
-            points.append(json.loads(line))
+            point = json.loads(line)  # an older smtrain wrote NaN, which json reads
         except ValueError:
             continue  # a line cut short by a crash
+        if isinstance(point, dict) and "MetricName" in point:
+            points.append(metric_values.stored(point))
     return points
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import operator
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -32,7 +33,8 @@ class Condition:
         return value is not None and self.holds_value(value)
 
     def holds_value(self, value: float) -> bool:
-        return _OPERATORS[self.op](value, self.value)
+        """Never for NaN or an infinity: a gate on a metric that diverged fails closed."""
+        return math.isfinite(value) and _OPERATORS[self.op](value, self.value)
 
     def __str__(self) -> str:
         return f"{self.name}{self.op}{self.value:g}"
@@ -44,6 +46,10 @@ def parse_condition(text: str, where: str = "--where") -> Condition:
     if not match or number is None:
         raise UsageError(f"cannot read condition {text!r}", where=where,
                          hint="write METRIC OP NUMBER, e.g. 'accuracy>0.9' (OP is one of > >= < <= == !=)")
+    if not math.isfinite(number):
+        raise UsageError(f"the threshold of {text!r} is not a finite number", where=where,
+                         hint="compare with a finite number, e.g. 'loss<10'; a metric that is nan or inf "
+                              "never satisfies a condition")
     return Condition(match.group(1), match.group(2), number)
 
 
@@ -90,8 +96,10 @@ def sort(runs: list[Run], key: str = "") -> list[Run]:
 
 
 def _sort_value(run: Run, name: str) -> float | None:
+    """A NaN sorts with the runs that lack the metric (it has no order); infinities sort as they are."""
     value = run.metrics.get(name)
-    return value if value is not None else _number(run.hyperparameters.get(name))
+    value = value if value is not None else _number(run.hyperparameters.get(name))
+    return None if value is None or math.isnan(value) else value
 
 
 def _has_tag(run: Run, key: str, value: str | None) -> bool:

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any
 
+from smtrain.core import metric_values
+from smtrain.planning.kinds import TRAINING, JobKind
+
 SMTRAIN_TAG_PREFIX = "smtrain:"
 
 
@@ -37,6 +40,7 @@ class Run:
     versions: dict[str, str] = field(default_factory=dict)
     endpoints: list[dict[str, str]] = field(default_factory=list)
     region: str = ""
+    kind: str = "training"  # the job kind's key (see smtrain.planning.kinds)
 
     @cached_property
     def hyperparameters(self) -> dict[str, Any]:
@@ -66,6 +70,11 @@ class Run:
     def git_dirty(self) -> bool:
         return self.tags.get("smtrain:git-dirty") == "true"
 
+    @property
+    def non_finite_metrics(self) -> dict[str, str]:
+        """The metrics that are NaN or infinite, as shown: ``{"loss": "nan"}`` (see metric_values.py)."""
+        return {k: metric_values.shown(v) for k, v in self.metrics.items() if not metric_values.finite(v)}
+
     def duration_seconds(self, now: dt.datetime | None = None) -> float | None:
         start = parse_time(self.started or self.created)
         if start is None:
@@ -81,25 +90,28 @@ class Run:
         """One JSON record: every value in full, hyperparameters decoded."""
         record = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "encoded_hyperparameters"}
         record.update(hyperparameters=self.hyperparameters, entry_point=self.entry_point,
-                      source_uri=self.source_uri, duration_seconds=self.duration_seconds())
+                      source_uri=self.source_uri, duration_seconds=self.duration_seconds(),
+                      metrics=metric_values.jsonable(self.metrics), non_finite_metrics=self.non_finite_metrics)
         return record
 
 
-def from_description(body: dict[str, Any], backend: str, tags: list[dict[str, str]] | None = None) -> Run:
-    """A run from a DescribeTrainingJob body (timestamps as ISO strings or datetimes)."""
+def from_description(body: dict[str, Any], backend: str, tags: list[dict[str, str]] | None = None,
+                     kind: JobKind = TRAINING) -> Run:
+    """A run from a job's Describe body, of any kind (timestamps as ISO strings or datetimes)."""
     resources = body.get("ResourceConfig") or {}
     private = body.get("_local") or {}
     return Run(
-        name=body["TrainingJobName"],
+        name=body[kind.name_key],
         backend=backend,
-        status=body.get("TrainingJobStatus", ""),
+        kind=kind.key,
+        status=body.get(kind.status_key, ""),
         created=iso(body.get("CreationTime")),
-        started=iso(body.get("TrainingStartTime")),
-        ended=iso(body.get("TrainingEndTime")),
+        started=iso(body.get(kind.start_time_key)) if kind.start_time_key else "",
+        ended=iso(body.get(kind.end_time_key)) if kind.end_time_key else "",
         encoded_hyperparameters=dict(body.get("HyperParameters") or {}),
-        metrics={m["MetricName"]: float(m["Value"]) for m in body.get("FinalMetricDataList") or []},
+        metrics=metric_values.by_name(body.get("FinalMetricDataList")),
         tags=tag_dict(tags if tags is not None else body.get("Tags") or private.get("tags") or []),
-        arn=body.get("TrainingJobArn") or "",
+        arn=body.get(kind.arn_key) or "",
         image=(body.get("AlgorithmSpecification") or {}).get("TrainingImage", ""),
         instance_type=resources.get("InstanceType", ""),
         instance_count=int(resources.get("InstanceCount", 1) or 1),
@@ -107,7 +119,7 @@ def from_description(body: dict[str, Any], backend: str, tags: list[dict[str, st
         model_data=(body.get("ModelArtifacts") or {}).get("S3ModelArtifacts", ""),
         failure_reason=body.get("FailureReason") or "",
         versions=dict(private.get("versions") or {}),
-        region=private.get("region", "") or _arn_region(body.get("TrainingJobArn", "")),
+        region=private.get("region", "") or _arn_region(body.get(kind.arn_key, "")),
     )
 
 

@@ -8,8 +8,10 @@ posts the text itself.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from smtrain.core.metric_values import NOT_FINITE
 from smtrain.runs.compare import Comparison, format_delta, format_value, markdown_table
 from smtrain.runs.query import Condition
 from smtrain.runs.record import Run
@@ -25,10 +27,13 @@ class GateResult:
 
     @property
     def passed(self) -> bool:
+        """Fails closed: a missing metric, NaN or an infinity never passes."""
         return self.value is not None and self.condition.holds_value(self.value)
 
     def __str__(self) -> str:
         shown = "missing" if self.value is None else f"{self.value:g}"
+        if self.value is not None and not math.isfinite(self.value):
+            shown += f", {NOT_FINITE}: the gate fails closed"
         return f"{'passed' if self.passed else 'FAILED'}: {self.condition} (this run: {shown})"
 
 

@@ -50,7 +50,8 @@ def test_tune_show_ls_and_deploy_the_best_trial(cli: Cli) -> None:
     assert f"best job     {best}" in shown.out
     listed = cli("ls", "--tuning-job", "grid-tune")
     names = [line.split("\t")[0] for line in listed.out.splitlines()[1:]]
-    assert sorted(names) == sorted(t for t in names if t.startswith("grid-tune-00")) and len(names) == 2
+    assert names[0] == "grid-tune" and len(names) == 3  # the tuning job, then its trials
+    assert all(re.fullmatch(r"grid-tune-00[12]-[0-9a-f]{8}", name) for name in names[1:])
 
     deployed = cli("deploy", "grid-tune", "--endpoint-name", "tuned-ep", "--json")
     assert deployed.code == 0, deployed.err

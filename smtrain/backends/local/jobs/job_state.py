@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from smtrain.core import metric_values
 from smtrain.planning.kinds import TRAINING, JobKind
 
 KIND = TRAINING.arn_type  # a training job's rows in the state DB
@@ -90,7 +91,8 @@ def finish(body: dict[str, Any], status: str, when: str, *, kind: JobKind = TRAI
 
 
 class MetricParser:
-    """``MetricDefinitions`` applied to log lines: first capture group as float, last value wins."""
+    """``MetricDefinitions`` applied to log lines: first capture group as float, last value wins; a value that
+    is not finite is kept as null with its text."""
 
     def __init__(self, definitions: Iterable[Mapping[str, str]]) -> None:
         self._patterns = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
@@ -105,11 +107,13 @@ class MetricParser:
             match = pattern.search(line)
             if not match:
                 continue
-            try:
-                value = float(match.group(1) if pattern.groups else match.group(0))
-            except ValueError:
+            try:  # nan, inf, 1e999: stored as null with their text (see smtrain.core.metric_values)
+                value = metric_values.parsed(match.group(1) if pattern.groups else match.group(0))
+            except (TypeError, ValueError):
                 continue
-            point = {"MetricName": name, "Value": value, "Timestamp": now_iso()}
+            point = {"MetricName": name, "Value": value["Value"], "Timestamp": now_iso()}
+            if "Text" in value:
+                point["Text"] = value["Text"]
             found.append(point)
             with self._lock:
                 self._values[name] = dict(point)

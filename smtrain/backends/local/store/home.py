@@ -1,6 +1,7 @@
 """Where the local backend keeps things, under ``$SMTRAIN_HOME``.
 
     state.db                 the index of resources (see state.py), owner-only like everything here
+    state.db.lock            the store's lock (see store_lock.py); never moved or removed
     records/<kind>/<name>.json  saved records other than jobs and endpoints (see records.py)
     store/                   the file-backed object store; URIs are file://<absolute path>
     jobs/<job>/              a training job's /opt/ml tree; job.log is its log, record.json its saved record

@@ -7,11 +7,12 @@ appends to. ``smtrain.runs`` imports nothing else of the local backend, and the 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from smtrain.core import metric_values
 
 if TYPE_CHECKING:  # imported where used: `smtrain ls` with no store needs neither
     import sqlite3
@@ -37,18 +38,27 @@ def read_only(home: Path) -> Iterator[sqlite3.Connection | None]:
         return
     import sqlite3
 
+    from smtrain.backends.local.store.lock import store_lock
     from smtrain.backends.local.store.state import check_tables, existing_store, translate_error
 
     path = state_file(home)
-    if not existing_store(path):
-        yield None
-        return
-    try:
-        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
-            check_tables(path, db)
-            yield db
-    except sqlite3.Error as exc:
-        raise translate_error(path, exc) from exc
+    with store_lock(path):  # a rebuild swaps the index under it: the old one or the new one, never half
+        if not existing_store(path):
+            yield None
+            return
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)) as db:
+                check_tables(path, db)
+                yield db
+        except sqlite3.Error as exc:
+            raise translate_error(path, exc) from exc
+
+
+def has_run_index(db: sqlite3.Connection) -> bool:
+    """Whether the store keeps the small per-job rows ``ls`` reads (see run_index.py), for every kind."""
+    from smtrain.backends.local.store.run_index import has_run_index as indexed
+
+    return indexed(db)
 
 
 def supervisor_alive(body: dict[str, Any]) -> bool:
@@ -86,4 +96,4 @@ def history_file(home: Path, name: str) -> Path:
 def append_history(home: Path, name: str, points: list[dict[str, Any]]) -> None:
     """Called by the job supervisor for each log line that matched a metric definition."""
     with open(history_file(home, name), "a", encoding="utf-8") as history:
-        history.write("".join(json.dumps(point) + "\n" for point in points))
+        history.write("".join(metric_values.dumps(point) + "\n" for point in points))

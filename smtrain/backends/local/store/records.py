@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from smtrain.core import metric_values
+
 RECORD_FILE = "record.json"
 FOLDER_KINDS = {"training-job": "jobs", "endpoint": "endpoints"}
 OTHER_RECORDS = "records"
@@ -52,6 +54,12 @@ def write_private(path: Path, text: str) -> None:
         raise
 
 
+def dumps(body: Any) -> str:
+    """``body`` as strict JSON: a non-finite float (a metric that diverged) becomes null. Python would write
+    ``NaN``, which SQLite's JSON functions refuse (see smtrain.core.metric_values)."""
+    return metric_values.dumps(body)
+
+
 @dataclass(frozen=True)
 class SavedRecord:
     kind: str
@@ -73,7 +81,7 @@ class RecordFiles:
     def save(self, kind: str, name: str, body: dict[str, Any]) -> None:
         path = self.path(kind, name)
         private_dir(path.parent, self.root)
-        write_private(path, json.dumps({"kind": kind, "name": name, "body": body}))
+        write_private(path, dumps({"kind": kind, "name": name, "body": body}))
 
     def remove(self, kind: str, name: str) -> None:
         path = self.path(kind, name)

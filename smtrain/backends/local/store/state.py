@@ -5,7 +5,9 @@ group, model package, the runtime gateway) is one row: its kind, its name
 and a JSON document shaped like the matching ``Describe*`` response, plus
 private fields under the ``"_local"`` key (process ids, ports, paths).
 Several processes (the CLI, job supervisors, servers) use the database at
-once, so every write is one short transaction and WAL mode is on.
+once, so every write is one short transaction and WAL mode is on. Every
+connection holds the store's lock shared; a new store is switched to WAL and
+given its tables under it held exclusive (``store_lock.py``).
 
 The database is an index: every write also saves the record as a file
 (``records.py``) inside the same transaction, so a lost or damaged database
@@ -22,11 +24,12 @@ import json
 import os
 import sqlite3
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.store.records import RecordFiles, private_dir
+from smtrain.backends.local.store.lock import store_lock
+from smtrain.backends.local.store.records import RecordFiles, dumps, private_dir
 from smtrain.backends.local.store.run_index import ensure_run_index
 from smtrain.core.errors import REBUILD_HINT, StoreError
 
@@ -59,13 +62,20 @@ class StateDB:
             # A new store: its folder may have been made moments ago by an upload, with the umask's mode.
             if path.parent.stat().st_mode & 0o077:
                 path.parent.chmod(0o700)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            if check and not _has_table(db) and self.files is not None and self.files.any_saved():
-                raise self._damaged("it has no resources table, but job or endpoint records exist")
-            db.execute(SCHEMA)
-            ensure_run_index(db)  # the small row per job that `smtrain ls` reads
+        if is_wal(path):
+            with self._connect() as db:
+                self._set_up(db, check)
+        else:  # a new store: switching to WAL needs the file to itself, which SQLite's busy timeout does not wait for
+            with store_lock(path, exclusive=True), self._connect(locked=False) as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                self._set_up(db, check)
         restrict_mode(path)
+
+    def _set_up(self, db: sqlite3.Connection, check: bool) -> None:
+        if check and not has_table(db) and self.files is not None and self.files.any_saved():
+            raise self._damaged("it has no resources table, but job or endpoint records exist")
+        db.execute(SCHEMA)
+        ensure_run_index(db)  # the small row per job that `smtrain ls` reads
 
     def _refuse_damage(self) -> None:
         """A missing or empty file while records exist, or a file that is not a whole SQLite database."""
@@ -83,17 +93,19 @@ class StateDB:
         return damaged(self.path, what)
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
-        try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except sqlite3.Error as exc:
-            raise self.translate(exc) from exc
-        try:
-            yield db
-        except sqlite3.Error as exc:
-            raise self.translate(exc) from exc
-        finally:
-            db.close()
+    def _connect(self, *, locked: bool = True) -> Iterator[sqlite3.Connection]:
+        """A connection, holding the store's lock shared (see store_lock.py) unless the caller holds it."""
+        with store_lock(self.path) if locked else nullcontext():
+            try:
+                db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            except sqlite3.Error as exc:
+                raise self.translate(exc) from exc
+            try:
+                yield db
+            except sqlite3.Error as exc:
+                raise self.translate(exc) from exc
+            finally:
+                db.close()
 
     def translate(self, exc: sqlite3.Error) -> StoreError:
         """An SQLite error as a message naming the database and the fix."""
@@ -125,7 +137,7 @@ class StateDB:
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
             try:
-                db.execute("INSERT INTO resources VALUES (?, ?, ?)", (kind, name, json.dumps(body)))
+                db.execute("INSERT INTO resources VALUES (?, ?, ?)", (kind, name, dumps(body)))
             except sqlite3.IntegrityError:
                 db.execute("ROLLBACK")
                 return False
@@ -138,7 +150,7 @@ class StateDB:
     def put(self, kind: str, name: str, body: dict[str, Any]) -> None:
         with self._connect() as db:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("INSERT OR REPLACE INTO resources VALUES (?, ?, ?)", (kind, name, json.dumps(body)))
+            db.execute("INSERT OR REPLACE INTO resources VALUES (?, ?, ?)", (kind, name, dumps(body)))
             self._save(kind, name, body)
             db.execute("COMMIT")
 
@@ -154,7 +166,7 @@ class StateDB:
                 return None
             body = json.loads(row[0])
             change(body)
-            db.execute("UPDATE resources SET body=? WHERE kind=? AND name=?", (json.dumps(body), kind, name))
+            db.execute("UPDATE resources SET body=? WHERE kind=? AND name=?", (dumps(body), kind, name))
             self._save(kind, name, body)
             db.execute("COMMIT")
         return body
@@ -174,8 +186,18 @@ class StateDB:
             self.files.save(kind, name, body)
 
 
-def _has_table(db: sqlite3.Connection) -> bool:
+def has_table(db: sqlite3.Connection) -> bool:
     return db.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='resources'").fetchone() is not None
+
+
+def is_wal(path: Path) -> bool:
+    """Whether the database at ``path`` is in WAL mode already (its header's read and write versions are 2)."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False
+    return header.startswith(SQLITE_MAGIC) and header[18:20] == b"\x02\x02"
 
 
 def header_problem(path: Path) -> str:
@@ -259,7 +281,7 @@ def existing_store(path: Path) -> bool:
 
 
 def check_tables(path: Path, db: sqlite3.Connection) -> None:
-    if not _has_table(db):
+    if not has_table(db):
         raise damaged(path, "it has no resources table, but job or endpoint records exist")
 
 
