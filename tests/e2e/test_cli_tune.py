@@ -53,6 +53,10 @@ def test_tune_show_ls_and_deploy_the_best_trial(cli: Cli) -> None:
     assert names[0] == "grid-tune" and len(names) == 3  # the tuning job, then its trials
     assert all(re.fullmatch(r"grid-tune-00[12]-[0-9a-f]{8}", name) for name in names[1:])
 
+    logged = cli("logs", "grid-tune")  # the tuner's own log: each trial started and ended
+    assert logged.code == 0, logged.err
+    assert "tuning job grid-tune: Completed" in logged.out and logged.out.count("started with") == 2
+
     deployed = cli("deploy", "grid-tune", "--endpoint-name", "tuned-ep", "--json")
     assert deployed.code == 0, deployed.err
     assert f"its best training job is {best}" in deployed.err
