@@ -152,3 +152,21 @@ def test_auto_early_stopping_stops_a_trial_that_falls_behind(session: Session, t
     assert statuses == {'"5"': "Completed", '"6"': "Completed", '"7"': "Completed", '"1"': "Stopped"}
     assert tuner.status == "Completed"
     assert tuner.best_job.hyperparameters["level"] == "7"
+
+
+def test_a_warm_start_seeds_the_search_with_the_parents_trials(session: Session, tmp_path: Path) -> None:
+    parent = tune(session, tmp_path, hyperparameters={"mode": "ok"}, max_jobs=3, job_name="parent-tune")
+    child = tune(session, tmp_path, hyperparameters={"mode": "ok"}, strategy="Bayesian", max_jobs=2,
+                 warm_start=parent.name, job_name="child-tune")
+    assert child.status == "Completed"
+    assert child.description["WarmStartConfig"] == {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent-tune"}],
+        "WarmStartType": "IdenticalDataAndAlgorithm"}
+    log = (tmp_path / ".smtrain" / "tuning-jobs" / "child-tune" / "job.log").read_text()
+    assert "warm start: 3 completed trials of the parent tuning jobs seed the search" in log
+    from smtrain.core.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="Could not find parent hyper parameter tuning job 'nope'"):
+        tune(session, tmp_path, warm_start="nope", job_name="orphan-tune")
+    with pytest.raises(NotFoundError):  # refused before it was recorded: its name is free again
+        session.tuner("orphan-tune")

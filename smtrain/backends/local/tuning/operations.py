@@ -85,6 +85,11 @@ class TuningJobsAPI:
         }
         if request.get("WarmStartConfig"):
             body["WarmStartConfig"] = request["WarmStartConfig"]
+            for parent in request["WarmStartConfig"]["ParentHyperParameterTuningJobs"]:
+                parent_name = parent["HyperParameterTuningJobName"]
+                if self.jobs(TUNING).db.get(TUNING.arn_type, parent_name) is None:
+                    raise client_error(TUNING.create, "ResourceNotFound",
+                                       f"Could not find parent hyper parameter tuning job '{parent_name}'.")
         sample = trial_request(body, f"{name}-001-00000000", {})
         request_checks.validate_request(sample)  # what no trial could run is refused now, not 20 times
         self.jobs(TUNING).insert(name, body)

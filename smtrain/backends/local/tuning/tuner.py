@@ -129,7 +129,12 @@ class Tuner:
         progress = Progress(total=int(limits.get("MaxNumberOfTrainingJobs") or 1))
         parallel = trials_at_once(int(limits["MaxParallelTrainingJobs"]))
         deadline = time.monotonic() + float(limits.get("MaxRuntimeInSeconds") or 1e12)
-        search = search_for(self.config, self._warm_start_history())
+        history = self._warm_start_history()
+        if self.body.get("WarmStartConfig"):
+            self._say(f"warm start: {len(history)} completed trials of the parent tuning jobs"
+                      + (" seed the search" if self.config["Strategy"] == "Bayesian" else
+                         f" (the {self.config['Strategy']} search does not learn from them)"))
+        search = search_for(self.config, history)
         self._say(f"tuning job {self.name}: {self.config['Strategy']} search, {progress.total} trials, "
                   f"{parallel} at once")
         while True:
