@@ -9,16 +9,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smtrain.api.arguments import speaks_python
 from smtrain.api.resources import Endpoint, TrainingJob
 from smtrain.backends.base import Backend
 from smtrain.core.config import Config
 from smtrain.core.errors import JobFailedError, NotFoundError, SmtrainError, UsageError
 from smtrain.core.hints import suggest
-from smtrain.execution.executor import Reporter, call, config_models, delete_quietly, endpoint_resources, execute
+from smtrain.execution.executor import (
+    Reporter,
+    call,
+    config_models,
+    delete_quietly,
+    endpoint_resources,
+    execute,
+    report_notes,
+)
 from smtrain.execution.lookups import not_found
 from smtrain.planning.plan import join_uri, plan_deploy, plan_teardown
 from smtrain.planning.spec import DeploySpec, check_name, decode_hyperparameters, new_submission_id, timestamped_name
 from smtrain.planning.steps import ApiCall, Plan, Upload
+
+if TYPE_CHECKING:
+    from smtrain.core.sdk_config import SdkDefaults
 
 
 class EndpointOperations:
@@ -34,6 +46,10 @@ class EndpointOperations:
         def trained_job(self, name: str) -> TrainingJob: ...
 
         def planning_config(self) -> Config: ...
+
+        def sdk_defaults(self) -> SdkDefaults: ...
+
+        def explicit_fields(self) -> frozenset[str]: ...
 
     def plan_deploy(self, job_name: str, *, endpoint_name: str = "", entry_point: str = "",
                     source_dir: str | Path | None = None, image_uri: str = "", **options: Any
@@ -69,7 +85,8 @@ class EndpointOperations:
         steps += plan_deploy(spec, self.planning_config(), image_uri=image,
                              role=self.backend.role(), model_data=served.model_data, program=program,
                              submit_directory=submit_directory, update=existing is not None, suffix=suffix,
-                             tags=ttl_tags(spec.ttl_seconds))
+                             tags=ttl_tags(spec.ttl_seconds), sdk=self.sdk_defaults(),
+                             explicit=self.explicit_fields())
         return spec, tuple(steps), existing
 
     def _served(self, reference: str) -> Any:
@@ -102,9 +119,45 @@ class EndpointOperations:
 
         return serving_image_uri(training_image, self.planning_config().resolved_region())
 
-    def deploy(self, job_name: str, *, wait: bool = True, **options: Any) -> Endpoint:
-        """Create (or update) an endpoint serving the job's model."""
-        spec, plan, existing = self.plan_deploy(job_name, **options)
+    @speaks_python
+    def deploy(
+        self,
+        job_name: str,
+        *,
+        endpoint_name: str = "",
+        entry_point: str = "",
+        source_dir: str | Path | None = None,
+        instance_type: str = "",
+        instance_count: int = 1,
+        serverless_memory_mb: int = 0,
+        serverless_max_concurrency: int = 0,
+        ttl_seconds: int | None = None,
+        workers: int | None = None,
+        image_uri: str = "",
+        wait: bool = True,
+    ) -> Endpoint:
+        """Create (or update) an endpoint serving a model (``smtrain deploy``).
+
+        Args:
+            job_name: a Completed training job, or a registered model version ``GROUP/VERSION`` or its ARN.
+            endpoint_name: the endpoint (default: the job's name); an existing one is updated in place.
+            entry_point, source_dir: the inference script (default: the training entry point and its code).
+            instance_type, instance_count: SageMaker's instances (locally, one model server process each).
+            serverless_memory_mb, serverless_max_concurrency: a serverless endpoint instead (sagemaker backend).
+            ttl_seconds: tag the endpoint to expire; ``smtrain teardown --expired`` removes it then.
+            workers: model server workers (SAGEMAKER_MODEL_SERVER_WORKERS).
+            image_uri: serve on this image (default: the job's own training image).
+            wait: return once the endpoint is InService (else once it is being created).
+
+        Bad input raises :class:`smtrain.core.errors.ArgumentError` naming the argument at fault.
+        """
+        options: dict[str, Any] = {"instance_type": instance_type, "instance_count": instance_count,
+                                   "serverless_memory_mb": serverless_memory_mb,
+                                   "serverless_max_concurrency": serverless_max_concurrency,
+                                   "ttl_seconds": ttl_seconds, "workers": workers}
+        spec, plan, existing = self.plan_deploy(job_name, endpoint_name=endpoint_name, entry_point=entry_point,
+                                                source_dir=source_dir, image_uri=image_uri, **options)
+        report_notes(plan, self.reporter)
         try:
             results = execute(plan, self.backend, self.reporter, wait=wait)
         except SmtrainError:
@@ -191,17 +244,30 @@ class EndpointOperations:
         description = call(self.backend, "DescribeEndpoint", {"EndpointName": name}, where=f"endpoint {name}")
         return Endpoint(name, description["EndpointStatus"], self.backend.runtime_url(), self)
 
+    @speaks_python
     def predict(self, endpoint_name: str, data: Any, *, content_type: str = "text/csv",
                 accept: str = "application/json") -> Any:
-        """Send ``data`` (bytes, str, a DataFrame or rows) and decode the answer when it is JSON."""
+        """Send ``data`` (bytes, str, a DataFrame or rows) and decode the answer when it is JSON (``smtrain predict``).
+
+        Args:
+            endpoint_name: the endpoint to call, through the SageMaker Runtime API.
+            data: the request body, or rows to encode as ``content_type``.
+            content_type: ``text/csv``, ``application/json`` or ``application/x-npy``.
+            accept: the answer's content type.
+        """
         from smtrain.core.payloads import decode_body, encode_body
 
         body = encode_body(data, content_type)
         response = invoke(self.backend, endpoint_name, body, content_type, accept)
         return decode_body(response["Body"].read(), str(response.get("ContentType", accept)))
 
+    @speaks_python
     def teardown(self, endpoint_name: str) -> list[str]:
-        """Remove the endpoint, its config and its models; returns what was removed."""
+        """Remove the endpoint, its config and its models (``smtrain teardown NAME``); returns what was removed.
+
+        Args:
+            endpoint_name: the endpoint; what it left behind (a config, models) goes too.
+        """
         from smtrain.core.errors import NotFoundError
 
         try:

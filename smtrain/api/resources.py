@@ -6,6 +6,7 @@ below, so this module imports neither the session nor its endpoint operations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,7 +18,8 @@ from smtrain.planning.spec import decode_hyperparameters
 class JobSession(Protocol):
     def metric_history(self, name: str) -> Any: ...
 
-    def deploy(self, job_name: str, **options: Any) -> Endpoint: ...
+    @property
+    def deploy(self) -> Callable[..., Endpoint]: ...
 
     def logs(self, name: str, *, follow: bool = True) -> TrainingJob | Job: ...
 

@@ -13,9 +13,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from smtrain.api.arguments import speaks_python
 from smtrain.api.endpoints import EndpointOperations
 from smtrain.api.resources import Dataset, Job, TrainingJob
 from smtrain.api.tuning import TuningOperations
@@ -24,6 +26,7 @@ from smtrain.backends.selection import get_backend
 from smtrain.core.config import Config, load_config
 from smtrain.core.errors import NotFoundError, SmtrainError, UsageError
 from smtrain.core.hints import suggest
+from smtrain.core.sdk_config import SdkDefaults
 from smtrain.execution.executor import (
     QuietReporter,
     Reporter,
@@ -31,6 +34,7 @@ from smtrain.execution.executor import (
     describe_sync,
     execute,
     list_all,
+    report_notes,
 )
 from smtrain.execution.following import find_job, follow_job, print_log
 from smtrain.execution.lookups import not_found
@@ -45,14 +49,22 @@ from smtrain.planning.steps import Plan
 
 
 class Session(EndpointOperations, TuningOperations):
-    """Configuration plus a backend. Keyword arguments override every other setting source."""
+    """Configuration plus a backend. Keyword arguments override every other setting source.
+
+    Settings: ``backend`` ("local" or "sagemaker"), ``region``, ``profile``, ``home``, ``role``, ``bucket``,
+    ``kms_key``, ``max_runtime_seconds`` and every other ``SMTRAIN_*`` setting in lower case.
+    """
+
+    for_cli = False  # a session the CLI made names flags in its errors; every other names arguments
 
     def __init__(self, *, reporter: Reporter | None = None, quiet: bool = False, **settings: Any) -> None:
         self.config: Config = load_config(settings)
         self.backend: Backend = get_backend(self.config)
         self.reporter = reporter or (QuietReporter() if quiet else Reporter())
+        self._sdk_defaults: SdkDefaults | None = None
 
     # -- data ---------------------------------------------------------------
+    @speaks_python
     def prepare(self, source: Any = None, *, out_dir: str | Path = "data/penguins", name: str = "penguins",
                 progress: bool = True, **options: Any) -> Dataset:
         """Clean and split the data, write train/test CSVs, sync them to the store or S3."""
@@ -101,16 +113,99 @@ class Session(EndpointOperations, TuningOperations):
         """The requests `fit` sends; ``root`` overrides where artifacts go (for offline planning)."""
         image = spec.image_uri or self.backend.image_uri(spec.framework_version or self.config.framework_version)
         return plan_fit(spec, self.planning_config(), root=root or self.backend.artifact_root(),
-                        image_uri=image, role=self.backend.role())
+                        image_uri=image, role=self.backend.role(), sdk=self.sdk_defaults(),
+                        explicit=self.explicit_fields())
+
+    def sdk_defaults(self) -> SdkDefaults:
+        """The SageMaker SDK's config.yaml defaults, applied to every request (read once)."""
+        loader = getattr(self.backend, "sdk_defaults", None)
+        if loader is not None:
+            return loader()
+        if getattr(self, "_sdk_defaults", None) is None:  # sessions built around a given backend skip __init__
+            from smtrain.core.sdk_config import load_sdk_defaults
+
+            self._sdk_defaults = load_sdk_defaults()
+        assert self._sdk_defaults is not None
+        return self._sdk_defaults
+
+    def explicit_fields(self) -> frozenset[str]:
+        """Request keys set by a flag or an smtrain setting, which config.yaml never replaces: the role,
+        when SMTRAIN_ROLE (or --role) names it, or on the local backend, which has its own."""
+        return frozenset({"RoleArn", "ExecutionRoleArn"}) if self.config.role or self.config.is_local else frozenset()
 
     def planning_config(self) -> Config:
         """The configuration with the region the backend will really use."""
         return self.backend.resolved_config()
 
-    def fit(self, entry_point: str, *, wait: bool = True, logs: bool = True, **options: Any) -> TrainingJob:
-        """Start a training job and, by default, follow it to the end."""
-        spec = self.training_spec(entry_point, **options)
+    @speaks_python
+    def fit(
+        self,
+        entry_point: str,
+        *,
+        source_dir: str | Path = ".",
+        channels: Mapping[str, str] | None = None,
+        hyperparameters: Mapping[str, Any] | None = None,
+        job_name: str = "",
+        max_runtime_seconds: int | None = None,
+        metric_definitions: Mapping[str, str] | None = None,
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        instance_type: str = "",
+        instance_count: int | None = None,
+        image_uri: str = "",
+        framework_version: str = "",
+        spot: bool = False,
+        max_wait_seconds: int | None = None,
+        checkpoint_uri: str = "",
+        volume_kms_key: str = "",
+        output_kms_key: str = "",
+        subnets: Sequence[str] = (),
+        security_groups: Sequence[str] = (),
+        network_isolation: bool = False,
+        keep_alive_seconds: int | None = None,
+        wait: bool = True,
+        logs: bool = True,
+    ) -> TrainingJob:
+        """Start a training job and, by default, follow it to the end (``smtrain fit``).
+
+        Args:
+            entry_point: the training script, relative to ``source_dir``.
+            source_dir: the folder packed as the job's code (honours .gitignore and .smtrainignore; never .env).
+            channels: input channels, name -> local folder or ``s3://`` URI.
+            hyperparameters: values passed to the script as ``--key value`` (JSON-encoded as the SDK does).
+            job_name: the job's name (default ``<entry point>-<timestamp>``); never reused.
+            max_runtime_seconds: stop the job after this long (default: SMTRAIN_MAX_RUNTIME_SECONDS, else 86400).
+            metric_definitions: metric name -> regex whose first group is read from the log.
+            environment: environment variables for the script.
+            tags: tags for the run, also sent as SageMaker tags.
+            instance_type, instance_count: SageMaker's instances (locally, the job runs on this machine).
+            image_uri: a custom ECR training image (sagemaker backend).
+            framework_version: the scikit-learn image version; locally ``"current"`` runs your environment.
+            spot, max_wait_seconds, checkpoint_uri: managed spot training (sagemaker backend).
+            volume_kms_key, output_kms_key: KMS keys for the training volume and the output.
+            subnets, security_groups: the job's VPC.
+            network_isolation: no network access for the job.
+            keep_alive_seconds: keep the instances as a SageMaker warm pool this long after the job (<= 3600).
+            wait: follow the job to its end (else return once it started).
+            logs: print the job's log while following it.
+
+        Bad input raises :class:`smtrain.core.errors.ArgumentError` naming the argument at fault.
+        The KMS key for uploads, the role, bucket and region are the session's settings (``Session(kms_key=...)``).
+        """
+        spec = self.training_spec(
+            entry_point, source_dir=source_dir, channels=dict(channels or {}),
+            hyperparameters=dict(hyperparameters or {}), job_name=job_name, max_runtime_seconds=max_runtime_seconds,
+            metric_definitions=dict(metric_definitions or {}), environment=dict(environment or {}),
+            tags=dict(tags or {}), instance_type=instance_type, instance_count=instance_count, image_uri=image_uri,
+            framework_version=framework_version, spot=spot, max_wait_seconds=max_wait_seconds,
+            checkpoint_uri=checkpoint_uri, volume_kms_key=volume_kms_key, output_kms_key=output_kms_key,
+            subnets=tuple(subnets), security_groups=tuple(security_groups), network_isolation=network_isolation,
+            keep_alive_seconds=keep_alive_seconds)
+        if spec.keep_alive_seconds and self.config.is_local:
+            self.reporter.info("note: --keep-alive has no effect on the local backend (a local job starts at once); "
+                               "it keeps a SageMaker warm pool on the sagemaker backend")
         plan = self.plan_fit(spec)
+        report_notes(plan, self.reporter)
         execute(plan, self.backend, self.reporter, wait=False)
         self.reporter.info(f"training job {spec.job_name} started")
         if not wait:
@@ -121,6 +216,7 @@ class Session(EndpointOperations, TuningOperations):
         log_finished_run(self.config, spec.job_name, self.reporter.info)  # only if MLFLOW_TRACKING_URI is set
         return TrainingJob(spec.job_name, final["TrainingJobStatus"], final, session=self)
 
+    @speaks_python
     def job(self, name: str) -> TrainingJob:
         try:
             description = call(self.backend, "DescribeTrainingJob", {"TrainingJobName": name},
@@ -129,6 +225,7 @@ class Session(EndpointOperations, TuningOperations):
             raise not_found(self.backend, "training job", name, exc) from exc
         return TrainingJob(name, description["TrainingJobStatus"], description, session=self)
 
+    @speaks_python
     def find_job(self, name: str) -> TrainingJob | Job:
         """The job called ``name``, of whichever kind it is."""
         try:
@@ -142,6 +239,7 @@ class Session(EndpointOperations, TuningOperations):
             return TrainingJob(name, description[kind.status_key], description, session=self)
         return Job(name, kind, description[kind.status_key], description)
 
+    @speaks_python
     def logs(self, name: str, *, follow: bool = True) -> TrainingJob | Job:
         """Print the job's log (a job of any kind); with ``follow``, until the job ends."""
         job = self.find_job(name)
@@ -163,6 +261,7 @@ class Session(EndpointOperations, TuningOperations):
             return None
         return provenance.source_dir_from(run.tags)
 
+    @speaks_python
     def stop(self, name: str) -> TrainingJob | Job:
         """Stop a job of any kind; its description once the stop was asked for."""
         job = self.find_job(name)
@@ -185,8 +284,16 @@ class Session(EndpointOperations, TuningOperations):
                              region=self.planning_config().resolved_region(),
                              create_group=not group_exists(self.backend.sagemaker(), group))
 
+    @speaks_python
     def register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> dict[str, Any]:
-        """Add the job's model to the model registry; returns DescribeModelPackage."""
+        """Add the job's model to the model registry (``smtrain register``); returns DescribeModelPackage.
+
+        Args:
+            job_name: a Completed training job.
+            group: the model package group (made when it does not exist yet).
+            approve: register the version Approved (default: PendingManualApproval).
+            image_uri: serve the model on this image (default: the job's own training image).
+        """
         plan = self.plan_register(job_name, group=group, approve=approve, image_uri=image_uri)
         results = execute(plan, self.backend, self.reporter)
         return results["model-package-ready"]

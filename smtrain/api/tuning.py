@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from smtrain.api.arguments import speaks_python
 from smtrain.backends.base import Backend
 from smtrain.core.config import Config
 from smtrain.core.errors import NotFoundError, UsageError
@@ -91,6 +92,7 @@ class TuningOperations:
 
         def planning_config(self) -> Config: ...
 
+    @speaks_python
     def tuning_spec(
         self, entry_point: str, *, ranges: Mapping[str, str | ParameterRange] | Sequence[str], objective: str,
         metric_definitions: Mapping[str, str], minimize: bool = False, max_jobs: int | None = None,
@@ -126,6 +128,7 @@ class TuningOperations:
         return plan_tune(spec, self.planning_config(), root=root or self.backend.artifact_root(),
                          image_uri=image, role=self.backend.role())
 
+    @speaks_python
     def tune(
         self, entry_point: str, *, ranges: Mapping[str, str | ParameterRange] | Sequence[str], objective: str,
         metric_definitions: Mapping[str, str], minimize: bool = False, max_jobs: int | None = None,
@@ -210,12 +213,12 @@ def parse_ranges(ranges: Mapping[str, Any] | Sequence[str]) -> tuple[ParameterRa
         parsed = []
         for name, value in ranges.items():
             if isinstance(value, ParameterRange):
-                parsed.append(check_range(value, where=f"ranges[{name!r}]"))
+                parsed.append(check_range(value, where=f"--range {name}"))
             elif isinstance(value, str):
-                parsed.append(parse_range(f"{name}={value}", where="ranges"))
+                parsed.append(parse_range(f"{name}={value}", where="--range"))
             else:
                 raise UsageError(f"range {name!r} must be text such as 'continuous:0.01:10:log', got {value!r}",
-                                 where="ranges", hint="write 'continuous:LOW:HIGH', 'integer:LOW:HIGH' or "
+                                 where=f"--range {name}", hint="write 'continuous:LOW:HIGH', 'integer:LOW:HIGH' or "
                                                       "'categorical:A,B,C'")
         return tuple(parsed)
     if isinstance(ranges, str):

@@ -17,11 +17,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from smtrain.aws.roles import Found
 from smtrain.aws.session import AwsSession, default_bucket_name, ensure_bucket, expand_role, iter_job_log
 from smtrain.aws.translation import translating
 from smtrain.backends.base import SyncReport
-from smtrain.core.config import Config
-from smtrain.core.errors import AwsError, UsageError
+from smtrain.core.config import Config, setting_source
+from smtrain.core.errors import AwsError
+from smtrain.core.sdk_config import SESSION, SdkDefaults
 from smtrain.core.uris import split_s3
 from smtrain.planning.kinds import JobKind
 
@@ -46,7 +48,16 @@ class SageMakerBackend:
         self._sleep = sleep
         self._bucket = config.bucket
         self._bucket_ready = bool(config.bucket)  # a configured bucket is the user's to create
-        self._role = ""
+        self._role: Found | None = None
+        self._sdk_defaults: SdkDefaults | None = None
+
+    def sdk_defaults(self) -> SdkDefaults:
+        """The SageMaker SDK's config.yaml defaults (admin and user files), read once."""
+        if self._sdk_defaults is None:
+            from smtrain.core.sdk_config import load_sdk_defaults
+
+            self._sdk_defaults = load_sdk_defaults()
+        return self._sdk_defaults
 
     # -- clients -------------------------------------------------------------------
     def sagemaker(self) -> Any:
@@ -72,12 +83,32 @@ class SageMakerBackend:
 
     # -- where things go -------------------------------------------------------------
     def bucket(self) -> str:
+        return self.bucket_found().value
+
+    def bucket_found(self) -> Found:
+        """SMTRAIN_BUCKET (or --bucket, or smtrain.toml), else config.yaml's DefaultS3Bucket, else the SDK's
+        ``sagemaker-{region}-{account}`` (``Session.default_bucket``)."""
+        if self.config.bucket:
+            return Found(self.config.bucket, setting_source(self.config, "bucket"))
+        path = f"{SESSION}.DefaultS3Bucket"
+        from_file = self.sdk_defaults().get(path)
+        if from_file:
+            self._bucket = str(from_file)
+            self._bucket_ready = True  # the organisation's bucket: used as given, like SMTRAIN_BUCKET
+            return Found(self._bucket, f"{path} ({self.sdk_defaults().origin(path)})")
         if not self._bucket:
             self._bucket = default_bucket_name(self.region, self.aws.account_id())
-        return self._bucket
+        return Found(self._bucket, "the SDK's default bucket sagemaker-{region}-{account} (STS GetCallerIdentity)")
+
+    def prefix(self) -> str:
+        """SMTRAIN_PREFIX when set, else config.yaml's DefaultS3ObjectKeyPrefix, else smtrain's default."""
+        from_file = self.sdk_defaults().get(f"{SESSION}.DefaultS3ObjectKeyPrefix")
+        if "prefix" in self.config.sources or not from_file:
+            return self.config.prefix
+        return str(from_file)
 
     def artifact_root(self) -> str:
-        prefix = self.config.prefix.strip("/")
+        prefix = self.prefix().strip("/")
         return f"s3://{self.bucket()}/{prefix}" if prefix else f"s3://{self.bucket()}"
 
     def ensure_bucket(self) -> None:
@@ -88,16 +119,25 @@ class SageMakerBackend:
         self._bucket_ready = True
 
     def role(self) -> str:
-        if not self.config.role:
-            raise UsageError(
-                "no SageMaker execution role configured",
-                where="role",
-                hint="set SMTRAIN_ROLE=arn:aws:iam::ACCOUNT:role/NAME or just NAME (or `role` in smtrain.toml, "
-                "or --role): a role that trusts sagemaker.amazonaws.com and can use your bucket",
-            )
-        if not self._role:
-            self._role = expand_role(self.aws, self.config.role)
+        return self.role_found().value
+
+    def role_found(self) -> Found:
+        """SMTRAIN_ROLE (or --role, or smtrain.toml), else config.yaml's SageMaker.TrainingJob.RoleArn,
+        else found as the SDK's ``get_execution_role()`` finds it (:mod:`smtrain.aws.roles`)."""
+        if self._role is None:
+            self._role = self._find_role()
         return self._role
+
+    def _find_role(self) -> Found:
+        if self.config.role:
+            return Found(expand_role(self.aws, self.config.role), setting_source(self.config, "role"))
+        path = "SageMaker.TrainingJob.RoleArn"
+        from_file = self.sdk_defaults().get(path)
+        if from_file:
+            return Found(str(from_file), f"{path} ({self.sdk_defaults().origin(path)})")
+        from smtrain.aws.roles import discover_role
+
+        return discover_role(self.aws, self.config.resource_metadata)
 
     def image_uri(self, framework_version: str) -> str:
         from smtrain.aws.images import sklearn_image_uri

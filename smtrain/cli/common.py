@@ -123,7 +123,9 @@ def make_session(settings: dict[str, Any], *, quiet: bool = False, **extra: Any)
 
     overrides = {name: settings.pop(name) for name in SETTING_OPTIONS if name in settings}
     overrides.update(extra)
-    return Session(quiet=quiet or is_quiet(), **{k: v for k, v in overrides.items() if v is not None})
+    session = Session(quiet=quiet or is_quiet(), **{k: v for k, v in overrides.items() if v is not None})
+    session.for_cli = True  # errors name the flags typed
+    return session
 
 
 def to_jsonable(value: Any) -> Any:

@@ -16,12 +16,17 @@ from smtrain.cli.common import common_options, emit_json, important, info
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON on stdout.")
 @common_options
 def doctor(rebuild: bool, as_json: bool, **settings: Any) -> int:
-    """Check the local store (state.db, saved records, permissions); exit 1 if something is wrong."""
+    """Check the local store (state.db, saved records, permissions); exit 1 if something is wrong.
+
+    With --backend sagemaker: say which role, bucket and region are used, and where each came from."""
     from smtrain.backends.local import doctor as store_doctor
     from smtrain.backends.local.store.home import LocalHome
     from smtrain.core.config import load_config
 
-    home = LocalHome(load_config({k: v for k, v in settings.items() if v is not None}).home)
+    config = load_config({k: v for k, v in settings.items() if v is not None})
+    if not config.is_local:
+        return sagemaker_doctor(config, as_json)
+    home = LocalHome(config.home)
     if rebuild:
         report = store_doctor.rebuild(home)
         for path in report.moved_aside:
@@ -44,3 +49,20 @@ def doctor(rebuild: bool, as_json: bool, **settings: Any) -> int:
         important("hint: `smtrain doctor --rebuild` rebuilds the index from the saved records; "
                   "fix permissions as shown")
     return 1 if problems else 0
+
+
+def sagemaker_doctor(config: Any, as_json: bool) -> int:
+    """The role, bucket and region the sagemaker backend would use; exit 1 if one is not found."""
+    from smtrain.aws.discovery import findings
+    from smtrain.backends.sagemaker import SageMakerBackend
+
+    found = findings(SageMakerBackend(config))
+    if as_json:
+        emit_json(found)
+    else:
+        for entry in found:
+            if "problem" in entry:
+                important(f"problem: {entry['name']}: {entry['problem']}")
+            else:
+                info(f"ok: {entry['name']}: {entry['value']} (from {entry['source']})")
+    return 1 if any("problem" in entry for entry in found) else 0

@@ -120,4 +120,12 @@ def steps_as_json(steps: Any) -> list[dict[str, Any]]:
             return [convert(v) for v in value]
         return value
 
-    return [{"type": type(step).__name__, **convert(asdict(step))} for step in steps]
+    shown = []
+    for step in steps:
+        fields = convert(asdict(step))
+        for note in fields.get("notes", ()):
+            info(f"note: {step.operation} {note}")
+        if not fields.get("notes"):
+            fields.pop("notes", None)  # only calls that took config.yaml defaults carry notes
+        shown.append({"type": type(step).__name__, **fields})
+    return shown

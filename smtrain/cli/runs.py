@@ -126,7 +126,7 @@ def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] |
         ("duration", human_seconds(run.duration_seconds(now)) + billable),
         ("instance", f"{run.instance_type} x {run.instance_count}"), ("image", run.image),
         ("entry point", run.entry_point), ("source", run.source_uri), ("model", run.model_data),
-        ("git", git), ("cost", cost),
+        ("warm pool", warm_pool_line(run)), ("git", git), ("cost", cost),
         ("endpoints", " ".join(endpoint_cell(e, now) for e in run.endpoints) or "none"),
     ]
     lines = [f"{key:<12} {value}" for key, value in summary if value]
@@ -152,6 +152,17 @@ def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] |
     lines.append("\nsource files")
     lines += [f"  {path} ({size} bytes)" for path, size in files.items()] if isinstance(files, dict) else [f"  {files}"]
     return "\n".join(lines)
+
+
+def warm_pool_line(run: Run) -> str:
+    """The warm pool's status and the retained time billed for it (per instance, times the instance count)."""
+    from smtrain.runs.listing import warm_pool_cell
+
+    cell = warm_pool_cell(run.warm_pool)
+    retained = run.warm_pool.get("ResourceRetainedBillableTimeInSeconds")
+    if retained is None:
+        return cell
+    return f"{cell}; retained billable time {retained} s x {run.instance_count} instance(s)"
 
 
 def _source_listing(config: Config, run: Run) -> dict[str, int] | str:

@@ -71,6 +71,9 @@ FIT_OPTIONS = [
                  help="scikit-learn image version (default: newest known); locally, 'current' runs your "
                       "environment as is."),
     click.option("--spot", is_flag=True, help="Managed spot training (sagemaker backend)."),
+    click.option("--keep-alive", "keep_alive_seconds", default=None, type=int, metavar="SECONDS",
+                 help="Keep the instances in a managed warm pool for SECONDS (at most 3600) after the job, for the "
+                      "next matching job (ResourceConfig.KeepAlivePeriodInSeconds; billed; sagemaker backend)."),
     click.option("--max-wait", "max_wait_seconds", default=None, type=int, help="Spot: longest wait in seconds."),
     click.option("--checkpoint-uri", default="", help="Spot: S3 URI for checkpoints."),
     click.option("--volume-kms-key", default="", help="KMS key for the training volume."),

@@ -54,6 +54,7 @@ class Config:
     kms_key: str = ""  # SSE-KMS for every upload and the job output (sagemaker backend)
     max_extract_bytes: int = 10 * 1024**3  # limits on unpacking an archive (see smtrain.files.archives)
     max_extract_members: int = 100_000
+    resource_metadata: str = "/opt/ml/metadata/resource-metadata.json"  # where notebook instances describe themselves
     max_extract_ratio: int = 100
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
@@ -179,6 +180,18 @@ def _check_values(config: Config, sources: Mapping[str, str]) -> None:
         from smtrain.core.uris import check_prefix
 
         check_prefix(config.prefix, where=sources.get("prefix", "config"))
+
+
+def setting_source(config: Config, key: str) -> str:
+    """Where a setting came from, for people: ``SMTRAIN_ROLE (environment)``, ``--role``, ``role in smtrain.toml``."""
+    source = config.sources.get(key, "")
+    if source == "flag":
+        return f"--{key.replace('_', '-')} (or a keyword argument)"
+    if source == CONFIG_FILE:
+        return f"{key} in {CONFIG_FILE}"
+    if source:
+        return f"{env_name(key)} ({source})"
+    return "default"
 
 
 def find_project(start: Path) -> Path | None:

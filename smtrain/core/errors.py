@@ -6,6 +6,7 @@ what to do about it. The CLI prints ``str(error)`` and exits with
 
     SmtrainError                 base; exit code 1
     ├── UsageError               bad input on the command line or in config; exit code 2
+    │   └── ArgumentError        bad input to the Python API, naming its keyword argument
     ├── NotFoundError            an unknown job, endpoint, model or file
     ├── JobFailedError           a training job ended Failed or Stopped
     ├── BackendError             the backend (local service or AWS) refused a request
@@ -38,6 +39,14 @@ class SmtrainError(Exception):
 
 class UsageError(SmtrainError):
     exit_code = 2
+
+
+class ArgumentError(UsageError):
+    """Bad input to the Python API: ``argument`` names the keyword argument at fault (``source_dir``)."""
+
+    def __init__(self, what: str, *, argument: str = "", where: str = "", hint: str = "") -> None:
+        self.argument = argument
+        super().__init__(what, where=where, hint=hint)
 
 
 class NotFoundError(SmtrainError):

@@ -130,6 +130,14 @@ def list_all(backend: Backend, operation: str, key: str, *, params: dict[str, An
     return items
 
 
+def report_notes(plan: Plan, reporter: Reporter) -> None:
+    """A ``note:`` line per request field the SageMaker SDK's config.yaml set (as `smtrain plan` shows them)."""
+    for step in plan:
+        if isinstance(step, ApiCall):
+            for note in step.notes:
+                reporter.info(f"note: {step.operation} {note}")
+
+
 def execute(plan: Plan, backend: Backend, reporter: Reporter, *, wait: bool = True) -> dict[str, dict[str, Any]]:
     """Run every step in order; results by step name (Refs resolve against them).
 

@@ -315,7 +315,7 @@ def atomic_copy(source: Path, destination: Path, advance: Progress) -> None:
 
 
 @contextmanager
-def progress_bar(total: int, *, enabled: bool, label: str) -> Iterator[Progress]:
+def progress_bar(total: int, *, enabled: bool, label: str, verb: str = "upload") -> Iterator[Progress]:
     """A rich bar of bytes on stderr; a no-op unless enabled and stderr is a terminal (nor NO_COLOR, nor --quiet)."""
     from smtrain.core.progress import spinner_wanted
 
@@ -333,7 +333,7 @@ def progress_bar(total: int, *, enabled: bool, label: str) -> Iterator[Progress]
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
                TimeRemainingColumn())
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(f"upload {label}", total=total)
+        task = bar.add_task(f"{verb} {label}", total=total)
         yield lambda sent: bar.advance(task, sent)
 
 

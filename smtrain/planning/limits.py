@@ -40,8 +40,28 @@ def check_training(entry_point: str, channels: Mapping[str, str], hyperparameter
                    hint="use letters, digits and '_', not starting with a digit")
     check_at_least(options.get("instance_count"), 1, what="instance count", where="--instance-count",
                    hint="give 1 or more instances")
+    check_at_least(options.get("max_runtime_seconds"), 1, what="max runtime", where="--max-runtime",
+                   hint="give the longest run in seconds, 1 or more")
     check_at_least(options.get("max_wait_seconds"), 1, what="spot max wait", where="--max-wait",
                    hint="give the longest wait in seconds, at least as long as the max runtime")
+    check_keep_alive(options.get("keep_alive_seconds"), spot=bool(options.get("spot")))
+
+
+# Managed warm pools (docs: "SageMaker AI Managed Warm Pools", Considerations): at most 3600 s, never with spot.
+MAX_KEEP_ALIVE_SECONDS = 3600
+
+
+def check_keep_alive(seconds: int | None, *, spot: bool) -> None:
+    if seconds is None:
+        return
+    if not 0 <= seconds <= MAX_KEEP_ALIVE_SECONDS:
+        raise UsageError(f"keep-alive of {seconds} s is outside SageMaker's limit of 0-{MAX_KEEP_ALIVE_SECONDS} s",
+                         where="--keep-alive",
+                         hint=f"give at most {MAX_KEEP_ALIVE_SECONDS} seconds (an hour); each matching job that "
+                              "reuses the pool sets its own keep-alive, for up to 7 days in all")
+    if seconds and spot:
+        raise UsageError("warm pools cannot be used with spot instances", where="--keep-alive",
+                         hint="drop --spot or --keep-alive")
 
 
 def check_hyperparameters(hyperparameters: Mapping[str, Any]) -> None:

@@ -9,9 +9,12 @@ once an earlier step has run is a :class:`Ref` to that step's result.
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import replace
 from typing import Any
 
 from smtrain.core.config import Config
+from smtrain.core.sdk_config import SdkDefaults
 from smtrain.planning.kinds import TRAINING
 from smtrain.planning.spec import DeploySpec, TrainingSpec, encode_hyperparameters
 from smtrain.planning.steps import ApiCall, Plan, Step, Upload, Wait
@@ -41,7 +44,18 @@ def channel_uri(value: str, root: str, job_name: str, channel: str, *, local: bo
     return uri, Upload(step=f"upload-{channel}", kind="data", local_path=str(path), uri=uri)
 
 
-def plan_fit(spec: TrainingSpec, config: Config, *, root: str, image_uri: str, role: str) -> Plan:
+def with_sdk_defaults(call: ApiCall, sdk: SdkDefaults | None, explicit: Collection[str] = ()) -> ApiCall:
+    """``call`` with the SDK's config.yaml defaults filled in (see :mod:`smtrain.planning.sdk_defaults`)."""
+    if sdk is None or not sdk.values:
+        return call
+    from smtrain.planning.sdk_defaults import apply_sdk_defaults
+
+    applied = apply_sdk_defaults(call.operation, call.params, sdk, explicit=explicit)
+    return replace(call, params=applied.request, notes=call.notes + applied.notes)
+
+
+def plan_fit(spec: TrainingSpec, config: Config, *, root: str, image_uri: str, role: str,
+             sdk: SdkDefaults | None = None, explicit: Collection[str] = ()) -> Plan:
     """Upload source (and local channels for SageMaker), create the job, wait for it."""
     job = spec.job_name
     source_uri = join_uri(root, job, "source", spec.submission_id, "sourcedir.tar.gz")
@@ -53,7 +67,7 @@ def plan_fit(spec: TrainingSpec, config: Config, *, root: str, image_uri: str, r
             steps.append(upload)
         channels.append(_channel(name, uri))
     request = training_request(spec, config, source_uri, channels, root=root, image_uri=image_uri, role=role)
-    steps.append(ApiCall("training", "sagemaker", "CreateTrainingJob", request))
+    steps.append(with_sdk_defaults(ApiCall("training", "sagemaker", "CreateTrainingJob", request), sdk, explicit))
     steps.append(TRAINING.wait("training-done", job))
     return tuple(steps)
 
@@ -103,7 +117,7 @@ def training_request(
         "RoleArn": role,
         "OutputDataConfig": output,
         "ResourceConfig": resources,
-        "StoppingCondition": {"MaxRuntimeInSeconds": config.max_runtime_seconds},
+        "StoppingCondition": {"MaxRuntimeInSeconds": spec.max_runtime_seconds or config.max_runtime_seconds},
         "HyperParameters": sdk_hyperparameters(spec, source_uri, config.resolved_region()),
         "Tags": [dict(SMTRAIN_TAG), *({"Key": k, "Value": v} for k, v in spec.tags.items())],
     }
@@ -119,9 +133,12 @@ def training_request(
         request["VpcConfig"] = {"Subnets": list(spec.subnets), "SecurityGroupIds": list(spec.security_groups)}
     if spec.network_isolation:
         request["EnableNetworkIsolation"] = True
+    if spec.keep_alive_seconds:
+        resources["KeepAlivePeriodInSeconds"] = spec.keep_alive_seconds
     if spec.spot:
         request["EnableManagedSpotTraining"] = True
-        request["StoppingCondition"]["MaxWaitTimeInSeconds"] = spec.max_wait_seconds or config.max_runtime_seconds
+        request["StoppingCondition"]["MaxWaitTimeInSeconds"] = (
+            spec.max_wait_seconds or request["StoppingCondition"]["MaxRuntimeInSeconds"])
         checkpoints = spec.checkpoint_uri or join_uri(root, spec.job_name, "checkpoints") + "/"
         request["CheckpointConfig"] = {"S3Uri": checkpoints}
     return request
@@ -141,7 +158,7 @@ def serving_environment(program: str, submit_directory: str, region: str) -> dic
 def plan_deploy(
     spec: DeploySpec, config: Config, *, image_uri: str, role: str, model_data: Any,
     program: str, submit_directory: str, update: bool = False, suffix: str = "",
-    tags: list[dict[str, str]] | None = None,
+    tags: list[dict[str, str]] | None = None, sdk: SdkDefaults | None = None, explicit: Collection[str] = (),
 ) -> Plan:
     """CreateModel, CreateEndpointConfig, CreateEndpoint (or UpdateEndpoint), wait for InService.
 
@@ -171,7 +188,7 @@ def plan_deploy(
     endpoint_params: dict[str, Any] = {"EndpointName": endpoint, "EndpointConfigName": config_name}
     if not update:
         endpoint_params["Tags"] = all_tags
-    return (
+    calls = (
         ApiCall("model", "sagemaker", "CreateModel", {
             "ModelName": model_name,
             "PrimaryContainer": {"Image": image_uri, "ModelDataUrl": model_data, "Environment": environment},
@@ -182,6 +199,9 @@ def plan_deploy(
             "EndpointConfigName": config_name, "ProductionVariants": [variant], "Tags": all_tags,
         }),
         ApiCall("endpoint", "sagemaker", endpoint_call, endpoint_params),
+    )
+    return (
+        *(with_sdk_defaults(c, sdk, explicit) for c in calls),
         Wait("endpoint-ready", "sagemaker", "DescribeEndpoint", {"EndpointName": endpoint},
              "EndpointStatus", ("InService",), ("Failed", "UpdateRollbackFailed")),
     )

@@ -41,6 +41,8 @@ class TrainingSpec:
     subnets: tuple[str, ...] = ()
     security_groups: tuple[str, ...] = ()
     network_isolation: bool = False
+    max_runtime_seconds: int | None = None  # None: the configured default (SMTRAIN_MAX_RUNTIME_SECONDS)
+    keep_alive_seconds: int | None = None  # a managed warm pool: ResourceConfig.KeepAlivePeriodInSeconds
     tags: Mapping[str, str] = field(default_factory=dict)  # user tags, plus smtrain's run tags (git, versions)
     # What this submission uploads goes under <job>/source/<id>/ and <job>/input/<id>/, so that a
     # submission never writes over another's files, even when two race for one job name.

@@ -36,6 +36,7 @@ class ApiCall:
     service: str
     operation: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # which params came from the SDK's config.yaml (shown by `smtrain plan`)
 
 
 @dataclass(frozen=True)

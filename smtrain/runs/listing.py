@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 DEFAULT_LIMIT = 20
 # A tuning job's trials are named <tuning-job>-NNN-<8 hex> (smtrain/backends/local/tuning/tuner.py).
 TRIAL_NAME = re.compile(r"^(?P<tuning>.+)-\d{3}-[0-9a-f]{8}$")
-COLUMNS = ("run", "backend", "status", "age", "duration", "hyperparameters", "metrics", "tags", "endpoints")
+COLUMNS = ("run", "backend", "status", "age", "duration", "hyperparameters", "metrics", "tags", "warm_pool",
+           "endpoints")
 FIXED_COLUMNS = ("run", "status", "age", "duration")
 
 
@@ -156,8 +157,20 @@ def cells(run: Run, *, full: bool = False, now: dt.datetime | None = None) -> li
                  if not k.startswith("sagemaker_")),
         " ".join(f"{k}={v}" if full else f"{k}={v:g}" for k, v in run.metrics.items()),
         " ".join(f"{k}={v}" for k, v in sorted(run.user_tags.items())),
+        warm_pool_cell(run.warm_pool),
         " ".join(endpoint_cell(e, now) for e in run.endpoints),
     ]
+
+
+def warm_pool_cell(status: dict[str, Any]) -> str:
+    """``Available(retained 2m)``, ``Reused(by job-2, retained 40s)``: API_WarmPoolStatus's Status,
+    ReusedByJob and ResourceRetainedBillableTimeInSeconds (billed per instance)."""
+    if not status.get("Status"):
+        return ""
+    details = [f"by {status['ReusedByJob']}"] if status.get("ReusedByJob") else []
+    if status.get("ResourceRetainedBillableTimeInSeconds") is not None:
+        details.append(f"retained {human_seconds(status['ResourceRetainedBillableTimeInSeconds'])}")
+    return status["Status"] + (f"({', '.join(details)})" if details else "")
 
 
 def endpoint_cell(endpoint: dict[str, str], now: dt.datetime) -> str:

@@ -41,6 +41,7 @@ class Run:
     endpoints: list[dict[str, str]] = field(default_factory=list)
     region: str = ""
     kind: str = "training"  # the job kind's key (see smtrain.planning.kinds)
+    warm_pool: dict[str, Any] = field(default_factory=dict)  # DescribeTrainingJob's WarmPoolStatus (SageMaker only)
 
     @cached_property
     def hyperparameters(self) -> dict[str, Any]:
@@ -120,6 +121,7 @@ def from_description(body: dict[str, Any], backend: str, tags: list[dict[str, st
         failure_reason=body.get("FailureReason") or "",
         versions=dict(private.get("versions") or {}),
         region=private.get("region", "") or _arn_region(body.get(kind.arn_key, "")),
+        warm_pool=dict(body.get("WarmPoolStatus") or {}),
     )
 
 

@@ -516,11 +516,14 @@ def test_wrong_region(sm: Cli, aws: Moto, region: str, suggestion: str) -> None:
     assert aws.recorded() == []
 
 
-def test_missing_role(sm: Cli, aws: Moto) -> None:
+def test_missing_role(sm: Cli, aws: Moto, tmp_path: Path) -> None:
     del sm.env["SMTRAIN_ROLE"]
+    sm.env["SMTRAIN_RESOURCE_METADATA"] = str(tmp_path / "no-metadata.json")
     result = sm(*fit_args("job-1"))
-    assert_clear_error(result, 2, "no SageMaker execution role configured", "SMTRAIN_ROLE=arn:aws:iam::")
-    assert aws.recorded() == []  # nothing uploaded, nothing created
+    # Found as the SDK finds it: no notebook metadata, and moto's caller is a user, not a role.
+    assert_clear_error(result, 2, "no SageMaker execution role found", "tried: ", "no-metadata.json: no such file",
+                       "is not a role", "SMTRAIN_ROLE")
+    assert all(b"GetCallerIdentity" in entry["body"] for entry in aws.recorded())  # nothing uploaded or created
 
 
 @pytest.mark.parametrize("args", [["logs", "no-such-job"], ["deploy", "no-such-job"], ["stop", "no-such-job"],

@@ -375,13 +375,13 @@ def test_a_model_that_fails_to_load_fails_the_endpoint(sm: LocalSageMaker, artif
     sm.delete_endpoint(EndpointName="broken")
 
 
-def test_model_data_the_local_backend_cannot_read_fails_the_endpoint(
+def test_model_data_in_s3_without_credentials_fails_the_endpoint_naming_the_uri(
     sm: LocalSageMaker, artifacts: dict[str, str],
 ) -> None:
     primary = dict(container(artifacts), ModelDataUrl="s3://bucket/model.tar.gz")
     description = deploy(sm, "unreadable", primary, wait=False)
     assert description["EndpointStatus"] == "Failed"
-    assert "file://" in description["FailureReason"]
+    assert "no AWS credentials to download s3://bucket/model.tar.gz" in description["FailureReason"]
     sm.delete_endpoint(EndpointName="unreadable")
 
 

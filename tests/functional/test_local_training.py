@@ -454,8 +454,8 @@ def test_api_errors_have_sagemaker_codes(jobs: Jobs) -> None:
     [
         (lambda r: r["AlgorithmSpecification"].update(TrainingImage="123.dkr.ecr.us-east-1.amazonaws.com/mine:1"),
          "needs Docker"),
-        (lambda r: r["InputDataConfig"][0]["DataSource"]["S3DataSource"].update(S3Uri="s3://bucket/train/"),
-         "cannot read s3://bucket/train/"),
+        (lambda r: r["InputDataConfig"][0]["DataSource"]["S3DataSource"].update(S3Uri="s3:///train/"),
+         "s3Uri' failed to satisfy constraint"),
         (lambda r: r["InputDataConfig"][0]["DataSource"]["S3DataSource"].update(S3Uri="file:///no/such/dir"),
          "no file or directory"),
         (lambda r: r["HyperParameters"].update(sagemaker_submit_directory='"s3://b/sourcedir.tar.gz"'),

@@ -170,3 +170,14 @@ def test_a_warm_start_seeds_the_search_with_the_parents_trials(session: Session,
         tune(session, tmp_path, warm_start="nope", job_name="orphan-tune")
     with pytest.raises(NotFoundError):  # refused before it was recorded: its name is free again
         session.tuner("orphan-tune")
+
+
+def test_the_python_api_names_its_arguments_in_errors(session: Session, tmp_path: Path) -> None:
+    from smtrain.core.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="LOW") as caught:
+        tune(session, tmp_path, ranges={"level": "continuous:5:1"})
+    assert "--range" not in str(caught.value) and "ranges" in str(caught.value)
+    with pytest.raises(ArgumentError) as caught:
+        tune(session, tmp_path, max_parallel=101)
+    assert caught.value.argument == "max_parallel" and "--max-parallel" not in str(caught.value)

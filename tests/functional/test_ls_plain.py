@@ -43,7 +43,7 @@ def test_plain_ls_needs_neither_click_nor_sqlite_without_a_store(tmp_path: Path,
         (through_click.returncode, through_click.stdout, without_loaded(through_click.stderr))
     assert plain.returncode == 0
     assert plain.stdout == ("" if "--json" in flags else "run\tbackend\tstatus\tage\tduration\thyperparameters\t"
-                                                          "metrics\ttags\tendpoints\n")
+                                                          "metrics\ttags\twarm_pool\tendpoints\n")
     assert without_loaded(plain.stderr) == ("" if "--json" in flags else "no runs\n")
     assert list(tmp_path.iterdir()) == []  # read-only: no store made
 

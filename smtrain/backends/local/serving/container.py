@@ -199,6 +199,10 @@ def local_path(uri: str, what: str) -> Path:
 
     if is_file_uri(uri):
         return to_path(uri)
+    if uri.startswith("s3://"):  # model data already in S3: downloaded once, with the user's credentials
+        from smtrain.files.s3_cache import fetch_s3
+
+        return fetch_s3(uri, progress=False)
     if "://" in uri:
         raise ValueError(f"the local backend reads {what} from file:// URIs, not {uri}")
     return Path(uri)

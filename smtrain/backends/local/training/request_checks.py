@@ -2,7 +2,8 @@
 
 botocore's validator has already checked the request's shape (``smtrain.planning.validation``);
 these are the local backend's own limits: the scikit-learn framework image,
-one instance, ``file://`` data and outputs.
+one instance, ``file://`` outputs; ``s3://`` channels are downloaded when the job starts
+(:func:`smtrain.files.s3_cache.fetch_s3`).
 """
 
 from __future__ import annotations
@@ -92,12 +93,9 @@ def _validate_channel(channel: dict[str, Any]) -> None:
         raise _invalid(f"ChannelName {name!r} is not a folder name; use letters, digits, '.', '-' and '_'")
     source = channel.get("DataSource", {}).get("S3DataSource")
     if not source:
-        raise _invalid(f"Channel {name!r}: the local backend reads S3DataSource channels with file:// URIs only")
+        raise _invalid(f"Channel {name!r}: the local backend reads S3DataSource channels (file:// or s3:// URIs) only")
     uri = source.get("S3Uri", "")
-    if uri.startswith("s3://"):
-        raise _invalid(f"Channel {name!r}: the local backend cannot read {uri}; give a local path (file:// URI), "
-                       f"or {SAGEMAKER_BACKEND_HINT}")
-    if not uri.startswith("file://") or not to_path(uri).exists():
+    if not uri.startswith(("s3://", "file://")) or (uri.startswith("file://") and not to_path(uri).exists()):
         raise _invalid(f"Channel {name!r}: no file or directory at {uri!r}; check the path")
     if source.get("S3DataType", "S3Prefix") != "S3Prefix":
         raise _invalid(f"Channel {name!r}: S3DataType {source['S3DataType']!r} is not supported locally; use S3Prefix")

@@ -43,7 +43,13 @@ def prepare_tree(record: dict[str, Any], paths: ContainerPaths, *, home_root: Pa
 
 
 def copy_channel(uri: str, target: Path, *, home_root: Path, say: Say) -> None:
-    source = to_path(uri)
+    if uri.startswith("s3://"):  # as SageMaker does, with the user's own credentials, through the cache
+        from smtrain.files.s3_cache import fetch_s3
+
+        say(f"downloading {uri}")
+        source = fetch_s3(uri)
+    else:
+        source = to_path(uri)
     target.mkdir(parents=True, exist_ok=True)
     if source.is_dir():
         copy_folder(source, target, home_root=home_root, say=say)

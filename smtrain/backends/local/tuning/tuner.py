@@ -28,6 +28,7 @@ from smtrain.backends.local.store.home import LocalHome
 from smtrain.planning.kinds import TRAINING, TUNING
 
 POLL_SECONDS = 0.1
+STOP_WAIT_SECONDS = 30.0
 FAIL_FAST_TRIALS = 5  # when this many trials (or all, if fewer) have ended and every one failed, stop
 LOCAL_TRIALS_VARIABLE = "SMTRAIN_LOCAL_TRIALS"
 
@@ -242,9 +243,16 @@ class Tuner:
             try:
                 if self.service.describe_training_job(TrainingJobName=trial)["TrainingJobStatus"] == "InProgress":
                     self.service.stop_training_job(TrainingJobName=trial)
-                    self._say(f"trial {trial}: stopped")
+                    self._say(f"trial {trial}: stopping")
             except Exception as exc:  # one trial that cannot be stopped must not keep the others running
                 self._say(f"trial {trial}: could not be stopped: {exc}")
+        # As on SageMaker, the tuning job is Stopped once its trials are (bounded: a stuck one is reconciled later).
+        deadline = time.monotonic() + STOP_WAIT_SECONDS
+        while names and time.monotonic() < deadline:
+            names = [trial for trial in names
+                     if self.service.describe_training_job(TrainingJobName=trial)["TrainingJobStatus"]
+                     in job_state.RUNNING]
+            time.sleep(POLL_SECONDS)
 
     def _finish(self, status: str, reason: str) -> None:
         def change(body: dict[str, Any]) -> None:
