@@ -2,7 +2,7 @@
 
     python bench/run.py [--quick] [--only NAME[,NAME]] [--runs N]
 
-Benches: startup, fit, deploy, serve, ls, submit, sync; packing and frameworks show what deliberate
+Benches: startup, fit, deploy, serve, ls, tune, submit, sync; packing and frameworks show what deliberate
 features cost. Each runs in its own process with a time
 limit; one that fails, times out or lacks its peer gives skipped rows with the reason, never a crash
 of the whole run. Peers are installed on first use into bench/.venv-* (see bench/peers.py).
@@ -46,6 +46,7 @@ BENCHES = {
     "deploy": Bench("suite_fit", "deploy", 5, 2, 180, ("deploy to first prediction",)),
     "serve": Bench("suite_serve", "serve", 3, 1, 420, ("serving throughput",)),
     "ls": Bench("suite_cli", "ls", 10, 3, 240, ("`smtrain ls`",)),
+    "tune": Bench("suite_tune", "tune", 3, 1, 900, ("local tuning, 20 trials at --max-parallel 2",)),
     "submit": Bench("suite_aws", "submit", 5, 2, 240, ("submit vs SDK v2",)),
     "sync": Bench("suite_aws", "sync", 5, 2, 420, ("first sync", "unchanged re-sync")),
     "packing": Bench("suite_costs", "packing", 10, 5, 180, ("packing safety checks",)),

@@ -17,12 +17,14 @@ __all__ = [
     "Session",
     "SmtrainError",
     "TrainingJob",
+    "Tuner",
     "__version__",
 ]
 
 if typing.TYPE_CHECKING:
     from smtrain.api.resources import Dataset, Endpoint, Job, TrainingJob
     from smtrain.api.session import Session
+    from smtrain.api.tuning import Tuner
     from smtrain.core.errors import SmtrainError
 
 _LAZY = {
@@ -31,6 +33,7 @@ _LAZY = {
     "Job": "smtrain.api.resources",
     "Session": "smtrain.api.session",
     "TrainingJob": "smtrain.api.resources",
+    "Tuner": "smtrain.api.tuning",
     "SmtrainError": "smtrain.core.errors",
 }
 

@@ -32,6 +32,10 @@ FLAGS = {
     "--ttl": "ttl_seconds", "--workers": "workers", "--group": "group", "--approve": "approve",
     "--content-type": "content_type", "--accept": "accept", "--wait": "wait", "--role": "role",
     "--keep-alive": "keep_alive_seconds",
+    # smtrain tune (Session.tune)
+    "--range": "ranges", "--objective": "objective", "--minimize": "minimize", "--max-jobs": "max_jobs",
+    "--max-parallel": "max_parallel", "--strategy": "strategy", "--early-stopping": "early_stopping",
+    "--random-seed": "random_seed", "--warm-start": "warm_start",
     "--region": "region", "--bucket": "bucket", "--backend": "backend", "--home": "home", "--profile": "profile",
 }
 _FLAG = re.compile(r"(?<![\w-])(" + "|".join(re.escape(f) for f in sorted(FLAGS, key=len, reverse=True)) +
@@ -49,7 +53,8 @@ def pythonic(text: str) -> str:
         name, value = FLAGS[match.group(1)], match.group(2)
         if value is None or value in _WORDS:  # "set --ttl to 60": the flag alone
             return f"{name}=" + (f" {value}" if value else "")
-        if name in ("channels", "tags", "hyperparameters", "environment", "metric_definitions") and "=" not in value:
+        if name in ("channels", "tags", "hyperparameters", "environment", "metric_definitions", "ranges") \
+                and "=" not in value:
             return f"{name}[{value!r}]"
         return f"{name}={value!r}"
 

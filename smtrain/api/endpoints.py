@@ -43,6 +43,8 @@ class EndpointOperations:
     if TYPE_CHECKING:
         def job(self, name: str) -> TrainingJob: ...
 
+        def trained_job(self, name: str) -> TrainingJob: ...
+
         def planning_config(self) -> Config: ...
 
         def sdk_defaults(self) -> SdkDefaults: ...
@@ -97,7 +99,7 @@ class EndpointOperations:
                 self.reporter.info(f"warning: model version {reference} is PendingManualApproval (not approved); "
                                    f"deploying it anyway. `smtrain approve {reference}` approves it")
             return served
-        job = self.job(reference)
+        job = self.trained_job(reference)
         if job.status != "Completed":
             raise UsageError(f"training job {reference} is {job.status}", where="deploy",
                              hint=f"deploy a job whose status is Completed (`{suggest(self.config, 'ls')}`)")

@@ -20,6 +20,7 @@ from typing import Any
 from smtrain.api.arguments import speaks_python
 from smtrain.api.endpoints import EndpointOperations
 from smtrain.api.resources import Dataset, Job, TrainingJob
+from smtrain.api.tuning import TuningOperations
 from smtrain.backends.base import Backend
 from smtrain.backends.selection import get_backend
 from smtrain.core.config import Config, load_config
@@ -47,7 +48,7 @@ from smtrain.planning.spec import (
 from smtrain.planning.steps import Plan
 
 
-class Session(EndpointOperations):
+class Session(EndpointOperations, TuningOperations):
     """Configuration plus a backend. Keyword arguments override every other setting source.
 
     Settings: ``backend`` ("local" or "sagemaker"), ``region``, ``profile``, ``home``, ``role``, ``bucket``,
@@ -273,9 +274,9 @@ class Session(EndpointOperations):
     def plan_register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> Plan:
         from smtrain.planning.model_package import group_exists, plan_register
 
-        job = self.job(job_name)
+        job = self.trained_job(job_name)
         if job.status != "Completed":
-            raise UsageError(f"training job {job_name} is {job.status}", where="register",
+            raise UsageError(f"training job {job.name} is {job.status}", where="register",
                              hint=f"register a job whose status is Completed (`{suggest(self.config, 'ls')}`)")
         check_name(group, "model package group")
         return plan_register(job.description, group=group, approve=approve,

@@ -167,6 +167,8 @@ class SageMakerBackend:
                 message = str(error.get("Message", "")).lower()
                 if error.get("Code") == "ValidationException" and any(m in message for m in NOT_FOUND):
                     return False
+                if error.get("Code") == "ResourceNotFound":  # DescribeHyperParameterTuningJob's error (API reference)
+                    return False
                 raise
         return True
 

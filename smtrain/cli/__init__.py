@@ -23,6 +23,7 @@ from smtrain.core.spelling import closest
 COMMANDS = {
     "prepare": "smtrain.cli.train:prepare",
     "fit": "smtrain.cli.train:fit",
+    "tune": "smtrain.cli.tune:tune",
     "logs": "smtrain.cli.train:logs",
     "stop": "smtrain.cli.train:stop",
     "ls": "smtrain.cli.listing:list_command",

@@ -27,6 +27,7 @@ from smtrain.runs.listing import DEFAULT_LIMIT, write_listing
 @click.option("--sort", "sort_key", default="", metavar="METRIC[:asc]",
               help="Order by a metric, highest first (`:asc` for lowest first). Default: newest first.")
 @click.option("--limit", default=DEFAULT_LIMIT, show_default=True, help="Show at most this many runs.")
+@click.option("--tuning-job", default="", metavar="NAME", help="Only this tuning job and its trials.")
 @click.option("--all", "show_all", is_flag=True, help="Show every run.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON record per run, one per line.")
 @click.option("--region", help="AWS region (sagemaker backend).")
@@ -40,7 +41,7 @@ def list_command(debug: bool, **options: Any) -> None:
 
 
 def list_runs(source: str | None, statuses: tuple[str, ...], tags: tuple[str, ...], conditions: tuple[str, ...],
-              sort_key: str, limit: int, show_all: bool, as_json: bool, **settings: Any) -> None:
+              sort_key: str, limit: int, show_all: bool, as_json: bool, tuning_job: str, **settings: Any) -> None:
     from smtrain.cli.common import is_quiet
     from smtrain.core.config import load_config
 
@@ -48,4 +49,4 @@ def list_runs(source: str | None, statuses: tuple[str, ...], tags: tuple[str, ..
     config = load_config({name: value or given_before.get(name) for name, value in settings.items()})
     write_listing(config, source or given_before.get("backend") or "", statuses=statuses, tags=tags,
                   conditions=conditions, sort_key=sort_key, limit=limit, show_all=show_all, as_json=as_json,
-                  quiet=is_quiet())
+                  quiet=is_quiet(), tuning_job=tuning_job)

@@ -10,6 +10,7 @@ import click
 from smtrain.cli.common import common_options, emit_json, info, make_session
 from smtrain.cli.serve import deploy_options
 from smtrain.cli.train import fit_arguments, fit_options, report_packing
+from smtrain.cli.tune import spec_arguments, tune_options
 
 REGISTER_OPTIONS = [
     click.option("--group", required=True, help="Model package group (created if missing)."),
@@ -54,6 +55,20 @@ def plan_fit(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: 
     session = make_session(options, quiet=True, max_runtime_seconds=options.pop("max_runtime_seconds"))
     spec = session.training_spec(entry_point, **fit_arguments(source_dir, channels, hps, metrics, environment, options))
     emit_json(steps_as_json(session.plan_fit(spec, root=offline_root(session))))
+    report_packing(session, source_dir, channels)
+
+
+@plan.command(name="tune")
+@tune_options
+@click.option("--json", "as_json", is_flag=True, help="Accepted for consistency: the plan is always JSON on stdout.")
+@common_options
+def plan_tune(entry_point: str, source_dir: str, channels: tuple[str, ...], hps: tuple[str, ...],
+              metrics: tuple[str, ...], environment: tuple[str, ...], as_json: bool, **options: Any) -> None:
+    """The uploads and CreateHyperParameterTuningJob request of `smtrain tune`."""
+    session = make_session(options, quiet=True, max_runtime_seconds=options.pop("max_runtime_seconds"))
+    spec = session.tuning_spec(entry_point,
+                               **spec_arguments(entry_point, source_dir, channels, hps, metrics, environment, options))
+    emit_json(steps_as_json(session.plan_tune(spec, root=offline_root(session))))
     report_packing(session, source_dir, channels)
 
 

@@ -55,9 +55,11 @@ def pipeline_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     --entry-point is checked when a definition is built, so `run --definition` and `status` work without it.
     """
+    from smtrain.cli.tune import pipeline_tune_options
+
     for option in reversed([ENTRY_POINT, *FIT_OPTIONS[1:], *PIPELINE_OPTIONS]):
         command = option(command)
-    return command
+    return pipeline_tune_options(command)
 
 
 @click.group()
@@ -114,11 +116,13 @@ def build(options: dict[str, Any], session: Any, *, allow_plain_env: bool | None
     ``allow_plain_env`` is given where the definition leaves the machine (export, deploy): then an --env
     name that looks secret is refused unless it is True.
     """
+    from smtrain.cli.tune import pipeline_tuning
     from smtrain.core.errors import UsageError
     from smtrain.pipeline.build import check_plain_env, export, pipeline_spec
     from smtrain.pipeline.spec import Gate
 
     name = options.pop("pipeline_name")
+    tuning = pipeline_tuning(options, options.get("gate_metric") or "")
     gate = Gate(options.pop("gate_metric"), options.pop("gate_threshold"), options.pop("gate_champion"),
                 options.pop("gate_minimize"))
     deploy = {key: options.pop(key) for key in DEPLOY_KEYS}
@@ -136,6 +140,12 @@ def build(options: dict[str, Any], session: Any, *, allow_plain_env: bool | None
     fit.pop("job_name")  # jobs are named after each execution
     spec = pipeline_spec(session, name=name, entry_point=entry_point, fit=fit, group=group, approve=approve,
                          deploy=deploy, gate=gate, timeout_seconds=timeout)
+    if tuning is not None:
+        from dataclasses import replace
+
+        from smtrain.pipeline.tuning import tuning_spec
+
+        spec = replace(spec, tuning=tuning_spec(spec, tuning))
     return export(session, spec)
 
 

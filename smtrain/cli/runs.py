@@ -53,10 +53,18 @@ def read_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a chart of the metric history.")
 @read_options
 def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, source: str) -> None:
-    """Everything about one run: hyperparameters, metrics over time, code, environment, cost, endpoints."""
+    """Everything about one run: hyperparameters, metrics over time, code, environment, cost, endpoints.
+
+    For a tuning job: its trials ranked by the objective, the best job, and a chart of the objective by trial."""
+    from smtrain.core.errors import NotFoundError
     from smtrain.runs import charts, costs, store
 
-    run = store.get_run(config, job_name, source=source)
+    try:
+        run = store.get_run(config, job_name, source=source)
+    except NotFoundError as missing:
+        if not show_tuning(config, source, job_name, as_json):
+            raise missing from None
+        return
     history = store.metric_history(config, run)
     files = _source_listing(config, run)
     if run.backend == "sagemaker":
@@ -74,6 +82,33 @@ def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, so
         click.echo(dumps(document, indent=2, default=str))
         return
     click.echo(render_show(run, history, files, str(cost)))
+
+
+def show_tuning(config: Config, source: str, name: str, as_json: bool) -> bool:
+    """Show the tuning job ``name`` if there is one (False if there is none)."""
+    from smtrain.api.session import Session
+    from smtrain.backends.local.store.reader import store_exists
+    from smtrain.core.errors import NotFoundError, SmtrainError
+    from smtrain.runs.tuning import render_tuning
+
+    backends = [source] if source in ("local", "sagemaker") else ["local", *(["sagemaker"] if not config.is_local
+                                                                              else [])]
+    for backend in backends:
+        if backend == "local" and not store_exists(config.home):  # reading never creates a store
+            continue
+        session = Session(quiet=True, backend=backend, home=str(config.home),
+                          **{key: value for key in ("region", "profile") if (value := getattr(config, key, None))})
+        try:
+            tuner = session.tuner(name)
+        except (NotFoundError, SmtrainError):
+            continue
+        trials = session.trials(name)
+        if as_json:
+            emit_json({"tuning_job": tuner.description, "trials": trials})
+        else:
+            click.echo(render_tuning(tuner.description, trials))
+        return True
+    return False
 
 
 def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] | str, cost: str) -> str:

@@ -206,6 +206,10 @@ def logs(job_name: str, follow: bool, as_json: bool, **settings: Any) -> int:
     job = session.logs(job_name, follow=follow)
     if as_json:
         emit_json(job.description)
+    if follow and "HyperParameterTuningJobName" in job.description:  # a tuning job's log is its tuner's
+        from smtrain.cli.tune import report_tuning
+
+        return report_tuning(job.description, waited=True)
     return report_job(job.description, config=session.config) if follow else 0
 
 

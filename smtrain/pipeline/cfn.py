@@ -32,6 +32,9 @@ RESOURCES = {
     "CreateModelPackage": ["model-package/{group}/*", "model-package-group/{group}"],
     "DescribeModelPackage": ["model-package/{group}/*"],
     "ListModelPackages": ["*"],
+    # createHyperParameterTuningJob.sync reads the tuning job's tags and lists its trials (Step Functions guide).
+    "ListTags": ["hyper-parameter-tuning-job/{prefix}-*"],
+    "ListTrainingJobsForHyperParameterTuningJob": ["hyper-parameter-tuning-job/{prefix}-*"],
 }
 TAGGED = ["model/{prefix}-*", "endpoint-config/{prefix}-*", "endpoint/{endpoint}", "model-package-group/{group}"]
 # Actions a Task needs besides the one it names: .sync stops a job when the execution is stopped.

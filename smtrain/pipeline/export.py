@@ -68,12 +68,17 @@ def task(resource: str, parameters: dict[str, Any], next_state: str, *, result_p
 
 
 def train_state(spec: PipelineSpec, parameters: dict[str, Any]) -> dict[str, Any]:
+    return {"Train": task(TRAINING.sync_resource, parameters, "Find group",
+                          result_path="$.training", result_selector=training_selector(spec))}
+
+
+def training_selector(spec: PipelineSpec) -> dict[str, str]:
+    """What the train step (or, with --tune, the best trial's description) leaves at ``$.training``."""
     selector = {"TrainingJobName.$": "$.TrainingJobName", "ModelArtifacts.$": "$.ModelArtifacts",
                 "TrainingImage.$": "$.AlgorithmSpecification.TrainingImage"}
     if spec.gate.enabled:
         selector["Metric.$"] = metric_filter(spec.gate.metric)
-    return {"Train": task(TRAINING.sync_resource, parameters, "Find group",
-                          result_path="$.training", result_selector=selector)}
+    return selector
 
 
 def metric_filter(metric: str) -> str:
@@ -336,7 +341,14 @@ def export_definition(spec: PipelineSpec, config: Config, *, root: str, image_ur
         defaults["threshold"] = float(spec.gate.threshold)
     defaults["endpoint_name"] = spec.deploy.endpoint_name or spec.name
     states: dict[str, Any] = input_states(spec, defaults, requests.sdk_hyperparameters(plan))
-    states.update(train_state(spec, training))
+    if spec.tuning is not None:
+        from .tuning import tune_states
+
+        states.update(tune_states(spec, spec.tuning, training, requests.call_params(plan, "training"),
+                                  training_selector(spec), task))
+        states["Resolve settings"]["Next"] = "Tune"
+    else:
+        states.update(train_state(spec, training))
     register = requests.register_parameters(spec, plan, image_uri=image_uri, region=region)
     states.update({k: v for k, v in register_states(spec, register).items() if k.endswith("group")})
     if spec.gate.enabled:

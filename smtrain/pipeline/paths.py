@@ -189,9 +189,23 @@ def math_add(left: Any, right: Any) -> int:
     return int(left) + int(right)
 
 
+def string_split(text: Any, separators: Any) -> list[str]:
+    if not isinstance(text, str) or not isinstance(separators, str):
+        raise StatesError("States.Runtime", "States.StringSplit needs two strings")
+    return [part for part in re.split("|".join(re.escape(c) for c in separators), text) if part]
+
+
+def new_uuid() -> str:
+    import uuid
+
+    return str(uuid.uuid4())
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "States.Format": format_string,
     "States.JsonMerge": json_merge,
     "States.ArrayGetItem": array_get_item,
     "States.MathAdd": math_add,
+    "States.StringSplit": string_split,
+    "States.UUID": new_uuid,
 }

@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from smtrain.core.errors import UsageError
 from smtrain.planning.spec import DeploySpec, TrainingSpec
+
+if TYPE_CHECKING:
+    from smtrain.planning.tuning import TuningSpec
 
 # Resource names are <name>-<execution name>-<role>[-<attempt>]; SageMaker allows 63 characters and
 # Step Functions generates 36-character execution names, which leaves 16 for the pipeline's name.
@@ -37,6 +41,7 @@ class PipelineSpec:
     approve: bool = False
     gate: Gate = field(default_factory=Gate)
     timeout_seconds: int = 2 * 86400
+    tuning: TuningSpec | None = None  #: with `export --tune`, the train step is a tuning step
 
 
 # The execution's name is in every resource's name: <pipeline>-<execution>-train-<retry> fits SageMaker's 63.

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
     from smtrain.runs.record import Run
 
 DEFAULT_LIMIT = 20
+# A tuning job's trials are named <tuning-job>-NNN-<8 hex> (smtrain/backends/local/tuning/tuner.py).
+TRIAL_NAME = re.compile(r"^(?P<tuning>.+)-\d{3}-[0-9a-f]{8}$")
 COLUMNS = ("run", "backend", "status", "age", "duration", "hyperparameters", "metrics", "tags", "warm_pool",
            "endpoints")
 FIXED_COLUMNS = ("run", "status", "age", "duration")
@@ -55,7 +58,7 @@ def main(args: Sequence[str]) -> None:
 
 def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), tags: Sequence[str] = (),
                   conditions: Sequence[str] = (), sort_key: str = "", limit: int = DEFAULT_LIMIT,
-                  show_all: bool = False, as_json: bool = False, quiet: bool = False) -> None:
+                  show_all: bool = False, as_json: bool = False, quiet: bool = False, tuning_job: str = "") -> None:
     """The runs of ``source`` (default: :func:`smtrain.runs.store.default_source`) on stdout; counts on stderr
     unless ``quiet``."""
     from smtrain.runs import store
@@ -63,8 +66,12 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
     source = source or store.default_source(config)
     everything = show_all or limit <= 0
     newest_only = not (tags or conditions or sort_key)  # then the store reads only the rows shown
+    newest_only = newest_only and not tuning_job
     runs, total = store.list_runs(config, source, statuses=statuses,
                                   newest=None if everything or not newest_only else limit)
+    if tuning_job:
+        runs = [run for run in runs if tuning_job in (tuning_of(run.name), run.name if run.kind == "tuning" else "")]
+        total = len(runs)
     if not newest_only:
         from smtrain.runs import query
 
@@ -79,8 +86,9 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
         print_table(shown)
     else:
         now = dt.datetime.now(dt.UTC)
+        ordered = [run for _, run in grouped(shown) if run is not None]  # a tuning job, then its trials
         _out("".join("\t".join(row) + "\n" for row in [list(COLUMNS)] + [cells(r, full=True, now=now)
-                                                                        for r in shown]))
+                                                                        for r in ordered]))
     if quiet:
         return
     _warn_non_finite(shown)
@@ -88,6 +96,32 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
         _err(f"{len(shown)} of {total} runs shown; --all shows every one, --limit N more")
     elif not total and not as_json:
         _err("no runs" + (" match" if statuses or tags or conditions else ""))
+
+
+def tuning_of(name: str) -> str:
+    """The tuning job a trial's name says it belongs to ("" for a job that is no trial)."""
+    match = TRIAL_NAME.match(name)
+    return match["tuning"] if match else ""
+
+
+def grouped(runs: list[Run]) -> list[tuple[str, Run | None]]:
+    """Rows in order, each tuning job followed by its trials (indented), where the first of them was listed;
+    trials whose tuning job is not listed get a row naming it."""
+    tuning_runs = {run.name: run for run in runs if run.kind == "tuning"}
+    rows: list[tuple[str, Run | None]] = []
+    seen: set[str] = set()
+    for run in runs:
+        tuning = run.name if run.name in tuning_runs else tuning_of(run.name)
+        if not tuning:
+            rows.append((run.name, run))
+        elif tuning not in seen:
+            seen.add(tuning)
+            trials = [r for r in runs if tuning_of(r.name) == tuning and r.kind != "tuning"]
+            header = tuning_runs.get(tuning)
+            rows.append((f"{tuning} ({len(trials)} trials)" if header else f"{tuning} (tuning job, "
+                         f"{len(trials)} trials)", header))
+            rows += [(f"  {r.name}", r) for r in trials]
+    return rows
 
 
 def _warn_non_finite(runs: Sequence[Run]) -> None:
@@ -176,7 +210,8 @@ def print_table(runs: list[Run]) -> None:
     from rich.table import Table
 
     now = dt.datetime.now(dt.UTC)
-    rows = [cells(run, full=True, now=now) for run in runs]
+    rows = [[label, *cells(run, full=True, now=now)[1:]] if run else [label, *[""] * (len(COLUMNS) - 1)]
+            for label, run in grouped(runs)]
     keep = [i for i, name in enumerate(COLUMNS) if name in FIXED_COLUMNS or any(row[i] for row in rows)]
     table = Table(title_justify="left")
     for i in keep:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from smtrain.planning.kinds.base import Column, JobKind
 from smtrain.planning.kinds.training import TRAINING
+from smtrain.planning.kinds.tuning import TUNING
 
-KINDS: tuple[JobKind, ...] = (TRAINING,)
+KINDS: tuple[JobKind, ...] = (TRAINING, TUNING)
 
-__all__ = ["KINDS", "TRAINING", "Column", "JobKind", "by_create", "by_key", "by_operation", "by_sync_resource"]
+__all__ = ["KINDS", "TRAINING", "TUNING", "Column", "JobKind", "by_create", "by_key", "by_operation",
+           "by_sync_resource"]
 
 
 def by_key(key: str) -> JobKind:

@@ -1,0 +1,1 @@
+"""The local tuner: hyperparameter tuning jobs whose trials are local training jobs."""

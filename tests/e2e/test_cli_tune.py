@@ -1,0 +1,131 @@
+"""`smtrain tune` as a user runs it on the local backend: the search, show, ls, deploy of the best trial,
+plan tune, Ctrl-C, and bad input refused before anything runs."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from smtrain.api.session import Session
+from tests.e2e.conftest import Cli
+from tests.helpers import interrupt_when
+
+pytestmark = pytest.mark.e2e
+
+SEARCH = ["--metric-definition", "test_accuracy=test_accuracy=([0-9.]+)", "--objective", "test_accuracy"]
+
+
+def tune_args(data: dict[str, object], *extra: str) -> list[str]:
+    return ["tune", "--entry-point", "penguins.py", "--source-dir", "entry_points",
+            "--channel", f"train={data['train']}", "--channel", f"test={data['test']}", "--hp", "target=sex",
+            *SEARCH, *extra]
+
+
+def test_tune_show_ls_and_deploy_the_best_trial(cli: Cli) -> None:
+    data = cli("prepare", "--json").json()
+    plan = cli("plan", *tune_args(data, "--range", "C=categorical:0.01,1", "--strategy", "Grid",
+                                  "--job-name", "planned"))
+    assert plan.code == 0, plan.err
+    request = next(s for s in plan.json() if s["type"] == "ApiCall")["params"]
+    assert request["HyperParameterTuningJobConfig"]["ResourceLimits"]["MaxNumberOfTrainingJobs"] == 2
+    assert cli("show", "planned").code != 0  # planning sent nothing
+
+    tuned = cli(*tune_args(data, "--range", "C=categorical:0.01,1", "--strategy", "Grid", "--max-parallel", "2",
+                           "--job-name", "grid-tune", "--json"))
+    assert tuned.code == 0, tuned.err
+    description = tuned.json()
+    assert description["HyperParameterTuningJobStatus"] == "Completed"
+    assert description["TrainingJobStatusCounters"]["Completed"] == 2
+    assert "best test_accuracy" in tuned.err  # progress while it waited
+    best = description["BestTrainingJob"]["TrainingJobName"]
+
+    shown = cli("show", "grid-tune")
+    assert shown.code == 0, shown.err
+    assert "trials, best first" in shown.out and "test_accuracy by trial" in shown.out
+    assert f"best job     {best}" in shown.out
+    listed = cli("ls", "--tuning-job", "grid-tune")
+    names = [line.split("\t")[0] for line in listed.out.splitlines()[1:]]
+    assert names[0] == "grid-tune" and len(names) == 3  # the tuning job, then its trials
+    assert all(re.fullmatch(r"grid-tune-00[12]-[0-9a-f]{8}", name) for name in names[1:])
+
+    logged = cli("logs", "grid-tune")  # the tuner's own log: each trial started and ended
+    assert logged.code == 0, logged.err
+    assert "tuning job grid-tune: Completed" in logged.out and logged.out.count("started with") == 2
+
+    deployed = cli("deploy", "grid-tune", "--endpoint-name", "tuned-ep", "--json")
+    assert deployed.code == 0, deployed.err
+    assert f"its best training job is {best}" in deployed.err
+    predicted = cli("predict", "tuned-ep", "--body", "Adelie,Torgersen,39.1,18.7,181.0,3750.0")
+    assert predicted.code == 0 and json.loads(predicted.out) in (["male"], ["female"])
+    assert cli("teardown", "tuned-ep").code == 0
+
+
+SLOW = textwrap.dedent("""
+    import os, time
+    time.sleep(60)
+    open(os.path.join(os.environ["SM_MODEL_DIR"], "m"), "w").write("x")
+""")
+
+
+def test_ctrl_c_stops_every_running_trial_and_leaves_the_job_stopped(cli: Cli, workdir: Path) -> None:
+    (workdir / "slow").mkdir()
+    (workdir / "slow" / "slow.py").write_text(SLOW)
+    log = workdir / ".smtrain" / "tuning-jobs" / "slow-tune" / "job.log"
+
+    def two_running() -> bool:
+        return log.is_file() and log.read_text().count("started with") >= 2
+
+    smtrain = str(Path(sys.executable).parent / "smtrain")
+    code, err = interrupt_when(
+        [smtrain, "tune", "--entry-point", "slow.py", "--source-dir", "slow", "--framework-version", "current",
+         "--metric-definition", "m=m=([0-9.]+)", "--objective", "m", "--range", "level=integer:1:9",
+         "--strategy", "Random", "--max-jobs", "4", "--max-parallel", "2", "--job-name", "slow-tune"],
+        cwd=workdir, env=cli.env, ready=two_running)
+    assert code == 1, err  # as `fit` after Ctrl-C: the job ended Stopped
+    assert "stopping tuning job slow-tune" in err
+    session = Session(quiet=True, home=str(workdir / ".smtrain"))
+    description = session.tuner("slow-tune").description
+    assert description["HyperParameterTuningJobStatus"] == "Stopped"
+    assert description["TrainingJobStatusCounters"]["InProgress"] == 0
+    assert {t["TrainingJobStatus"] for t in session.trials("slow-tune")} == {"Stopped"}
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--range", "C=continuous:1:0.1"], "LOW (1) must be less than HIGH (0.1)"),
+    (["--range", "C=continuous:0:1:log"], "logarithmic scaling needs LOW > 0"),
+    (["--range", "target=categorical:sex,species"], "both a range and a static --hp value"),
+    (["--range", "C=continuous:0.1:1", "--strategy", "Grid"], "Grid search cannot search the continuous range"),
+    (["--range", "C=continuous:0.1:1", "--max-parallel", "101"], "1 to 100"),
+    (["--range", "C=continuous:0.1:1", "--max-jobs", "751"], "runs 1 to 750"),
+])
+def test_bad_input_is_refused_before_anything_runs(cli: Cli, workdir: Path, flags: list[str], message: str) -> None:
+    data = {"train": "data/penguins/train", "test": "data/penguins/test"}
+    (workdir / "data" / "penguins" / "train").mkdir(parents=True)
+    (workdir / "data" / "penguins" / "test").mkdir(parents=True)
+    result = cli(*tune_args(data, *flags))
+    assert result.code == 2, result.err
+    assert message in result.err and "Traceback" not in result.err and "unexpected" not in result.err
+    assert not (workdir / ".smtrain" / "tuning-jobs").exists()
+    objective = cli(*tune_args(data, "--range", "C=continuous:0.1:1", "--objective", "loss"))
+    assert objective.code == 2 and "not among the metric definitions" in objective.err
+
+
+def test_a_tuned_pipeline_runs_locally_and_registers_the_best_trial(cli: Cli) -> None:
+    data = cli("prepare", "--json").json()
+    ran = cli("pipeline", "run", "--local", "--name", "ptune", "--entry-point", "penguins.py", "--source-dir",
+              "entry_points", "--channel", f"train={data['train']}", "--channel", f"test={data['test']}",
+              "--hp", "target=sex", *SEARCH, "--gate-metric", "test_accuracy", "--gate-threshold", "0.5",
+              "--tune", "--range", "C=continuous:0.01:10:log", "--strategy", "Random", "--max-jobs", "3",
+              "--max-parallel", "2", "--json")
+    assert ran.code == 0, ran.err
+    assert "Tune: Succeeded" in ran.err and "Best trial: Succeeded" in ran.err
+    packages = cli("models", "ptune", "--json")
+    assert packages.code == 0, packages.err
+    # The registered model is a trial's: <tuning-job>-NNN-<8 hex>, the tuning job <pipeline>-<8 hex>.
+    assert re.search(r"ptune-[0-9a-f]{8}-00[1-3]-[0-9a-f]{8}", packages.out), packages.out
+    assert cli("teardown", "ptune").code == 0

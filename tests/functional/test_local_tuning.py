@@ -1,0 +1,183 @@
+"""Real tuning jobs on the local backend: the tuner process, its trials as real local training jobs.
+
+A tiny script stands for the model: it prints ``score=<x>`` for its hyperparameter ``x`` (or fails
+when told to), so each trial takes about as long as a training job's start-up.
+"""
+
+from __future__ import annotations
+
+import re
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from smtrain.api.session import Session
+from smtrain.planning.validation import RequestInvalid, service_model
+from tests.helpers import wait_until
+
+SCRIPT = textwrap.dedent("""
+    import argparse, os, sys, time
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--level", type=float, default=0.0)
+    parser.add_argument("--mode", default="ok")
+    parser.add_argument("--sleep", type=float, default=0.0)
+    args = parser.parse_args()
+    if args.mode == "fail" or (args.mode == "fail-high" and args.level > 5):
+        sys.exit(f"refusing level={args.level}")
+    time.sleep(args.sleep)
+    print(f"score={-(args.level - 3) ** 2}")
+    open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write(str(args.level))
+""")
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Session:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text(SCRIPT)
+    return Session(quiet=True, home=str(tmp_path / ".smtrain"), framework_version="current")
+
+
+def tune(session: Session, tmp_path: Path, **kwargs: Any) -> Any:
+    arguments: dict[str, Any] = dict(source_dir=tmp_path / "src", ranges={"level": "continuous:0:10"},
+                                     objective="score", metric_definitions={"score": "score=([-0-9.e]+)"},
+                                     max_jobs=4, max_parallel=2, strategy="Random", random_seed=1)
+    arguments.update(kwargs)
+    return session.tune("train.py", **arguments)
+
+
+def check_shape(operation: str, response: dict[str, Any]) -> None:
+    """Every key of the response is one the API's output shape has (recursively for structures)."""
+    def walk(shape: Any, value: Any, path: str) -> None:
+        if shape.type_name == "structure":
+            assert isinstance(value, dict), path
+            unknown = set(value) - set(shape.members)
+            assert not unknown, f"{path}: {unknown}"
+            for key, item in value.items():
+                walk(shape.members[key], item, f"{path}.{key}")
+        elif shape.type_name == "list":
+            for item in value:
+                walk(shape.member, item, path + "[]")
+    walk(service_model().operation_model(operation).output_shape, response, operation)
+
+
+def test_a_tuning_job_runs_its_trials_and_answers_in_the_apis_shapes(session: Session, tmp_path: Path) -> None:
+    tuner = tune(session, tmp_path, hyperparameters={"mode": "ok"})
+    assert tuner.status == "Completed"
+    description = tuner.description
+    check_shape("DescribeHyperParameterTuningJob", description)
+    assert description["TrainingJobStatusCounters"] == {"Completed": 4, "InProgress": 0, "RetryableError": 0,
+                                                        "NonRetryableError": 0, "Stopped": 0}
+    assert description["ObjectiveStatusCounters"] == {"Succeeded": 4, "Pending": 0, "Failed": 0}
+    trials = session.trials(tuner.name)
+    check_shape("ListTrainingJobsForHyperParameterTuningJob", {"TrainingJobSummaries": trials})
+    assert len(trials) == 4
+    for trial in trials:
+        assert re.fullmatch(rf"{tuner.name}-00[1-4]-[0-9a-f]{{8}}", trial["TrainingJobName"])
+        job = session.job(trial["TrainingJobName"])
+        assert job.hyperparameters["mode"] == "ok"  # the static value reaches every trial
+        assert job.description["TuningJobArn"] == description["HyperParameterTuningJobArn"]
+        assert job.description["HyperParameters"]["level"] == trial["TunedHyperParameters"]["level"]
+    best = max(trials, key=lambda t: t["FinalHyperParameterTuningJobObjectiveMetric"]["Value"])
+    assert description["BestTrainingJob"]["TrainingJobName"] == best["TrainingJobName"] == tuner.best_job.name
+    frame = tuner.results()
+    assert frame["job"].iloc[0] == best["TrainingJobName"] and len(frame) == 4
+    assert {"status", "score", "level"} <= set(frame.columns)
+    # Random with a seed is exact: the same seed draws the same values.
+    again = tune(session, tmp_path, hyperparameters={"mode": "ok"}, max_jobs=4, max_parallel=1, job_name="again")
+    values = sorted(t["TunedHyperParameters"]["level"] for t in session.trials(again.name))
+    assert values == sorted(t["TunedHyperParameters"]["level"] for t in trials)
+
+
+def test_a_failing_trial_counts_as_failed_and_the_tuner_goes_on(session: Session, tmp_path: Path) -> None:
+    tuner = tune(session, tmp_path, ranges={"level": "categorical:1,2,9"}, strategy="Grid",
+                 hyperparameters={"mode": "fail-high"}, max_jobs=None)
+    assert tuner.status == "Completed"
+    counters = tuner.description["TrainingJobStatusCounters"]
+    assert counters["Completed"] == 2 and counters["NonRetryableError"] == 1
+    assert tuner.description["ObjectiveStatusCounters"]["Failed"] == 1
+    assert tuner.best_job.hyperparameters["level"] == "2"
+
+
+def test_a_tuner_whose_trials_all_fail_fails_with_the_first_reason(session: Session, tmp_path: Path) -> None:
+    tuner = tune(session, tmp_path, hyperparameters={"mode": "fail"})
+    assert tuner.status == "Failed"
+    assert tuner.failure_reason.startswith("All 4 training jobs failed. First failure: AlgorithmError")
+    assert "refusing level=" in tuner.failure_reason
+
+
+def test_stopping_stops_every_running_trial_and_keeps_the_completed(session: Session, tmp_path: Path) -> None:
+    tuner = tune(session, tmp_path, hyperparameters={"mode": "ok", "sleep": 30}, max_jobs=6, wait=False)
+
+    def running() -> int:
+        counters = session.tuner(tuner.name).description["TrainingJobStatusCounters"]
+        return int(counters["InProgress"])
+
+    assert wait_until(lambda: running() == 2, timeout=60)
+    session.stop(tuner.name)
+    assert wait_until(lambda: session.tuner(tuner.name).status == "Stopped", timeout=60)
+    stopped = session.tuner(tuner.name).description
+    assert stopped["TrainingJobStatusCounters"]["InProgress"] == 0
+    assert stopped["TrainingJobStatusCounters"]["Stopped"] == 2
+    assert all(t["TrainingJobStatus"] == "Stopped" for t in session.trials(tuner.name))
+
+
+def test_bad_input_is_refused_before_anything_runs(session: Session, tmp_path: Path) -> None:
+    from smtrain.core.errors import UsageError
+
+    with pytest.raises(UsageError, match="not among the metric definitions"):
+        tune(session, tmp_path, objective="loss")
+    assert not (tmp_path / ".smtrain" / "tuning-jobs").exists()
+    assert RequestInvalid  # the request checks are botocore's model, as for every other request
+
+
+EPOCHS = textwrap.dedent("""
+    import argparse, os, time
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--level", type=float, default=0.0)
+    args = parser.parse_args()
+    for epoch in range(6):
+        print(f"score={args.level + epoch / 100}", flush=True)
+        time.sleep(0.4)
+    open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write(str(args.level))
+""")
+
+
+def test_auto_early_stopping_stops_a_trial_that_falls_behind(session: Session, tmp_path: Path) -> None:
+    (tmp_path / "src" / "train.py").write_text(EPOCHS)
+    tuner = tune(session, tmp_path, ranges={"level": "categorical:5,6,7,1"}, strategy="Grid", max_jobs=None,
+                 max_parallel=1, early_stopping="Auto")
+    statuses = {t["TunedHyperParameters"]["level"]: t["TrainingJobStatus"] for t in session.trials(tuner.name)}
+    assert statuses == {'"5"': "Completed", '"6"': "Completed", '"7"': "Completed", '"1"': "Stopped"}
+    assert tuner.status == "Completed"
+    assert tuner.best_job.hyperparameters["level"] == "7"
+
+
+def test_a_warm_start_seeds_the_search_with_the_parents_trials(session: Session, tmp_path: Path) -> None:
+    parent = tune(session, tmp_path, hyperparameters={"mode": "ok"}, max_jobs=3, job_name="parent-tune")
+    child = tune(session, tmp_path, hyperparameters={"mode": "ok"}, strategy="Bayesian", max_jobs=2,
+                 warm_start=parent.name, job_name="child-tune")
+    assert child.status == "Completed"
+    assert child.description["WarmStartConfig"] == {
+        "ParentHyperParameterTuningJobs": [{"HyperParameterTuningJobName": "parent-tune"}],
+        "WarmStartType": "IdenticalDataAndAlgorithm"}
+    log = (tmp_path / ".smtrain" / "tuning-jobs" / "child-tune" / "job.log").read_text()
+    assert "warm start: 3 completed trials of the parent tuning jobs seed the search" in log
+    from smtrain.core.errors import NotFoundError
+
+    with pytest.raises(NotFoundError, match="Could not find parent hyper parameter tuning job 'nope'"):
+        tune(session, tmp_path, warm_start="nope", job_name="orphan-tune")
+    with pytest.raises(NotFoundError):  # refused before it was recorded: its name is free again
+        session.tuner("orphan-tune")
+
+
+def test_the_python_api_names_its_arguments_in_errors(session: Session, tmp_path: Path) -> None:
+    from smtrain.core.errors import ArgumentError
+
+    with pytest.raises(ArgumentError, match="LOW") as caught:
+        tune(session, tmp_path, ranges={"level": "continuous:5:1"})
+    assert "--range" not in str(caught.value) and "ranges" in str(caught.value)
+    with pytest.raises(ArgumentError) as caught:
+        tune(session, tmp_path, max_parallel=101)
+    assert caught.value.argument == "max_parallel" and "--max-parallel" not in str(caught.value)
