@@ -104,7 +104,7 @@ class Runner:
     def run(self, execution_input: dict[str, Any], *, name: str) -> Execution:
         """Execute the definition; its own first states refuse bad input (callers may check it before)."""
         execution = Execution(name)
-        started = dt.datetime.now(dt.UTC).isoformat()
+        started = dt.datetime.now(dt.timezone.utc).isoformat()
         context: dict[str, Any] = {"Execution": {"Name": name, "Input": execution_input, "StartTime": started},
                                    "State": {}}
         deadline = self.deadline = self.clock() + float(self.definition.get("TimeoutSeconds", 99999999))
@@ -112,7 +112,7 @@ class Runner:
         while True:
             state = self.definition["States"][state_name]
             self.emit(execution, state_name, "Entered", state["Type"])
-            context["State"] = {"Name": state_name, "EnteredTime": dt.datetime.now(dt.UTC).isoformat(),
+            context["State"] = {"Name": state_name, "EnteredTime": dt.datetime.now(dt.timezone.utc).isoformat(),
                                 "RetryCount": 0}
             if self.clock() > deadline:
                 return self.finish(execution, "TIMED_OUT", error="States.Timeout", cause="TimeoutSeconds passed")

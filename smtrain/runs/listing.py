@@ -75,7 +75,7 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
     elif sys.stdout.isatty():
         print_table(shown)
     else:
-        now = dt.datetime.now(dt.UTC)
+        now = dt.datetime.now(dt.timezone.utc)
         _out("".join("\t".join(row) + "\n" for row in [list(COLUMNS)] + [cells(r, full=True, now=now)
                                                                         for r in shown]))
     if quiet:
@@ -98,7 +98,7 @@ def _err(line: str) -> None:
 
 
 def cells(run: Run, *, full: bool = False, now: dt.datetime | None = None) -> list[str]:
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.timezone.utc)
     return [
         run.name,
         run.backend,
@@ -149,7 +149,7 @@ def print_table(runs: list[Run]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.timezone.utc)
     rows = [cells(run, full=True, now=now) for run in runs]
     keep = [i for i, name in enumerate(COLUMNS) if name in FIXED_COLUMNS or any(row[i] for row in rows)]
     table = Table(title_justify="left")

@@ -62,7 +62,8 @@ def test_an_unknown_version_lists_the_known_ones() -> None:
         frameworks.framework("9.9-9")
 
 
-def test_the_default_is_the_newest_version_with_both_images() -> None:
+def test_the_default_is_the_newest_version_with_both_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(frameworks.TEST_DEFAULT_VARIABLE, raising=False)
     assert frameworks.default_version() == "1.9-0"
 
 
@@ -87,7 +88,9 @@ def never_run(command: Any, cwd: Path) -> int:
 def matched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Framework:
     entry = frameworks.table()["1.9-0"]
     monkeypatch.setattr(frameworks, "installed", lambda name: {"scikit-learn": "1.9.1"}.get(name, "1.0"))
+    monkeypatch.setattr(frameworks, "python_version", lambda: "3.12")  # 1.9-0 installs here, on any Python
     monkeypatch.setenv(frameworks.CACHE_VARIABLE, str(tmp_path / "cache"))
+    monkeypatch.delenv(frameworks.TEST_DEFAULT_VARIABLE, raising=False)
     return entry
 
 

@@ -1,0 +1,33 @@
+"""Owner-only folders and files: the local store holds job records with ``--env`` values, so it is
+0700/0600 from the first command that creates any of it, whichever command that is."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+FOLDER_MODE = 0o700
+FILE_MODE = 0o600
+
+
+def make_private_dirs(path: Path) -> None:
+    """``mkdir -p`` where each folder it creates is 0700 (``Path.mkdir(parents=True)`` gives the parents
+    the umask's mode). Existing folders keep theirs."""
+    missing = []
+    for folder in (path, *path.parents):
+        if folder.is_dir():
+            break
+        missing.append(folder)
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=FOLDER_MODE)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+            continue
+        os.chmod(folder, FOLDER_MODE)  # mkdir's mode is masked by the umask
+
+
+def private_mode(mode: int) -> int:
+    """A file's mode with group and other bits removed (the owner's, executable bit included, kept)."""
+    return (mode & 0o700) | FILE_MODE
