@@ -9,12 +9,6 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-# The framework version local jobs run on when their request names none (see frameworks.default_version).
-# The newest image's scikit-learn (1.9-0) has no wheel for Python 3.10, so .ci/run runs the 3.10 suite with
-# scikit-learn 1.4.2 installed and this set to 1.4-2: the fast path, as a notebook instance user with
-# --framework-version 1.4-2 has it, and no environment is built (the suite needs no network).
-TEST_FRAMEWORK_VARIABLE = "SMTRAIN_TEST_FRAMEWORK_VERSION"
-FRAMEWORK_VERSION = os.environ.get(TEST_FRAMEWORK_VARIABLE, "")
 
 
 @pytest.fixture(autouse=True)
@@ -26,8 +20,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))  # smtrain.aws.images keeps image URIs there
-    if FRAMEWORK_VERSION:
-        monkeypatch.setenv(TEST_FRAMEWORK_VARIABLE, FRAMEWORK_VERSION)
 
 
 @pytest.fixture

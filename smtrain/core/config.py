@@ -132,7 +132,7 @@ def unknown_setting_hint(key: str, source: str) -> str:
 # SMTRAIN_* variables that are not settings: read elsewhere by smtrain, or set by the workflows it writes.
 OTHER_VARIABLES = frozenset({
     "SMTRAIN_DEBUG", "SMTRAIN_FRAMEWORK_CACHE", "SMTRAIN_FRAMEWORK_PYTHON", "SMTRAIN_GITLAB_TOKEN",
-    "SMTRAIN_TEST_REAL_AWS", "SMTRAIN_TEST_FRAMEWORK_VERSION",
+    "SMTRAIN_TEST_REAL_AWS",
     # set by smtrain for its own child processes
     "SMTRAIN_HANDOVER_FD", "SMTRAIN_JOB_TOKEN", "SMTRAIN_KEEPER_PID", "SMTRAIN_READY_FD",
     "SMTRAIN_SERVING_REQUIREMENTS_INSTALLED",

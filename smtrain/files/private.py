@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
+from typing import IO, Any
 
 FOLDER_MODE = 0o700
 FILE_MODE = 0o600
@@ -26,6 +28,21 @@ def make_private_dirs(path: Path) -> None:
                 raise
             continue
         os.chmod(folder, FOLDER_MODE)  # mkdir's mode is masked by the umask
+
+
+def open_private(path: Path, mode: str) -> IO[Any]:
+    """``open(path, mode)``, creating the file 0600."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    return os.fdopen(os.open(path, flags, FILE_MODE), mode)
+
+
+@cache
+def process_umask() -> int:
+    """This process's umask (set once at its start: the store's processes set 077 before they exec). Reading
+    it means setting it: for that moment it is 077, stricter, never looser."""
+    old = os.umask(0o077)
+    os.umask(old)
+    return old
 
 
 def private_mode(mode: int) -> int:

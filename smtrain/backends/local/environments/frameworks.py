@@ -53,8 +53,11 @@ TOOLKIT_MODULES = re.compile(rb"\b(sagemaker_training|sagemaker_containers|sagem
 # Compiled libraries come as wheels only: a source build of an old scikit-learn takes long and fails late.
 BINARY_ONLY = ",".join(LIBRARIES[:4])
 CACHE_VARIABLE = "SMTRAIN_FRAMEWORK_CACHE"
-# smtrain's own test suite on Python 3.10 only: the local default when a request names no version.
-TEST_DEFAULT_VARIABLE = "SMTRAIN_TEST_FRAMEWORK_VERSION"
+# For smtrain's own test suite on Python 3.10 only (.ci/run): the local default when a request names none.
+# The newest image's scikit-learn (1.9-0) has no wheel for 3.10, so that suite runs with scikit-learn 1.4.2
+# installed and this set to 1.4-2: the fast path, and no environment is built. Not an SMTRAIN_ name, so
+# the tests' clean environments (which drop every SMTRAIN_ variable) keep it.
+TEST_DEFAULT_VARIABLE = "TEST_SMTRAIN_FRAMEWORK_VERSION"
 MAX_SCANNED_FILES = 2000
 
 

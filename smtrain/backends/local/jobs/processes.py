@@ -25,7 +25,7 @@ from typing import Any
 
 from smtrain.backends.local.jobs.handover import GO as HANDOVER_GO
 from smtrain.backends.local.jobs.handover import HANDOVER_FD_ENVIRON, HANDOVER_MODULE
-from smtrain.files.private import make_private_dirs
+from smtrain.files.private import make_private_dirs, open_private
 
 
 def spawn_detached(
@@ -51,7 +51,7 @@ def spawn_detached(
         # Popen.__del__ reports that as a ResourceWarning, which is expected here.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
-            with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+            with open_private(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
                 process = subprocess.Popen(
                     python_module_argv(HANDOVER_MODULE, "--", *argv),
                     stdin=devnull,
