@@ -124,7 +124,9 @@ def framework(version: str) -> Framework:
         raise FrameworkError(
             f"scikit-learn framework version {version} (scikit-learn {found.pinned('scikit-learn')}) cannot be "
             f"installed on Python {python_version()} (it has wheels for Python {', '.join(found.wheel_pythons)}); "
-            f"on this Python use one of: {', '.join(installable_versions())}, or {CURRENT!r}")
+            f"on this Python use one of: {', '.join(installable_versions())}, or {CURRENT!r}; or install smtrain "
+            f"under Python {found.python}, the image's own (e.g. `conda create -n py{found.python.replace('.', '')} "
+            f"python={found.python}` or `pyenv install {found.python}`), and run it from there")
     return found
 
 
