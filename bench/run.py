@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 from table import Row, console, markdown, skipped
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.worker:
         run_worker(args.worker, args.runs, args.quick, Path(args.out))
         return
-    started = datetime.now(UTC)
+    started = datetime.now(timezone.utc)
     bytecode = keep_bytecode()
     load_before = loadavg()
     rows: list[Row] = []
@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> None:
         print(f"[bench] {name}: {time.monotonic() - began:.0f} s", flush=True)
     header = [
         f"command: `{' '.join(['python bench/run.py', *sys.argv[1:]])}`",
-        f"started {started:%Y-%m-%d %H:%M} UTC, took {(datetime.now(UTC) - started).total_seconds():.0f} s",
+        f"started {started:%Y-%m-%d %H:%M} UTC, took {(datetime.now(timezone.utc) - started).total_seconds():.0f} s",
         *describe(sys.executable),
         *[f"peer {peer}: {package_versions(peer)}" for peer in ("sdk2", "sdk3", "mlflow")],
         f"load average (1, 5, 15 min): before {load_before}, after {loadavg()}",

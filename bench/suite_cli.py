@@ -19,7 +19,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from common import REPO, bench_env, interleaved, time_command
@@ -81,7 +81,7 @@ def clone_runs(template: Path, home: Path, count: int) -> None:
     try:
         (name, body), = db.execute("SELECT name, body FROM resources WHERE kind='training-job'").fetchall()
         record = json.loads(body)
-        start = datetime.now(UTC) - timedelta(days=30)
+        start = datetime.now(timezone.utc) - timedelta(days=30)
         rows = []
         for index in range(count):
             clone = dict(record)

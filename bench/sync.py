@@ -25,7 +25,6 @@ calls it) under smtrain's interpreter; `aws` is awscli from bench/.venv-sdk2.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import statistics
@@ -39,6 +38,8 @@ from typing import Any
 
 from aws_bench import BENCH, BUCKET, aws_env, baseline_executable, client, create_account, delete_prefix, moto_server
 from common import interleaved, report
+
+from smtrain.core.compat import file_sha256
 
 MIB = 1024 * 1024
 
@@ -89,7 +90,7 @@ def measure(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:  # n
         start = time.perf_counter()
         for path in sorted(data.iterdir()):
             with open(path, "rb") as handle:
-                hashlib.file_digest(handle, "sha256")
+                file_sha256(handle)
         print(f"SHA-256 of the whole dataset in one process (page cache warm): "
               f"{(time.perf_counter() - start) * 1000:.0f} ms")
 

@@ -322,5 +322,5 @@ def ttl_tags(ttl_seconds: int | None) -> list[dict[str, str]]:
         return []
     import datetime as dt
 
-    expires = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=ttl_seconds)
+    expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=ttl_seconds)
     return [{"Key": "smtrain:expires-at", "Value": expires.strftime("%Y-%m-%dT%H:%M:%SZ")}]

@@ -21,7 +21,7 @@ TTL_TAG = "smtrain:ttl-seconds"  # written by pipelines, which cannot compute a 
 
 
 def select_endpoints(session: Session, *, expired_only: bool, now: dt.datetime | None = None) -> list[str]:
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.timezone.utc)
     chosen = []
     for endpoint in session.list_endpoints():
         tags = endpoint_tags(session, endpoint)
@@ -45,7 +45,7 @@ def is_expired(tags: dict[str, str], now: dt.datetime, *, created: Any = None) -
     if not value:
         return expired_by_ttl(tags.get(TTL_TAG, ""), created, now)
     try:
-        expires = dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        expires = dt.datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
     except ValueError:
         return False
     return expires <= now
@@ -54,5 +54,5 @@ def is_expired(tags: dict[str, str], now: dt.datetime, *, created: Any = None) -
 def expired_by_ttl(ttl: str, created: Any, now: dt.datetime) -> bool:
     if not ttl.isdigit() or not isinstance(created, dt.datetime):
         return False
-    start = created if created.tzinfo else created.replace(tzinfo=dt.UTC)
+    start = created if created.tzinfo else created.replace(tzinfo=dt.timezone.utc)
     return start + dt.timedelta(seconds=int(ttl)) <= now

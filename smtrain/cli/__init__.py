@@ -31,6 +31,7 @@ COMMANDS = {
     "predict": "smtrain.cli.serve:predict",
     "teardown": "smtrain.cli.serve:teardown",
     "quickstart": "smtrain.cli.quickstart:quickstart",
+    "init": "smtrain.cli.init:init",
     "register": "smtrain.cli.ops:register",
     "plan": "smtrain.cli.ops:plan",
     "models": "smtrain.cli.models:models",

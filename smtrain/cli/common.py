@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from smtrain.core.config import STORE_LOCATION
+
 if TYPE_CHECKING:
     from smtrain.api.session import Session
 
@@ -30,7 +32,7 @@ def setting_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--role", help="SageMaker execution role: an ARN or a role name (sagemaker backend)."),
         click.option("--bucket", help="S3 bucket for data and artifacts (default: the SDK's default bucket)."),
         click.option("--home", type=click.Path(file_okay=False),
-                     help="Local state folder (default: <project>/.smtrain)."),
+                     help=f"Local state folder (default: {STORE_LOCATION})."),
         click.option("--debug", is_flag=True, help="Show tracebacks."),
     ]
     for option in reversed(options):

@@ -80,8 +80,7 @@ def pipeline(ctx: click.Context) -> None:
 def read_pipeline_table(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    import tomllib
-
+    from smtrain.core.compat import tomllib
     from smtrain.core.errors import UsageError
 
     try:

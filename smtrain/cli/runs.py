@@ -118,7 +118,7 @@ def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] |
     from smtrain.runs.escaping import printable as p
     from smtrain.runs.listing import endpoint_cell, format_value, human_seconds
 
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.timezone.utc)
     git = run.git_commit + (" (dirty)" if run.git_dirty else "") if run.git_commit else "not recorded"
     billable = f"; billable {run.billable_seconds} s" if run.billable_seconds is not None else ""
     summary = [

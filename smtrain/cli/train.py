@@ -42,7 +42,9 @@ def prepare(csv_path: str | None, target: str, numeric: str | None, categorical:
 
     hps = [word for k, v in data.hyperparameters().items() for word in ("--hp", f"{k}={v}")]
     info(f"prepared {data.prepared.n_train} training and {data.prepared.n_test} test rows")
-    info("next: " + suggest(session.config, "fit", "--entry-point", "penguins.py", "--source-dir", "entry_points",
+    from smtrain.project.quickstart import example_source_dir
+
+    info("next: " + suggest(session.config, "fit", "--entry-point", "penguins.py", "--source-dir", example_source_dir(),
                             "--channel", f"train={data.train_uri}", *hps, needs=FIT_SETTINGS))
 
 

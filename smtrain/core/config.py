@@ -9,10 +9,9 @@ Precedence, highest first:
    prefix, lower-case: ``backend = "sagemaker"``);
 4. the defaults below.
 
-"The working directory" is the project root: like git, smtrain walks up from
-the current folder to the nearest one holding ``smtrain.toml`` or ``.smtrain/``
-(see :func:`find_project`); the default home is ``<project>/.smtrain``. Where no
-project is found, the current folder is the project.
+"The working directory" is the project root, and the store lives in it; see
+:data:`STORE_LOCATION` (the one definition the ``--home`` help and the README
+repeat) and :func:`find_project`.
 
 Nothing is read at import time: call :func:`load_config`.
 """
@@ -30,6 +29,12 @@ from smtrain.core.errors import UsageError
 BACKENDS = ("local", "sagemaker")
 CONFIG_FILE = "smtrain.toml"
 HOME_DIR = ".smtrain"
+# Where the local store is: said once, here; `--home`'s help prints it and a test holds the README to it.
+STORE_LOCATION = (
+    "$SMTRAIN_HOME if set, else .smtrain/ in the project: the nearest folder, from the current one up to "
+    "the root of its git repository, that holds smtrain.toml or .smtrain/ (the user's home folder counts "
+    "only when it is the current folder), else the current folder"
+)
 
 
 @dataclass(frozen=True)
@@ -127,7 +132,8 @@ def unknown_setting_hint(key: str, source: str) -> str:
 
 # SMTRAIN_* variables that are not settings: read elsewhere by smtrain, or set by the workflows it writes.
 OTHER_VARIABLES = frozenset({
-    "SMTRAIN_DEBUG", "SMTRAIN_FRAMEWORK_CACHE", "SMTRAIN_GITLAB_TOKEN", "SMTRAIN_TEST_REAL_AWS",
+    "SMTRAIN_DEBUG", "SMTRAIN_FRAMEWORK_CACHE", "SMTRAIN_FRAMEWORK_PYTHON", "SMTRAIN_GITLAB_TOKEN",
+    "SMTRAIN_TEST_REAL_AWS",
     "SMTRAIN_LOCAL_TRIALS",  # the local tuner: trials at once beyond the cores (backends/local/tuning/tuner.py)
     # set by smtrain for its own child processes
     "SMTRAIN_HANDOVER_FD", "SMTRAIN_JOB_TOKEN", "SMTRAIN_KEEPER_PID", "SMTRAIN_READY_FD",
@@ -196,13 +202,27 @@ def setting_source(config: Config, key: str) -> str:
     return "default"
 
 
-def find_project(start: Path) -> Path | None:
-    """The nearest folder from ``start`` upwards holding ``smtrain.toml`` or ``.smtrain/``, as git finds a repo."""
+def find_project(start: Path, *, user_home: Path | None = None) -> Path | None:
+    """The nearest folder from ``start`` upwards holding ``smtrain.toml`` or ``.smtrain/``, as git finds a
+    repo; the walk ends at the git repository's root and never reaches the user's home from below it
+    (a stray ``~/.smtrain`` must not capture every folder under the home)."""
     start = start.absolute()
+    home = (user_home or _user_home()).absolute()
     for folder in (start, *start.parents):
+        if folder == home and folder != start:
+            return None
         if (folder / CONFIG_FILE).is_file() or (folder / HOME_DIR).is_dir():
             return folder
+        if folder == home or (folder / ".git").exists():  # .git: a folder (a clone) or a file (a worktree)
+            return None
     return None
+
+
+def _user_home() -> Path:
+    try:
+        return Path.home()
+    except (KeyError, RuntimeError):  # no HOME and no passwd entry
+        return Path("/nonexistent-home")
 
 
 def _from_environ(environ: Mapping[str, str]) -> dict[str, str]:
@@ -234,7 +254,7 @@ def _not_utf8(path: Path, exc: UnicodeDecodeError) -> UsageError:
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         return {}
-    import tomllib
+    from smtrain.core.compat import tomllib
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from smtrain.core.errors import UsageError
+from smtrain.files.private import process_umask
 
 DEFAULT_MAX_BYTES = 10 * 1024**3
 DEFAULT_MAX_MEMBERS = 100_000
@@ -94,7 +95,7 @@ def _strict_filter(member: tarfile.TarInfo, real_dest: str) -> tuple[str, int | 
     mode = member.mode & 0o755  # the data filter's: no high bits, no group/other write,
     if not mode & 0o100:  # executable only if the owner may execute it, always owner read/write
         mode &= ~0o111
-    return target, mode | 0o600
+    return target, (mode | 0o600) & ~process_umask()  # in the local store's processes (umask 077): 0600
 
 
 def safe_extract(tar_path: Path, dest: Path, *, limits: ExtractLimits | None = None) -> None:

@@ -29,6 +29,7 @@ from pathlib import Path
 
 from smtrain.core.errors import SmtrainError, UsageError
 from smtrain.files.ignore import IgnoreRules
+from smtrain.files.private import make_private_dirs
 
 TOOL_DIRS = frozenset({".git", "__pycache__", ".smtrain", ".venv"})
 SECRET_EXCEPTIONS = frozenset({".env.example"})
@@ -242,7 +243,7 @@ def check_entry_point(result: PackResult, entry_point: str) -> None:
 def write_archive(result: PackResult, dest: Path, *, compresslevel: int = 6) -> None:
     """Write ``result``'s files to ``dest`` (tar.gz) through a temp file, so ``dest`` is whole or absent.
     ``compresslevel`` 1 trades a slightly larger archive for speed (an archive that never leaves the machine)."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(dest.parent)  # the store's source folders: owner-only, as the store
     fd, temp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
     try:
         with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz", compresslevel=compresslevel) as tar:

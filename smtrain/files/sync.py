@@ -29,10 +29,8 @@ next sync compares with the listing.
 from __future__ import annotations
 
 import base64
-import hashlib
 import os
 import re
-import shutil
 import sys
 import tempfile
 import threading
@@ -46,10 +44,12 @@ from typing import Any, Protocol
 
 from smtrain.aws.translation import translating
 from smtrain.backends.base import SyncReport
+from smtrain.core.compat import file_sha256
 from smtrain.core.errors import UsageError
 from smtrain.core.uris import is_file_uri, split_s3, to_path
 from smtrain.files.digests import DigestCache, Digests, compute
 from smtrain.files.packing import open_regular, scan_data
+from smtrain.files.private import make_private_dirs, private_mode
 
 HASH_KEY = "sha256"
 CHUNK = 1024 * 1024
@@ -174,7 +174,7 @@ def list_files(local_dir: Path, *, home: Path | None = None) -> tuple[list[Local
 
 def file_digest(path: Path) -> str:
     with open_regular(path.name, path) as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+        return file_sha256(handle).hexdigest()
 
 
 def make_target(uri: str, *, s3: Any = None, transfer_config: Any = None, kms_key: str = "") -> Target:
@@ -292,7 +292,7 @@ class FileTarget:
 
     def put(self, file: LocalFile, advance: Progress) -> None:
         destination = self.root / file.relative
-        destination.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(destination.parent)  # the local store: owner-only, like everything under the home
         atomic_copy(file.path, destination, advance)
 
 
@@ -304,7 +304,7 @@ def atomic_copy(source: Path, destination: Path, advance: Progress) -> None:
             for chunk in iter(lambda: reader.read(CHUNK), b""):
                 writer.write(chunk)
                 advance(len(chunk))
-        shutil.copymode(source, temporary)
+        os.chmod(temporary, private_mode(os.stat(source).st_mode))
         os.replace(temporary, destination)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -139,7 +139,7 @@ class Runner:
             raise ExecutionAborted(execution) from None
 
     def execute(self, execution: Execution, execution_input: dict[str, Any], state_name: str) -> Execution:
-        started = dt.datetime.now(UTC).isoformat()
+        started = dt.datetime.now(dt.timezone.utc).isoformat()
         context: dict[str, Any] = {"Execution": {"Name": execution.name, "Input": execution_input,
                                                  "StartTime": started}, "State": {}}
         self.deadline = self.clock() + float(self.definition.get("TimeoutSeconds", 99999999))

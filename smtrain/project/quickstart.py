@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from smtrain.api.session import Session
 from smtrain.core.errors import UsageError
 
 ENTRY_POINT = "penguins.py"
+PROJECT_SOURCE_DIR = Path("entry_points")  # where `smtrain init` puts the script, as in the checkout
 SAMPLE_ROWS = 10
 
 
@@ -22,17 +24,13 @@ class QuickstartResult:
     accuracy: float
 
 
-def run_quickstart(session: Session, source_dir: Path, *, keep: bool = False) -> QuickstartResult:
-    if not (source_dir / ENTRY_POINT).is_file():
-        raise UsageError(
-            f"{source_dir / ENTRY_POINT} not found",
-            where="quickstart",
-            hint="run it from the smtrain checkout, or pass --source-dir FOLDER_WITH_penguins.py",
-        )
+def run_quickstart(session: Session, source_dir: Path | None = None, *, keep: bool = False) -> QuickstartResult:
+    """``source_dir`` None: ``entry_points/`` of the project when it holds the script, else the packaged one."""
     say = session.reporter.info
+    source_dir = choose_source_dir(source_dir, say)
     say("1/4 prepare: the Palmer penguins")
     data = session.prepare()
-    say("2/4 fit: entry_points/penguins.py")
+    say(f"2/4 fit: {source_dir / ENTRY_POINT}")
     job = session.fit(ENTRY_POINT, source_dir=source_dir, channels={"train": data.train_uri},
                       hyperparameters=data.hyperparameters(),
                       metric_definitions={"train:accuracy": r"train_accuracy=([0-9.]+)"})
@@ -54,15 +52,44 @@ def run_quickstart(session: Session, source_dir: Path, *, keep: bool = False) ->
         say(next_steps(job.name, source_dir))
 
 
+def choose_source_dir(source_dir: Path | None, say: Callable[[str], object]) -> Path:
+    from smtrain.project.init import packaged_source_dir
+
+    if source_dir is not None:
+        if not (source_dir / ENTRY_POINT).is_file():
+            raise UsageError(f"{source_dir / ENTRY_POINT} not found", where="--source-dir",
+                             hint="pass the folder holding penguins.py, or leave --source-dir out to use the example")
+        return source_dir
+    if (PROJECT_SOURCE_DIR / ENTRY_POINT).is_file():
+        return PROJECT_SOURCE_DIR
+    packaged = packaged_source_dir()
+    say(f"using the packaged example {packaged / ENTRY_POINT} (no {PROJECT_SOURCE_DIR / ENTRY_POINT} here; "
+        "`smtrain init` writes your own copy)")
+    return packaged
+
+
+def example_source_dir() -> str:
+    """What a hint names as ``--source-dir``: the project's ``entry_points`` if it has the script, else the
+    packaged example, so the hint runs where it is printed."""
+    from smtrain.project.init import packaged_source_dir
+
+    return str(PROJECT_SOURCE_DIR if (PROJECT_SOURCE_DIR / ENTRY_POINT).is_file() else packaged_source_dir())
+
+
 def next_steps(job_name: str, source_dir: Path) -> str:
     """The three commands a new user runs next: look at the run, change the script, go to SageMaker."""
-    script = source_dir / ENTRY_POINT
+    import shlex
+
+    own = source_dir == PROJECT_SOURCE_DIR
+    edit = (f"$EDITOR {source_dir / ENTRY_POINT} && smtrain quickstart" if own
+            else f"smtrain init . && $EDITOR {PROJECT_SOURCE_DIR / ENTRY_POINT} && smtrain quickstart")
     return "\n".join([
         "next:",
         f"  smtrain ls                              # the job you just trained ({job_name}), its metrics",
-        f"  $EDITOR {script} && smtrain quickstart   # change the model, train and serve again",
+        f"  {edit}   # change the model, train and serve again",
         "  smtrain plan fit --backend sagemaker --region us-east-1 --role arn:aws:iam::111122223333:role/Demo \\",
-        "      --entry-point penguins.py --source-dir entry_points --channel train=data/penguins/train",
+        f"      --entry-point penguins.py --source-dir {shlex.quote(str(source_dir))} "
+        "--channel train=data/penguins/train",
         "                                          # the exact SageMaker requests, sent nowhere: no AWS account needed",
     ])
 

@@ -85,7 +85,7 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
     elif sys.stdout.isatty():
         print_table(shown)
     else:
-        now = dt.datetime.now(dt.UTC)
+        now = dt.datetime.now(dt.timezone.utc)
         ordered = [run for _, run in grouped(shown) if run is not None]  # a tuning job, then its trials
         _out("".join("\t".join(row) + "\n" for row in [list(COLUMNS)] + [cells(r, full=True, now=now)
                                                                         for r in ordered]))
@@ -146,7 +146,7 @@ def _err(line: str) -> None:
 
 
 def cells(run: Run, *, full: bool = False, now: dt.datetime | None = None) -> list[str]:
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or dt.datetime.now(dt.timezone.utc)
     return [
         run.name,
         run.backend if run.kind == "training" else f"{run.backend} {run.kind}",
@@ -209,7 +209,7 @@ def print_table(runs: list[Run]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    now = dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.timezone.utc)
     rows = [[label, *cells(run, full=True, now=now)[1:]] if run else [label, *[""] * (len(COLUMNS) - 1)]
             for label, run in grouped(runs)]
     keep = [i for i, name in enumerate(COLUMNS) if name in FIXED_COLUMNS or any(row[i] for row in rows)]

@@ -80,12 +80,12 @@ class Run:
         start = parse_time(self.started or self.created)
         if start is None:
             return None
-        end = parse_time(self.ended) or now or dt.datetime.now(dt.UTC)
+        end = parse_time(self.ended) or now or dt.datetime.now(dt.timezone.utc)
         return max(0.0, (end - start).total_seconds())
 
     def age_seconds(self, now: dt.datetime | None = None) -> float | None:
         created = parse_time(self.created)
-        return None if created is None else ((now or dt.datetime.now(dt.UTC)) - created).total_seconds()
+        return None if created is None else ((now or dt.datetime.now(dt.timezone.utc)) - created).total_seconds()
 
     def to_json(self) -> dict[str, Any]:
         """One JSON record: every value in full, hyperparameters decoded."""
@@ -142,7 +142,7 @@ def parse_time(text: str) -> dt.datetime | None:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
         return None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return when if when.tzinfo else when.replace(tzinfo=dt.timezone.utc)
 
 
 def _arn_region(arn: str) -> str:

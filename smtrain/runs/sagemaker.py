@@ -52,7 +52,8 @@ def metric_history(cloudwatch: Any, run: Run, metric_names: list[str]) -> list[d
     if not metric_names or not run.created:
         return []
     start = dt.datetime.fromisoformat(run.started or run.created) - dt.timedelta(minutes=1)
-    end = dt.datetime.fromisoformat(run.ended) + dt.timedelta(minutes=5) if run.ended else dt.datetime.now(dt.UTC)
+    now = dt.datetime.now(dt.timezone.utc)
+    end = dt.datetime.fromisoformat(run.ended) + dt.timedelta(minutes=5) if run.ended else now
     queries = [{
         "Id": f"m{index}",
         "Label": name,

@@ -480,12 +480,13 @@ def test_ttl_and_teardown_expired(sm: Cli, aws: Moto) -> None:
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
     assert "InstanceType" not in variant
     arn = aws.client("sagemaker").describe_endpoint(EndpointName="short-lived")["EndpointArn"]
-    expires = dt.datetime.strptime(tags_of(aws, arn)["smtrain:expires-at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    later = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    expires = dt.datetime.strptime(tags_of(aws, arn)["smtrain:expires-at"], "%Y-%m-%dT%H:%M:%SZ")
+    expires = expires.replace(tzinfo=dt.timezone.utc)
+    later = (dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     create_endpoint(aws, "later", tags=[{"Key": "smtrain:managed", "Value": "true"},
                                         {"Key": "smtrain:expires-at", "Value": later}])
     create_endpoint(aws, "no-ttl", tags=[{"Key": "smtrain:managed", "Value": "true"}])
-    time.sleep(max(0.0, (expires - dt.datetime.now(dt.UTC)).total_seconds()) + 0.1)
+    time.sleep(max(0.0, (expires - dt.datetime.now(dt.timezone.utc)).total_seconds()) + 0.1)
     result = ok(sm("teardown", "--expired"))
     assert "removed Endpoint short-lived" in result.err
     assert endpoint_names(aws) == ["later", "no-ttl"]

@@ -4,6 +4,8 @@ A block runs in a fresh copy of the project with a clean environment: bash block
 with ``bash -euo pipefail``, Python blocks with this interpreter. A block preceded
 by ``<!-- readme-test: skip: WHY -->`` is not run here and must say why (where it
 is covered instead); ``<!-- readme-test: sagemaker -->`` runs against a moto server;
+``<!-- readme-test: wheel -->`` runs outside the checkout, in a fresh venv holding the wheel built from
+the checkout (its ``pip install smtrain`` finds that wheel, never an index's);
 ``<!-- readme-test: shells -->`` runs each line in the shell its comment names, then
 asks that shell to complete ``smtrain dep``.
 
@@ -66,7 +68,7 @@ def test_every_block_is_run_or_says_why_not() -> None:
     found = blocks()
     assert len(found) >= 5
     for line, mode, _, _ in found:
-        run = mode in ("local", "sagemaker", "shells")
+        run = mode in ("local", "sagemaker", "shells", "wheel")
         assert run or re.fullmatch(r"skip: .{10,}", mode), f"README.md:{line}: {mode!r}"
 
 
@@ -96,6 +98,41 @@ def test_local_block_runs_as_written(project: Path, line: int, mode: str, lang: 
                        cwd=project, env=env, capture_output=True, timeout=120)
     assert done.returncode == 0, f"README.md:{line} failed:\n{done.stdout}\n{done.stderr}"
     assert "Traceback" not in done.stderr
+
+
+# -- the published package's block ------------------------------------------------------
+
+
+@pytest.mark.parametrize(("line", "mode", "lang", "code"), [b for b in blocks() if b[1] == "wheel"],
+                         ids=lambda value: f"README.md:{value}" if isinstance(value, int) else "")
+def test_published_package_block_runs_from_the_wheel(tmp_path: Path, line: int, mode: str, lang: str,
+                                                    code: str) -> None:
+    """Slow (a wheel built, its dependencies installed into a fresh venv, from pip's cache when warm)."""
+    wheels, venv, user = tmp_path / "wheels", tmp_path / "venv", tmp_path / "user"
+    pip_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SMTRAIN_", "PIP_"))}
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)],
+                           env=pip_env, capture_output=True, text=True, timeout=600)
+    assert built.returncode == 0, built.stderr
+    (wheel,) = wheels.glob("smtrain-*.whl")
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
+    installed = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q", str(wheel)],
+                               env=pip_env, capture_output=True, text=True, timeout=1200)
+    assert installed.returncode == 0, installed.stderr
+    user.mkdir()
+    env = {**pip_env, "HOME": str(tmp_path), "PATH": f"{venv / 'bin'}{os.pathsep}{pip_env.get('PATH', '')}",
+           "VIRTUAL_ENV": str(venv), "PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(wheels)}
+    try:
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", code], cwd=user, env=env, capture_output=True,
+                              text=True, timeout=600)
+    finally:
+        subprocess.run([str(venv / "bin" / "smtrain"), "teardown", "--all"], cwd=user / "demo", env=env,
+                       capture_output=True, timeout=120)
+    assert done.returncode == 0, f"README.md:{line} failed:\n{done.stdout}\n{done.stderr}"
+    assert "test accuracy:" in done.stderr and "Traceback" not in done.stderr
+    assert "packaged example" not in done.stderr  # it trained the project's own copy
+    where = subprocess.run([str(venv / "bin" / "python"), "-c", "import smtrain; print(smtrain.__file__)"],
+                           cwd=user, env=env, capture_output=True, text=True, timeout=60, check=True).stdout
+    assert where.startswith(str(venv)), where  # the wheel ran, not the checkout
 
 
 # -- blocks run against a moto server -------------------------------------------------

@@ -91,7 +91,7 @@ def assert_expiry_tag(session: smtrain.Session, endpoint: str) -> None:
 
     [described] = [e for e in session.list_endpoints() if e["EndpointName"] == endpoint]
     expires = endpoint_tags(session, described)["smtrain:expires-at"]
-    expires_at = dt.datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    expires_at = dt.datetime.strptime(expires, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
     assert select_endpoints(session, expired_only=True, now=expires_at - dt.timedelta(seconds=1)) == []
     assert select_endpoints(session, expired_only=True, now=expires_at) == [endpoint]
 

@@ -11,7 +11,7 @@ from botocore.stub import Stubber
 from smtrain.runs import sagemaker
 from smtrain.runs.record import Run
 
-WHEN = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+WHEN = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc)
 SEARCH = {
     "Resource": "TrainingJob",
     "SearchExpression": {"Filters": [{"Name": "Tags.smtrain:managed", "Operator": "Equals", "Value": "true"}]},

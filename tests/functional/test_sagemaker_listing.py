@@ -55,7 +55,7 @@ def test_teardown_all_and_expired_see_past_the_first_100(sagemaker: Any) -> None
     assert len(session.list_endpoints()) == 104
     assert calls["ListEndpoints"] == 2  # 100 + 4: two pages
     assert sorted(select_endpoints(session, expired_only=False)) == [f"mine-{n:03d}" for n in range(103)]
-    assert sorted(select_endpoints(session, expired_only=True, now=dt.datetime.now(dt.UTC))) == [
+    assert sorted(select_endpoints(session, expired_only=True, now=dt.datetime.now(dt.timezone.utc))) == [
         "mine-000", "mine-050", "mine-100"]
     assert len(session.list_endpoints(limit=5)) == 5
 

@@ -24,7 +24,7 @@ SOURCE = "s3://bucket/smtrain/job-1/source/sourcedir.tar.gz"
 TAGS = [{"Key": "smtrain:managed", "Value": "true"}]
 SERVING_ENV = {"SAGEMAKER_PROGRAM": "train.py", "SAGEMAKER_SUBMIT_DIRECTORY": SOURCE,
                "SAGEMAKER_CONTAINER_LOG_LEVEL": "20", "SAGEMAKER_REGION": REGION}
-NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 
 @pytest.fixture

@@ -62,7 +62,8 @@ def test_an_unknown_version_lists_the_known_ones() -> None:
         frameworks.framework("9.9-9")
 
 
-def test_the_default_is_the_newest_version_with_both_images() -> None:
+def test_the_default_is_the_newest_version_with_both_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(frameworks.TEST_DEFAULT_VARIABLE, raising=False)
     assert frameworks.default_version() == "1.9-0"
 
 
@@ -87,7 +88,9 @@ def never_run(command: Any, cwd: Path) -> int:
 def matched(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Framework:
     entry = frameworks.table()["1.9-0"]
     monkeypatch.setattr(frameworks, "installed", lambda name: {"scikit-learn": "1.9.1"}.get(name, "1.0"))
+    monkeypatch.setattr(frameworks, "python_version", lambda: "3.12")  # 1.9-0 installs here, on any Python
     monkeypatch.setenv(frameworks.CACHE_VARIABLE, str(tmp_path / "cache"))
+    monkeypatch.delenv(frameworks.TEST_DEFAULT_VARIABLE, raising=False)
     return entry
 
 
@@ -148,3 +151,16 @@ def test_toolkits_that_cannot_install_leave_the_fast_path_running_with_a_warning
     assert "could not be installed" in environment.warning
     assert "sagemaker-training==4.8.0" not in commands[0]  # the first step installs what the toolkits import
     assert not list((tmp_path / "cache").iterdir())  # no half-built environment left behind
+
+
+def test_on_python_3_10_the_default_names_what_to_install_and_the_versions_that_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(frameworks, "python_version", lambda: "3.10")
+    monkeypatch.delenv(frameworks.TEST_DEFAULT_VARIABLE, raising=False)
+    with pytest.raises(FrameworkError) as caught:
+        frameworks.framework(frameworks.default_version())
+    message = str(caught.value)
+    assert "1.9-0" in message and "Python 3.10" in message
+    assert "use one of: 1.0-1, 1.2-1, 1.4-2, 1.4-2-py312" in message
+    assert "conda create -n py312 python=3.12" in message and "pyenv install 3.12" in message

@@ -148,13 +148,13 @@ def test_the_expiry_is_the_tag_deploy_ttl_writes(exported: Exported) -> None:
     from smtrain.pipeline.runner import Execution, Runner
 
     state = exported.definition["States"]["Set expiry"]
-    before = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    before = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
     output, next_state = Runner(exported.definition, None).step(Execution("x"), "Set expiry", state, {"a": 1},
                                                                 {"Execution": {"Name": "x"}, "State": {}})
     [expected] = ttl_tags(3600)
     assert next_state == "Create model" and output["a"] == 1
     assert len(output["expires_at"]) == len(expected["Value"])
-    expires = dt.datetime.strptime(output["expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    expires = dt.datetime.strptime(output["expires_at"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
     assert dt.timedelta(seconds=3600) <= expires - before <= dt.timedelta(seconds=3660)
 
 

@@ -47,3 +47,50 @@ def test_a_toml_home_is_relative_to_the_project(tmp_path: Path) -> None:
     (tmp_path / "smtrain.toml").write_text('home = "runs-store"\n')
     (tmp_path / "sub").mkdir()
     assert load_config(environ={}, cwd=tmp_path / "sub").home == tmp_path / "runs-store"
+
+
+def test_the_walk_up_stops_at_the_git_repository_root(tmp_path: Path) -> None:
+    (tmp_path / "smtrain.toml").write_text('prefix = "outside-the-repo"\n')
+    repo = tmp_path / "repo"
+    (repo / ".git").mkdir(parents=True)
+    (repo / "src").mkdir()
+    assert find_project(repo / "src") is None
+    assert load_config(environ={}, cwd=repo / "src").home == repo / "src" / ".smtrain"
+    (repo / "smtrain.toml").write_text("")
+    assert find_project(repo / "src") == repo
+
+
+def test_a_worktree_git_file_ends_the_walk_too(tmp_path: Path) -> None:
+    (tmp_path / ".smtrain").mkdir()
+    worktree = tmp_path / "wt"
+    worktree.mkdir()
+    (worktree / ".git").write_text("gitdir: /elsewhere\n")
+    assert find_project(worktree) is None
+
+
+def test_a_stray_store_in_the_users_home_captures_nothing_below_it(tmp_path: Path) -> None:
+    user_home = tmp_path / "me"
+    (user_home / ".smtrain").mkdir(parents=True)
+    (user_home / "projects" / "demo").mkdir(parents=True)
+    assert find_project(user_home / "projects" / "demo", user_home=user_home) is None
+    assert find_project(user_home, user_home=user_home) == user_home  # standing in the home, it is the project
+
+
+def test_above_the_users_home_is_never_read(tmp_path: Path) -> None:
+    (tmp_path / "smtrain.toml").write_text("")
+    user_home = tmp_path / "me"
+    (user_home / "x").mkdir(parents=True)
+    assert find_project(user_home / "x", user_home=user_home) is None
+    assert find_project(user_home, user_home=user_home) is None
+
+
+def test_the_home_help_and_the_readme_say_the_one_definition() -> None:
+    from click.testing import CliRunner
+
+    from smtrain.cli import cli
+    from smtrain.core.config import STORE_LOCATION
+
+    readme = " ".join((Path(__file__).parents[2] / "README.md").read_text().split())
+    assert " ".join(STORE_LOCATION.split()) in readme
+    help_text = " ".join(CliRunner().invoke(cli, ["fit", "--help"]).output.split())
+    assert " ".join(STORE_LOCATION.split()) in help_text

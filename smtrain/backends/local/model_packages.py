@@ -249,7 +249,7 @@ def _response(body: dict[str, Any]) -> dict[str, Any]:
     result = public(body)
     for key in TIME_FIELDS:
         if key in result:
-            result[key] = dt.datetime.fromtimestamp(result[key], tz=dt.UTC)
+            result[key] = dt.datetime.fromtimestamp(result[key], tz=dt.timezone.utc)
     return result
 
 

@@ -53,6 +53,11 @@ TOOLKIT_MODULES = re.compile(rb"\b(sagemaker_training|sagemaker_containers|sagem
 # Compiled libraries come as wheels only: a source build of an old scikit-learn takes long and fails late.
 BINARY_ONLY = ",".join(LIBRARIES[:4])
 CACHE_VARIABLE = "SMTRAIN_FRAMEWORK_CACHE"
+# For smtrain's own test suite on Python 3.10 only (.ci/run): the local default when a request names none.
+# The newest image's scikit-learn (1.9-0) has no wheel for 3.10, so that suite runs with scikit-learn 1.4.2
+# installed and this set to 1.4-2: the fast path, and no environment is built. Not an SMTRAIN_ name, so
+# the tests' clean environments (which drop every SMTRAIN_ variable) keep it.
+TEST_DEFAULT_VARIABLE = "TEST_SMTRAIN_FRAMEWORK_VERSION"
 MAX_SCANNED_FILES = 2000
 
 
@@ -119,7 +124,9 @@ def framework(version: str) -> Framework:
         raise FrameworkError(
             f"scikit-learn framework version {version} (scikit-learn {found.pinned('scikit-learn')}) cannot be "
             f"installed on Python {python_version()} (it has wheels for Python {', '.join(found.wheel_pythons)}); "
-            f"on this Python use one of: {', '.join(installable_versions())}, or {CURRENT!r}")
+            f"on this Python use one of: {', '.join(installable_versions())}, or {CURRENT!r}; or install smtrain "
+            f"under Python {found.python}, the image's own (e.g. `conda create -n py{found.python.replace('.', '')} "
+            f"python={found.python}` or `pyenv install {found.python}`), and run it from there")
     return found
 
 
@@ -149,6 +156,9 @@ def sdk_versions(scope: str) -> tuple[str, ...]:
 def default_version() -> str:
     """The newest version with a training and an inference image, as on the SageMaker backend."""
     from smtrain.aws.images import version_key
+
+    if os.environ.get(TEST_DEFAULT_VARIABLE) in table():
+        return os.environ[TEST_DEFAULT_VARIABLE]
 
     both = set(sdk_versions("training")) & set(sdk_versions("inference")) & set(table())
     return max(both or table(), key=version_key)

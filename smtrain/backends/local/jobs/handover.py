@@ -34,6 +34,7 @@ def main(argv: list[str]) -> None:
             sys.exit(1)
     if not command:
         sys.exit("usage: python -m smtrain.backends.local.jobs.handover -- COMMAND...")
+    os.umask(0o077)  # what a job, endpoint or the gateway writes under the home is owner-only, as the home is
     os.execve(command[0], command, dict(os.environ))
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from smtrain.backends.local.jobs.handover import GO as HANDOVER_GO
 from smtrain.backends.local.jobs.handover import HANDOVER_FD_ENVIRON, HANDOVER_MODULE
+from smtrain.files.private import make_private_dirs, open_private
 
 
 def spawn_detached(
@@ -42,7 +43,7 @@ def spawn_detached(
     Until ``record`` returns, the child waits in :mod:`.handover`. If ``record`` raises, Ctrl-C
     interrupts this process, or it dies first, the child's pipe closes unwritten and it exits
     without running ``argv``: a detached process always has a record, or is gone."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dirs(log_path.parent)
     wait_fd, go_fd = os.pipe()
     try:
         child_env = {**(os.environ if env is None else env), HANDOVER_FD_ENVIRON: str(wait_fd)}
@@ -50,7 +51,7 @@ def spawn_detached(
         # Popen.__del__ reports that as a ResourceWarning, which is expected here.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ResourceWarning)
-            with open(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
+            with open_private(log_path, "ab") as log, open(os.devnull, "rb") as devnull:
                 process = subprocess.Popen(
                     python_module_argv(HANDOVER_MODULE, "--", *argv),
                     stdin=devnull,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from smtrain.backends.local.store.state import public
@@ -25,7 +25,7 @@ def with_datetimes(value: Any) -> Any:
 
 
 def as_datetime(value: Any) -> Any:
-    return datetime.fromtimestamp(value, tz=UTC) if isinstance(value, int | float) else value
+    return datetime.fromtimestamp(value, tz=timezone.utc) if isinstance(value, int | float) else value
 
 
 def listing(

@@ -288,8 +288,10 @@ def gateway_url(port: int) -> str:
 @contextmanager
 def gateway_lock(home: LocalHome) -> Iterator[None]:
     """Serialises starting and stopping the gateway across smtrain processes."""
-    home.runtime_dir.mkdir(parents=True, exist_ok=True)
-    with open(home.runtime_dir / "gateway.lock", "w") as lock:
+    from smtrain.files.private import make_private_dirs, open_private
+
+    make_private_dirs(home.runtime_dir)
+    with open_private(home.runtime_dir / "gateway.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield
