@@ -24,7 +24,7 @@ from .checks import check_definition, strict_json
 from .paths import StatesError, put, render, select
 from .states import choose, matches
 
-UTC = dt.timezone.utc  # noqa: UP017 (dt.UTC is Python 3.11+)
+UTC = dt.timezone.utc
 
 
 # Step Functions' hard quota of 25,000 history events: event 25,000 may only be ExecutionSucceeded; anything
