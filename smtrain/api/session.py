@@ -47,6 +47,8 @@ from smtrain.planning.spec import (
 )
 from smtrain.planning.steps import Plan
 
+REPORT_MAX_BYTES = 1 << 20  # an evaluation.json is a few metrics, never a data set
+
 
 class Session(EndpointOperations, TuningOperations):
     """Configuration plus a backend. Keyword arguments override every other setting source.
@@ -271,7 +273,8 @@ class Session(EndpointOperations, TuningOperations):
         return self._job_of(kind, name, description)
 
     # -- registry -------------------------------------------------------------
-    def plan_register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> Plan:
+    def plan_register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "",
+                      evaluation: str = "") -> Plan:
         from smtrain.planning.model_package import group_exists, plan_register
 
         job = self.trained_job(job_name)
@@ -282,10 +285,43 @@ class Session(EndpointOperations, TuningOperations):
         return plan_register(job.description, group=group, approve=approve,
                              image_uri=image_uri or self.serving_image(job.description),
                              region=self.planning_config().resolved_region(),
-                             create_group=not group_exists(self.backend.sagemaker(), group))
+                             create_group=not group_exists(self.backend.sagemaker(), group),
+                             model_metrics=self.evaluation_metrics(evaluation) if evaluation else None)
+
+    def evaluation_metrics(self, evaluation_job: str) -> dict[str, Any]:
+        """ModelMetrics naming the evaluation.json that ``evaluation_job`` (a processing job) wrote."""
+        from smtrain.planning.evaluation import model_metrics
+
+        uri, _ = self.evaluation_report(evaluation_job, where=f"register --evaluation {evaluation_job}")
+        return model_metrics(uri)
+
+    def evaluation(self, evaluation_job: str) -> dict[str, float]:
+        """The metrics an evaluation job (``smtrain evaluate``) wrote to its evaluation.json."""
+        return self.evaluation_report(evaluation_job, where=f"evaluation job {evaluation_job}")[1]
+
+    def evaluation_report(self, evaluation_job: str, *, where: str) -> tuple[str, dict[str, float]]:
+        """Where ``evaluation_job`` wrote evaluation.json, and its metrics; a clear error when it did not."""
+        import json
+
+        from smtrain.planning.evaluation import metrics_of, report_uri
+
+        check_name(evaluation_job, "evaluation job")
+        description = call(self.backend, "DescribeProcessingJob", {"ProcessingJobName": evaluation_job}, where=where)
+        uri = report_uri(description, where=where)
+        body = self.backend.read_object(uri, max_bytes=REPORT_MAX_BYTES)
+        if body is None:
+            raise UsageError(f"evaluation job {evaluation_job} wrote no evaluation.json ({uri})", where=where,
+                             hint="its script must write /opt/ml/processing/evaluation/evaluation.json")
+        try:
+            report = json.loads(body)
+        except ValueError as exc:
+            raise UsageError(f"{uri} is not JSON: {exc}", where=where,
+                             hint='write {"multiclass_classification_metrics": {"accuracy": {"value": 0.9}}}') from exc
+        return uri, metrics_of(report, where=uri)
 
     @speaks_python
-    def register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> dict[str, Any]:
+    def register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "",
+                 evaluation: str = "") -> dict[str, Any]:
         """Add the job's model to the model registry (``smtrain register``); returns DescribeModelPackage.
 
         Args:
@@ -293,8 +329,11 @@ class Session(EndpointOperations, TuningOperations):
             group: the model package group (made when it does not exist yet).
             approve: register the version Approved (default: PendingManualApproval).
             image_uri: serve the model on this image (default: the job's own training image).
+            evaluation: a Completed evaluation job (``smtrain evaluate``) whose evaluation.json the
+                package carries as ModelMetrics.ModelQuality.Statistics.
         """
-        plan = self.plan_register(job_name, group=group, approve=approve, image_uri=image_uri)
+        plan = self.plan_register(job_name, group=group, approve=approve, image_uri=image_uri,
+                                  evaluation=evaluation)
         results = execute(plan, self.backend, self.reporter)
         return results["model-package-ready"]
 

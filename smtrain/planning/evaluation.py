@@ -42,9 +42,11 @@ def model_metrics(uri: str) -> dict[str, Any]:
     """ModelMetrics for CreateModelPackage: the report as model-quality statistics.
 
     As the SageMaker Python SDK v2 sends ``ModelMetrics(model_statistics=MetricsSource(
-    content_type="application/json", s3_uri=...))`` (sagemaker/model_metrics.py, ``_to_request_dict``).
+    content_type="application/json", s3_uri=...))`` (sagemaker/model_metrics.py, ``_to_request_dict``),
+    empty Bias and Explainability included (tests/fixtures/parity/sdk_v2/register_requests.json).
     """
-    return {"ModelQuality": {"Statistics": {"ContentType": CONTENT_TYPE, "S3Uri": uri}}}
+    return {"Bias": {}, "Explainability": {},
+            "ModelQuality": {"Statistics": {"ContentType": CONTENT_TYPE, "S3Uri": uri}}}
 
 
 def metrics_of(report: Any, *, where: str = "evaluation.json") -> dict[str, float]:

@@ -42,7 +42,7 @@ def test_report_uri_refuses_a_job_without_a_report(description: dict, says: str)
 
 def test_model_metrics_is_model_quality_statistics_in_json() -> None:
     assert model_metrics("s3://b/e/evaluation.json") == {
-        "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": "s3://b/e/evaluation.json"}}}
+        "Bias": {}, "Explainability": {}, "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": "s3://b/e/evaluation.json"}}}
 
 
 def test_register_carries_model_metrics_only_when_given() -> None:
