@@ -47,8 +47,6 @@ from smtrain.planning.spec import (
 )
 from smtrain.planning.steps import Plan
 
-REPORT_MAX_BYTES = 1 << 20  # an evaluation.json is a few metrics, never a data set
-
 
 class Session(EndpointOperations, TuningOperations):
     """Configuration plus a backend. Keyword arguments override every other setting source.
@@ -300,24 +298,9 @@ class Session(EndpointOperations, TuningOperations):
         return self.evaluation_report(evaluation_job, where=f"evaluation job {evaluation_job}")[1]
 
     def evaluation_report(self, evaluation_job: str, *, where: str) -> tuple[str, dict[str, float]]:
-        """Where ``evaluation_job`` wrote evaluation.json, and its metrics; a clear error when it did not."""
-        import json
+        from smtrain.api.evaluation import job_report
 
-        from smtrain.planning.evaluation import metrics_of, report_uri
-
-        check_name(evaluation_job, "evaluation job")
-        description = call(self.backend, "DescribeProcessingJob", {"ProcessingJobName": evaluation_job}, where=where)
-        uri = report_uri(description, where=where)
-        body = self.backend.read_object(uri, max_bytes=REPORT_MAX_BYTES)
-        if body is None:
-            raise UsageError(f"evaluation job {evaluation_job} wrote no evaluation.json ({uri})", where=where,
-                             hint="its script must write /opt/ml/processing/evaluation/evaluation.json")
-        try:
-            report = json.loads(body)
-        except ValueError as exc:
-            raise UsageError(f"{uri} is not JSON: {exc}", where=where,
-                             hint='write {"multiclass_classification_metrics": {"accuracy": {"value": 0.9}}}') from exc
-        return uri, metrics_of(report, where=uri)
+        return job_report(self.backend, evaluation_job, where=where)
 
     @speaks_python
     def register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "",

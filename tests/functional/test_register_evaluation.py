@@ -103,3 +103,13 @@ def test_an_evaluation_job_without_a_report_names_the_argument(aws: Any, job: st
     assert caught.value.argument == "evaluation"
     assert "--evaluation" not in str(caught.value)
     assert not aws.list_model_package_groups()["ModelPackageGroupSummaryList"]
+
+
+def test_models_lists_the_evaluation_metrics_next_to_the_training_ones(aws: Any) -> None:
+    from smtrain.api.models import list_versions
+
+    sm = session()
+    sm.register("penguins-1", group="penguins", image_uri=IMAGE, evaluation="penguins-eval-1")
+    (version,) = list_versions(sm.backend, "penguins")
+    assert version["TrainingJobName"] == "penguins-1"
+    assert version["EvaluationMetrics"] == {"accuracy": 0.96}
