@@ -6,7 +6,8 @@ What the report says and where a job writes it is planned in :mod:`smtrain.plann
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from smtrain.backends.base import Backend
@@ -23,7 +24,8 @@ EXAMPLE = '{"multiclass_classification_metrics": {"accuracy": {"value": 0.9}}}'
 
 def job_report(backend: Backend, evaluation_job: str, *, where: str) -> tuple[str, dict[str, float]]:
     """Where ``evaluation_job`` wrote evaluation.json, and its metrics; a clear error when it did not."""
-    check_name(evaluation_job, "evaluation job")
+    with located(where):
+        check_name(evaluation_job, "evaluation job")
     if by_operation(DESCRIBE) is None and backend.runs_here:
         # Jobs here run only as the kinds smtrain knows (KINDS); processing is one once it is added.
         raise UsageError("this backend runs no processing jobs, so it holds no evaluation job", where=where,
@@ -39,14 +41,26 @@ def job_report(backend: Backend, evaluation_job: str, *, where: str) -> tuple[st
 
 def read_report(backend: Backend, uri: str, *, where: str) -> dict[str, float] | None:
     """The metrics of the report at ``uri``; None when there is none."""
-    body = backend.read_object(uri, max_bytes=REPORT_MAX_BYTES)
+    with located(where):
+        body = backend.read_object(uri, max_bytes=REPORT_MAX_BYTES)
     if body is None:
         return None
     try:
         report = json.loads(body)
     except ValueError as exc:
         raise UsageError(f"{uri} is not JSON: {exc}", where=where, hint=f"write {EXAMPLE}") from exc
-    return metrics_of(report, where=uri)
+    return metrics_of(report, source=uri, where=where)
+
+
+@contextmanager
+def located(where: str) -> Iterator[None]:
+    """A usage error inside the block, said to be at ``where`` (the flag or argument it came from)."""
+    try:
+        yield
+    except UsageError as error:
+        if type(error) is not UsageError:
+            raise
+        raise UsageError(error.what, where=where, hint=error.hint) from error
 
 
 def package_metrics(backend: Backend, package: Mapping[str, Any]) -> dict[str, float]:

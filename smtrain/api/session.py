@@ -286,6 +286,7 @@ class Session(EndpointOperations, TuningOperations):
                              create_group=not group_exists(self.backend.sagemaker(), group),
                              model_metrics=self.evaluation_metrics(evaluation) if evaluation else None)
 
+    @speaks_python
     def evaluation_metrics(self, evaluation_job: str) -> dict[str, Any]:
         """ModelMetrics naming the evaluation.json that ``evaluation_job`` (a processing job) wrote."""
         from smtrain.planning.evaluation import model_metrics

@@ -10,6 +10,7 @@ Pure: no I/O.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,17 +50,17 @@ def model_metrics(uri: str) -> dict[str, Any]:
             "ModelQuality": {"Statistics": {"ContentType": CONTENT_TYPE, "S3Uri": uri}}}
 
 
-def metrics_of(report: Any, *, where: str = "evaluation.json") -> dict[str, float]:
+def metrics_of(report: Any, *, source: str = REPORT_FILE, where: str = "") -> dict[str, float]:
     """``{name: value}`` from a model-quality report.
 
     Model Monitor's report puts metrics under one section per problem type (``regression_metrics``,
     ``binary_classification_metrics``, ``multiclass_classification_metrics``;
     https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-model-quality-metrics.html), each
     ``{"<metric>": {"value": ..., "standard_deviation": ...}}``; a plain ``metrics`` section is read too.
-    Entries without a numeric ``value`` (a confusion matrix) are skipped.
+    Entries without a finite numeric ``value`` (a confusion matrix, a NaN) are skipped.
     """
     if not isinstance(report, Mapping):
-        raise UsageError(f"{where} is not a JSON object", where=where,
+        raise UsageError(f"{source} is not a JSON object", where=where or source,
                          hint='write {"multiclass_classification_metrics": {"accuracy": {"value": 0.9}}}')
     metrics: dict[str, float] = {}
     for section, entries in report.items():
@@ -67,10 +68,10 @@ def metrics_of(report: Any, *, where: str = "evaluation.json") -> dict[str, floa
             continue
         for name, entry in entries.items():
             value = entry.get("value") if isinstance(entry, Mapping) else None
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
                 metrics[str(name)] = float(value)
     if not metrics:
-        raise UsageError(f"{where} holds no metric", where=where,
+        raise UsageError(f"{source} holds no metric", where=where or source,
                          hint='each metric is {"<section>_metrics": {"<name>": {"value": <number>}}}')
     return metrics
 
