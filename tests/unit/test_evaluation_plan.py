@@ -76,3 +76,33 @@ def test_metrics_of_reads_every_model_monitor_section() -> None:
 def test_metrics_of_refuses_a_report_without_metrics(report: object) -> None:
     with pytest.raises(UsageError, match=r"evaluation\.json"):
         metrics_of(report)
+
+
+def test_evaluation_io_gives_the_model_and_test_set_and_collects_the_report() -> None:
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    from smtrain.planning.evaluation import evaluation_io
+
+    inputs, outputs = evaluation_io(JOB, "s3://bucket/data/test", "s3://bucket/eval-1/evaluation")
+    assert [(i["InputName"], i["S3Input"]["S3Uri"], i["S3Input"]["LocalPath"]) for i in inputs] == [
+        ("model", "s3://bucket/job-1/output/model.tar.gz", "/opt/ml/processing/model"),
+        ("test", "s3://bucket/data/test", "/opt/ml/processing/test")]
+    description = {"ProcessingJobName": "eval-1", "ProcessingJobStatus": "Completed",
+                   "ProcessingOutputConfig": outputs}
+    assert report_uri(description) == "s3://bucket/eval-1/evaluation/evaluation.json"
+    # every field is CreateProcessingJob's own
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    request = model.operation_model("CreateProcessingJob").input_shape.members
+    for shape, value in ((request["ProcessingInputs"], inputs), (request["ProcessingOutputConfig"], outputs)):
+        report = ParamValidator().validate(value, shape)
+        assert not report.has_errors(), report.generate_report()
+
+
+@pytest.mark.parametrize("job", [
+    {**JOB, "TrainingJobStatus": "Failed"}, {"TrainingJobName": "job-1", "TrainingJobStatus": "Completed"}])
+def test_evaluation_io_refuses_a_job_without_a_model(job: dict) -> None:
+    from smtrain.planning.evaluation import evaluation_io
+
+    with pytest.raises(UsageError, match="no model to evaluate"):
+        evaluation_io(job, "s3://b/test", "s3://b/eval")
