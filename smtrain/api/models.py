@@ -26,7 +26,8 @@ def list_groups(backend: Backend) -> list[dict[str, Any]]:
 
 
 def list_versions(backend: Backend, group: str) -> list[dict[str, Any]]:
-    """The group's versions, oldest first, each with ``Metrics`` from the training job that produced it."""
+    """The group's versions, oldest first, each with ``Metrics`` from the training job that produced it and
+    ``EvaluationMetrics`` from the evaluation.json it was registered with."""
     try:
         summaries = list_all(backend, "ListModelPackages", "ModelPackageSummaryList",
                              params={"ModelPackageGroupName": group, "SortBy": "CreationTime",
@@ -48,7 +49,10 @@ def with_job_metrics(backend: Backend, summary: dict[str, Any]) -> dict[str, Any
         from smtrain.core.metric_values import value_of
 
         metrics = {m["MetricName"]: value_of(m) for m in job.get("FinalMetricDataList", [])}
-    return {**summary, "TrainingJobName": job_name, "Metrics": metrics}
+    from smtrain.api.evaluation import package_metrics
+
+    return {**summary, "TrainingJobName": job_name, "Metrics": metrics,
+            "EvaluationMetrics": package_metrics(backend, package)}
 
 
 def parse_version(reference: str) -> tuple[str, int]:

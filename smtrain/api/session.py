@@ -271,7 +271,8 @@ class Session(EndpointOperations, TuningOperations):
         return self._job_of(kind, name, description)
 
     # -- registry -------------------------------------------------------------
-    def plan_register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> Plan:
+    def plan_register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "",
+                      evaluation: str = "") -> Plan:
         from smtrain.planning.model_package import group_exists, plan_register
 
         job = self.trained_job(job_name)
@@ -282,10 +283,29 @@ class Session(EndpointOperations, TuningOperations):
         return plan_register(job.description, group=group, approve=approve,
                              image_uri=image_uri or self.serving_image(job.description),
                              region=self.planning_config().resolved_region(),
-                             create_group=not group_exists(self.backend.sagemaker(), group))
+                             create_group=not group_exists(self.backend.sagemaker(), group),
+                             model_metrics=self.evaluation_metrics(evaluation) if evaluation else None)
 
     @speaks_python
-    def register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "") -> dict[str, Any]:
+    def evaluation_metrics(self, evaluation_job: str) -> dict[str, Any]:
+        """ModelMetrics naming the evaluation.json that ``evaluation_job`` (a processing job) wrote."""
+        from smtrain.planning.evaluation import model_metrics
+
+        uri, _ = self.evaluation_report(evaluation_job, where=f"register --evaluation {evaluation_job}")
+        return model_metrics(uri)
+
+    def evaluation(self, evaluation_job: str) -> dict[str, float]:
+        """The metrics an evaluation job (``smtrain evaluate``) wrote to its evaluation.json."""
+        return self.evaluation_report(evaluation_job, where=f"evaluation job {evaluation_job}")[1]
+
+    def evaluation_report(self, evaluation_job: str, *, where: str) -> tuple[str, dict[str, float]]:
+        from smtrain.api.evaluation import job_report
+
+        return job_report(self.backend, evaluation_job, where=where)
+
+    @speaks_python
+    def register(self, job_name: str, *, group: str, approve: bool = False, image_uri: str = "",
+                 evaluation: str = "") -> dict[str, Any]:
         """Add the job's model to the model registry (``smtrain register``); returns DescribeModelPackage.
 
         Args:
@@ -293,8 +313,11 @@ class Session(EndpointOperations, TuningOperations):
             group: the model package group (made when it does not exist yet).
             approve: register the version Approved (default: PendingManualApproval).
             image_uri: serve the model on this image (default: the job's own training image).
+            evaluation: a Completed evaluation job (``smtrain evaluate``) whose evaluation.json the
+                package carries as ModelMetrics.ModelQuality.Statistics.
         """
-        plan = self.plan_register(job_name, group=group, approve=approve, image_uri=image_uri)
+        plan = self.plan_register(job_name, group=group, approve=approve, image_uri=image_uri,
+                                  evaluation=evaluation)
         results = execute(plan, self.backend, self.reporter)
         return results["model-package-ready"]
 

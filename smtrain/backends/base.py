@@ -63,6 +63,9 @@ class Backend(Protocol):
     def sync(self, local_dir: Path, uri: str, *, progress: bool = True) -> SyncReport:
         """Upload the files of ``local_dir`` under ``uri`` whose content changed."""
 
+    def read_object(self, uri: str, *, max_bytes: int) -> bytes | None:
+        """The bytes stored at ``uri`` (None when nothing is there); refuses an object above ``max_bytes``."""
+
     def job_log(self, kind: JobKind, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
         """Lines of the job's log; with ``follow``, until ``is_done()`` and the log is drained."""
 

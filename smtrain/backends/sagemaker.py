@@ -22,7 +22,7 @@ from smtrain.aws.session import AwsSession, default_bucket_name, ensure_bucket, 
 from smtrain.aws.translation import translating
 from smtrain.backends.base import SyncReport
 from smtrain.core.config import Config, setting_source
-from smtrain.core.errors import AwsError
+from smtrain.core.errors import AwsError, UsageError
 from smtrain.core.sdk_config import SESSION, SdkDefaults
 from smtrain.core.uris import split_s3
 from smtrain.planning.kinds import JobKind
@@ -193,6 +193,19 @@ class SageMakerBackend:
         for warning in report.warnings:
             print(warning, file=sys.stderr, flush=True)
         return report
+
+    def read_object(self, uri: str, *, max_bytes: int) -> bytes | None:
+        from smtrain.aws.translation import AwsNotFoundError
+
+        bucket, key = split_s3(uri)
+        try:
+            with translating(where=uri):
+                head = self.s3().head_object(Bucket=bucket, Key=key)
+                if head.get("ContentLength", 0) > max_bytes:
+                    raise UsageError(f"{uri} is over {max_bytes} bytes", where=uri, hint="write a smaller report")
+                return bytes(self.s3().get_object(Bucket=bucket, Key=key)["Body"].read())
+        except AwsNotFoundError:
+            return None
 
     def _prepare_upload(self, uri: str) -> None:
         if uri.startswith("s3://") and split_s3(uri)[0] == self.bucket():

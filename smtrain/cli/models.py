@@ -34,7 +34,8 @@ def models(group: str | None, as_json: bool, **settings: Any) -> None:
     if not versions:
         info(f"model package group {group} has no versions")
     for version in versions:
-        metrics = ", ".join(f"{k}={v:g}" for k, v in sorted(version["Metrics"].items()))
+        metrics = ", ".join([f"{k}={v:g}" for k, v in sorted(version["Metrics"].items())] +
+                            [f"evaluation:{k}={v:g}" for k, v in sorted(version["EvaluationMetrics"].items())])
         click.echo(f"{group}/{version['ModelPackageVersion']}\t{version['ModelApprovalStatus']}\t"
                    f"{version.get('TrainingJobName', '')}\t{metrics}")
 

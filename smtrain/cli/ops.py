@@ -16,6 +16,8 @@ REGISTER_OPTIONS = [
     click.option("--group", required=True, help="Model package group (created if missing)."),
     click.option("--approve", is_flag=True, help="Register as Approved (default: PendingManualApproval)."),
     click.option("--image-uri", default="", help="Serving image (default: the job's own training image)."),
+    click.option("--evaluation", default="", metavar="EVAL_JOB",
+                 help="Attach this evaluation job's evaluation.json as the package's model-quality metrics."),
 ]
 
 
@@ -31,9 +33,11 @@ def register_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @register_options
 @click.option("--json", "as_json", is_flag=True, help="Print DescribeModelPackage as JSON on stdout.")
 @common_options
-def register(job_name: str, group: str, approve: bool, image_uri: str, as_json: bool, **settings: Any) -> None:
+def register(job_name: str, group: str, approve: bool, image_uri: str, evaluation: str, as_json: bool,
+             **settings: Any) -> None:
     """Register a completed job's model in the model registry."""
-    package = make_session(settings).register(job_name, group=group, approve=approve, image_uri=image_uri)
+    package = make_session(settings).register(job_name, group=group, approve=approve, image_uri=image_uri,
+                                              evaluation=evaluation)
     if as_json:
         emit_json(package)
         return
@@ -89,10 +93,12 @@ def plan_deploy(job_name: str, as_json: bool, **options: Any) -> None:
 @register_options
 @click.option("--json", "as_json", is_flag=True, help="Accepted for consistency: the plan is always JSON on stdout.")
 @common_options
-def plan_register(job_name: str, group: str, approve: bool, image_uri: str, as_json: bool, **settings: Any) -> None:
+def plan_register(job_name: str, group: str, approve: bool, image_uri: str, evaluation: str, as_json: bool,
+                  **settings: Any) -> None:
     """The model registry requests of `smtrain register`."""
     session = make_session(settings, quiet=True)
-    emit_json(steps_as_json(session.plan_register(job_name, group=group, approve=approve, image_uri=image_uri)))
+    emit_json(steps_as_json(session.plan_register(job_name, group=group, approve=approve, image_uri=image_uri,
+                                                  evaluation=evaluation)))
 
 
 def offline_root(session: Any) -> str:

@@ -33,8 +33,12 @@ def plan_register(
     image_uri: str,
     region: str,
     create_group: bool = True,
+    model_metrics: Mapping[str, Any] | None = None,
 ) -> Plan:
-    """CreateModelPackageGroup (when ``create_group``), CreateModelPackage, wait for Completed."""
+    """CreateModelPackageGroup (when ``create_group``), CreateModelPackage, wait for Completed.
+
+    ``model_metrics`` (``smtrain.planning.evaluation.model_metrics``) is sent as ModelMetrics.
+    """
     job = str(job_description.get("TrainingJobName", ""))
     steps: list[Step] = []
     if create_group:
@@ -43,14 +47,17 @@ def plan_register(
             "ModelPackageGroupDescription": "Models registered by smtrain",
             "Tags": [dict(SMTRAIN_TAG)],
         }))
-    steps.append(ApiCall("model-package", "sagemaker", "CreateModelPackage", {
+    package: dict[str, Any] = {
         "ModelPackageGroupName": group,
         "ModelPackageDescription": f"Trained by SageMaker training job {job}",
         "InferenceSpecification": inference_specification(job_description, image_uri=image_uri, region=region),
         "ModelApprovalStatus": APPROVED if approve else PENDING,
         # Versioned model packages take no Tags; metadata properties carry the lineage instead.
         "CustomerMetadataProperties": {JOB_METADATA_KEY: job, SMTRAIN_TAG["Key"]: SMTRAIN_TAG["Value"]},
-    }))
+    }
+    if model_metrics:
+        package["ModelMetrics"] = dict(model_metrics)
+    steps.append(ApiCall("model-package", "sagemaker", "CreateModelPackage", package))
     steps.append(Wait("model-package-ready", "sagemaker", "DescribeModelPackage",
                       {"ModelPackageName": Ref("model-package", "ModelPackageArn")},
                       "ModelPackageStatus", ("Completed",), ("Failed",)))

@@ -12,6 +12,7 @@ from typing import Any
 from smtrain.backends.base import SyncReport
 from smtrain.backends.local.store.home import LocalHome
 from smtrain.core.config import Config
+from smtrain.core.errors import UsageError
 from smtrain.core.uris import to_path
 from smtrain.planning.kinds import JobKind
 from smtrain.planning.plan import LOCAL_IMAGE, LOCAL_ROLE
@@ -121,6 +122,14 @@ class LocalBackend:
         for warning in report.warnings:
             print(warning, file=sys.stderr, flush=True)
         return report
+
+    def read_object(self, uri: str, *, max_bytes: int) -> bytes | None:
+        path = to_path(uri)
+        if not path.is_file():
+            return None
+        if path.stat().st_size > max_bytes:
+            raise UsageError(f"{uri} is over {max_bytes} bytes", where=uri, hint="write a smaller report")
+        return path.read_bytes()
 
     def job_log(self, kind: JobKind, job_name: str, *, follow: bool, is_done: Callable[[], bool]) -> Iterator[str]:
         return follow_file(self.home.job_log(job_name, kind), follow=follow, is_done=is_done)
