@@ -155,12 +155,18 @@ class EndpointsAPI:
 
     def delete_endpoint(self, *, EndpointName: str) -> dict[str, Any]:
         body = self._get("DeleteEndpoint", "endpoint", EndpointName)
+        from concurrent.futures import ThreadPoolExecutor
+
         self.db.delete("endpoint", EndpointName)
-        for slot in ("pending", "current"):
-            if body["_local"].get(slot):
-                _stop(body["_local"][slot], grace_seconds=DELETE_GRACE)
-        shutil.rmtree(self.home.endpoint_dir(EndpointName), ignore_errors=True)
-        self._stop_gateway_if_idle()
+        # the gateway (when this was the last endpoint) and the containers drain at the same time, so an idle
+        # teardown waits for the slower of them rather than for their sum
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            gateway = pool.submit(self._stop_gateway_if_idle)
+            for slot in ("pending", "current"):
+                if body["_local"].get(slot):
+                    _stop(body["_local"][slot], grace_seconds=DELETE_GRACE)
+            shutil.rmtree(self.home.endpoint_dir(EndpointName), ignore_errors=True)
+            gateway.result()
         return {}
 
     def list_endpoints(self, **filters: Any) -> dict[str, Any]:
