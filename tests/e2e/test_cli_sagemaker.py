@@ -294,8 +294,9 @@ def test_workflow_step_by_step(sm: Cli, aws: Moto) -> None:
         {"Name": "train:accuracy", "Regex": "train_accuracy=([0-9.]+)"}]
     assert request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == data["train"]
     archive = s3.get_object(Bucket=BUCKET, Key=source.removeprefix(f"s3://{BUCKET}/"))["Body"].read()
+    scripts = sorted(path.name for path in (sm.cwd / "entry_points").glob("*.py"))
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        assert tar.getnames() == ["penguins.py"]  # and never the .env beside it
+        assert sorted(tar.getnames()) == scripts  # and never the .env beside it
 
     logs = ok(sm("logs", "penguins-sm"))
     assert "train_accuracy=0.9512" in logs.out and "penguins-sm: Completed" in logs.err

@@ -77,7 +77,7 @@ def test_a_taken_job_name_suggests_a_generated_one(cli: Cli, trained: str) -> No
 def test_a_misspelt_entry_point_gets_did_you_mean(cli: Cli) -> None:
     done = cli("fit", "--entry-point", "penguin.py", "--source-dir", "entry_points")
     assert done.code == 2
-    assert "did you mean penguins.py?" in done.err
+    assert "did you mean penguins.py" in done.err
 
 
 def test_a_missing_source_dir_points_at_the_folder_that_has_the_entry_point(cli: Cli) -> None:
