@@ -237,8 +237,11 @@ class Tuner:
     def _stop_trials(self, running: dict[str, int] | None = None) -> None:
         """Stop every trial of this job still running (the ones started here and any the record names)."""
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        names = list(running or {}) or [t["name"] for t in job_state.local(
+        # Every trial the record names, not only those this loop saw start: one launched while the stop
+        # arrived is in the record before it is in ``running``.
+        recorded = [t["name"] for t in job_state.local(
             self.table.db.get(TUNING.arn_type, self.name) or {}).get("trials", [])]
+        names = list(dict.fromkeys([*(running or {}), *recorded]))
         for trial in names:
             try:
                 if self.service.describe_training_job(TrainingJobName=trial)["TrainingJobStatus"] == "InProgress":
