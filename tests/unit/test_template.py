@@ -1,4 +1,5 @@
-"""The example `smtrain init` writes is the checkout's own: the packaged copies are identical to it."""
+"""The example `smtrain init` writes is the checkout's own: `entry_points/` is a link to the packaged folder, and the
+other packaged copies are identical to the checkout's."""
 
 from __future__ import annotations
 
