@@ -72,6 +72,9 @@ MAX_SCANNED_FILES = 2000
 OLDEST_OWN_PYTHON = (3, 10)
 # What that layer imports beyond the image's libraries (smtrain's own requirement specs are used).
 SERVING_RUNTIME = ("gunicorn", "tornado", "psutil")
+# What ``sagemaker_containers.beta.framework`` imports that the image has and a layered environment sees in
+# this interpreter's site-packages (boto3 is smtrain's own); a venv of another Python needs them installed.
+TOOLKIT_IMPORTS = ("boto3", "paramiko")
 
 
 class FrameworkError(Exception):
@@ -333,7 +336,7 @@ def _build_other(found: Framework, venv: Path, run: Runner, other: Interpreter) 
     python = other.executable
     pins = _installable_specs({**found.libraries, **found.toolkit_dependencies}, python)
     pip = ["-m", "pip", "install", "--disable-pip-version-check"]
-    commands = [[*pip, "--only-binary", BINARY_ONLY, *pins, *own_requirements(SERVING_RUNTIME)],
+    commands = [[*pip, "--only-binary", BINARY_ONLY, *pins, *own_requirements(SERVING_RUNTIME + TOOLKIT_IMPORTS)],
                 [*pip, "--no-deps", *(name + spec for name, spec in found.toolkits.items())]]
 
     def finish(building: Path) -> None:
