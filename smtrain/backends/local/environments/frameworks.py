@@ -257,15 +257,16 @@ def environment_for(version: str, code_dir: Path, run: Runner, say: Any = print)
         newest = table().get(default_version())
         return Environment(CURRENT, "current", None, current_warning(newest))
     found = framework(version)
-    other = image_interpreter(found)
     exact = pythons.exact_requested()
+    fast = matches_here(found)
+    other = image_interpreter(found) if exact or not fast else None  # the fast path looks for no other Python
     if exact and other is None and found.python != python_version():
         raise FrameworkError(
             f"{pythons.EXACT_VARIABLE} asks for the {version} image's Python {found.python}, and none was found "
             f"(looked in {pythons.where_looked(found.python)}); "
             + (pythons.install_hint(found.python) if can_use_image_python(found)
                else f"smtrain cannot serve on Python {found.python}; unset {pythons.EXACT_VARIABLE}"))
-    if matches_here(found) and not (exact and other):
+    if fast and not (exact and other):
         overlay = _overlay_path(found)
         if (overlay / COMPLETE_MARKER).is_file():
             return Environment(version, "matched", overlay)
