@@ -180,3 +180,17 @@ def test_on_3_10_the_default_is_offered_when_its_python_exists(
     assert "1.9-0" in frameworks.installable_versions() and "1.0-1" in frameworks.installable_versions()
     environment = frameworks.environment_for("1.9-0", here["code"], never_run, lambda message: None)
     assert (environment.kind, environment.interpreter) == ("built", PY312)
+
+
+def test_a_job_on_the_default_image_is_refused_before_it_exists_when_nothing_can_build_it(
+    here: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    from smtrain.backends.local.training.request_checks import _validate_framework_version
+
+    monkeypatch.setattr(frameworks, "python_version", lambda: "3.10")
+    with pytest.raises(ClientError, match=r"1\.9-0.*pyenv install 3\.12"):
+        _validate_framework_version("smtrain-local/sklearn")  # no tag: the default, 1.9-0
+    here["found"]["3.12"] = PY312
+    _validate_framework_version("smtrain-local/sklearn")
