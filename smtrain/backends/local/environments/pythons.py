@@ -22,7 +22,10 @@ from pathlib import Path
 
 PYTHON_VARIABLE = "SMTRAIN_FRAMEWORK_PYTHON"
 EXACT_VARIABLE = "SMTRAIN_FRAMEWORK_EXACT_PYTHON"
-PROBE = "import json, platform, sys; print(json.dumps([platform.python_version(), sys.executable]))"
+# venv and ensurepip too: the environment is a venv of that Python with its own pip (Debian's python3.12
+# without python3.12-venv has neither, and is passed over).
+PROBE = ("import ensurepip, json, platform, sys, venv; "
+         "print(json.dumps([platform.python_version(), sys.executable]))")
 PROBE_TIMEOUT_SECONDS = 20
 
 

@@ -102,7 +102,10 @@ def build_once(
 
 def _create_layered_venv(path: Path, layer: Sequence[str], python: str = sys.executable) -> None:
     pip = ["--without-pip"] if layer else []  # a layered venv uses the pip of what it is layered on
-    subprocess.run([python, "-m", "venv", *pip, str(path)], check=True, capture_output=True)
+    command = [python, "-m", "venv", *pip, str(path)]
+    done = subprocess.run(command, check=False, capture_output=True)
+    if done.returncode != 0:
+        raise InstallFailed(command, done.returncode)
     if not layer:
         return
     # "import" lines in a .pth file run at start-up; addsitedir also processes the
