@@ -47,3 +47,14 @@ def test_the_environment_runs_the_image_python_with_its_pins_and_smtrain(
     entry = frameworks.record(environment, frameworks.library_versions(environment.python))
     assert entry["Python"] == python and entry["PythonFrom"].startswith(OTHER.found_by)
     assert entry["Libraries"]["scikit-learn"] == sklearn
+
+    # requirements.txt layers on that environment with the same Python
+    from smtrain.backends.local.environments.venvs import ensure_venv
+
+    (tmp_path / "requirements.txt").write_text(f"numpy=={numpy}\n")  # already there: nothing to download
+    layered = ensure_venv(tmp_path / "requirements.txt", tmp_path / "venvs", run, base=environment.venv,
+                          python=environment.base_python)
+    done = subprocess.run([str(layered), "-c", PROBE], capture_output=True, text=True, check=False,
+                          env={"PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == [python, sklearn, numpy]
