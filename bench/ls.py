@@ -12,13 +12,13 @@ with --json; the commands are interleaved and medians reported.
 
 from __future__ import annotations
 
-from contextlib import closing
 import argparse
 import json
 import shutil
 import sqlite3
 import sys
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 from common import bench_env, interleaved, report, time_command
