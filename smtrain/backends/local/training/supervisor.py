@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.jobs import job_state
+from smtrain.backends.local.jobs import job_state, sandbox
 from smtrain.backends.local.jobs.processes import (
     JOB_TOKEN_VARIABLE,
     become_subreaper,
@@ -220,7 +220,8 @@ class Supervisor:
         self._transition("Training", message=f"running {program}")
         self._say("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
         self.tail.clear()
-        return " ".join(command), self._run_child(command, self.paths.code, environment)
+        run = sandbox.job_command(command, self.paths.base, say=self._say)  # its folder at /opt/ml, where possible
+        return " ".join(command), self._run_child(run, self.paths.code, environment)
 
     def _process_token(self) -> str:
         """A mark the script's processes inherit, recorded so they can be found if this supervisor dies."""
@@ -307,7 +308,8 @@ class Supervisor:
 
     def _fail_user_script(self, command: str, exit_code: int) -> None:
         # The script's traceback is in the log just above: say the outcome, not the traceback again.
-        self._fail(job_state.user_error_reason("ExecuteUserScriptError", exit_code, self.tail, command),
+        self._fail(job_state.user_error_reason("ExecuteUserScriptError", exit_code, self.tail, command,
+                                               hint=sandbox.failure_hint(self.tail)),
                    echo=f"ExecuteUserScriptError: ExitCode {exit_code}")
 
     def _fail(self, failure_text: str, *, echo: str = "") -> None:
