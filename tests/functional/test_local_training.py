@@ -463,7 +463,8 @@ def test_api_errors_have_sagemaker_codes(jobs: Jobs) -> None:
         (lambda r: r["HyperParameters"].update(sagemaker_submit_directory='"s3://b/sourcedir.tar.gz"'),
          "sagemaker_submit_directory"),
         (lambda r: r["HyperParameters"].pop("sagemaker_program"), "sagemaker_program"),
-        (lambda r: r["ResourceConfig"].update(InstanceCount=2), "one instance"),
+        (lambda r: r["ResourceConfig"].update(InstanceGroups=[{"InstanceGroupName": "g", "InstanceType": "ml.m5.large",
+                                                               "InstanceCount": 1}]), "not InstanceGroups"),
     ],
 )
 def test_requests_the_local_backend_cannot_run(jobs: Jobs, change: Any, message: str) -> None:
