@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from smtrain.backends.local.jobs import hosts, sandbox
+from smtrain.backends.local.jobs.processes import is_alive
 from tests.functional.test_local_training import Jobs, members
+from tests.helpers import wait_until
 
 HOST_SCRIPT = """
 import json, os, sys
@@ -123,3 +125,23 @@ def test_the_request_says_sharded_by_s3_key(jobs: Jobs) -> None:
 
     assert request["ResourceConfig"]["InstanceCount"] == 2
     assert request["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3DataDistributionType"] == "ShardedByS3Key"
+
+
+def test_stop_ends_every_host(jobs: Jobs) -> None:
+    pids = jobs.root / "pids"
+    pids.mkdir()
+    script = f"""
+import json, os, time
+me = json.load(open(os.path.join(os.environ["SM_INPUT_CONFIG_DIR"], "resourceconfig.json")))["current_host"]
+open(os.path.join({str(pids)!r}, me), "w").write(str(os.getpid()) + "\\n")
+time.sleep(120)
+"""
+    jobs.sm.create_training_job(**jobs.request("stop-hosts", script, instance_count=3))
+    assert wait_until(lambda: len(list(pids.iterdir())) == 3, timeout=60)
+    host_pids = [int((pids / name).read_text()) for name in ("algo-1", "algo-2", "algo-3")]
+
+    jobs.sm.stop_training_job(TrainingJobName="stop-hosts")
+    job = jobs.wait("stop-hosts", timeout=30)
+
+    assert job["TrainingJobStatus"] == "Stopped"
+    assert wait_until(lambda: not any(is_alive(pid) for pid in host_pids), timeout=10)
