@@ -264,3 +264,24 @@ def test_probe_reports_why_when_it_cannot(tmp_path: Path) -> None:
     assert ran.returncode in (0, 1)
     assert (ran.returncode == 0) == sandbox.probe().active
     assert ran.returncode == 0 or ran.stderr.strip()
+
+
+@needs_namespace
+def test_a_notebook_instances_metadata_stays_visible(tmp_path: Path) -> None:
+    """Where /opt/ml/metadata exists (a notebook instance), the job still sees it, as SDK local mode mounts it.
+
+    The notebook instance is played by an outer namespace whose /opt/ml holds metadata/."""
+    notebook = tmp_path / "notebook-opt-ml"
+    (notebook / "metadata").mkdir(parents=True)
+    (notebook / "metadata" / "resource-metadata.json").write_text('{"ResourceName": "nb"}')
+    job = tmp_path / "job"
+    (job / "model").mkdir(parents=True)
+    inner = [sys.executable, "-I", str(sandbox.LAUNCHER), str(job), "--", sys.executable, "-c",
+             "import os; print(sorted(os.listdir('/opt/ml'))); print(open('/opt/ml/metadata/resource-metadata.json')"
+             ".read())"]
+
+    ran = launch(notebook, *inner, cwd=tmp_path)
+
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.splitlines() == ["['metadata', 'model']", '{"ResourceName": "nb"}']
+    assert not (notebook / "model").exists()  # the job's writes land in its own folder

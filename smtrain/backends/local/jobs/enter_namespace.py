@@ -43,6 +43,7 @@ from collections.abc import Mapping, Sequence
 
 CONTAINER_ROOT = "/opt/ml"
 OPT = "/opt"
+METADATA = CONTAINER_ROOT + "/metadata"  # where a notebook instance or Studio describes itself
 # <linux/sched.h> and <linux/mount.h> (man 2 unshare, man 2 mount).
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -139,7 +140,28 @@ def enter(job_folder: str) -> None:
     """This process, from now on, sees ``job_folder`` at ``/opt/ml``."""
     libc = unshare()
     make_container_root(libc)
-    _mount(libc, job_folder, CONTAINER_ROOT, None, MS_BIND | MS_REC)
+    metadata = _open_dir(METADATA)
+    try:
+        _mount(libc, job_folder, CONTAINER_ROOT, None, MS_BIND | MS_REC)
+        if metadata is not None:
+            _keep_metadata(libc, metadata)
+    finally:
+        if metadata is not None:
+            os.close(metadata)
+
+
+def _open_dir(path: str) -> int | None:
+    try:
+        return os.open(path, os.O_PATH | os.O_DIRECTORY)
+    except OSError:
+        return None
+
+
+def _keep_metadata(libc: ctypes.CDLL, fd: int) -> None:
+    """A notebook instance's ``/opt/ml/metadata``, still there: the SDK's local mode mounts it into its
+    containers too (``_prepare_training_volumes`` in sagemaker/local/image.py, SDK v2)."""
+    os.makedirs(METADATA, exist_ok=True)
+    _mount(libc, f"/proc/self/fd/{fd}", METADATA, None, MS_BIND | MS_REC)
 
 
 def rewrite(value: str, folder: str) -> str:
