@@ -285,3 +285,44 @@ def test_a_notebook_instances_metadata_stays_visible(tmp_path: Path) -> None:
     assert ran.returncode == 0, ran.stderr
     assert ran.stdout.splitlines() == ["['metadata', 'model']", '{"ResourceName": "nb"}']
     assert not (notebook / "model").exists()  # the job's writes land in its own folder
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+
+
+@pytest.fixture
+def nobodys_folder() -> Iterator[Path]:
+    """A temporary folder that nobody (uid 65534) can reach: pytest's own are its owner's only."""
+    import shutil
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="smtrain-nobody-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder)
+
+
+@needs_namespace
+@pytest.mark.skipif(os.getuid() != 0 or not Path("/usr/bin/setpriv").exists() or not SYSTEM_PYTHON.exists(),
+                    reason="needs root to become an unprivileged user (setpriv), and a system Python")
+def test_an_unprivileged_user_gets_the_namespace_too(nobodys_folder: Path) -> None:
+    """No root needed: as nobody, the job still sees its folder at /opt/ml, and keeps its own uid there."""
+    tmp_path = nobodys_folder
+    folder = tmp_path / "job"
+    (folder / "model").mkdir(parents=True)
+    for path in (folder, folder / "model"):
+        os.chown(path, 65534, 65534)
+    launcher = tmp_path / "enter_namespace.py"  # where nobody can read it (the project may sit under /root)
+    launcher.write_text(Path(sandbox.LAUNCHER).read_text())
+    launcher.chmod(0o644)
+    write = "import os; open('/opt/ml/model/x', 'w').write('ok'); print(os.getuid())"
+
+    ran = subprocess.run(["/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                          str(SYSTEM_PYTHON), "-I", str(launcher), str(folder), "--", str(SYSTEM_PYTHON), "-c", write],
+                         capture_output=True, text=True, timeout=60, cwd=tmp_path, env={"PATH": "/usr/bin:/bin"},
+                         check=False)
+
+    assert (ran.returncode, ran.stderr) == (0, "")
+    assert ran.stdout.strip() == "65534"
+    assert (folder / "model" / "x").read_text() == "ok"
+    assert (folder / "model" / "x").stat().st_uid == 65534
