@@ -326,3 +326,14 @@ def test_an_unprivileged_user_gets_the_namespace_too(nobodys_folder: Path) -> No
     assert ran.stdout.strip() == "65534"
     assert (folder / "model" / "x").read_text() == "ok"
     assert (folder / "model" / "x").stat().st_uid == 65534
+
+
+def test_a_job_whose_own_namespace_failed_gets_the_hint_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sandbox, "probe", lambda: sandbox.Namespace(True))
+    tail = [enter_namespace.WARNING.format(folder="/h/jobs/j", why="mount tmpfs on /opt: Operation not permitted"),
+            "Traceback (most recent call last):",
+            "FileNotFoundError: [Errno 2] No such file or directory: '/opt/ml/input/data/train/x.csv'"]
+
+    hint = sandbox.failure_hint(tail, mode="auto")
+
+    assert "this job had none (mount tmpfs on /opt: Operation not permitted)" in hint

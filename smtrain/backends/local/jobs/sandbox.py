@@ -98,12 +98,22 @@ def mentions_container_root(lines: Iterable[str]) -> bool:
     return any(enter_namespace.CONTAINER_ROOT in line for line in lines)
 
 
+def fallback(output_tail: Iterable[str]) -> Namespace | None:
+    """The launcher's warning, if this job's namespace could not be made although the probe could."""
+    start = enter_namespace.WARNING.split("{", 1)[0]
+    for line in output_tail:
+        if line.startswith(start) and ": " in line[len(start):]:
+            return Namespace(False, line[len(start):].split(": ", 1)[1])
+    return None
+
+
 def failure_hint(output_tail: Iterable[str], *, mode: str | None = None) -> str:
     """For a failed job whose error names ``/opt/ml`` and that had no namespace: why, and what to do."""
     from smtrain.backends.local.jobs.job_state import error_excerpt
 
-    state = namespace(mode)
-    if state.active or not mentions_container_root(error_excerpt(output_tail).splitlines()):
+    lines = list(output_tail)
+    state = fallback(lines) or namespace(mode)
+    if state.active or not mentions_container_root(error_excerpt(lines).splitlines()):
         return ""
     fix = (f"unset {VARIABLE} (or set it to auto) on Linux" if state.why.endswith("=off") else USERNS_HINT)
     return (f"the script uses {enter_namespace.CONTAINER_ROOT}, which exists locally only in a job namespace, and "
