@@ -163,7 +163,7 @@ class Session(EndpointOperations, TuningOperations):
         security_groups: Sequence[str] = (),
         network_isolation: bool = False,
         keep_alive_seconds: int | None = None,
-        sharded: Sequence[str] = (),
+        sharded: str | Sequence[str] = (),
         wait: bool = True,
         logs: bool = True,
     ) -> TrainingJob:
@@ -202,7 +202,8 @@ class Session(EndpointOperations, TuningOperations):
             framework_version=framework_version, spot=spot, max_wait_seconds=max_wait_seconds,
             checkpoint_uri=checkpoint_uri, volume_kms_key=volume_kms_key, output_kms_key=output_kms_key,
             subnets=tuple(subnets), security_groups=tuple(security_groups), network_isolation=network_isolation,
-            keep_alive_seconds=keep_alive_seconds, sharded=tuple(sharded))
+            keep_alive_seconds=keep_alive_seconds,
+            sharded=(sharded,) if isinstance(sharded, str) else tuple(sharded))
         if spec.keep_alive_seconds and self.config.is_local:
             self.reporter.info("note: --keep-alive has no effect on the local backend (a local job starts at once); "
                                "it keeps a SageMaker warm pool on the sagemaker backend")

@@ -35,8 +35,7 @@ def check_training(entry_point: str, channels: Mapping[str, str], hyperparameter
     for channel in options.get("sharded") or ():
         if channel not in channels:
             raise UsageError(f"--sharded {channel}: no channel of that name", where="--sharded",
-                             hint=f"name one of the job's channels ({', '.join(channels) or 'none given'}), "
-                                  "as --channel NAME=... gives them")
+                             hint=f"name one of the job's channels ({', '.join(channels) or 'none given'})")
     check_hyperparameters(hyperparameters)
     for name, regex in dict(options.get("metric_definitions") or {}).items():
         check_regex(name, regex, where="--metric-definition")

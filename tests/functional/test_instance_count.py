@@ -145,3 +145,19 @@ time.sleep(120)
 
     assert job["TrainingJobStatus"] == "Stopped"
     assert wait_until(lambda: not any(is_alive(pid) for pid in host_pids), timeout=10)
+
+
+def test_the_python_api_names_its_own_argument(home: Path, tmp_path: Path) -> None:
+    from smtrain.api.session import Session
+    from smtrain.core.errors import ArgumentError
+
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "train.py").write_text("print(1)\n")
+    session = Session(quiet=True)
+
+    with pytest.raises(ArgumentError, match="sharded") as error:
+        session.fit("train.py", source_dir=tmp_path / "src", channels={"train": str(tmp_path)}, sharded="tran",
+                    wait=False)
+    assert "--sharded" not in str(error.value)
+    assert "sharded='tran': no channel of that name" in str(error.value)
+    assert "channels (train)" in str(error.value)
