@@ -12,6 +12,7 @@ with --json; the commands are interleaved and medians reported.
 
 from __future__ import annotations
 
+from contextlib import closing
 import argparse
 import json
 import shutil
@@ -53,7 +54,7 @@ def make_store(root: Path, runs: int) -> Path:
     data = root / "data"
     data.mkdir(exist_ok=True)
     rows = [("training-job", f"job-{i:05d}", json.dumps(record(f"job-{i:05d}", i, data))) for i in range(runs)]
-    with sqlite3.connect(home / "state.db") as db:
+    with closing(sqlite3.connect(home / "state.db")) as db, db:
         db.executemany("INSERT INTO resources VALUES (?, ?, ?)", rows)
     (root / "smtrain.toml").write_text("")
     return root

@@ -134,6 +134,7 @@ def unknown_setting_hint(key: str, source: str) -> str:
 # SMTRAIN_* variables that are not settings: read elsewhere by smtrain, or set by the workflows it writes.
 OTHER_VARIABLES = frozenset({
     "SMTRAIN_DEBUG", "SMTRAIN_FRAMEWORK_CACHE", "SMTRAIN_FRAMEWORK_PYTHON", "SMTRAIN_GITLAB_TOKEN",
+    "SMTRAIN_FRAMEWORK_EXACT_PYTHON",  # framework environments: backends/local/environments/pythons.py
     "SMTRAIN_TEST_REAL_AWS",
     "SMTRAIN_LOCAL_TRIALS",  # the local tuner: trials at once beyond the cores (backends/local/tuning/tuner.py)
     # set by smtrain for its own child processes

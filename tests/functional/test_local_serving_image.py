@@ -6,6 +6,7 @@ the local backend writes a finished one, and only the deploy plan is read.
 
 from __future__ import annotations
 
+from contextlib import closing
 import json
 import sqlite3
 from pathlib import Path
@@ -35,7 +36,7 @@ def finished_job(home: Path, name: str, framework_version: str) -> None:
     job_state.finish(body, "Completed", job_state.now_iso())
     body["ModelArtifacts"] = {"S3ModelArtifacts": (home / "store" / name / "model.tar.gz").as_uri()}
     StateDB(home / "state.db")
-    with sqlite3.connect(home / "state.db") as db:
+    with closing(sqlite3.connect(home / "state.db")) as db, db:
         db.execute("INSERT INTO resources VALUES (?, ?, ?)", ("training-job", name, json.dumps(body)))
 
 

@@ -71,11 +71,12 @@ def _validate_algorithm(algorithm: dict[str, Any]) -> None:
 
 
 def _validate_framework_version(image: str) -> None:
-    """The job's framework environment must be one this Python can install (or ``current``)."""
+    """The job's framework environment must be one this machine can build (or ``current``): refused before
+    a job exists, not failed in it."""
     from smtrain.backends.local.environments import frameworks
 
-    version = frameworks.version_from_image(image)
-    if version and version != frameworks.CURRENT:
+    version = frameworks.version_from_image(image) or frameworks.default_version()  # no tag: the default's
+    if version != frameworks.CURRENT:
         try:
             frameworks.framework(version)
         except frameworks.FrameworkError as exc:
