@@ -6,9 +6,9 @@ the local backend writes a finished one, and only the deploy plan is read.
 
 from __future__ import annotations
 
-from contextlib import closing
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest

@@ -3,13 +3,13 @@ again, a changed one is, whatever it kept; a damaged or unusable cache is never 
 
 from __future__ import annotations
 
-from contextlib import closing
 import base64
 import hashlib
 import os
 import sqlite3
 import stat
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 

@@ -5,7 +5,6 @@ Everything runs through the installed ``smtrain`` command as a user runs it.
 
 from __future__ import annotations
 
-from contextlib import closing
 import errno
 import hashlib
 import os
@@ -14,6 +13,7 @@ import sqlite3
 import stat
 import subprocess
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
