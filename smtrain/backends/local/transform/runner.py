@@ -37,6 +37,7 @@ from smtrain.backends.local.transform.data_processing import DataProcessing, Dat
 from smtrain.planning.kinds import TRANSFORM
 
 STARTUP_TIMEOUT = 600.0
+STOP_JOIN_SECONDS = 10.0
 POLL_SECONDS = 0.05
 INVOCATION_TIMEOUT = 600  # ModelClientConfig.InvocationsTimeoutInSeconds' default (API_ModelClientConfig)
 INVOCATION_RETRIES = 3  # ModelClientConfig.InvocationsMaxRetries' default: for a connection that failed
@@ -97,6 +98,7 @@ class Runner:
         self.limit = int(self.job["MaxPayloadInMB"]) * records.MB
         self.concurrency = max(1, int(self.job["MaxConcurrentTransforms"]))
         self.servers: list[Server] = []
+        self.threads: list[threading.Thread] = []
         self.started: list[dict[str, Any]] = []
         self.partials: set[Path] = set()
         self.stopping = False
@@ -110,22 +112,23 @@ class Runner:
         token = uuid.uuid4().hex
         os.environ[JOB_TOKEN_VARIABLE] = token  # every server inherits it: a dead runner's are found by it
         self.table.update(self.name, lambda b: job_state.local(b).update(process_token=token))
+        outcome = ("Completed", "")
         try:
             root, files = self._inputs()
             self._start_servers()
             self._transform(root, files)
         except Stop:
-            self._finish("Stopped", "")
+            outcome = ("Stopped", "")
         except JobFailure as failure:
-            self._finish("Failed", str(failure))
+            outcome = ("Failed", str(failure))
         except Exception as exc:  # the runner's own failure ends the job with its reason, never silently
-            self._finish("Failed", f"InternalServerError: the local transform runner failed: "
-                                   f"{type(exc).__name__}: {exc}")
+            outcome = ("Failed", f"InternalServerError: the local transform runner failed: "
+                                 f"{type(exc).__name__}: {exc}")
             raise
-        else:
-            self._finish("Completed", "")
         finally:
-            self._cleanup()
+            self.stopping = True
+            self._cleanup()  # no server and no partial output outlives the job's end
+            self._finish(*outcome)
         return 0
 
     def _on_sigterm(self, signum: int, frame: Any) -> None:
@@ -195,8 +198,9 @@ class Runner:
         destination = inputs.uri_path(self.output["S3OutputPath"], "outputs")
         shares: list[list[Path]] = [files[i::len(self.servers)] for i in range(len(self.servers))]
         errors: list[BaseException] = []
-        threads = [threading.Thread(target=self._run_share, args=(server, share, root, destination, errors),
-                                    daemon=True) for server, share in zip(self.servers, shares, strict=True) if share]
+        self.threads = threads = [
+            threading.Thread(target=self._run_share, args=(server, share, root, destination, errors), daemon=True)
+            for server, share in zip(self.servers, shares, strict=True) if share]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -232,6 +236,8 @@ class Runner:
                         self._rejected(server, batch, status, body, name[:-4])
                     self._write(out, batch, body, name[:-4])
                     count += len(batch.records)
+            if self.stopping:
+                raise Stop
             os.replace(partial, target)
         finally:
             with self.lock:
@@ -254,7 +260,7 @@ class Runner:
                     head, answer = window.popleft()
                     yield head, answer.result()
                 if self.stopping:
-                    return
+                    raise Stop
             while window:
                 head, answer = window.popleft()
                 yield head, answer.result()
@@ -320,6 +326,8 @@ class Runner:
 
         for deployment in self.started:
             stop_server(int(deployment["pid"]), CONTAINER_MODULE)
+        for thread in self.threads:  # their requests fail now that the servers are gone
+            thread.join(timeout=STOP_JOIN_SECONDS)
         with self.lock:
             for partial in list(self.partials):
                 partial.unlink(missing_ok=True)
