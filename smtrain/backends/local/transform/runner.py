@@ -38,6 +38,7 @@ from smtrain.planning.kinds import TRANSFORM
 
 STARTUP_TIMEOUT = 600.0
 STOP_JOIN_SECONDS = 10.0
+SERVER_STOP_GRACE = 0.5  # every request was answered (or the job is ending): nothing is left to drain
 POLL_SECONDS = 0.05
 INVOCATION_TIMEOUT = 600  # ModelClientConfig.InvocationsTimeoutInSeconds' default (API_ModelClientConfig)
 INVOCATION_RETRIES = 3  # ModelClientConfig.InvocationsMaxRetries' default: for a connection that failed
@@ -325,7 +326,7 @@ class Runner:
         from smtrain.backends.local.serving.health import stop_server
 
         for deployment in self.started:
-            stop_server(int(deployment["pid"]), CONTAINER_MODULE)
+            stop_server(int(deployment["pid"]), CONTAINER_MODULE, grace_seconds=SERVER_STOP_GRACE)
         for thread in self.threads:  # their requests fail now that the servers are gone
             thread.join(timeout=STOP_JOIN_SECONDS)
         with self.lock:
