@@ -240,3 +240,43 @@ def test_stop_ends_the_job_stopped_and_leaves_no_partial_out(
     final = wait_done(sm, "stopme")
     assert final["TransformJobStatus"] == "Stopped"
     assert not output.exists() or not list(output.rglob("*.out*"))
+
+
+def test_the_guides_csv_example_through_a_job(
+        sm: LocalSageMaker, model_artifacts: dict[str, str], folders: tuple[Path, Path, Path]) -> None:
+    """ "Output an ID Column with Results and Exclude the ID Column from the Input (CSV)": the model never
+    sees the ID; the output is the whole input row followed by the answer."""
+    source, output, notes = folders
+    (source / "ids.csv").write_text("id-1,1,2,3,4\nid-2,5,6,7,8\n")
+    model = make_model(sm, model_artifacts, "adder-csv-join", notes)
+    final = run(sm, "csv-join", model, source, output,
+                DataProcessing={"InputFilter": "$[1:]", "JoinSource": "Input", "OutputFilter": "$"})
+    assert final["TransformJobStatus"] == "Completed", final.get("FailureReason")
+    assert (output / "ids.csv.out").read_text() == "id-1,1,2,3,4,10\nid-2,5,6,7,8,26\n"
+    assert all("id-" not in str(n) for n in notes_of(notes))
+
+
+def test_the_guides_json_example_through_a_job(
+        sm: LocalSageMaker, model_artifacts: dict[str, str], folders: tuple[Path, Path, Path]) -> None:
+    """ "Output an ID Attribute with Results and Exclude the ID Attribute from the Input (JSON)"."""
+    source, output, notes = folders
+    (source / "rows.jsonl").write_text('{"id": 1, "features": [1, 2]}\n{"id": 2, "features": [3, 4]}\n')
+    model = make_model(sm, model_artifacts, "adder-json-join", notes)
+    final = run(sm, "json-join", model, source, output, content_type="application/json", accept="application/json",
+                BatchStrategy="SingleRecord",
+                DataProcessing={"InputFilter": "$.features", "JoinSource": "Input",
+                                "OutputFilter": "$['id','SageMakerOutput']"})
+    assert final["TransformJobStatus"] == "Completed", final.get("FailureReason")
+    lines = [json.loads(line) for line in (output / "rows.jsonl.out").read_text().splitlines()]
+    assert lines == [{"id": 1, "SageMakerOutput": {"label": 3}}, {"id": 2, "SageMakerOutput": {"label": 7}}]
+
+
+def test_data_processing_needs_a_format_it_can_read(
+        sm: LocalSageMaker, model_artifacts: dict[str, str], folders: tuple[Path, Path, Path]) -> None:
+    source, output, notes = folders
+    (source / "rows.csv").write_text("1,2\n")
+    model = make_model(sm, model_artifacts, "adder-npy", notes)
+    with pytest.raises(ClientError) as refused:
+        run(sm, "npy-join", model, source, output, accept="application/x-npy",
+            DataProcessing={"JoinSource": "Input"})
+    assert "TransformOutput.Accept" in refused.value.response["Error"]["Message"]
