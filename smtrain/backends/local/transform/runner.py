@@ -52,6 +52,10 @@ class JobFailure(Exception):
     """The job fails with this FailureReason."""
 
 
+class ServerGone(Exception):
+    """A model server stopped answering (it died, or the job is being stopped)."""
+
+
 class Server:
     """One started model server: its port, and a connection per thread."""
 
@@ -68,11 +72,12 @@ class Server:
                 connection.request("POST", "/invocations", body=payload, headers=headers)
                 response = connection.getresponse()
                 return response.status, response.read()
-            except (OSError, http.client.HTTPException):
+            except (OSError, http.client.HTTPException) as exc:
                 self._local.connection = None
                 connection.close()
                 if attempt == INVOCATION_RETRIES:
-                    raise
+                    raise ServerGone(f"the model server on port {self.port} did not answer "
+                                     f"({type(exc).__name__}: {exc}); see its log") from None
         raise AssertionError("unreachable")
 
     def _connection(self) -> http.client.HTTPConnection:
@@ -240,6 +245,10 @@ class Runner:
             if self.stopping:
                 raise Stop
             os.replace(partial, target)
+        except ServerGone as gone:
+            if self.stopping:
+                raise Stop from None
+            raise JobFailure(f"InternalServerError: {name[:-4]}, after record {count}: {gone}") from None
         finally:
             with self.lock:
                 self.partials.discard(partial)
