@@ -214,6 +214,7 @@ class Runner:
                 thread.join(timeout=0.2)  # the main thread stays free to take SIGTERM
         if errors:
             raise errors[0]
+        self.table.update(self.name, lambda b: job_state.local(b).update(records_done=job_state.now_iso()))
         self._say(f"transform job {self.name}: {self.done['records']} record(s) of {len(files)} file(s) done")
 
     def _run_share(self, server: Server, share: list[Path], root: Path, destination: Path,
