@@ -31,4 +31,7 @@ TRANSFORM = JobKind(
     start_time_key="TransformStartTime",
     end_time_key="TransformEndTime",
     columns=(Column("instance", "TransformResources.InstanceType"), Column("model", "ModelName")),
+    # Step Functions tags a job it runs with .sync (MANAGED_BY_AWS) and reads its tags: the role needs AddTags
+    # and ListTags (aws-cdk #26012; the createTransformJob.sync policy of the Step Functions guide).
+    extra_actions=("AddTags", "ListTags"),
 )
