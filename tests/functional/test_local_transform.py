@@ -149,6 +149,7 @@ def test_each_file_gives_its_out_in_input_order_with_the_batch_variables(
         "SAGEMAKER_MAX_CONCURRENT_TRANSFORMS": "2"}, sort_keys=True)}
     assert sorted(n["lines"] for n in seen) == [2, 50]  # MultiRecord: each file in one request
     assert final["TransformStartTime"] <= final["TransformEndTime"]
+    assert final["SmtrainProgress"] == {"Records": 52, "Files": 2, "FilesTotal": 2}  # what the spinner shows
 
 
 def test_single_record_sends_one_record_per_request_with_at_most_max_concurrent_in_flight(

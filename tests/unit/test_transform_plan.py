@@ -74,3 +74,11 @@ def test_bad_flags_are_refused_naming_the_flag(options: dict[str, Any], where: s
     with pytest.raises(UsageError) as refused:
         check_transform(options)
     assert refused.value.where == where
+
+
+def test_the_spinner_shows_records_and_files_done() -> None:
+    from smtrain.execution.following import status_line
+
+    progress = {"SmtrainProgress": {"Records": 12345, "Files": 1, "FilesTotal": 3}}
+    assert status_line(progress) == "12,345 records, 1/3 files"
+    assert status_line({"SecondaryStatus": "Training"}) == "Training"

@@ -122,8 +122,15 @@ def _new_record(request: dict[str, Any], region: str) -> dict[str, Any]:
     return body
 
 
+PROGRESS_KEY = "SmtrainProgress"  # local only: records and files done so far (as training's SmtrainEnvironment)
+
+
 def _response(body: dict[str, Any]) -> dict[str, Any]:
     response = public(body)
+    progress = job_state.local(body).get("progress")
+    if progress:
+        response[PROGRESS_KEY] = {"Records": progress["records"], "Files": progress["files"],
+                                  "FilesTotal": progress["files_total"]}
     for key in TIME_KEYS:
         if key in response:
             response[key] = job_state.parse_time(response[key])

@@ -38,6 +38,7 @@ from smtrain.planning.kinds import TRANSFORM
 
 STARTUP_TIMEOUT = 600.0
 STOP_JOIN_SECONDS = 10.0
+PROGRESS_SECONDS = 1.0
 SERVER_STOP_GRACE = 0.5  # every request was answered (or the job is ending): nothing is left to drain
 POLL_SECONDS = 0.05
 INVOCATION_TIMEOUT = 600  # ModelClientConfig.InvocationsTimeoutInSeconds' default (API_ModelClientConfig)
@@ -109,7 +110,9 @@ class Runner:
         self.partials: set[Path] = set()
         self.stopping = False
         self.lock = threading.Lock()
-        self.done = {"files": 0, "records": 0}
+        self.done = {"files": 0, "records": 0, "files_total": 0}
+        self.in_flight: dict[Path, int] = {}  # records answered so far in each file being transformed
+        self.reported = 0.0
 
     # -- the job ------------------------------------------------------------------------------
     def run(self) -> int:
@@ -159,6 +162,7 @@ class Runner:
         except inputs.InputRefused as refused:
             raise JobFailure(f"ClientError: {refused}") from None
         self._say(f"transform job {self.name}: {len(files)} input file(s) under {uri}")
+        self.done["files_total"] = len(files)
         return root, files
 
     def _start_servers(self) -> None:
@@ -243,6 +247,7 @@ class Runner:
                         self._rejected(server, batch, status, body, name[:-4])
                     self._write(out, batch, body, name[:-4])
                     count += len(batch.records)
+                    self._progress(file, count)
             if self.stopping:
                 raise Stop
             os.replace(partial, target)
@@ -257,9 +262,21 @@ class Runner:
         with self.lock:
             self.done["files"] += 1
             self.done["records"] += count
+            self.in_flight.pop(file, None)
             progress = dict(self.done)
         self.table.update(self.name, lambda b: job_state.local(b).update(progress=progress))
         self._say(f"{name[:-4]}: {count} record(s) -> {target.name} ({progress['files']} file(s) done)")
+
+    def _progress(self, file: Path, count: int) -> None:
+        """Records and files done, in the job's record at most every PROGRESS_SECONDS (what Describe shows)."""
+        with self.lock:
+            self.in_flight[file] = count
+            now = time.monotonic()
+            if now - self.reported < PROGRESS_SECONDS:
+                return
+            self.reported = now
+            progress = {**self.done, "records": self.done["records"] + sum(self.in_flight.values())}
+        self.table.update(self.name, lambda b: job_state.local(b).update(progress=progress))
 
     def _answers(self, server: Server, stream: Any, file: str) -> Iterator[tuple[records.Batch, tuple[int, bytes]]]:
         """Each batch with the model's answer, in input order, at most MaxConcurrentTransforms in flight."""
