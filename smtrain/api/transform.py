@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from smtrain.api.arguments import speaks_python
 from smtrain.backends.base import Backend
 from smtrain.core.config import Config
-from smtrain.core.errors import JobFailedError, NotFoundError, UsageError
+from smtrain.core.errors import JobFailedError, NotFoundError, SmtrainError, UsageError
 from smtrain.execution.executor import Reporter, call, execute, report_notes
 from smtrain.planning.kinds import TRANSFORM
-from smtrain.planning.steps import Plan
+from smtrain.planning.steps import ApiCall, Plan
 
 if TYPE_CHECKING:
     from smtrain.core.sdk_config import SdkDefaults
@@ -174,12 +174,45 @@ class TransformOperations:
 
         plan = self.plan_transform(spec)
         report_notes(plan, self.reporter)
-        execute(plan, self.backend, self.reporter, wait=False)
+        self._check_local_input(plan)
+        try:
+            execute(plan, self.backend, self.reporter, wait=False)
+        except (SmtrainError, KeyboardInterrupt):
+            self._remove_model(plan)  # a job that was never created leaves no model behind
+            raise
         self.reporter.info(f"transform job {spec.job_name} started")
         if not wait:
             return self.transform_job(spec.job_name)
         final = follow_job(self.backend, TRANSFORM, spec.job_name, self.reporter, logs=logs)
         return TransformJob(spec.job_name, final[TRANSFORM.status_key], final, session=self)
+
+    def _check_local_input(self, plan: Plan) -> None:
+        """On this machine, a missing, empty or mistyped input is refused before anything is created."""
+        if not self.backend.runs_here:
+            return
+        from smtrain.backends.local.transform import inputs
+
+        request = _call(plan, TRANSFORM.create)
+        uri = request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
+        if uri.startswith("s3://"):
+            return
+        try:
+            inputs.check_input(inputs.uri_path(uri, "inputs"), request["TransformInput"])
+        except inputs.InputRefused as refused:
+            raise UsageError(str(refused), where="--input",
+                             hint="give a file or folder of records in --content-type (no header row)") from None
+
+    def _remove_model(self, plan: Plan) -> None:
+        from smtrain.execution.executor import delete_quietly
+
+        transform = _call(plan, TRANSFORM.create)
+        try:
+            call(self.backend, TRANSFORM.describe, {TRANSFORM.name_key: transform["TransformJobName"]})
+            return  # the job exists: its model is its own
+        except NotFoundError:
+            pass
+        if any(isinstance(step, ApiCall) and step.operation == "CreateModel" for step in plan):
+            delete_quietly(self.backend, "DeleteModel", {"ModelName": _call(plan, "CreateModel")["ModelName"]})
 
     @speaks_python
     def transform_job(self, name: str) -> TransformJob:
@@ -192,3 +225,8 @@ class TransformOperations:
         except NotFoundError as exc:
             raise not_found(self.backend, TRANSFORM.noun, name, exc) from exc
         return TransformJob(name, description[TRANSFORM.status_key], description, session=self)
+
+
+def _call(plan: Plan, operation: str) -> Any:
+    """The request of the plan's ``operation`` call."""
+    return next(step.params for step in plan if isinstance(step, ApiCall) and step.operation == operation)

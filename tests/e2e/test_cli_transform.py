@@ -60,8 +60,15 @@ def test_join_and_filters_keep_an_id_column_out_of_the_model(cli: Cli, workdir: 
 def test_a_missing_input_is_refused_before_anything_starts(cli: Cli, workdir: Path) -> None:
     fitted(cli, workdir, "penguins-tx3")
     refused = cli("transform", "penguins-tx3", "--input", "nowhere", "--job-name", "tx-3")
-    assert refused.code != 0 and "no input at" in refused.err and "Traceback" not in refused.err
+    assert refused.code == 2 and "no input at" in refused.err and "Traceback" not in refused.err
     assert "tx-3" not in [run["name"] for run in cli("ls", "--json").json_lines()]
+    (workdir / "with-header.csv").write_text('{"not": "csv"}\n')
+    mistyped = cli("transform", "penguins-tx3", "--input", "with-header.csv", "--job-name", "tx-4")
+    assert mistyped.code == 2 and "is not text/csv" in mistyped.err
+    import sqlite3
+
+    db = sqlite3.connect(workdir / ".smtrain" / "state.db")
+    assert db.execute("SELECT name FROM resources WHERE kind='model'").fetchall() == []  # nothing was created
     bad = cli("transform", "penguins-tx3", "--input", "batch", "--max-payload", "500")
     assert bad.code == 2 and "--max-payload" in bad.err
     assert json.loads(cli("ls", "--json").out.splitlines()[0])["name"] == "penguins-tx3"

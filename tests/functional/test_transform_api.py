@@ -82,3 +82,14 @@ def test_a_job_the_model_rejects_raises_with_the_record(fitted: tuple[smtrain.Se
     with pytest.raises(JobFailedError) as failed:
         sm.transform(job, input=str(tmp_path / "bad.csv"), job_name="api-bad", strategy="SingleRecord")
     assert "bad.csv, record 2" in failed.value.what
+
+
+def test_a_job_the_service_refuses_leaves_no_model_behind(fitted: tuple[smtrain.Session, str, Path]) -> None:
+    from smtrain.core.errors import SmtrainError
+
+    sm, job, batch = fitted
+    with pytest.raises(SmtrainError) as refused:
+        sm.transform(job, input=str(batch), output_uri="s3://bucket/out/", job_name="api-refused")
+    assert "file:// URIs or paths" in str(refused.value)
+    models = [m["ModelName"] for m in sm.backend.sagemaker().list_models()["Models"]]  # type: ignore[attr-defined]
+    assert "api-refused" not in models
