@@ -272,6 +272,16 @@ def test_the_guides_json_example_through_a_job(
     assert lines == [{"id": 1, "SageMakerOutput": {"label": 3}}, {"id": 2, "SageMakerOutput": {"label": 7}}]
 
 
+def test_a_split_type_the_local_backend_cannot_read_is_refused(
+        sm: LocalSageMaker, model_artifacts: dict[str, str], folders: tuple[Path, Path, Path]) -> None:
+    source, output, notes = folders
+    (source / "rows.csv").write_text("1,2\n")
+    model = make_model(sm, model_artifacts, "adder-tfrecord", notes)
+    with pytest.raises(ClientError) as refused:
+        run(sm, "tfrecord", model, source, output, split="TFRecord")
+    assert "SplitType TFRecord is not supported locally" in refused.value.response["Error"]["Message"]
+
+
 def test_data_processing_needs_a_format_it_can_read(
         sm: LocalSageMaker, model_artifacts: dict[str, str], folders: tuple[Path, Path, Path]) -> None:
     source, output, notes = folders

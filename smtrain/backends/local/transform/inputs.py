@@ -20,6 +20,7 @@ from smtrain.backends.local.transform import data_processing
 from smtrain.backends.local.transform.data_processing import DataProcessing, DataProcessingError
 
 NPY_MAGIC = b"\x93NUMPY"
+LOCAL_SPLIT_TYPES = ("None", "Line", "RecordIO")  # TFRecord needs TensorFlow's framing: not read locally
 
 
 class InputRefused(Exception):
@@ -70,6 +71,9 @@ def check_request(request: dict[str, Any]) -> None:
     source = transform_input["DataSource"]["S3DataSource"]
     if source.get("S3DataType", "S3Prefix") != "S3Prefix":
         raise InputRefused(f"S3DataType {source['S3DataType']} is not supported locally: give S3Prefix")
+    if transform_input.get("SplitType", "None") not in LOCAL_SPLIT_TYPES:
+        raise InputRefused(f"SplitType {transform_input['SplitType']} is not supported locally: give "
+                           f"{', '.join(LOCAL_SPLIT_TYPES)}")
     output = request["TransformOutput"]
     uri_path(output["S3OutputPath"], "outputs")
     try:
