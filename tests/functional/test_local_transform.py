@@ -201,6 +201,7 @@ def test_a_rejected_record_fails_the_job_naming_file_and_record(
     assert final["TransformJobStatus"] == "Failed"
     reason = final["FailureReason"]
     assert "bad.csv, record 3:" in reason and "answered 500" in reason and "row has -1" in reason
+    assert "ValueError: row has -1" in sm.transform_log("reject").read_text()  # the server's traceback, in the log
     assert not (output / "bad.csv.out").exists()
     assert not [p for p in output.rglob("*") if p.name.endswith(".partial")]
 

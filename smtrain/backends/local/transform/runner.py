@@ -175,8 +175,9 @@ class Runner:
         job_dir = self.home.job_dir(self.name, TRANSFORM).absolute()
         deployments = []
         for number in range(1, count + 1):
-            deployment = start_container(job_dir / f"algo-{number}", job_dir / f"algo-{number}.log", container,
-                                         self.home.venvs.absolute(), self._record_server)
+            # The servers write to the job's log, as a SageMaker transform job's containers write to its log group.
+            deployment = start_container(job_dir / f"algo-{number}", self.home.job_log(self.name, TRANSFORM).absolute(),
+                                         container, self.home.venvs.absolute(), self._record_server)
             deployments.append(deployment)
         timeout = float(container["Environment"].get("SAGEMAKER_MODEL_SERVER_TIMEOUT") or INVOCATION_TIMEOUT)
         timeout = float((self.job.get("ModelClientConfig") or {}).get("InvocationsTimeoutInSeconds") or timeout)
