@@ -36,6 +36,10 @@ FLAGS = {
     "--range": "ranges", "--objective": "objective", "--minimize": "minimize", "--max-jobs": "max_jobs",
     "--max-parallel": "max_parallel", "--strategy": "strategy", "--early-stopping": "early_stopping",
     "--random-seed": "random_seed", "--warm-start": "warm_start",
+    # smtrain transform (Session.transform)
+    "--input": "input", "--output": "output_uri", "--split-type": "split_type", "--compression": "compression",
+    "--max-payload": "max_payload_mb", "--max-concurrent": "max_concurrent", "--assemble-with": "assemble_with",
+    "--input-filter": "input_filter", "--output-filter": "output_filter", "--join-source": "join_source",
     "--region": "region", "--bucket": "bucket", "--backend": "backend", "--home": "home", "--profile": "profile",
 }
 _FLAG = re.compile(r"(?<![\w-])(" + "|".join(re.escape(f) for f in sorted(FLAGS, key=len, reverse=True)) +

@@ -24,6 +24,7 @@ COMMANDS = {
     "prepare": "smtrain.cli.train:prepare",
     "fit": "smtrain.cli.train:fit",
     "tune": "smtrain.cli.tune:tune",
+    "transform": "smtrain.cli.transform:transform",
     "logs": "smtrain.cli.train:logs",
     "stop": "smtrain.cli.train:stop",
     "ls": "smtrain.cli.listing:list_command",

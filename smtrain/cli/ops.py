@@ -10,6 +10,7 @@ import click
 from smtrain.cli.common import common_options, emit_json, info, make_session
 from smtrain.cli.serve import deploy_options
 from smtrain.cli.train import fit_arguments, fit_options, report_packing
+from smtrain.cli.transform import transform_arguments, transform_options
 from smtrain.cli.tune import spec_arguments, tune_options
 
 REGISTER_OPTIONS = [
@@ -74,6 +75,19 @@ def plan_tune(entry_point: str, source_dir: str, channels: tuple[str, ...], hps:
                                **spec_arguments(entry_point, source_dir, channels, hps, metrics, environment, options))
     emit_json(steps_as_json(session.plan_tune(spec, root=offline_root(session))))
     report_packing(session, source_dir, channels)
+
+
+@plan.command(name="transform")
+@click.argument("source", metavar="JOB|TUNING_JOB|GROUP/VERSION")
+@transform_options
+@click.option("--json", "as_json", is_flag=True, help="Accepted for consistency: the plan is always JSON on stdout.")
+@common_options
+def plan_transform(source: str, as_json: bool, **options: Any) -> None:
+    """CreateModel and CreateTransformJob (and an input's upload) of `smtrain transform`."""
+    session = make_session(options, quiet=True)
+    arguments = transform_arguments(options)
+    spec = session.transform_spec(source, **arguments)
+    emit_json(steps_as_json(session.plan_transform(spec)))
 
 
 @plan.command(name="deploy")

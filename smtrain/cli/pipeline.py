@@ -34,6 +34,11 @@ PIPELINE_OPTIONS = [
                  help="The gate's default threshold."),
     click.option("--gate-champion", is_flag=True, help="The gate also requires beating the newest Approved model."),
     click.option("--gate-minimize", is_flag=True, help="Lower metric values are better."),
+    click.option("--transform-input", default="", metavar="S3_URI",
+                 help="Add a batch transform step (createTransformJob.sync) on the gated model over this input "
+                      "(a file or prefix; the execution input's transform_input overrides it)."),
+    click.option("--no-endpoint", "no_endpoint", is_flag=True,
+                 help="With --transform-input: the batch step instead of an endpoint."),
     click.option("--timeout", "timeout_seconds", default=2 * 86400, type=click.IntRange(1, 99999999),
                  show_default=True, help="The state machine's TimeoutSeconds."),
 ]
@@ -128,6 +133,7 @@ def build(options: dict[str, Any], session: Any, *, allow_plain_env: bool | None
     deploy["instance_type"] = deploy.pop("serving_instance_type")
     deploy["instance_count"] = deploy.pop("serving_instance_count")
     group, approve, timeout = options.pop("group") or name, options.pop("approve"), options.pop("timeout_seconds")
+    batch = {"transform_input": options.pop("transform_input"), "endpoint": not options.pop("no_endpoint")}
     fit = fit_arguments(options.pop("source_dir"), options.pop("channels"), options.pop("hps"),
                         options.pop("metrics"), options.pop("environment"), options)
     entry_point = fit.pop("entry_point")
@@ -138,7 +144,7 @@ def build(options: dict[str, Any], session: Any, *, allow_plain_env: bool | None
                          hint="give --entry-point (or entry_point in the [pipeline] table of smtrain.toml)")
     fit.pop("job_name")  # jobs are named after each execution
     spec = pipeline_spec(session, name=name, entry_point=entry_point, fit=fit, group=group, approve=approve,
-                         deploy=deploy, gate=gate, timeout_seconds=timeout)
+                         deploy=deploy, gate=gate, timeout_seconds=timeout, **batch)
     if tuning is not None:
         from dataclasses import replace
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,7 +62,8 @@ def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, so
     try:
         run = store.get_run(config, job_name, source=source)
     except NotFoundError as missing:
-        if not show_tuning(config, source, job_name, as_json):
+        if not show_tuning(config, source, job_name, as_json) and not show_other_kind(config, source, job_name,
+                                                                                      as_json):
             raise missing from None
         return
     history = store.metric_history(config, run)
@@ -82,6 +83,41 @@ def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, so
         click.echo(dumps(document, indent=2, default=str))
         return
     click.echo(render_show(run, history, files, str(cost)))
+
+
+def show_other_kind(config: Config, source: str, name: str, as_json: bool) -> bool:
+    """Show the job ``name`` of a kind with no view of its own (a transform job); False if there is none."""
+    from smtrain.core.errors import NotFoundError, SmtrainError
+    from smtrain.execution.following import find_job
+    from smtrain.planning.kinds import KINDS, TRAINING, TUNING
+    from smtrain.runs.job_view import render_job
+
+    kinds = tuple(kind for kind in KINDS if kind not in (TRAINING, TUNING))
+    for session in _sessions(config, source):
+        try:
+            kind, description = find_job(session.backend, name, kinds)
+        except (NotFoundError, SmtrainError):
+            continue
+        if as_json:
+            emit_json(description)
+        else:
+            click.echo(render_job(kind, description))
+        return True
+    return False
+
+
+def _sessions(config: Config, source: str) -> Iterator[Any]:
+    """A quiet session on each backend ``source`` asks for (a local store that does not exist is skipped)."""
+    from smtrain.api.session import Session
+    from smtrain.backends.local.store.reader import store_exists
+
+    backends = [source] if source in ("local", "sagemaker") else ["local", *(["sagemaker"] if not config.is_local
+                                                                              else [])]
+    for backend in backends:
+        if backend == "local" and not store_exists(config.home):  # reading never creates a store
+            continue
+        yield Session(quiet=True, backend=backend, home=str(config.home),
+                      **{key: value for key in ("region", "profile") if (value := getattr(config, key, None))})
 
 
 def show_tuning(config: Config, source: str, name: str, as_json: bool) -> bool:

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from smtrain.core.config import Config
-from smtrain.planning.kinds import TRAINING
+from smtrain.planning.kinds import TRAINING, TRANSFORM
 
 from . import requests
 from .inputs import input_states
@@ -201,11 +201,26 @@ def expiry_state(ttl_seconds: int) -> dict[str, Any]:
                            "Output": f"{{% $merge([$states.input, {{'expires_at': {expires}}}]) %}}"}}
 
 
+def transform_states(parameters: dict[str, Any], *, endpoint: bool) -> dict[str, Any]:
+    """The batch step on the model just created (createTransformJob.sync), then the endpoint, or the end."""
+    return {
+        "Transform": task(TRANSFORM.sync_resource, parameters, "Create endpoint config" if endpoint else "Transformed",
+                          result_path="$.transform", result_selector={
+                              "TransformJobName.$": "$.TransformJobName",
+                              "S3OutputPath.$": "$.TransformOutput.S3OutputPath"}),
+        **({} if endpoint else {"Transformed": {"Type": "Succeed"}}),
+    }
+
+
+def model_state(params: dict[str, dict[str, Any]], next_state: str) -> dict[str, Any]:
+    return {"Create model": task(SAGEMAKER + "createModel", params["model"], next_state,
+                                 result_path="$.created.model", result_selector={"ModelArn.$": "$.ModelArn"})}
+
+
 def deploy_states(params: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Model, config, then create or update the endpoint (DescribeEndpoint decides) and wait for InService."""
     return {
-        "Create model": task(SAGEMAKER + "createModel", params["model"], "Create endpoint config",
-                             result_path="$.created.model", result_selector={"ModelArn.$": "$.ModelArn"}),
+        **model_state(params, "Create endpoint config"),
         "Create endpoint config": task(SAGEMAKER + "createEndpointConfig", params["config"], "Find endpoint",
                                        result_path="$.created.config",
                                        result_selector={"EndpointConfigArn.$": "$.EndpointConfigArn"}),
@@ -296,11 +311,12 @@ def retire_states() -> dict[str, Any]:
     }
 
 
-def cleanup_states() -> dict[str, Any]:
+def cleanup_states(*, endpoint: bool = True) -> dict[str, Any]:
     """Remove what this execution recorded as created, and nothing else.
 
     An endpoint it created is deleted only while it still serves this execution's config: another
-    execution may have updated it since. An endpoint it only updated keeps serving.
+    execution may have updated it since. An endpoint it only updated keeps serving. A pipeline without an
+    endpoint (``--no-endpoint``) has only a model to remove.
     """
 
     def delete(operation: str, parameters: dict[str, Any], next_state: str) -> dict[str, Any]:
@@ -311,6 +327,10 @@ def cleanup_states() -> dict[str, Any]:
         return {"Type": "Choice", "Choices": [{"Variable": f"$.created.{what}", "IsPresent": True, "Next": then}],
                 "Default": otherwise}
 
+    if not endpoint:
+        return {CLEAN_UP: created("model", "Delete model", "Failed"),
+                "Delete model": delete("deleteModel", {"ModelName.$": "$.names.model"}, "Failed"),
+                "Failed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}}
     return {
         CLEAN_UP: created("endpoint", "Check own endpoint", "Config created?"),
         "Check own endpoint": {**task(SDK + "describeEndpoint", {"EndpointName.$": "$.args.endpoint_name"},
@@ -339,7 +359,10 @@ def export_definition(spec: PipelineSpec, config: Config, *, root: str, image_ur
     training, defaults = requests.training_parameters(spec, plan, root)
     if spec.gate.threshold is not None:
         defaults["threshold"] = float(spec.gate.threshold)
-    defaults["endpoint_name"] = spec.deploy.endpoint_name or spec.name
+    if spec.endpoint:
+        defaults["endpoint_name"] = spec.deploy.endpoint_name or spec.name
+    if spec.transform is not None:
+        defaults["transform_input"] = spec.transform.input_uri
     states: dict[str, Any] = input_states(spec, defaults, requests.sdk_hyperparameters(plan))
     if spec.tuning is not None:
         from .tuning import tune_states
@@ -356,8 +379,13 @@ def export_definition(spec: PipelineSpec, config: Config, *, root: str, image_ur
     states.update(register_states(spec, register))
     if spec.deploy.ttl_seconds:
         states.update(expiry_state(spec.deploy.ttl_seconds))
-    states.update(deploy_states(requests.deploy_parameters(spec, plan, config, role=role, region=region)))
-    states.update(cleanup_states())
+    deployment = requests.deploy_parameters(spec, plan, config, role=role, region=region)
+    if spec.endpoint:
+        states.update(deploy_states(deployment))
+    if spec.transform is not None:
+        states.update(model_state(deployment, "Transform"))
+        states.update(transform_states(requests.transform_parameters(spec, config, root), endpoint=spec.endpoint))
+    states.update(cleanup_states(endpoint=spec.endpoint))
     body = {"StartAt": "Check input", "TimeoutSeconds": spec.timeout_seconds, "States": states}
     return {"Comment": f"smtrain pipeline {spec.name}; plan {plan_hash(body)}", **body}
 

@@ -39,15 +39,16 @@ def commands() -> dict[str, tuple[click.Command, Callable[..., Any]]]:
     from smtrain.cli.ops import register
     from smtrain.cli.serve import deploy, predict
     from smtrain.cli.train import fit
+    from smtrain.cli.transform import transform
 
     return {"fit": (fit, Session.fit), "deploy": (deploy, Session.deploy), "register": (register, Session.register),
-            "predict": (predict, Session.predict)}
+            "predict": (predict, Session.predict), "transform": (transform, Session.transform)}
 
 
 CLI_ONLY = {"--json", "--verbose", "--debug", "--quiet", "--body", "--file"}  # output, and reading the body
 
 
-@pytest.mark.parametrize("name", ["fit", "deploy", "register", "predict"])
+@pytest.mark.parametrize("name", ["fit", "deploy", "register", "predict", "transform"])
 def test_every_flag_is_an_argument_of_the_same_meaning(name: str) -> None:
     command, method = commands()[name]
     arguments = set(inspect.signature(method).parameters) - {"self"}
@@ -56,7 +57,7 @@ def test_every_flag_is_an_argument_of_the_same_meaning(name: str) -> None:
         assert FLAGS[flag] in arguments | SESSION_SETTINGS, f"{name} {flag}: Session.{name} has no {FLAGS[flag]}="
 
 
-@pytest.mark.parametrize("name", ["fit", "deploy", "register", "predict"])
+@pytest.mark.parametrize("name", ["fit", "deploy", "register", "predict", "transform"])
 def test_every_argument_is_a_flag(name: str) -> None:
     command, method = commands()[name]
     flagged = {FLAGS[flag] for flag in flags_of(command) if flag in FLAGS}
@@ -68,7 +69,7 @@ def test_every_argument_is_a_flag(name: str) -> None:
             f"Session.{name}({argument}=) has no flag on `smtrain {name}`"
 
 
-@pytest.mark.parametrize("name", ["fit", "deploy", "register", "predict", "teardown"])
+@pytest.mark.parametrize("name", ["fit", "deploy", "register", "predict", "teardown", "transform"])
 def test_every_method_is_documented_and_typed(name: str) -> None:
     method = getattr(Session, name)
     assert method.__doc__ and "Args:" in method.__doc__

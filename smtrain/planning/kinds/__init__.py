@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from smtrain.planning.kinds.base import Column, JobKind
 from smtrain.planning.kinds.training import TRAINING
+from smtrain.planning.kinds.transform import TRANSFORM
 from smtrain.planning.kinds.tuning import TUNING
 
-KINDS: tuple[JobKind, ...] = (TRAINING, TUNING)
+KINDS: tuple[JobKind, ...] = (TRAINING, TUNING, TRANSFORM)
 
-__all__ = ["KINDS", "TRAINING", "TUNING", "Column", "JobKind", "by_create", "by_key", "by_operation",
+__all__ = ["KINDS", "TRAINING", "TRANSFORM", "TUNING", "Column", "JobKind", "by_create", "by_key", "by_operation",
            "by_sync_resource"]
 
 
