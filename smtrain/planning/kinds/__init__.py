@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from smtrain.planning.kinds.base import Column, JobKind
+from smtrain.planning.kinds.processing import PROCESSING
 from smtrain.planning.kinds.training import TRAINING
 from smtrain.planning.kinds.tuning import TUNING
 
-KINDS: tuple[JobKind, ...] = (TRAINING, TUNING)
+KINDS: tuple[JobKind, ...] = (TRAINING, TUNING, PROCESSING)
 
-__all__ = ["KINDS", "TRAINING", "TUNING", "Column", "JobKind", "by_create", "by_key", "by_operation",
+__all__ = ["KINDS", "PROCESSING", "TRAINING", "TUNING", "Column", "JobKind", "by_create", "by_key", "by_operation",
            "by_sync_resource"]
 
 
