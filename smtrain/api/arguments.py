@@ -36,6 +36,8 @@ FLAGS = {
     "--range": "ranges", "--objective": "objective", "--minimize": "minimize", "--max-jobs": "max_jobs",
     "--max-parallel": "max_parallel", "--strategy": "strategy", "--early-stopping": "early_stopping",
     "--random-seed": "random_seed", "--warm-start": "warm_start",
+    # smtrain process / evaluate (Session.process, Session.evaluate)
+    "--code": "code", "--input": "inputs", "--output": "outputs", "--arg": "arguments", "--test": "test",
     "--region": "region", "--bucket": "bucket", "--backend": "backend", "--home": "home", "--profile": "profile",
 }
 _FLAG = re.compile(r"(?<![\w-])(" + "|".join(re.escape(f) for f in sorted(FLAGS, key=len, reverse=True)) +
@@ -53,7 +55,8 @@ def pythonic(text: str) -> str:
         name, value = FLAGS[match.group(1)], match.group(2)
         if value is None or value in _WORDS:  # "set --ttl to 60": the flag alone
             return f"{name}=" + (f" {value}" if value else "")
-        if name in ("channels", "tags", "hyperparameters", "environment", "metric_definitions", "ranges") \
+        if name in ("channels", "tags", "hyperparameters", "environment", "metric_definitions", "ranges", "inputs",
+                    "outputs") \
                 and "=" not in value:
             return f"{name}[{value!r}]"
         return f"{name}={value!r}"

@@ -19,6 +19,7 @@ from typing import Any
 
 from smtrain.api.arguments import speaks_python
 from smtrain.api.endpoints import EndpointOperations
+from smtrain.api.processing import ProcessingOperations
 from smtrain.api.resources import Dataset, Job, TrainingJob
 from smtrain.api.tuning import TuningOperations
 from smtrain.backends.base import Backend
@@ -48,7 +49,7 @@ from smtrain.planning.spec import (
 from smtrain.planning.steps import Plan
 
 
-class Session(EndpointOperations, TuningOperations):
+class Session(EndpointOperations, TuningOperations, ProcessingOperations):
     """Configuration plus a backend. Keyword arguments override every other setting source.
 
     Settings: ``backend`` ("local" or "sagemaker"), ``region``, ``profile``, ``home``, ``role``, ``bucket``,

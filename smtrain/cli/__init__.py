@@ -24,6 +24,8 @@ COMMANDS = {
     "prepare": "smtrain.cli.train:prepare",
     "fit": "smtrain.cli.train:fit",
     "tune": "smtrain.cli.tune:tune",
+    "process": "smtrain.cli.process:process",
+    "evaluate": "smtrain.cli.process:evaluate",
     "logs": "smtrain.cli.train:logs",
     "stop": "smtrain.cli.train:stop",
     "ls": "smtrain.cli.listing:list_command",

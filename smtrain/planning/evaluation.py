@@ -20,6 +20,7 @@ OUTPUT_NAME = "evaluation"
 REPORT_FILE = "evaluation.json"
 CONTENT_TYPE = "application/json"
 MODEL_INPUT = "model"
+PROCESSING_PATH = "/opt/ml/processing"
 MODEL_PATH = "/opt/ml/processing/model"  # where the abalone/penguins pipeline examples put model.tar.gz
 
 
