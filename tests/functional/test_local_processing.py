@@ -114,12 +114,13 @@ def test_environment_entrypoint_and_arguments(service: LocalSageMaker, tmp_path:
     assert seen["argv"] == ["--size", "0.2", "--out", str(job / "processing/out")]  # the job folder plays /opt/ml
 
 
-def test_outputs_are_uploaded_after_exit_0_and_a_missing_one_is_empty(service: LocalSageMaker,
+def test_outputs_are_uploaded_after_exit_0_and_an_unwritten_one_is_empty(service: LocalSageMaker,
                                                                        tmp_path: Path) -> None:
     script = write_script(tmp_path / "code", SEES)
     final = run(service, request("outputs", script, tmp_path, outputs=("out", "never")))
     assert final["ProcessingJobStatus"] == "Completed"
     assert (tmp_path / "store/out/seen.json").is_file()
+    assert (service.home.job_dir("outputs", PROCESSING) / "processing/never").is_dir()  # made before the script ran
     assert (tmp_path / "store/never").is_dir() and not any((tmp_path / "store/never").iterdir())
     assert "WARNING output never: the script wrote nothing to /opt/ml/processing/never" in log_of(service, "outputs")
 
@@ -128,7 +129,7 @@ def test_a_failing_script_fails_the_job_with_its_traceback_and_uploads_nothing(s
                                                                                tmp_path: Path) -> None:
     script = write_script(tmp_path / "code", "from pathlib import Path\n"
                           "out = Path(__file__).resolve().parents[3] / 'processing/out'\n"
-                          "out.mkdir(parents=True)\n(out / 'half.csv').write_text('x')\n"
+                          "out.mkdir(parents=True, exist_ok=True)\n(out / 'half.csv').write_text('x')\n"
                           "raise ValueError('the raw data has no species column')\n")
     final = run(service, request("fails", script, tmp_path))
     assert final["ProcessingJobStatus"] == "Failed"

@@ -8,7 +8,10 @@ Sources, named beside each fact:
   copied to each ``LocalPath`` before the container starts, which must begin with ``/opt/ml/processing/``;
   the container runs ``AppSpecification.ContainerEntrypoint`` followed by ``ContainerArguments``
   (overriding the image's ENTRYPOINT and CMD); ``Environment`` is set; exit code 0 means success, any
-  other failure; outputs are uploaded from each output's ``LocalPath`` at the end of the job
+  other failure; each output's ``LocalPath`` "will be created by the platform and exist when your
+  container's entrypoint is invoked" (API reference, ProcessingS3Output,
+  https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_ProcessingS3Output.html), so a folder the
+  script leaves empty is an empty output, not an error; outputs are uploaded from it at the end of the job
   (``S3UploadMode`` EndOfJob); ``/opt/ml/config/processingjobconfig.json`` holds the job's configuration
   and ``/opt/ml/config/resourceconfig.json`` the cluster's (``current_host``, ``hosts``); the
   container may write ``/opt/ml/output/message``, whose content becomes the job's ``ExitMessage``.

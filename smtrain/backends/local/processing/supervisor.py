@@ -100,6 +100,10 @@ class ProcessingSupervisor(JobSupervisor):
             self._say(f"input {item['InputName']}: {source['S3Uri']} -> {source['LocalPath']}")
             copy_channel(source["S3Uri"], contract.in_job(source["LocalPath"], self.job_dir),
                          home_root=self.home.root, say=self._say)
+        for item in self.record.get("ProcessingOutputConfig", {}).get("Outputs", []):
+            # "This directory will be created by the platform and exist when your container's entrypoint is
+            # invoked" (API reference, ProcessingS3Output.LocalPath).
+            contract.in_job(item["S3Output"]["LocalPath"], self.job_dir).mkdir(parents=True, exist_ok=True)
 
     def _command(self) -> tuple[list[str], Path, str]:
         """The script's command line, its working folder and its Python.
@@ -160,7 +164,8 @@ class ProcessingSupervisor(JobSupervisor):
 
     # -- after the script ------------------------------------------------------------
     def _upload_outputs(self) -> None:
-        """Each output's LocalPath to its S3Uri; a folder the script never made gives an empty output."""
+        """Each output's LocalPath to its S3Uri; a folder the script left empty (or removed) gives an empty
+        output and a warning, and the job still completes."""
         from smtrain.backends.local.training.workspace import copy_folder
 
         for item in self.record.get("ProcessingOutputConfig", {}).get("Outputs", []):
@@ -168,7 +173,7 @@ class ProcessingSupervisor(JobSupervisor):
             source = contract.in_job(output["LocalPath"], self.job_dir)
             target = to_path(output["S3Uri"])
             target.mkdir(parents=True, exist_ok=True)
-            if source.is_dir():
+            if source.is_dir() and any(source.iterdir()):
                 self._say(f"output {item['OutputName']}: {output['LocalPath']} -> {output['S3Uri']}")
                 copy_folder(source, target, home_root=self.home.root, say=self._say)
             else:
