@@ -134,12 +134,12 @@ def _split_destination(value: str) -> tuple[str, str]:
 # -- checks: bad input is refused before anything runs -----------------------------------------
 def check_processing(spec: ProcessingSpec) -> None:
     """Every rule a submission must meet, each error naming the flag and the fix."""
-    if spec.instance_count < 1:
-        raise UsageError(f"instance count {spec.instance_count} is below 1", where="--instance-count",
-                         hint="give 1 or more instances")
-    if spec.max_runtime_seconds is not None and spec.max_runtime_seconds < 1:
-        raise UsageError(f"max runtime {spec.max_runtime_seconds} is below 1", where="--max-runtime",
-                         hint="give the longest run in seconds, 1 or more")
+    from smtrain.planning.validation import check_at_least
+
+    check_at_least(spec.instance_count, 1, what="instance count", where="--instance-count",
+                   hint="give 1 or more instances")
+    check_at_least(spec.max_runtime_seconds, 1, what="max runtime", where="--max-runtime",
+                   hint="give the longest run in seconds, 1 or more")
     _check_names((i.name for i in spec.inputs), "--input", reserved=_reserved_inputs(spec))
     _check_names((o.name for o in spec.outputs), "--output", reserved=())
     destinations: dict[str, str] = {}
