@@ -8,6 +8,7 @@ processing job over a training job's model.tar.gz and a test set, whose script w
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -185,9 +186,9 @@ class ProcessingOperations:
         model = trained.description["ModelArtifacts"]["S3ModelArtifacts"]
         texts = [f"{MODEL_INPUT}={model}:{MODEL_PATH}", *(f"{i.name}={i.source}:{i.destination}" for i in given)]
         name = job_name or timestamped_name(f"{training_job[:30]}-eval")
-        tags = {EVALUATES_TAG: training_job, **dict(options.pop("tags", None) or {})}
-        return self.processing_spec(code, source_dir=source_dir, inputs=texts, job_name=name, tags=tags,
+        spec = self.processing_spec(code, source_dir=source_dir, inputs=texts, job_name=name,
                                     outputs=[f"{OUTPUT_NAME}={PROCESSING_PATH}/{OUTPUT_NAME}"], **options)
+        return replace(spec, tags={**spec.tags, EVALUATES_TAG: training_job})  # smtrain's own: after the user's check
 
     @speaks_python
     def evaluate(self, training_job: str, code: str, *, inputs: Inputs = None, source_dir: str | Path | None = None,
