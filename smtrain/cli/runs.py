@@ -267,7 +267,8 @@ def diff(first: str, second: str, group: str, as_markdown: bool, as_json: bool, 
 
     a = _resolve(config, first, second, group, source)
     b = _resolve(config, second, first, group, source)
-    sources = None if no_source else (artifacts.source_files(config, a), artifacts.source_files(config, b))
+    with_sources = not no_source and a.kind == b.kind == "training"  # a processing job records no source archive
+    sources = (artifacts.source_files(config, a), artifacts.source_files(config, b)) if with_sources else None
     comparison = compare.compare(a, b, sources)
     for run in (a, b):
         if warning(run.name, run.metrics):
@@ -284,7 +285,7 @@ def _resolve(config: Config, name: str, other: str, group: str, source: str) -> 
     from smtrain.runs import baseline, store
 
     if name not in baseline.KEYWORDS:
-        return store.get_run(config, name, source=source)
+        return store.get_any_run(config, name, source=source)
     if other in baseline.KEYWORDS:
         raise UsageError("compare a run with main or champion, not the two keywords", where="diff",
                          hint="give a run name as one of the two")

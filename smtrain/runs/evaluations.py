@@ -60,6 +60,36 @@ def local_evaluation(home: Path, training_job: str) -> tuple[str, dict[str, floa
     return None
 
 
+def report_metrics(config: Config, description: dict[str, Any], backend: str) -> dict[str, float]:
+    """The metrics of the evaluation.json a processing job wrote; {} when it wrote none that can be read."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    uri = _report_uri(description)
+    if not uri:
+        return {}
+    try:
+        body = _read_local(uri) if backend == "local" else _read_s3(config, uri)
+        return _metrics(body, uri) if body is not None else {}
+    except (SmtrainError, OSError, ValueError, BotoCoreError, ClientError):
+        return {}
+
+
+def _read_local(uri: str) -> bytes | None:
+    from smtrain.core.uris import to_path
+
+    path = to_path(uri)
+    return path.read_bytes() if path.is_file() and path.stat().st_size <= REPORT_MAX_BYTES else None
+
+
+def _read_s3(config: Config, uri: str) -> bytes:
+    from smtrain.core.uris import split_s3
+    from smtrain.runs.store import sagemaker_client
+
+    bucket, key = split_s3(uri)
+    s3 = sagemaker_client(config, "s3")
+    return bytes(s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{REPORT_MAX_BYTES}")["Body"].read())
+
+
 def sagemaker_evaluation(config: Config, training_job: str, *, client: Any = None
                          ) -> tuple[str, dict[str, float]] | None:
     """The newest Completed processing job tagged as evaluating ``training_job`` (SageMaker's Search API)."""
@@ -74,12 +104,7 @@ def sagemaker_evaluation(config: Config, training_job: str, *, client: Any = Non
         job = result.get("ProcessingJob", {})
         uri = _report_uri(job)
         if uri:
-            from smtrain.core.uris import split_s3
-
-            bucket, key = split_s3(uri)
-            s3 = sagemaker_client(config, "s3")
-            body = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{REPORT_MAX_BYTES}")["Body"].read()
-            return job["ProcessingJobName"], _metrics(body, uri)
+            return job["ProcessingJobName"], _metrics(_read_s3(config, uri), uri)
     return None
 
 

@@ -110,6 +110,8 @@ def test_evaluate_register_show_diff_and_the_gate(cli: Cli, workdir: Path) -> No
     assert bad.code == 0, bad.err
     diff = cli("diff", "trained-1", "trained-2")
     assert diff.code == 0 and "evaluation:accuracy" in diff.out
+    evaluations = cli("diff", "eval-1", "eval-2")  # processing jobs are compared too
+    assert evaluations.code == 0 and "evaluation:accuracy" in evaluations.out and "test=" not in evaluations.err
     passes = cli("report", "trained-1", "--gate", "evaluation:accuracy>=0.8")
     assert passes.code == 0, passes.err
     gated = cli("report", "trained-2", "--gate", "evaluation:accuracy>=0.8")
