@@ -3,7 +3,9 @@ to evaluation.json, shown by ``show``, ``diff`` and ``report`` as ``evaluation:<
 metrics (and so usable in ``report --gate evaluation:accuracy>=0.9``).
 
 An evaluation job names the training job it evaluated in its ``smtrain:evaluates`` tag. Reading is best
-effort: a report that cannot be read leaves the run as it was, a listing never fails on one.
+effort: a report that cannot be read leaves the run as it was, a listing never fails on one. On SageMaker
+the candidates are the processing jobs whose name holds the training job's (as ``smtrain evaluate`` names
+them by default); ``register --evaluation`` names its evaluation job itself.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
 PREFIX = "evaluation:"
 EVALUATES_TAG = "smtrain:evaluates"
 REPORT_MAX_BYTES = 1 << 20
+LOOKED_AT = 10  # the newest candidates read on SageMaker (one ListTags call each)
 
 
 def with_evaluation(config: Config, run: Run, *, client: Any = None) -> Run:
@@ -92,16 +95,19 @@ def _read_s3(config: Config, uri: str) -> bytes:
 
 def sagemaker_evaluation(config: Config, training_job: str, *, client: Any = None
                          ) -> tuple[str, dict[str, float]] | None:
-    """The newest Completed processing job tagged as evaluating ``training_job`` (SageMaker's Search API)."""
+    """The newest Completed processing job tagged as evaluating ``training_job`` among those whose name holds
+    the training job's (``smtrain evaluate`` names them ``<job>-eval-<timestamp>``): SageMaker's Search API
+    has no processing jobs, and ListProcessingJobs filters on names, not tags."""
     from smtrain.runs.store import sagemaker_client
 
     client = client or sagemaker_client(config)
-    found = client.search(Resource="ProcessingJob", SortBy="CreationTime", SortOrder="Descending", MaxResults=10,
-                          SearchExpression={"Filters": [
-                              {"Name": f"Tags.{EVALUATES_TAG}", "Operator": "Equals", "Value": training_job},
-                              {"Name": "ProcessingJobStatus", "Operator": "Equals", "Value": "Completed"}]})
-    for result in found.get("Results", []):
-        job = result.get("ProcessingJob", {})
+    listed = client.list_processing_jobs(NameContains=training_job[:30], StatusEquals="Completed",
+                                         SortBy="CreationTime", SortOrder="Descending", MaxResults=LOOKED_AT)
+    for summary in listed.get("ProcessingJobSummaries", []):
+        tags = client.list_tags(ResourceArn=summary["ProcessingJobArn"]).get("Tags", [])
+        if not _evaluates(tags, training_job):
+            continue
+        job = client.describe_processing_job(ProcessingJobName=summary["ProcessingJobName"])
         uri = _report_uri(job)
         if uri:
             return job["ProcessingJobName"], _metrics(_read_s3(config, uri), uri)

@@ -78,9 +78,9 @@ def test_evaluate_gets_the_training_jobs_model(aws: Any, tmp_path: Path) -> None
     (tmp_path / "test").mkdir()
     (tmp_path / "test" / "X_test.csv").write_text("a\n1\n")
     session().evaluate("penguins-1", str(REPO / "entry_points/penguins_evaluate.py"),
-                       inputs={"test": str(tmp_path / "test")}, job_name="penguins-eval-1",
+                       inputs={"test": str(tmp_path / "test")}, job_name="penguins-1-eval",
                        instance_type="ml.m5.large", wait=False)
-    described = aws.describe_processing_job(ProcessingJobName="penguins-eval-1")
+    described = aws.describe_processing_job(ProcessingJobName="penguins-1-eval")
     inputs = {i["InputName"]: i["S3Input"] for i in described["ProcessingInputs"]}
     model = aws.describe_training_job(TrainingJobName="penguins-1")["ModelArtifacts"]["S3ModelArtifacts"]
     assert inputs["model"] == {**inputs["model"], "S3Uri": model, "LocalPath": "/opt/ml/processing/model"}
@@ -89,3 +89,21 @@ def test_evaluate_gets_the_training_jobs_model(aws: Any, tmp_path: Path) -> None
     assert (output["OutputName"], output["S3Output"]["LocalPath"]) == ("evaluation", "/opt/ml/processing/evaluation")
     tags = aws.list_tags(ResourceArn=described["ProcessingJobArn"])["Tags"]
     assert {"Key": "smtrain:evaluates", "Value": "penguins-1"} in tags
+
+
+def test_show_finds_the_evaluation_of_a_sagemaker_run(aws: Any, tmp_path: Path) -> None:
+    import json
+
+    from smtrain.runs import store
+
+    test_evaluate_gets_the_training_jobs_model(aws, tmp_path)
+    described = aws.describe_processing_job(ProcessingJobName="penguins-1-eval")
+    if described["ProcessingJobStatus"] != "Completed":
+        pytest.skip(f"moto left the processing job {described['ProcessingJobStatus']}")
+    uri = described["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"] + "/evaluation.json"
+    bucket, key = uri.removeprefix("s3://").split("/", 1)
+    boto3.client("s3", region_name=REGION).put_object(Bucket=bucket, Key=key, Body=json.dumps(
+        {"multiclass_classification_metrics": {"accuracy": {"value": 0.5}}}).encode())
+    config = session().config
+    run = store.get_run(config, "penguins-1", source="sagemaker")
+    assert run.evaluation_job == "penguins-1-eval" and run.metrics["evaluation:accuracy"] == 0.5
