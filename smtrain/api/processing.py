@@ -88,6 +88,10 @@ class ProcessingOperations:
             tags=run_tags(tag_source, dict(tags or {})),
             instance_count=1 if instance_count is None else instance_count, **options)
         check_processing(spec)
+        if self.config.is_local and spec.instance_count > 1:
+            raise UsageError(f"the local backend runs one instance, not {spec.instance_count}",
+                             where="--instance-count", hint="drop --instance-count here, or run the job with "
+                                                            "--backend sagemaker for several instances")
         return spec
 
     def plan_process(self, spec: ProcessingSpec, *, root: str = "") -> Plan:

@@ -66,6 +66,7 @@ CASES = [
     ("instance-count-0", ["--instance-count", "0"], "--instance-count", "instance count must be"),
     ("instance-count-negative", ["--instance-count", "-2"], "--instance-count", "at least 1, got -2"),
     ("input-missing", ["--input", "gone=nowhere"], "--input gone", "path 'nowhere' does not exist"),
+    ("instance-count-2-locally", ["--instance-count", "2"], "--instance-count", "the local backend runs one instance"),
 ]
 
 
@@ -85,6 +86,14 @@ def test_a_missing_code_file_is_refused(cli: Cli) -> None:
     assert "--code" in result.err and "Traceback" not in result.err
     result = cli("process", "--source-dir", "entry_points", "--code", "nope.py", "--no-wait")
     assert result.code == 2 and "relative to --source-dir" in result.err
+
+
+def test_a_request_the_local_backend_refuses_leaves_no_upload_behind(cli: Cli, root: Path) -> None:
+    before = {p for p in root.rglob("*") if p.is_file()}
+    result = cli(*PROCESS, "--image-uri", "123456789012.dkr.ecr.us-east-1.amazonaws.com/mine:1")
+    assert result.code == 1 and "needs Docker" in result.err and "Traceback" not in result.err
+    new = {p.name for p in root.rglob("*") if p.is_file()} - {p.name for p in before}
+    assert new <= ALLOWED_NEW | {"state.db.lock"}, new  # the store opened; the uploaded code went with the name
 
 
 @pytest.mark.usefixtures("unchanged")
