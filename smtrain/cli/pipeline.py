@@ -34,6 +34,15 @@ PIPELINE_OPTIONS = [
                  help="The gate's default threshold."),
     click.option("--gate-champion", is_flag=True, help="The gate also requires beating the newest Approved model."),
     click.option("--gate-minimize", is_flag=True, help="Lower metric values are better."),
+    click.option("--evaluate-code", default="", metavar="FILE",
+                 help="Add an Evaluate step after training: a processing job running FILE over the trained "
+                      "model (/opt/ml/processing/model) and --evaluate-input; the registered package carries its "
+                      "evaluation.json as ModelMetrics."),
+    click.option("--evaluate-input", "evaluate_inputs", multiple=True, metavar="NAME=URI[:DESTINATION]",
+                 help="With --evaluate-code: an input of the Evaluate step; 'test' is required "
+                      "(default destination /opt/ml/processing/NAME)."),
+    click.option("--evaluate-arg", "evaluate_arguments", multiple=True, metavar="ARG",
+                 help="With --evaluate-code: an argument for its script (repeatable)."),
     click.option("--timeout", "timeout_seconds", default=2 * 86400, type=click.IntRange(1, 99999999),
                  show_default=True, help="The state machine's TimeoutSeconds."),
 ]
@@ -121,6 +130,10 @@ def build(options: dict[str, Any], session: Any, *, allow_plain_env: bool | None
     from smtrain.pipeline.spec import Gate
 
     name = options.pop("pipeline_name")
+    evaluate = (options.pop("evaluate_code"), options.pop("evaluate_inputs"), options.pop("evaluate_arguments"))
+    if not evaluate[0] and (evaluate[1] or evaluate[2]):
+        raise UsageError("--evaluate-input and --evaluate-arg are given without --evaluate-code",
+                         where="--evaluate-code", hint="add --evaluate-code FILE, or drop them")
     tuning = pipeline_tuning(options, options.get("gate_metric") or "")
     gate = Gate(options.pop("gate_metric"), options.pop("gate_threshold"), options.pop("gate_champion"),
                 options.pop("gate_minimize"))
@@ -145,6 +158,12 @@ def build(options: dict[str, Any], session: Any, *, allow_plain_env: bool | None
         from smtrain.pipeline.tuning import tuning_spec
 
         spec = replace(spec, tuning=tuning_spec(spec, tuning))
+    if evaluate[0]:
+        from dataclasses import replace
+
+        from smtrain.pipeline.evaluation import evaluation_spec
+
+        spec = replace(spec, evaluation=evaluation_spec(session, name, *evaluate))
     return export(session, spec)
 
 

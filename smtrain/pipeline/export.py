@@ -350,6 +350,13 @@ def export_definition(spec: PipelineSpec, config: Config, *, root: str, image_ur
     else:
         states.update(train_state(spec, training))
     register = requests.register_parameters(spec, plan, image_uri=image_uri, region=region)
+    if spec.evaluation is not None:
+        from . import evaluation
+
+        evaluate = evaluation.evaluate_plan(spec, config, root=root, image_uri=image_uri, role=role)
+        states.update(evaluation.evaluate_state(spec, evaluation.evaluate_parameters(spec, evaluate, root), task))
+        states["Best trial" if spec.tuning is not None else "Train"]["Next"] = "Evaluate"
+        evaluation.with_model_metrics(spec, register["package"], root)
     states.update({k: v for k, v in register_states(spec, register).items() if k.endswith("group")})
     if spec.gate.enabled:
         states.update(gate_states(spec))
