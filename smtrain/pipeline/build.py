@@ -70,6 +70,10 @@ def export(session: Any, spec: PipelineSpec, *, root: str = "") -> Exported:
         from .evaluation import evaluate_plan
 
         uploads += requests.uploads(evaluate_plan(spec, config, root=root, image_uri=image, role=role))
+    if spec.preprocess is not None:
+        from .preprocess import preprocess_plan
+
+        uploads += requests.uploads(preprocess_plan(spec, config, root=root, image_uri=image, role=role))
     return Exported(spec, definition, uploads, role)
 
 

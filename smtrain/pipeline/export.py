@@ -337,6 +337,10 @@ def export_definition(spec: PipelineSpec, config: Config, *, root: str, image_ur
     region = config.resolved_region()
     plan = requests.fit_plan(spec, config, root=root, image_uri=image_uri, role=role)
     training, defaults = requests.training_parameters(spec, plan, root)
+    if spec.preprocess is not None:
+        from . import preprocess
+
+        preprocess.bind_channels(spec, training, defaults, root)
     if spec.gate.threshold is not None:
         defaults["threshold"] = float(spec.gate.threshold)
     defaults["endpoint_name"] = spec.deploy.endpoint_name or spec.name
@@ -349,12 +353,20 @@ def export_definition(spec: PipelineSpec, config: Config, *, root: str, image_ur
         states["Resolve settings"]["Next"] = "Tune"
     else:
         states.update(train_state(spec, training))
+    if spec.preprocess is not None:
+        prepared = preprocess.preprocess_plan(spec, config, root=root, image_uri=image_uri, role=role)
+        states.update(preprocess.preprocess_state(preprocess.preprocess_parameters(spec, prepared, root), task,
+                                                  states["Resolve settings"]["Next"]))
+        states["Resolve settings"]["Next"] = "Preprocess"
     register = requests.register_parameters(spec, plan, image_uri=image_uri, region=region)
     if spec.evaluation is not None:
         from . import evaluation
 
         evaluate = evaluation.evaluate_plan(spec, config, root=root, image_uri=image_uri, role=role)
-        states.update(evaluation.evaluate_state(spec, evaluation.evaluate_parameters(spec, evaluate, root), task))
+        evaluate_parameters = evaluation.evaluate_parameters(spec, evaluate, root)
+        if spec.preprocess is not None:
+            preprocess.bind_test_input(spec, evaluate_parameters, root)
+        states.update(evaluation.evaluate_state(spec, evaluate_parameters, task))
         states["Best trial" if spec.tuning is not None else "Train"]["Next"] = "Evaluate"
         evaluation.with_model_metrics(spec, register["package"], root)
     states.update({k: v for k, v in register_states(spec, register).items() if k.endswith("group")})

@@ -44,6 +44,7 @@ class PipelineSpec:
     timeout_seconds: int = 2 * 86400
     tuning: TuningSpec | None = None  #: with `export --tune`, the train step is a tuning step
     evaluation: ProcessingSpec | None = None  #: with `export --evaluate-code`, an Evaluate step after it
+    preprocess: ProcessingSpec | None = None  #: with `export --preprocess-code`, a Preprocess step before it
 
 
 # The execution's name is in every resource's name: <pipeline>-<execution>-train-<retry> fits SageMaker's 63.

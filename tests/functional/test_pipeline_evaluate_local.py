@@ -48,3 +48,29 @@ def test_the_pipeline_evaluates_and_registers_the_evaluation(session: smtrain.Se
     assert package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith("/penguins-e1/evaluation/"
                                                                                    "evaluation.json")
     assert package_metrics(session.backend, package) == session.evaluation(evaluation.name)
+
+
+def test_preprocess_train_evaluate_register_locally(session: smtrain.Session, tmp_path: Path) -> None:
+    from palmerpenguins import load_penguins
+
+    from smtrain.pipeline.preprocess import PLACEHOLDER, preprocess_spec
+
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    load_penguins().to_csv(raw / "penguins.csv", index=False)
+    folders = ["--input-dir", "/opt/ml/processing/input", "--train-dir", "/opt/ml/processing/train",
+               "--test-dir", "/opt/ml/processing/test"]
+    prep = preprocess_spec(session, "penguins", str(REPO / "entry_points/penguins_preprocess.py"),
+                           [f"raw={raw}:/opt/ml/processing/input"],
+                           ["train=/opt/ml/processing/train", "test=/opt/ml/processing/test"], folders)
+    plain = penguins(session, channel=f"{PLACEHOLDER}train/", root="", gate=Gate(), hyperparameters={})
+    spec = replace(plain.spec, preprocess=prep, evaluation=evaluation_spec(
+        session, "penguins", str(REPO / "entry_points/penguins_evaluate.py"), [f"test={PLACEHOLDER}test/"], PATHS))
+    execution = run(session, export(session, spec), name="e2")
+    assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+    visited = [e.state for e in execution.history if e.kind == "Succeeded"]
+    assert visited.index("Preprocess") < visited.index("Train") < visited.index("Evaluate")
+    training = session.job("penguins-e2-train-0").description
+    assert training["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"].endswith("/penguins-e2/preprocess/"
+                                                                                           "train")
+    assert session.evaluation("penguins-e2-eval-0")["accuracy"] > 0.9

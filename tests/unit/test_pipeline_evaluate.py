@@ -83,3 +83,33 @@ def test_the_evaluate_step_needs_a_test_input(session: smtrain.Session) -> None:
     with pytest.raises(UsageError) as caught:
         evaluation_spec(session, "penguins", CODE, [], [])
     assert caught.value.where == "--evaluate-input"
+
+
+def prepared(session: smtrain.Session, *, evaluate: bool = True) -> Exported:
+    from smtrain.pipeline.preprocess import PLACEHOLDER, preprocess_spec
+
+    prep = preprocess_spec(session, "penguins", str(REPO / "entry_points/penguins_preprocess.py"),
+                           [f"raw={ROOT}/data/penguins/raw/:/opt/ml/processing/input"],
+                           ["train=/opt/ml/processing/train", "test=/opt/ml/processing/test"], [])
+    plain = penguins(session, channel=f"{PLACEHOLDER}train/", hyperparameters={"target": "sex"}, gate=Gate())
+    spec = replace(plain.spec, preprocess=prep)
+    if evaluate:
+        spec = replace(spec, evaluation=evaluation_spec(session, "penguins", CODE, [f"test={PLACEHOLDER}test/"], []))
+    return export(session, spec, root=ROOT)
+
+
+def test_preprocess_runs_first_and_its_outputs_are_the_channels_and_the_test_set(session: smtrain.Session) -> None:
+    exported = prepared(session)
+    states = exported.definition["States"]
+    assert states["Resolve settings"]["Next"] == "Preprocess" and states["Preprocess"]["Next"] == "Train"
+    assert states["Preprocess"]["Resource"] == PROCESSING.sync_resource
+    outputs = {o["OutputName"]: o["S3Output"]["S3Uri.$"]
+               for o in states["Preprocess"]["Parameters"]["ProcessingOutputConfig"]["Outputs"]}
+    assert outputs["train"] == f"States.Format('{ROOT}/penguins-{{}}/preprocess/train', $$.Execution.Name)"
+    (channel,) = states["Train"]["Parameters"]["InputDataConfig"]
+    assert channel["DataSource"]["S3DataSource"]["S3Uri.$"] == outputs["train"]
+    test = next(i for i in states["Evaluate"]["Parameters"]["ProcessingInputs"] if i["InputName"] == "test")
+    assert test["S3Input"]["S3Uri.$"] == outputs["test"]
+    # the channel is the Preprocess output, not an execution-input setting
+    assert "train" not in states["Apply defaults"]["Parameters"]["defaults"]["channels"]
+    assert cfn_lint(template(exported)) == []
