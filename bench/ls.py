@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 import sys
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 from common import bench_env, interleaved, report, time_command
@@ -53,7 +54,7 @@ def make_store(root: Path, runs: int) -> Path:
     data = root / "data"
     data.mkdir(exist_ok=True)
     rows = [("training-job", f"job-{i:05d}", json.dumps(record(f"job-{i:05d}", i, data))) for i in range(runs)]
-    with sqlite3.connect(home / "state.db") as db:
+    with closing(sqlite3.connect(home / "state.db")) as db, db:
         db.executemany("INSERT INTO resources VALUES (?, ?, ?)", rows)
     (root / "smtrain.toml").write_text("")
     return root

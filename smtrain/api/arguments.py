@@ -31,7 +31,7 @@ FLAGS = {
     "--serverless-memory": "serverless_memory_mb", "--serverless-concurrency": "serverless_max_concurrency",
     "--ttl": "ttl_seconds", "--workers": "workers", "--group": "group", "--approve": "approve",
     "--content-type": "content_type", "--accept": "accept", "--wait": "wait", "--role": "role",
-    "--keep-alive": "keep_alive_seconds", "--evaluation": "evaluation",
+    "--keep-alive": "keep_alive_seconds", "--evaluation": "evaluation", "--sharded": "sharded",
     # smtrain tune (Session.tune)
     "--range": "ranges", "--objective": "objective", "--minimize": "minimize", "--max-jobs": "max_jobs",
     "--max-parallel": "max_parallel", "--strategy": "strategy", "--early-stopping": "early_stopping",

@@ -164,6 +164,7 @@ class Session(EndpointOperations, TuningOperations, ProcessingOperations):
         security_groups: Sequence[str] = (),
         network_isolation: bool = False,
         keep_alive_seconds: int | None = None,
+        sharded: str | Sequence[str] = (),
         wait: bool = True,
         logs: bool = True,
     ) -> TrainingJob:
@@ -179,7 +180,7 @@ class Session(EndpointOperations, TuningOperations, ProcessingOperations):
             metric_definitions: metric name -> regex whose first group is read from the log.
             environment: environment variables for the script.
             tags: tags for the run, also sent as SageMaker tags.
-            instance_type, instance_count: SageMaker's instances (locally, the job runs on this machine).
+            instance_type, instance_count: SageMaker's instances (locally, one process per instance).
             image_uri: a custom ECR training image (sagemaker backend).
             framework_version: the scikit-learn image version; locally ``"current"`` runs your environment.
             spot, max_wait_seconds, checkpoint_uri: managed spot training (sagemaker backend).
@@ -187,6 +188,7 @@ class Session(EndpointOperations, TuningOperations, ProcessingOperations):
             subnets, security_groups: the job's VPC.
             network_isolation: no network access for the job.
             keep_alive_seconds: keep the instances as a SageMaker warm pool this long after the job (<= 3600).
+            sharded: channels whose files are split across the instances (``ShardedByS3Key``; locally too).
             wait: follow the job to its end (else return once it started).
             logs: print the job's log while following it.
 
@@ -201,7 +203,8 @@ class Session(EndpointOperations, TuningOperations, ProcessingOperations):
             framework_version=framework_version, spot=spot, max_wait_seconds=max_wait_seconds,
             checkpoint_uri=checkpoint_uri, volume_kms_key=volume_kms_key, output_kms_key=output_kms_key,
             subnets=tuple(subnets), security_groups=tuple(security_groups), network_isolation=network_isolation,
-            keep_alive_seconds=keep_alive_seconds)
+            keep_alive_seconds=keep_alive_seconds,
+            sharded=(sharded,) if isinstance(sharded, str) else tuple(sharded))
         if spec.keep_alive_seconds and self.config.is_local:
             self.reporter.info("note: --keep-alive has no effect on the local backend (a local job starts at once); "
                                "it keeps a SageMaker warm pool on the sagemaker backend")

@@ -93,6 +93,9 @@ class DigestCache:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._forget()
+
+    def _forget(self) -> None:
         if self._db is not None:
             self._db.close()
             self._db = None
@@ -113,7 +116,7 @@ class DigestCache:
                     if key == stat_key(file.stat):
                         file.sha256, file.md5 = sha256, md5
         except sqlite3.Error:
-            self._db = None  # unreadable after all: read the files
+            self._forget()  # unreadable after all: read the files
 
     def remember(self, files: list[Digests]) -> None:
         """Keep what was learned about ``files``; mark the rest as used today."""

@@ -32,6 +32,10 @@ def check_training(entry_point: str, channels: Mapping[str, str], hyperparameter
     check_relative_path(entry_point, what="entry point", where="--entry-point")
     for channel in channels:
         check_segment(channel, what="channel name", where=f"--channel {channel}")
+    for channel in options.get("sharded") or ():
+        if channel not in channels:
+            raise UsageError(f"--sharded {channel}: no channel of that name", where="--sharded",
+                             hint=f"name one of the job's channels ({', '.join(channels) or 'none given'})")
     check_hyperparameters(hyperparameters)
     for name, regex in dict(options.get("metric_definitions") or {}).items():
         check_regex(name, regex, where="--metric-definition")

@@ -65,18 +65,20 @@ def plan_fit(spec: TrainingSpec, config: Config, *, root: str, image_uri: str, r
         uri, upload = channel_uri(value, root, job, name, local=config.is_local, submission=spec.submission_id)
         if upload:
             steps.append(upload)
-        channels.append(_channel(name, uri))
+        channels.append(_channel(name, uri, sharded=name in spec.sharded))
     request = training_request(spec, config, source_uri, channels, root=root, image_uri=image_uri, role=role)
     steps.append(with_sdk_defaults(ApiCall("training", "sagemaker", "CreateTrainingJob", request), sdk, explicit))
     steps.append(TRAINING.wait("training-done", job))
     return tuple(steps)
 
 
-def _channel(name: str, uri: str) -> dict[str, Any]:
+def _channel(name: str, uri: str, *, sharded: bool = False) -> dict[str, Any]:
+    """A channel as ``TrainingInput(uri, distribution=...)`` sends it (sagemaker/inputs.py, SDK v2)."""
+    distribution = "ShardedByS3Key" if sharded else "FullyReplicated"
     return {
         "ChannelName": name,
         "DataSource": {
-            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
+            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": distribution}
         },
     }
 

@@ -46,8 +46,11 @@ def test_train_and_serve_on_the_image_scikit_learn(cli: Cli, workdir: Path, requ
     assert ran["Libraries"]["scikit-learn"] == image.pinned("scikit-learn") == "1.4.2"
     assert ran["Libraries"]["numpy"] == image.pinned("numpy")
     assert ran["Libraries"]["sagemaker-training"] == "4.8.0"
+    other = frameworks.image_interpreter(image)  # built with the image's Python 3.10 where the machine has it
+    assert ran["Python"].rsplit(".", 1)[0] == (other.minor if other else frameworks.python_version())
     shown = cli("show", "on-1-4-2", "--json").json()  # the run record says which libraries ran, too
     assert shown["versions"]["scikit-learn"] == "1.4.2" and shown["versions"]["python"] == ran["Python"]
+    assert shown["versions"]["python from"] == (other.found_by if other else "this interpreter")
 
     runtime = boto3.client("sagemaker-runtime", endpoint_url=deploy.json()["Url"], region_name="us-east-1",
                            aws_access_key_id="x", aws_secret_access_key="x")
@@ -65,6 +68,6 @@ def test_a_version_this_python_cannot_run_is_a_usage_error(cli: Cli, workdir: Pa
 
     assert fit.code == 2, fit.err
     assert "--framework-version: scikit-learn framework version 0.23-1" in fit.err
-    assert f"on this Python use one of: {', '.join(frameworks.installable_versions())}" in fit.err
+    assert f"on this Python use --framework-version {' or '.join(frameworks.installable_versions())}" in fit.err
     assert "rejected" not in fit.err and "unexpected" not in fit.err and "Traceback" not in fit.err
     assert cli("ls", "--json").out.strip() == ""  # no job was created

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from smtrain.backends.local.jobs.processes import is_alive
 from smtrain.backends.local.service import LocalSageMaker
 from smtrain.backends.local.serving.health import ping
+from smtrain.backends.local.serving.inference import werkzeug_content_type
 from smtrain.backends.local.serving.runtime_client import LocalRuntime
 from smtrain.backends.local.store.home import LocalHome
 from tests.helpers import remove_local_endpoints
@@ -185,7 +186,7 @@ def test_unknown_and_duplicate_names_fail_as_sagemaker_does(sm: LocalSageMaker, 
 def test_round_trips(runtime: Any, endpoint: str, body: bytes, content_type: str, accept: str, expected: bytes) -> None:
     response = runtime.invoke_endpoint(EndpointName=endpoint, Body=body, ContentType=content_type, Accept=accept)
     assert response["Body"].read() == expected
-    assert response["ContentType"] == accept
+    assert response["ContentType"] == werkzeug_content_type(accept)  # text/csv; charset=utf-8, as the image
     assert response["InvokedProductionVariant"] == "AllTraffic"
 
 
@@ -336,7 +337,7 @@ def test_two_endpoints_share_one_gateway(sm: LocalSageMaker, artifacts: dict[str
     first = client.invoke_endpoint(EndpointName=endpoint, Body=b"1,0", ContentType="text/csv")
     second = client.invoke_endpoint(EndpointName="second", Body=b"1,0", ContentType="text/csv")
     assert (first["ContentType"], first["Body"].read()) == ("application/json", b'["b"]')
-    assert (second["ContentType"], second["Body"].read()) == ("text/csv", b"b\n")
+    assert (second["ContentType"], second["Body"].read()) == ("text/csv; charset=utf-8", b"b\n")
     slow = invoke_error(client, EndpointName="second", Body=b"-777,0", ContentType="text/csv")
     assert slow["OriginalStatusCode"] == 0 and "timed out" in slow["OriginalMessage"]
     sm.delete_endpoint(EndpointName="second")
@@ -439,7 +440,7 @@ def test_update_swaps_containers_and_delete_leaves_no_process(tmp_path: Path, ar
         assert wait_settled(sm, "life")["EndpointConfigName"] == "life-v2"
         assert eventually(lambda: not is_alive(old["pid"]))
         request = {"EndpointName": "life", "Body": b"0,0", "ContentType": "text/csv"}
-        assert LocalRuntime(sm.runtime_url()).invoke_endpoint(**request)["ContentType"] == "text/csv"
+        assert LocalRuntime(sm.runtime_url()).invoke_endpoint(**request)["ContentType"] == "text/csv; charset=utf-8"
 
         killed = sm.db.get("endpoint", "life")["_local"]["current"]["pid"]
         os.killpg(killed, signal.SIGKILL)  # as a reboot would

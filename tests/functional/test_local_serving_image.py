@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -35,7 +36,7 @@ def finished_job(home: Path, name: str, framework_version: str) -> None:
     job_state.finish(body, "Completed", job_state.now_iso())
     body["ModelArtifacts"] = {"S3ModelArtifacts": (home / "store" / name / "model.tar.gz").as_uri()}
     StateDB(home / "state.db")
-    with sqlite3.connect(home / "state.db") as db:
+    with closing(sqlite3.connect(home / "state.db")) as db, db:
         db.execute("INSERT INTO resources VALUES (?, ?, ?)", ("training-job", name, json.dumps(body)))
 
 

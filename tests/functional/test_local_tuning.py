@@ -136,8 +136,9 @@ EPOCHS = textwrap.dedent("""
     import argparse, os, time
     parser = argparse.ArgumentParser()
     parser.add_argument("--level", type=float, default=0.0)
+    parser.add_argument("--epochs", type=int, default=6)
     args = parser.parse_args()
-    for epoch in range(6):
+    for epoch in range(args.epochs):
         print(f"score={args.level + epoch / 100}", flush=True)
         time.sleep(0.4)
     open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write(str(args.level))
@@ -152,6 +153,23 @@ def test_auto_early_stopping_stops_a_trial_that_falls_behind(session: Session, t
     assert statuses == {'"5"': "Completed", '"6"': "Completed", '"7"': "Completed", '"1"': "Stopped"}
     assert tuner.status == "Completed"
     assert tuner.best_job.hyperparameters["level"] == "7"
+
+
+def test_hyperband_stops_trials_that_fall_behind_their_bracket(session: Session, tmp_path: Path) -> None:
+    (tmp_path / "src" / "train.py").write_text(EPOCHS)
+    tuner = tune(session, tmp_path, ranges={"level": "categorical:5,6,7,1"}, strategy="Hyperband", max_jobs=6,
+                 max_parallel=1, hyperparameters={"epochs": 6}, random_seed=2)
+    trials = session.trials(tuner.name)
+    statuses = [t["TrainingJobStatus"] for t in trials]
+    assert tuner.status == "Completed" and len(trials) == 6
+    assert "Stopped" in statuses and "Completed" in statuses
+    log = (tmp_path / ".smtrain" / "tuning-jobs" / tuner.name / "job.log").read_text()
+    stopped = [t["TunedHyperParameters"]["level"] for t in trials if t["TrainingJobStatus"] == "Stopped"]
+    assert log.count("Hyperband stops it at step") == len(stopped)
+    assert '"7"' not in stopped  # the best level is never behind its bracket
+    best = tuner.best_job.hyperparameters["level"]
+    completed = [t["TunedHyperParameters"]["level"] for t in trials if t["TrainingJobStatus"] == "Completed"]
+    assert best == max(completed, key=lambda v: int(v.strip('"'))).strip('"')
 
 
 def test_a_warm_start_seeds_the_search_with_the_parents_trials(session: Session, tmp_path: Path) -> None:

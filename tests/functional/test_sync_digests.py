@@ -9,6 +9,7 @@ import os
 import sqlite3
 import stat
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -120,14 +121,14 @@ def test_a_damaged_cache_is_set_aside_and_the_sync_compares_content(s3: Any, dat
     report = sync_directory(data, URI, s3=s3, progress=False)
     assert report.uploaded_files == 1 and remote(s3, "p/train.csv") == b"a,b\n5,5\n"
     assert opened["nested/test.csv"] == 1  # nothing remembered: read to compare
-    with sqlite3.connect(cache_file()) as db:  # a working cache again
+    with closing(sqlite3.connect(cache_file())) as db, db:  # a working cache again
         assert db.execute("SELECT count(*) FROM digests").fetchone() == (2,)
 
 
 @pytest.mark.usefixtures("settled")
 def test_a_cache_with_wrong_entries_for_another_stat_is_not_trusted(s3: Any, data: Path) -> None:
     sync_directory(data, URI, s3=s3, progress=False)
-    with sqlite3.connect(cache_file()) as db:
+    with closing(sqlite3.connect(cache_file())) as db, db:
         db.execute("UPDATE digests SET stat = 'elsewhere', md5 = ?, sha256 = ?", ("0" * 32, "0" * 64))
     (data / "train.csv").write_bytes(b"a,b\n6,6\n")
     assert sync_directory(data, URI, s3=s3, progress=False).uploaded_files == 1
@@ -171,6 +172,6 @@ def test_a_small_file_goes_up_with_its_sha256_as_the_request_checksum(s3: Any, d
 def test_an_etag_of_a_kms_upload_is_not_taken_for_an_md5(s3: Any, data: Path) -> None:
     key = boto3.client("kms", region_name="us-east-1").create_key()["KeyMetadata"]["KeyId"]
     sync_directory(data, URI, s3=s3, progress=False, kms_key=key)
-    with sqlite3.connect(cache_file()) as db:
+    with closing(sqlite3.connect(cache_file())) as db, db:
         assert {md5 for (md5,) in db.execute("SELECT md5 FROM digests")} == {""}
     assert sync_directory(data, URI, s3=s3, progress=False, kms_key=key).uploaded_files == 0

@@ -13,6 +13,7 @@ import sqlite3
 import stat
 import subprocess
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,7 @@ def remove(db: Path) -> None:
 
 
 def drop_table(db: Path) -> None:
-    with sqlite3.connect(db) as connection:
+    with closing(sqlite3.connect(db)) as connection, connection:
         connection.execute("DROP TABLE resources")
     connection.close()
 
@@ -199,7 +200,7 @@ def test_a_fit_with_an_old_name_after_the_index_was_emptied_changes_nothing(cli:
 
 def test_a_fit_whose_job_folder_exists_without_a_record_is_refused(cli: Cli) -> None:
     two_jobs(cli)
-    with sqlite3.connect(home(cli) / "state.db") as connection:
+    with closing(sqlite3.connect(home(cli) / "state.db")) as connection, connection:
         connection.execute("DELETE FROM resources WHERE name='good'")
     connection.close()
     job_folder = home(cli) / "jobs" / "good"

@@ -7,8 +7,15 @@ from typing import Any
 
 import pytest
 
-from smtrain.backends.local.environments import frameworks
+from smtrain.backends.local.environments import frameworks, pythons
 from smtrain.backends.local.environments.frameworks import Framework, FrameworkError
+
+
+@pytest.fixture(autouse=True)
+def no_other_python(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This machine's other Pythons are not looked for here (tests/unit/test_framework_pythons.py fakes them)."""
+    monkeypatch.setattr(pythons, "find", lambda minor, environ=None: None)
+    monkeypatch.delenv(pythons.EXACT_VARIABLE, raising=False)
 
 
 def test_the_table_covers_every_version_of_the_sdk_image_map() -> None:
@@ -54,7 +61,7 @@ def test_a_version_without_wheels_for_this_python_names_the_ones_that_install(
         frameworks.framework("0.23-1")
     message = str(caught.value)
     assert "0.23-1" in message and "Python 3.11" in message
-    assert "1.2-1, 1.4-2, 1.4-2-py312, 1.9-0" in message and "'current'" in message
+    assert "--framework-version 1.2-1 or 1.4-2 or 1.4-2-py312 or 1.9-0" in message and "'current'" in message
 
 
 def test_an_unknown_version_lists_the_known_ones() -> None:
@@ -138,7 +145,7 @@ def test_toolkits_that_cannot_install_leave_the_fast_path_running_with_a_warning
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     matched(monkeypatch, tmp_path)
-    monkeypatch.setattr(frameworks, "_available", lambda requirements: True)
+    monkeypatch.setattr(frameworks, "_available", lambda *requirements: True)
     (tmp_path / "train.py").write_text("from sagemaker_training import environment\n")
     commands = []
 
@@ -162,5 +169,5 @@ def test_on_python_3_10_the_default_names_what_to_install_and_the_versions_that_
         frameworks.framework(frameworks.default_version())
     message = str(caught.value)
     assert "1.9-0" in message and "Python 3.10" in message
-    assert "use one of: 1.0-1, 1.2-1, 1.4-2, 1.4-2-py312" in message
+    assert "use --framework-version 1.0-1 or 1.2-1 or 1.4-2 or 1.4-2-py312" in message
     assert "conda create -n py312 python=3.12" in message and "pyenv install 3.12" in message

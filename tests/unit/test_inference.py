@@ -132,7 +132,7 @@ def test_missing_or_any_accept_means_the_default_accept() -> None:
     h = handler()
     h.default_accept = "text/csv"
     for accept in (None, "", "*/*"):
-        assert h.invoke(b"[[1, 2]]", None, accept) == (200, b"3.0\n", "text/csv")
+        assert h.invoke(b"[[1, 2]]", None, accept) == (200, b"3.0\n", "text/csv; charset=utf-8")  # as Werkzeug
 
 
 def test_accept_lists_pick_the_first_supported_type() -> None:
@@ -196,7 +196,7 @@ def test_output_fn_returning_a_dict_or_list_answers_json_as_flask_does(returned:
 
 def test_a_tuple_body_keeps_its_content_type() -> None:
     result = handler(output_fn=lambda prediction, accept: (b"1,2", "text/csv")).invoke(b"1,2", "text/csv", None)
-    assert result == (200, b"1,2", "text/csv")
+    assert result == (200, b"1,2", "text/csv; charset=utf-8")  # worker.Response(body, mimetype=...) in the image
 
 
 def test_a_werkzeug_response_keeps_its_body_status_and_type() -> None:
@@ -222,7 +222,7 @@ def test_transform_fn_replaces_the_three_functions() -> None:
         return f"{type(model).__name__}:{body}:{content_type}:{accept}"
 
     result = handler(transform_fn=transform_fn).invoke(b"1,2", "text/csv", None)
-    assert result == (200, b"SumModel:1,2:text/csv:application/json", "application/json")
+    assert result == (200, b"SumModel:1,2:text/csv:application/json", "text/html; charset=utf-8")  # Flask's default
 
 
 def test_the_model_loads_once() -> None:

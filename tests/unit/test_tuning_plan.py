@@ -195,3 +195,35 @@ def test_early_stopping_is_the_median_of_earlier_running_averages() -> None:
     assert falls_behind([0.2, 0.65], earlier, maximize=False)
     assert not falls_behind([0.2, 0.55, 0.1], earlier, maximize=True)  # only 2 earlier trials reached step 3
     assert not falls_behind([], earlier, maximize=True)
+
+
+def test_hyperband_stops_a_trial_whose_intermediate_values_fall_behind_in_its_bracket() -> None:
+    from smtrain.backends.local.tuning.search import HyperbandSearch
+
+    search = HyperbandSearch({"CategoricalParameterRanges": [{"Name": "level", "Values": ["5", "6", "7", "1"]}]},
+                             seed=2, maximize=True, min_resource=1, max_resource=6)
+    stopped_at: dict[int, int | None] = {}
+    for number in range(8):
+        level = int(search.suggest(number)["level"])
+        values: list[float] = []
+        stopped_at[number] = None
+        for epoch in range(6):
+            values.append(level + epoch / 100)
+            if search.report(number, values):
+                stopped_at[number] = epoch + 1
+                break
+        assert not search.report(number, values)  # nothing new since the last report: no new judgement
+        search.tell(number, None if stopped_at[number] else values[-1], stopped_early=bool(stopped_at[number]))
+    states = [trial.state.name for trial in search.study.trials]
+    assert states.count("PRUNED") == sum(1 for at in stopped_at.values() if at) >= 1
+    pruned_levels = [trial.params["level"] for trial in search.study.trials if trial.state.name == "PRUNED"]
+    assert "7" not in pruned_levels  # the best level is never behind the others of its bracket
+
+
+def test_hyperband_resources_are_read_or_inferred_as_sagemaker_infers_them() -> None:
+    from smtrain.backends.local.tuning.search import hyperband_resources
+
+    config = {"StrategyConfig": {"HyperbandStrategyConfig": {"MinResource": 2, "MaxResource": 30}}}
+    assert hyperband_resources(config, {"epochs": "5"}) == (2, 30)
+    assert hyperband_resources({}, {"num_epochs": '"12"'}) == (1, 12)
+    assert hyperband_resources({}, {"lr": "0.1"}) == (1, "auto")

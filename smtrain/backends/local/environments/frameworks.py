@@ -10,8 +10,13 @@ read from aws/sagemaker-scikit-learn-container. A job's environment is one of:
   the image's toolkits, a small overlay holding only the toolkits (and the
   image's pins of what they import) is layered on top, built once.
 - ``built``: an environment with the image's pins (or, where a pin has no wheel
-  for this Python, the nearest release of the same minor, then major, that
-  installs), layered on this interpreter so smtrain itself stays importable.
+  for its Python, the nearest release of the same minor, then major, that
+  installs). When the image's Python minor version is not this one and the
+  machine has it (see ``pythons``), the environment is a venv of that Python
+  with smtrain's serving runtime and a link to smtrain's own (pure-Python)
+  package; otherwise it is layered on this interpreter so smtrain itself stays
+  importable. ``$SMTRAIN_FRAMEWORK_EXACT_PYTHON=1`` builds with the image's
+  Python even where the fast path would do.
 - ``current``: ``--framework-version current``; this interpreter as is.
 
 Environments live in ``$SMTRAIN_FRAMEWORK_CACHE``, else
@@ -36,12 +41,15 @@ from importlib import metadata, resources
 from pathlib import Path
 from typing import Any
 
+from smtrain.backends.local.environments import pythons
+from smtrain.backends.local.environments.pythons import Interpreter
 from smtrain.backends.local.environments.venvs import (
     COMPLETE_MARKER,
     InstallFailed,
     Runner,
     build_once,
     layer_dirs,
+    site_packages,
     venv_key,
     venv_python,
 )
@@ -59,6 +67,14 @@ CACHE_VARIABLE = "SMTRAIN_FRAMEWORK_CACHE"
 # the tests' clean environments (which drop every SMTRAIN_ variable) keep it.
 TEST_DEFAULT_VARIABLE = "TEST_SMTRAIN_FRAMEWORK_VERSION"
 MAX_SCANNED_FILES = 2000
+# smtrain's own serving layer runs inside the job's environment (serving/container.py restarts itself there),
+# so another Python must be one smtrain runs on: pyproject's requires-python.
+OLDEST_OWN_PYTHON = (3, 10)
+# What that layer imports beyond the image's libraries (smtrain's own requirement specs are used).
+SERVING_RUNTIME = ("gunicorn", "tornado", "psutil")
+# What ``sagemaker_containers.beta.framework`` imports that the image has and a layered environment sees in
+# this interpreter's site-packages (boto3 is smtrain's own); a venv of another Python needs them installed.
+TOOLKIT_IMPORTS = ("boto3", "paramiko")
 
 
 class FrameworkError(Exception):
@@ -89,10 +105,16 @@ class Environment:
     kind: str  # "matched", "built" or "current"
     venv: Path | None = None
     warning: str = ""
+    interpreter: Interpreter | None = None  # the image's Python, when the venv is one of another Python
 
     @property
     def python(self) -> str:
         return str(venv_python(self.venv)) if self.venv else sys.executable
+
+    @property
+    def base_python(self) -> str:
+        """The interpreter the venv was made with (what a ``requirements.txt`` venv on top is made with)."""
+        return self.interpreter.executable if self.interpreter else sys.executable
 
 
 @cache
@@ -110,8 +132,22 @@ def python_version() -> str:
 
 
 def installable_versions(python: str | None = None) -> list[str]:
+    """The versions that can run here: on ``python`` (this one), or built with the image's own Python."""
+    here = python is None or python == python_version()
     python = python or python_version()
-    return [v for v, f in table().items() if python in f.wheel_pythons]
+    return [v for v, f in table().items() if python in f.wheel_pythons or (here and image_interpreter(f))]
+
+
+def can_use_image_python(found: Framework) -> bool:
+    """Whether smtrain runs on the image's Python (its serving layer runs in the environment)."""
+    return tuple(int(p) for p in found.python.split(".")) >= OLDEST_OWN_PYTHON
+
+
+def image_interpreter(found: Framework) -> Interpreter | None:
+    """The image's own Python, when it is not this one, smtrain runs on it, and the machine has it."""
+    if found.python == python_version() or not can_use_image_python(found):
+        return None
+    return pythons.find(found.python)
 
 
 def framework(version: str) -> Framework:
@@ -120,13 +156,19 @@ def framework(version: str) -> Framework:
     if found is None:
         raise FrameworkError(f"unknown scikit-learn framework version {version!r}; known: {', '.join(table())}, "
                              f"or {CURRENT!r} for this environment as is")
-    if python_version() not in found.wheel_pythons:
+    if python_version() not in found.wheel_pythons and image_interpreter(found) is None:
+        if can_use_image_python(found):
+            fix = (f"or {pythons.install_hint(found.python)}: the environment is then built with it (looked in "
+                   f"{pythons.where_looked(found.python)})")
+        else:
+            fix = (f"or install smtrain under Python {found.python}, the image's own (e.g. `conda create -n "
+                   f"py{found.python.replace('.', '')} python={found.python}` or `pyenv install {found.python}`), "
+                   "and run it from there")
         raise FrameworkError(
             f"scikit-learn framework version {version} (scikit-learn {found.pinned('scikit-learn')}) cannot be "
-            f"installed on Python {python_version()} (it has wheels for Python {', '.join(found.wheel_pythons)}); "
-            f"on this Python use one of: {', '.join(installable_versions())}, or {CURRENT!r}; or install smtrain "
-            f"under Python {found.python}, the image's own (e.g. `conda create -n py{found.python.replace('.', '')} "
-            f"python={found.python}` or `pyenv install {found.python}`), and run it from there")
+            f"installed on Python {python_version()} (it has wheels for Python {', '.join(found.wheel_pythons)}; "
+            f"the image runs Python {found.python}); on this Python use --framework-version "
+            f"{' or '.join(installable_versions()) or CURRENT}, or {CURRENT!r}; {fix}")
     return found
 
 
@@ -215,7 +257,16 @@ def environment_for(version: str, code_dir: Path, run: Runner, say: Any = print)
         newest = table().get(default_version())
         return Environment(CURRENT, "current", None, current_warning(newest))
     found = framework(version)
-    if matches_here(found):
+    exact = pythons.exact_requested()
+    fast = matches_here(found)
+    other = image_interpreter(found) if exact or not fast else None  # the fast path looks for no other Python
+    if exact and other is None and found.python != python_version():
+        raise FrameworkError(
+            f"{pythons.EXACT_VARIABLE} asks for the {version} image's Python {found.python}, and none was found "
+            f"(looked in {pythons.where_looked(found.python)}); "
+            + (pythons.install_hint(found.python) if can_use_image_python(found)
+               else f"smtrain cannot serve on Python {found.python}; unset {pythons.EXACT_VARIABLE}"))
+    if fast and not (exact and other):
         overlay = _overlay_path(found)
         if (overlay / COMPLETE_MARKER).is_file():
             return Environment(version, "matched", overlay)
@@ -228,14 +279,34 @@ def environment_for(version: str, code_dir: Path, run: Runner, say: Any = print)
         except InstallFailed as exc:  # offline, say: the script may not need them after all
             return Environment(version, "matched", None, f"the image's toolkits could not be installed ({exc}); "
                                "running without them")
+    if other is not None:
+        return _built_with(found, other, run, say)
+    warning = ""
+    if found.python != python_version() and can_use_image_python(found):
+        warning = (f"the {version} image runs Python {found.python}, which was not found (looked in "
+                   f"{pythons.where_looked(found.python)}), so its environment runs on Python {python_version()}; "
+                   f"to match, {pythons.install_hint(found.python)}")
     if (_env_path(found) / COMPLETE_MARKER).is_file():
-        return Environment(version, "built", _env_path(found))
+        return Environment(version, "built", _env_path(found), warning)
     say(f"Building the scikit-learn {version} environment (once; cached in {cache_dir()}): "
         f"{', '.join(f'{k}{v}' for k, v in found.libraries.items() if v)}")
-    return Environment(version, "built", _build(found, _env_path(found), run, with_libraries=True))
+    return Environment(version, "built", _build(found, _env_path(found), run, with_libraries=True), warning)
 
 
-def _env_path(found: Framework) -> Path:
+def _built_with(found: Framework, other: Interpreter, run: Runner, say: Any) -> Environment:
+    venv = _env_path(found, other)
+    if not (venv / COMPLETE_MARKER).is_file():
+        say(f"Building the scikit-learn {found.version} environment with the image's Python {other.version} "
+            f"({other.found_by}: {other.executable}; once, cached in {cache_dir()}): "
+            f"{', '.join(f'{k}{v}' for k, v in found.libraries.items() if v)}")
+        _build_other(found, venv, run, other)
+    return Environment(found.version, "built", venv, interpreter=other)
+
+
+def _env_path(found: Framework, other: Interpreter | None = None) -> Path:
+    if other is not None:
+        key = venv_key(b"framework", python=f"{other.executable}\0{other.version}", layer=[])[:10]
+        return cache_dir() / f"sklearn-{found.version}-py{other.minor}-{key}"
     return cache_dir() / f"sklearn-{found.version}-py{python_version()}-{_layer_key()}"
 
 
@@ -261,15 +332,46 @@ def _build(found: Framework, venv: Path, run: Runner, *, with_libraries: bool) -
     return venv
 
 
-def _installable_specs(pins: Mapping[str, str]) -> list[str]:
-    """``name==pin`` where that installs on this Python, else the nearest of the same minor, then major."""
+def _build_other(found: Framework, venv: Path, run: Runner, other: Interpreter) -> Path:
+    """A venv of the image's Python with its pins, toolkits, smtrain's serving runtime and smtrain itself."""
+    python = other.executable
+    pins = _installable_specs({**found.libraries, **found.toolkit_dependencies}, python)
+    pip = ["-m", "pip", "install", "--disable-pip-version-check"]
+    commands = [[*pip, "--only-binary", BINARY_ONLY, *pins, *own_requirements(SERVING_RUNTIME + TOOLKIT_IMPORTS)],
+                [*pip, "--no-deps", *(name + spec for name, spec in found.toolkits.items())]]
+
+    def finish(building: Path) -> None:
+        _patch_toolkits(building)
+        _link_smtrain(building)
+
+    build_once(venv, [], commands, run, cwd=cache_dir(), note=f"{found.source} on {python}", finish=finish,
+               python=python)
+    return venv
+
+
+def own_requirements(names: tuple[str, ...]) -> list[str]:
+    """smtrain's own requirement specs for ``names`` (``gunicorn>=22``), as its metadata says."""
+    specs = {re.split(r"[<>=!~ ;\[]", r, maxsplit=1)[0].lower(): r.split(";")[0].strip()
+             for r in metadata.requires("smtrain") or [] if "extra ==" not in r}
+    return [specs.get(name, name) for name in names]
+
+
+def _link_smtrain(venv: Path) -> None:
+    """smtrain is pure Python: its package folder, linked in, is importable from the other Python too."""
+    import smtrain
+
+    (site_packages(venv) / "smtrain").symlink_to(Path(smtrain.__file__).resolve().parent, target_is_directory=True)
+
+
+def _installable_specs(pins: Mapping[str, str], python: str = sys.executable) -> list[str]:
+    """``name==pin`` where that installs on ``python``, else the nearest of the same minor, then major."""
     exact = [name + spec for name, spec in pins.items()]
-    if _available(exact):  # the usual case: one query
+    if _available(exact, python):  # the usual case: one query
         return exact
     specs = []
     for name, spec in pins.items():
         for candidate in _relaxations(name, spec):
-            if candidate == name or _available([candidate]):
+            if candidate == name or _available([candidate], python):
                 specs.append(candidate)
                 break
     return specs
@@ -284,17 +386,15 @@ def _relaxations(name: str, spec: str) -> list[str]:
             f"{name}>={spec[2:]},<{major + 1}", name]
 
 
-def _available(requirements: list[str]) -> bool:
-    """Whether releases matching ``requirements`` install on this Python (metadata only, no download)."""
-    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-deps", "--ignore-installed", "-q",
+def _available(requirements: list[str], python: str = sys.executable) -> bool:
+    """Whether releases matching ``requirements`` install on ``python`` (metadata only, no download)."""
+    command = [python, "-m", "pip", "install", "--dry-run", "--no-deps", "--ignore-installed", "-q",
                "--disable-pip-version-check", "--only-binary", BINARY_ONLY, *requirements]
     return subprocess.run(command, capture_output=True, check=False).returncode == 0
 
 
 def _patch_toolkits(venv: Path) -> None:
     """The image's own fix for sagemaker-containers on Python >= 3.10 (``collections.Mapping``)."""
-    from smtrain.backends.local.environments.venvs import site_packages
-
     mapping = site_packages(venv) / "sagemaker_containers" / "_mapping.py"
     if mapping.is_file():
         text = mapping.read_text()
@@ -320,8 +420,12 @@ def library_versions(python: str) -> dict[str, str]:
 
 def record(environment: Environment, versions: Mapping[str, str]) -> dict[str, Any]:
     """What the job record keeps about the environment that ran."""
-    entry: dict[str, Any] = {"FrameworkVersion": environment.framework_version, "Environment": environment.kind,
-                             "Python": ".".join(map(str, sys.version_info[:3])), "Libraries": dict(versions)}
+    other = environment.interpreter
+    entry: dict[str, Any] = {
+        "FrameworkVersion": environment.framework_version, "Environment": environment.kind,
+        "Python": other.version if other else ".".join(map(str, sys.version_info[:3])),
+        "PythonFrom": f"{other.found_by}: {other.executable}" if other else f"this interpreter: {sys.executable}",
+        "Libraries": dict(versions)}
     found = table().get(environment.framework_version)
     if found is not None:
         entry["ImagePython"] = found.python

@@ -61,27 +61,30 @@ def venv_python(venv: Path) -> Path:
     return venv / "bin" / "python"
 
 
-def ensure_venv(requirements: Path, venvs_dir: Path, run: Runner, base: Path | None = None) -> Path:
-    """The interpreter of the environment for ``requirements`` (layered on ``base``), built on first use."""
+def ensure_venv(requirements: Path, venvs_dir: Path, run: Runner, base: Path | None = None,
+                python: str = sys.executable) -> Path:
+    """The interpreter of the environment for ``requirements`` (layered on ``base``, whose interpreter
+    is ``python``), built on first use."""
     layer = layer_dirs(base)
-    venv = venvs_dir / venv_key(requirements.read_bytes(), layer=layer)
+    venv = venvs_dir / venv_key(requirements.read_bytes(), python=python, layer=layer)
     install = [["-m", "pip", "install", "-r", str(requirements)]]
-    return build_once(venv, layer, install, run, cwd=requirements.parent, note=str(requirements))
+    return build_once(venv, layer, install, run, cwd=requirements.parent, note=str(requirements), python=python)
 
 
 def build_once(
     venv: Path, layer: Sequence[str], pip_commands: Sequence[Sequence[str]], run: Runner, *,
-    cwd: Path, note: str = "", finish: Callable[[Path], None] | None = None,
+    cwd: Path, note: str = "", finish: Callable[[Path], None] | None = None, python: str = sys.executable,
 ) -> Path:
     """The interpreter of ``venv``: if incomplete, built in a temporary directory next to it by running
-    each of ``pip_commands`` (arguments to its Python) and ``finish``, then renamed into place."""
+    each of ``pip_commands`` (arguments to its Python) and ``finish``, then renamed into place.
+    ``python`` makes the venv; with no ``layer`` it has its own pip."""
     if (venv / COMPLETE_MARKER).is_file():
         return venv_python(venv)
     venv.parent.mkdir(parents=True, exist_ok=True)
     building = venv.parent / f".build-{venv.name}-{os.getpid()}"
     shutil.rmtree(building, ignore_errors=True)
     try:
-        _create_layered_venv(building, layer)
+        _create_layered_venv(building, layer, python)
         for arguments in pip_commands:
             command = [str(venv_python(building)), *arguments]
             code = run(command, cwd)
@@ -97,8 +100,14 @@ def build_once(
     return venv_python(venv)
 
 
-def _create_layered_venv(path: Path, layer: Sequence[str]) -> None:
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(path)], check=True, capture_output=True)
+def _create_layered_venv(path: Path, layer: Sequence[str], python: str = sys.executable) -> None:
+    pip = ["--without-pip"] if layer else []  # a layered venv uses the pip of what it is layered on
+    command = [python, "-m", "venv", *pip, str(path)]
+    done = subprocess.run(command, check=False, capture_output=True)
+    if done.returncode != 0:
+        raise InstallFailed(command, done.returncode)
+    if not layer:
+        return
     # "import" lines in a .pth file run at start-up; addsitedir also processes the
     # parent's own .pth files (editable installs, a base environment's layer), which a plain path line would not.
     lines = [f"import site; site.addsitedir({d!r})" for d in layer]
@@ -106,8 +115,10 @@ def _create_layered_venv(path: Path, layer: Sequence[str]) -> None:
 
 
 def site_packages(venv: Path) -> Path:
+    """The venv's site-packages: its own Python's (a venv of another Python has one ``lib/pythonX.Y``)."""
+    own = sorted((venv / "lib").glob("python3.*/site-packages")) if (venv / "lib").is_dir() else []
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    path = venv / "lib" / version / "site-packages"
+    path = own[0] if len(own) == 1 else venv / "lib" / version / "site-packages"
     path.mkdir(parents=True, exist_ok=True)
     return path
 

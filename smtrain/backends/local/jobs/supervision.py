@@ -122,13 +122,16 @@ class JobSupervisor:
             self._say(f"Installing dependencies from {requirements.name} into a cached environment under "
                       f"{self.home.venvs}")
             try:
-                python = str(ensure_venv(requirements, self.home.venvs, self._run_install, base=environment.venv))
+                python = str(ensure_venv(requirements, self.home.venvs, self._run_install, base=environment.venv,
+                                         python=environment.base_python))
             except InstallFailed as exc:
                 raise InstallError(job_state.user_error_reason(
                     "InstallRequirementsError", exc.exit_code, self.tail, " ".join(exc.command))) from exc
         ran = frameworks.record(environment, frameworks.library_versions(python))
-        versions = {"python": ran["Python"], **ran["Libraries"]}  # what `smtrain ls/show/diff` compare
+        # what `smtrain ls/show/diff` compare
+        versions = {"python": ran["Python"], "python from": ran["PythonFrom"].split(":", 1)[0], **ran["Libraries"]}
         self._update(lambda body: job_state.local(body).update(framework=ran, versions=versions))
+        self._say(f"Python {ran['Python']} ({ran['PythonFrom']})")
         self._say("Libraries: " + ", ".join(f"{k} {v}" for k, v in ran["Libraries"].items()))
         return python
 

@@ -344,7 +344,8 @@ def restart_in_environment(framework_version: str, code_dir: Path, venvs: Path |
         requirements = code_dir / "requirements.txt"
         if venvs and requirements.is_file():
             logger.info("installing %s", requirements)
-            python = str(ensure_venv(requirements, venvs, run, base=environment.venv))
+            python = str(ensure_venv(requirements, venvs, run, base=environment.venv,
+                                     python=environment.base_python))
     except (InstallFailed, frameworks.FrameworkError) as exc:
         logger.error("the serving environment could not be made: %s", exc)
         sys.exit(1)

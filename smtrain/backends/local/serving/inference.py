@@ -12,6 +12,13 @@ missing or ``*/*`` ``Accept`` means ``SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT``
 a dict or list (JSON, as Flask answers it), a ``(body, content_type)`` tuple, or
 a response object (``worker.Response``) whose status and type are kept; JSON and CSV input becomes float32.
 
+The answer's ``Content-Type`` is the image's for each of those (captured from the image's own
+sagemaker-containers, Flask and Werkzeug in ``tests/fixtures/serving_content_types``): the default
+``output_fn`` and a tuple name their type as Werkzeug writes it (``text/csv; charset=utf-8``); bytes
+and str are Flask's default, ``text/html; charset=utf-8``, whatever the ``Accept``; a dict or list is
+``application/json``. One difference: the images with Flask 1.1.1 (before 1.9-0) answer 500 for a
+returned list; smtrain answers it as JSON, as 1.9-0's Flask 3 does.
+
 Where the image is wrong, this handler is right (the image answers 500 with an
 HTML page in each case):
 
@@ -53,6 +60,11 @@ JSON = "application/json"
 CSV = "text/csv"
 NPY = "application/x-npy"
 ANY = "*/*"
+# flask.Response.default_mimetype with Werkzeug's charset: what Flask answers for a returned str or bytes.
+FLASK_DEFAULT = "text/html; charset=utf-8"
+# werkzeug/utils.py get_content_type: these, text/* and */*+xml get "; charset=utf-8" appended.
+CHARSET_TYPES = frozenset({"application/ecmascript", "application/javascript", "application/sql", "application/xml",
+                           "application/xml-dtd", "application/xml-external-parsed-entity"})
 SUPPORTED = (JSON, CSV, NPY)
 TEXT_TYPES = (JSON, CSV)
 
@@ -335,7 +347,7 @@ class Handler:
             self.load()
             payload: bytes | str = _as_text(body, content_type) if media_type(content_type) in TEXT_TYPES else body
             result = self._transform(payload, content_type, accept)
-            return _to_result(result, accept)
+            return _to_result(result)
         except InferenceError as exc:
             if exc.status >= 500:
                 logger.exception("inference failed")
@@ -356,14 +368,27 @@ class Handler:
         return encode(prediction, chosen), chosen
 
 
-def _to_result(result: Any, accept: str) -> InferenceResult:
-    """What the image's Flask layer makes of a returned value: a response object as is, a
-    ``(body, content_type)`` tuple, a dict or list as JSON, bytes or str as the body."""
+def werkzeug_content_type(mimetype: str) -> str:
+    """The header Werkzeug writes for ``mimetype`` (``werkzeug.utils.get_content_type``, charset utf-8):
+    ``text/csv`` -> ``text/csv; charset=utf-8``; it appends even when ``mimetype`` names a charset."""
+    if mimetype.startswith("text/") or mimetype in CHARSET_TYPES or mimetype.endswith("+xml"):
+        return f"{mimetype}; charset=utf-8"
+    return mimetype
+
+
+def _to_result(result: Any) -> InferenceResult:
+    """What the image's Flask layer makes of a returned value: a response object as is; a
+    ``(body, content_type)`` tuple as ``worker.Response(body, mimetype=content_type)``
+    (sagemaker_containers/_transformer.py ``transform``); a dict or list as JSON; bytes or str as
+    Flask's default response (flask/app.py ``make_response``)."""
     if _is_response(result):
         return _from_response(result)
-    body, content_type = result if isinstance(result, tuple) else (result, accept)
-    if isinstance(body, dict | list) and not isinstance(result, tuple):
-        body, content_type = json.dumps(body), JSON
+    if isinstance(result, tuple):
+        body, content_type = result[0], werkzeug_content_type(str(result[1]))
+    elif isinstance(result, dict | list):
+        body, content_type = json.dumps(result), JSON
+    else:
+        body, content_type = result, FLASK_DEFAULT
     if isinstance(body, str):
         body = body.encode()
     if not isinstance(body, bytes | bytearray):

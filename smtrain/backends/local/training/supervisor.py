@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.jobs import job_state
+from smtrain.backends.local.jobs import hosts, job_state, sandbox
 from smtrain.backends.local.jobs.processes import JOB_TOKEN_VARIABLE, become_subreaper, end_descendants
 from smtrain.backends.local.jobs.supervision import (
     LEFTOVER_GRACE_SECONDS,
@@ -105,6 +105,7 @@ class Supervisor(JobSupervisor):
 
     def _prepare_tree(self) -> None:
         workspace.prepare_tree(self.record, self.paths, home_root=self.home.root, say=self._say)
+        hosts.prepare_hosts(self.record, self.paths, say=self._say)  # --instance-count N: algo-2 ... algo-N
 
     # -- the script ----------------------------------------------------------
 
@@ -117,6 +118,18 @@ class Supervisor(JobSupervisor):
         if kind == "COMMAND":
             os.chmod(self.paths.code / program, 0o777)
         command = script_command(kind, program, tenv.to_cmd_args(), python)
+        environment = self._script_environment(tenv, python)
+        self._transition("Training", message=f"running {program}")
+        self._say("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
+        self.tail.clear()
+        # Its folder at /opt/ml where possible (jobs/sandbox.py); N instances, N processes (jobs/hosts.py).
+        run = hosts.job_command(
+            command, program, self.record, self.paths, environment,
+            lambda tree: self._script_environment(workspace.training_environment(tree, self.name), python),
+            log=self.home.job_log(self.name), say=self._say)
+        return " ".join(command), self._run_child(run, self.paths.code, environment)
+
+    def _script_environment(self, tenv: TrainingEnvironment, python: str) -> dict[str, str]:
         environment = script_environment(
             os.environ, self.record.get("Environment", {}), tenv,
             region=job_state.local(self.record).get("region", ""),
@@ -124,10 +137,7 @@ class Supervisor(JobSupervisor):
         )
         if python != sys.executable:  # console scripts from requirements.txt are on PATH, as in the image
             environment["PATH"] = f"{Path(python).parent}:{environment.get('PATH', '')}"
-        self._transition("Training", message=f"running {program}")
-        self._say("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
-        self.tail.clear()
-        return " ".join(command), self._run_child(command, self.paths.code, environment)
+        return environment
 
     # -- outcomes ------------------------------------------------------------
 
@@ -144,7 +154,8 @@ class Supervisor(JobSupervisor):
 
     def _fail_user_script(self, command: str, exit_code: int) -> None:
         # The script's traceback is in the log just above: say the outcome, not the traceback again.
-        self._fail(job_state.user_error_reason("ExecuteUserScriptError", exit_code, self.tail, command),
+        self._fail(job_state.user_error_reason("ExecuteUserScriptError", exit_code, self.tail, command,
+                                               hint=sandbox.failure_hint(self.tail)),
                    echo=f"ExecuteUserScriptError: ExitCode {exit_code}")
 
     def _fail(self, failure_text: str, *, echo: str = "") -> None:
@@ -159,6 +170,7 @@ class Supervisor(JobSupervisor):
     def _upload_outputs(self) -> None:
         from smtrain.files.tarballs import write_tar_gz
 
+        hosts.merge_outputs(self.record, self.paths)  # every instance's model/ and output/data/, as SageMaker keeps
         output = to_path(self.record["ModelArtifacts"]["S3ModelArtifacts"]).parent
         for folder, archive in ((self.paths.model, "model.tar.gz"), (self.paths.output_data, "output.tar.gz")):
             for warning in write_tar_gz(folder, output / archive).warnings():

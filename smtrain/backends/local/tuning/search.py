@@ -1,4 +1,5 @@
-"""How the local tuner picks each trial's values: Random, Grid and Bayesian (optuna's TPE) search.
+"""How the local tuner picks each trial's values: Random, Grid, Bayesian (optuna's TPE) and Hyperband
+(random values, optuna's HyperbandPruner deciding which trials stop) search.
 
 Values are sent as SageMaker sends a trial's tuned hyperparameters: the number as text for
 continuous and integer ranges, the range's own (JSON-encoded) value for a categorical one.
@@ -75,10 +76,10 @@ class GridSearch:
         """Grid search learns nothing from results."""
 
 
-class BayesianSearch:
-    """optuna's TPE sampler with ask-and-tell: a trial asked per suggestion, told its objective
-    (or failed) when the training job ends. Reverse-logarithmic ranges are searched as
-    ``1 - x`` on a log scale."""
+class OptunaSearch:
+    """An optuna study with ask-and-tell: a trial asked per suggestion, told its objective (or failed,
+    or stopped early) when the training job ends. Reverse-logarithmic ranges are searched as ``1 - x``
+    on a log scale. Subclasses choose the sampler and the pruner."""
 
     def __init__(self, parameter_ranges: Ranges, *, seed: int | None, maximize: bool,
                  history: list[tuple[dict[str, str], float]] | None = None) -> None:
@@ -88,15 +89,23 @@ class BayesianSearch:
         self.optuna = optuna
         self.ranges = ranges_of(parameter_ranges)
         self.distributions = {item["Name"]: self._distribution(kind, item) for kind, item in self.ranges}
-        sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(2, len(self.ranges) + 1)))
-        self.study = optuna.create_study(direction="maximize" if maximize else "minimize", sampler=sampler)
+        # A fixed study name: Hyperband assigns trials to brackets by a hash of it, so a RandomSeed repeats a run.
+        self.study = optuna.create_study(study_name="smtrain-tuning", direction="maximize" if maximize else "minimize",
+                                         sampler=self._sampler(seed), pruner=self._pruner())
         self._asked: dict[int, Any] = {}
+        self._reported: dict[int, int] = {}
         for values, value in history or []:  # a warm start: the parents' completed trials
             params = {name: self._internal(name, text) for name, text in values.items()
                       if name in self.distributions}
             if len(params) == len(self.distributions):
                 self.study.add_trial(optuna.trial.create_trial(params=params, distributions=self.distributions,
                                                                value=value))
+
+    def _sampler(self, seed: int | None) -> Any:
+        raise NotImplementedError
+
+    def _pruner(self) -> Any:
+        return self.optuna.pruners.NopPruner()
 
     def _distribution(self, kind: str, item: Mapping[str, Any]) -> Any:
         distributions = self.optuna.distributions
@@ -131,25 +140,95 @@ class BayesianSearch:
             values[name] = repr(value) if isinstance(value, float) else str(value)
         return values
 
-    def tell(self, number: int, value: float | None) -> None:
+    def report(self, number: int, values: list[float]) -> bool:
+        """Give the pruner the trial's objective values printed since the last report (step n is the
+        n-th value); whether the trial should stop now."""
+        trial = self._asked.get(number)
+        if trial is None:
+            return False
+        done = self._reported.get(number, 0)
+        for step, value in enumerate(values[done:], start=done + 1):
+            if math.isfinite(value):
+                trial.report(value, step)
+        self._reported[number] = max(done, len(values))
+        return len(values) > done and bool(trial.should_prune())
+
+    def tell(self, number: int, value: float | None, *, stopped_early: bool = False) -> None:
         trial = self._asked.pop(number, None)
+        self._reported.pop(number, None)
         if trial is None:
             return
-        if value is None or not math.isfinite(value):
+        if stopped_early:
+            self.study.tell(trial, state=self.optuna.trial.TrialState.PRUNED)
+        elif value is None or not math.isfinite(value):
             self.study.tell(trial, state=self.optuna.trial.TrialState.FAIL)
         else:
             self.study.tell(trial, value)
 
 
-def search_for(config: Mapping[str, Any], history: list[tuple[dict[str, str], float]] | None = None) -> Any:
-    """The search of a HyperParameterTuningJobConfig. Hyperband's sampling is random search's; the tuner
-    stops its trials early by the median rule of ``early_stopping.py`` (locally Hyperband has no brackets)."""
+class BayesianSearch(OptunaSearch):
+    """optuna's TPE sampler; its first trials (up to 10) are random, as TPE needs some history."""
+
+    def _sampler(self, seed: int | None) -> Any:
+        return self.optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(2, len(self.ranges) + 1)))
+
+
+class HyperbandSearch(OptunaSearch):
+    """SageMaker's Hyperband (AWS docs, "How Hyperparameter Tuning Works": "Hyperband uses both
+    intermediate and final results of training jobs to dynamically allocate epochs to well-utilized
+    hyperparameter configurations and automatically stops those that underperform"): values drawn at
+    random, and optuna's HyperbandPruner (successive halving in brackets, reduction factor 3) judging
+    each trial's intermediate objective values as they are printed. Its resources are the steps of the
+    objective: ``HyperbandStrategyConfig`` MinResource and MaxResource when given, otherwise MaxResource
+    is inferred as SageMaker infers it, from an ``epochs`` static hyperparameter (API reference,
+    HyperbandStrategyConfig), and else from the first trial to complete (optuna's "auto")."""
+
+    def __init__(self, parameter_ranges: Ranges, *, seed: int | None, maximize: bool,
+                 min_resource: int, max_resource: int | str) -> None:
+        self.resources = (min_resource, max_resource)
+        super().__init__(parameter_ranges, seed=seed, maximize=maximize)
+
+    def _sampler(self, seed: int | None) -> Any:
+        return self.optuna.samplers.RandomSampler(seed=seed)
+
+    def _pruner(self) -> Any:
+        min_resource, max_resource = self.resources
+        return self.optuna.pruners.HyperbandPruner(min_resource=min_resource, max_resource=max_resource,
+                                                   reduction_factor=3)
+
+
+EPOCH_KEYS = ("epochs", "numepochs", "n-epochs", "n_epochs", "num_epochs")  # API_HyperbandStrategyConfig
+
+
+def hyperband_resources(config: Mapping[str, Any], static: Mapping[str, str]) -> tuple[int, int | str]:
+    """(MinResource, MaxResource) of a Hyperband tuning job, as SageMaker reads or infers them."""
+    given = (config.get("StrategyConfig") or {}).get("HyperbandStrategyConfig") or {}
+    max_resource: int | str = "auto"
+    if given.get("MaxResource"):
+        max_resource = int(given["MaxResource"])
+    else:
+        for key in EPOCH_KEYS:
+            text = str(static.get(key, "")).strip('"')
+            if text.isdigit() and int(text) > 0:
+                max_resource = int(text)
+                break
+    return int(given.get("MinResource") or 1), max_resource
+
+
+def search_for(config: Mapping[str, Any], history: list[tuple[dict[str, str], float]] | None = None,
+               static: Mapping[str, str] | None = None) -> Any:
+    """The search of a HyperParameterTuningJobConfig (``static``: the trials' static hyperparameters).
+    A search with a ``report`` method decides itself which trials stop early (Hyperband)."""
     ranges = config.get("ParameterRanges") or {}
     seed = config.get("RandomSeed")
     strategy = config["Strategy"]
+    maximize = (config.get("HyperParameterTuningJobObjective") or {}).get("Type") == "Maximize"
     if strategy == "Grid":
         return GridSearch(ranges)
     if strategy == "Bayesian":
-        maximize = config["HyperParameterTuningJobObjective"]["Type"] == "Maximize"
         return BayesianSearch(ranges, seed=seed, maximize=maximize, history=history)
+    if strategy == "Hyperband":
+        min_resource, max_resource = hyperband_resources(config, static or {})
+        return HyperbandSearch(ranges, seed=seed, maximize=maximize, min_resource=min_resource,
+                               max_resource=max_resource)
     return RandomSearch(ranges, seed=seed)

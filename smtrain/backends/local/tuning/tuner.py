@@ -135,7 +135,8 @@ class Tuner:
             self._say(f"warm start: {len(history)} completed trials of the parent tuning jobs"
                       + (" seed the search" if self.config["Strategy"] == "Bayesian" else
                          f" (the {self.config['Strategy']} search does not learn from them)"))
-        search = search_for(self.config, history)
+        static = self.body["TrainingJobDefinition"].get("StaticHyperParameters", {})
+        search = search_for(self.config, history, static)
         self._say(f"tuning job {self.name}: {self.config['Strategy']} search, {progress.total} trials, "
                   f"{parallel} at once")
         while True:
@@ -152,31 +153,47 @@ class Tuner:
                 return
             time.sleep(POLL_SECONDS)
 
-    def _stop_laggards(self, progress: Progress) -> None:
-        """Auto early stopping (and Hyperband's, which locally is the same median rule): stop each running
-        trial whose latest objective value is worse than the median of earlier trials' running averages."""
-        from smtrain.backends.local.store.reader import history_file
-        from smtrain.backends.local.tuning.early_stopping import falls_behind, objective_values
-
-        if self.config.get("TrainingJobEarlyStoppingType") != "Auto" and self.config["Strategy"] != "Hyperband":
+    def _stop_laggards(self, search: Any, progress: Progress) -> None:
+        """Stop each running trial that falls behind: by Hyperband's pruner, or by Auto early stopping's
+        median rule (``early_stopping.py``)."""
+        hyperband = self.config["Strategy"] == "Hyperband"
+        if not hyperband and self.config.get("TrainingJobEarlyStoppingType") != "Auto":
             return
+        for trial, why in (self._pruned(search, progress) if hyperband else self._behind_median(progress)):
+            progress.early_stopped.add(trial)
+            self._say(f"trial {trial}: {why}; stopping it")
+            try:
+                self.service.stop_training_job(TrainingJobName=trial)
+            except Exception as exc:  # it may have ended meanwhile
+                self._say(f"trial {trial}: could not be stopped: {exc}")
+
+    def _objective_values(self, trial: str) -> list[float]:
+        from smtrain.backends.local.store.reader import history_file
+        from smtrain.backends.local.tuning.early_stopping import objective_values
+
+        return objective_values(history_file(self.home.root, trial), self.objective["MetricName"])
+
+    def _running_unjudged(self, progress: Progress) -> list[tuple[str, int]]:
+        return [(trial, number) for trial, number in progress.running.items() if trial not in progress.early_stopped]
+
+    def _pruned(self, search: Any, progress: Progress) -> list[tuple[str, str]]:
+        metric = self.objective["MetricName"]
+        return [(trial, f"Hyperband stops it at step {len(values)} of its {metric}")
+                for trial, number in self._running_unjudged(progress)
+                if search.report(number, values := self._objective_values(trial))]
+
+    def _behind_median(self, progress: Progress) -> list[tuple[str, str]]:
+        from smtrain.backends.local.tuning.early_stopping import falls_behind
+
         metric, maximize = self.objective["MetricName"], self.objective["Type"] == "Maximize"
-        earlier = [objective_values(history_file(self.home.root, name), metric) for name in progress.ended_trials]
-        for trial in list(progress.running):
-            if trial in progress.early_stopped:
-                continue
-            if falls_behind(objective_values(history_file(self.home.root, trial), metric), earlier,
-                            maximize=maximize):
-                progress.early_stopped.add(trial)
-                self._say(f"trial {trial}: its {metric} fell behind the median of earlier trials; stopping it")
-                try:
-                    self.service.stop_training_job(TrainingJobName=trial)
-                except Exception as exc:  # it may have ended meanwhile
-                    self._say(f"trial {trial}: could not be stopped: {exc}")
+        earlier = [self._objective_values(name) for name in progress.ended_trials]
+        return [(trial, f"its {metric} fell behind the median of earlier trials")
+                for trial, _ in self._running_unjudged(progress)
+                if falls_behind(self._objective_values(trial), earlier, maximize=maximize)]
 
     def _collect(self, search: Any, progress: Progress) -> None:
         """Tell the search each trial that ended, and count it."""
-        self._stop_laggards(progress)
+        self._stop_laggards(search, progress)
         for trial, number in list(progress.running.items()):
             record = self.service.describe_training_job(TrainingJobName=trial)
             status = record["TrainingJobStatus"]
@@ -185,7 +202,10 @@ class Tuner:
             del progress.running[trial]
             progress.ended_trials.append(trial)
             value = self._objective_value(record)
-            search.tell(number, value)
+            if trial in progress.early_stopped and hasattr(search, "report"):
+                search.tell(number, value, stopped_early=True)
+            else:
+                search.tell(number, value)
             progress.ended(status, str(record.get("FailureReason", "")))
             self._say(f"trial {trial}: {status}"
                       + (f", {self.objective['MetricName']} = {value:g}" if value is not None else ""))
