@@ -175,7 +175,9 @@ def test_the_framework_processors_runproc_untars_the_source_and_runs_the_script(
     assert final["ProcessingJobStatus"] == "Completed", log_of(service, "framework")
     word, cwd = (tmp_path / "store/out/said.txt").read_text().split(" ", 1)
     assert word == "packed"
-    assert Path(cwd) == service.home.job_dir("framework", PROCESSING) / "processing/input/code"
+    # the code folder, seen at /opt/ml where the job has its own namespace (jobs/sandbox.py)
+    assert Path(cwd) in (service.home.job_dir("framework", PROCESSING) / "processing/input/code",
+                         Path("/opt/ml/processing/input/code"))
 
 
 def test_a_stopped_job_is_stopped_and_uploads_nothing(service: LocalSageMaker, tmp_path: Path) -> None:
@@ -205,3 +207,39 @@ def test_what_the_local_backend_cannot_run_is_refused_before_it_starts(service: 
     assert caught.value.response["Error"]["Code"] == "ValidationException"
     assert says in caught.value.response["Error"]["Message"]
     assert not service.home.job_dir("refused", PROCESSING).exists()
+
+
+HARD_CODED = """\
+from pathlib import Path
+rows = (Path("/opt/ml/processing/input/raw") / "a.csv").read_text()
+out = Path("/opt/ml/processing/out")
+(out / "copy.csv").write_text(rows)
+"""
+
+
+def test_a_script_that_hard_codes_opt_ml_processing_runs_unmodified(service: LocalSageMaker, tmp_path: Path) -> None:
+    from smtrain.backends.local.jobs import sandbox
+
+    if not sandbox.namespace().active:
+        pytest.skip(f"no job namespace here: {sandbox.namespace().why}")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("a\n1\n")
+    script = write_script(tmp_path / "code", HARD_CODED)
+    final = run(service, request("hard-coded", script, tmp_path,
+                                 inputs=[processing_input("raw", data.as_uri(), "/opt/ml/processing/input/raw")]))
+    assert final["ProcessingJobStatus"] == "Completed", log_of(service, "hard-coded")
+    assert (tmp_path / "store/out/copy.csv").read_text() == "a\n1\n"
+
+
+def test_without_a_namespace_a_hard_coded_path_fails_saying_why(service: LocalSageMaker, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SMTRAIN_JOB_NAMESPACE", "off")
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("a\n1\n")
+    script = write_script(tmp_path / "code", HARD_CODED)
+    final = run(service, request("no-namespace", script, tmp_path,
+                                 inputs=[processing_input("raw", data.as_uri(), "/opt/ml/processing/input/raw")]))
+    assert final["ProcessingJobStatus"] == "Failed"
+    assert "/opt/ml" in final["FailureReason"] and "SMTRAIN_JOB_NAMESPACE" in final["FailureReason"]

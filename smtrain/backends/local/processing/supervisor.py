@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.jobs import job_state
+from smtrain.backends.local.jobs import job_state, sandbox
 from smtrain.backends.local.jobs.processes import JOB_TOKEN_VARIABLE, become_subreaper, end_descendants
 from smtrain.backends.local.jobs.supervision import (
     LEFTOVER_GRACE_SECONDS,
@@ -63,7 +63,7 @@ class ProcessingSupervisor(JobSupervisor):
             self._read_exit_message()
             if exit_code != 0:
                 self._fail(job_state.user_error_reason("ExecuteUserScriptError", exit_code, self.tail,
-                                                       " ".join(command)),
+                                                       " ".join(command), hint=sandbox.failure_hint(self.tail)),
                            echo=f"ExecuteUserScriptError: ExitCode {exit_code}")
                 return 1
             self._upload_outputs()
@@ -154,7 +154,9 @@ class ProcessingSupervisor(JobSupervisor):
             environment["PATH"] = f"{Path(python).parent}:{environment.get('PATH', '')}"
         self._say("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
         self.tail.clear()
-        return self._run_child(command, cwd, environment)
+        # The job's folder at /opt/ml where the OS allows (jobs/sandbox.py): scripts that hard-code
+        # /opt/ml/processing/... run unmodified.
+        return self._run_child(sandbox.job_command(command, self.job_dir, say=self._say), cwd, environment)
 
     def _read_exit_message(self) -> None:
         message = self.job_dir / "output" / "message"
