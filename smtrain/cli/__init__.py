@@ -25,6 +25,8 @@ COMMANDS = {
     "fit": "smtrain.cli.train:fit",
     "tune": "smtrain.cli.tune:tune",
     "transform": "smtrain.cli.transform:transform",
+    "process": "smtrain.cli.process:process",
+    "evaluate": "smtrain.cli.process:evaluate",
     "logs": "smtrain.cli.train:logs",
     "stop": "smtrain.cli.train:stop",
     "ls": "smtrain.cli.listing:list_command",

@@ -221,6 +221,10 @@ def logs(job_name: str, follow: bool, as_json: bool, **settings: Any) -> int:
         from smtrain.cli.transform import report_transform
 
         return report_transform(job.description)
+    if follow and "ProcessingJobName" in job.description:
+        from smtrain.cli.process import report_processing
+
+        return report_processing(job.description, waited=True)
     return report_job(job.description, config=session.config) if follow else 0
 
 

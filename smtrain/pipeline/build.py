@@ -89,7 +89,16 @@ def export(session: Any, spec: PipelineSpec, *, root: str = "") -> Exported:
     role = backend.role()
     definition = export_definition(spec, config, root=root, image_uri=image, role=role)
     plan = requests.fit_plan(spec, config, root=root, image_uri=image, role=role)
-    return Exported(spec, definition, requests.uploads(plan), role)
+    uploads = requests.uploads(plan)
+    if spec.evaluation is not None:
+        from .evaluation import evaluate_plan
+
+        uploads += requests.uploads(evaluate_plan(spec, config, root=root, image_uri=image, role=role))
+    if spec.preprocess is not None:
+        from .preprocess import preprocess_plan
+
+        uploads += requests.uploads(preprocess_plan(spec, config, root=root, image_uri=image, role=role))
+    return Exported(spec, definition, uploads, role)
 
 
 def run_uploads(session: Any, uploads: list[Upload]) -> None:
@@ -98,7 +107,7 @@ def run_uploads(session: Any, uploads: list[Upload]) -> None:
 
     for step in uploads:
         run_upload(step, session.backend, session.reporter)
-        session.reporter.info(f"uploaded {Path(step.local_path)} -> {step.uri}")
+        session.reporter.info(f"uploaded {Path(step.local_path or step.uri.rsplit('/', 1)[-1])} -> {step.uri}")
 
 
 # Name parts that mark a secret (DB_PASSWORD, apiKey, AWS_SECRET_ACCESS_KEY); MONKEY or KEYBOARD are not.
