@@ -195,8 +195,30 @@ class ProcessingOperations:
         return replace(spec, tags={**spec.tags, EVALUATES_TAG: training_job})  # smtrain's own: after the user's check
 
     @speaks_python
-    def evaluate(self, training_job: str, code: str, *, inputs: Inputs = None, source_dir: str | Path | None = None,
-                 job_name: str = "", wait: bool = True, logs: bool = True, **options: Any) -> Job:
+    def evaluate(
+        self,
+        training_job: str,
+        code: str,
+        *,
+        inputs: Inputs = None,
+        source_dir: str | Path | None = None,
+        arguments: Sequence[str] = (),
+        job_name: str = "",
+        environment: Mapping[str, str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        instance_type: str = "",
+        instance_count: int | None = None,
+        image_uri: str = "",
+        framework_version: str = "",
+        max_runtime_seconds: int | None = None,
+        volume_kms_key: str = "",
+        output_kms_key: str = "",
+        subnets: Sequence[str] = (),
+        security_groups: Sequence[str] = (),
+        network_isolation: bool = False,
+        wait: bool = True,
+        logs: bool = True,
+    ) -> Job:
         """Evaluate a training job's model on held-out data (``smtrain evaluate``): a processing job whose
         script writes evaluation.json; ``evaluation(job)`` reads it, ``register(..., evaluation=job)`` attaches it.
 
@@ -205,10 +227,18 @@ class ProcessingOperations:
             code: the evaluation script (relative to ``source_dir`` when one is given).
             inputs: name -> ``PATH_OR_URI[:DESTINATION]``; must name ``test``; default destination
                 /opt/ml/processing/<name>.
-            options: ``process``'s (arguments, environment, tags, instance_type, framework_version, ...).
+            source_dir, arguments, job_name, environment, tags, instance_type, instance_count, image_uri,
+            framework_version, max_runtime_seconds, volume_kms_key, output_kms_key, subnets, security_groups,
+            network_isolation, wait, logs: as for ``process``.
+
+        Bad input raises :class:`smtrain.core.errors.ArgumentError` naming the argument at fault.
         """
-        spec = self.evaluation_spec(training_job, code, inputs=inputs, source_dir=source_dir, job_name=job_name,
-                                    **options)
+        spec = self.evaluation_spec(
+            training_job, code, inputs=inputs, source_dir=source_dir, job_name=job_name, arguments=arguments,
+            environment=environment, tags=tags, instance_type=instance_type, instance_count=instance_count,
+            image_uri=image_uri, framework_version=framework_version, max_runtime_seconds=max_runtime_seconds,
+            volume_kms_key=volume_kms_key, output_kms_key=output_kms_key, subnets=subnets,
+            security_groups=security_groups, network_isolation=network_isolation)
         return self.run_processing(spec, wait=wait, logs=logs)
 
 

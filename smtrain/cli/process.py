@@ -16,9 +16,6 @@ PROCESS_OPTIONS = [
     click.option("--input", "inputs", multiple=True, metavar="NAME=SOURCE[:DESTINATION]",
                  help="An input: a local path or s3:// URI, copied to DESTINATION under /opt/ml/processing "
                       "(default /opt/ml/processing/input/NAME) before the script starts."),
-    click.option("--output", "outputs", multiple=True, metavar="NAME=SOURCE[:DESTINATION]",
-                 help="An output: the folder SOURCE under /opt/ml/processing, uploaded to DESTINATION (default "
-                      "<bucket>/<prefix>/<job>/output/NAME) once the script exits 0."),
     click.option("--arg", "arguments", multiple=True, metavar="ARG", help="An argument for the script (repeatable)."),
     click.option("--job-name", default="", help="Default: <script>-<timestamp>."),
     click.option("--env", "environment", multiple=True, metavar="KEY=VALUE", help="Environment for the script."),
@@ -40,11 +37,22 @@ PROCESS_OPTIONS = [
 ]
 
 
-def process_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """The flags of `smtrain process`, shared with `smtrain plan process` and `smtrain evaluate`."""
+OUTPUT_OPTION = click.option(
+    "--output", "outputs", multiple=True, metavar="NAME=SOURCE[:DESTINATION]",
+    help="An output: the folder SOURCE under /opt/ml/processing, uploaded to DESTINATION (default "
+         "<bucket>/<prefix>/<job>/output/NAME) once the script exits 0.")
+
+
+def evaluate_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags of `smtrain evaluate`: `process`'s but --output (its one output is the report)."""
     for option in reversed(PROCESS_OPTIONS):
         command = option(command)
     return command
+
+
+def process_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags of `smtrain process`, shared with `smtrain plan process`."""
+    return evaluate_options(OUTPUT_OPTION(command))
 
 
 def process_arguments(options: dict[str, Any]) -> dict[str, Any]:
@@ -54,7 +62,7 @@ def process_arguments(options: dict[str, Any]) -> dict[str, Any]:
     arguments = dict(options)
     options.clear()
     arguments.update(
-        inputs=list(arguments.pop("inputs")), outputs=list(arguments.pop("outputs")),
+        inputs=list(arguments.pop("inputs")), outputs=list(arguments.pop("outputs", ())),
         arguments=tuple(arguments.pop("arguments")), environment=parse_pairs(arguments.pop("environment"), "--env"),
         tags=parse_pairs(arguments.pop("tags"), "--tag"), subnets=tuple(arguments.pop("subnets")),
         security_groups=tuple(arguments.pop("security_groups")))
@@ -80,7 +88,7 @@ def process(code: str, wait: bool, as_json: bool, **options: Any) -> int:
 
 @click.command()
 @click.argument("training_job")
-@process_options
+@evaluate_options
 @click.option("--wait/--no-wait", default=True, show_default=True, help="Follow the job to the end.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final DescribeProcessingJob as JSON on stdout.")
 @common_options
@@ -93,11 +101,7 @@ def evaluate(training_job: str, code: str, wait: bool, as_json: bool, **options:
     """
     session = make_session(options)
     arguments = process_arguments(options)
-    if arguments.pop("outputs"):
-        from smtrain.core.errors import UsageError
-
-        raise UsageError("evaluate has one output, the report", where="--output",
-                         hint="drop --output: the script writes /opt/ml/processing/evaluation/evaluation.json")
+    arguments.pop("outputs")
     job = session.evaluate(training_job, code, wait=wait, **arguments)
     if as_json:
         emit_json(job.description)
