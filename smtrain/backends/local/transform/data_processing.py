@@ -142,13 +142,15 @@ def _parts(expression: str) -> tuple[str, ...]:
 
 def _single(part: str) -> bool:
     """A path to one element: no slice, wildcard or list of names."""
-    from jsonpath_ng.jsonpath import Fields, Slice, Wildcard
+    from jsonpath_ng import jsonpath
 
     node = _parsed(part)
     right = getattr(node, "right", node)
-    if isinstance(right, (Slice, Wildcard)):
+    # jsonpath-ng 1.8 (the newest for Python 3.10) parses [*] as a Slice and .* as Fields('*'); later versions
+    # have a Wildcard node for both.
+    if isinstance(right, (jsonpath.Slice, getattr(jsonpath, "Wildcard", jsonpath.Slice))):
         return False
-    return not (isinstance(right, Fields) and len(right.fields) > 1)
+    return not (isinstance(right, jsonpath.Fields) and (len(right.fields) > 1 or "*" in right.fields))
 
 
 def _field_names(part: str) -> tuple[str, ...]:
