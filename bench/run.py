@@ -43,7 +43,7 @@ class Bench:
 BENCHES = {
     "startup": Bench("suite_cli", "startup", 10, 3, 300, ("CLI start-up",)),
     "fit": Bench("suite_fit", "fit", 5, 2, 300, ("local fit, penguins", "local fit, 1,000 files")),
-    "deploy": Bench("suite_fit", "deploy", 5, 2, 180, ("deploy to first prediction",)),
+    "deploy": Bench("suite_fit", "deploy", 5, 2, 180, ("deploy to first prediction", "teardown of an idle endpoint")),
     "serve": Bench("suite_serve", "serve", 3, 1, 420, ("serving throughput",)),
     "ls": Bench("suite_cli", "ls", 10, 3, 240, ("`smtrain ls`",)),
     "tune": Bench("suite_tune", "tune", 3, 1, 900, ("local tuning, 20 trials at --max-parallel 2",)),
