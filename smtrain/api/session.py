@@ -19,7 +19,9 @@ from typing import Any
 
 from smtrain.api.arguments import speaks_python
 from smtrain.api.endpoints import EndpointOperations
+from smtrain.api.processing import ProcessingOperations
 from smtrain.api.resources import Dataset, Job, TrainingJob
+from smtrain.api.transform import TransformOperations
 from smtrain.api.tuning import TuningOperations
 from smtrain.backends.base import Backend
 from smtrain.backends.selection import get_backend
@@ -48,7 +50,7 @@ from smtrain.planning.spec import (
 from smtrain.planning.steps import Plan
 
 
-class Session(EndpointOperations, TuningOperations):
+class Session(EndpointOperations, TuningOperations, ProcessingOperations, TransformOperations):
     """Configuration plus a backend. Keyword arguments override every other setting source.
 
     Settings: ``backend`` ("local" or "sagemaker"), ``region``, ``profile``, ``home``, ``role``, ``bucket``,

@@ -217,6 +217,14 @@ def logs(job_name: str, follow: bool, as_json: bool, **settings: Any) -> int:
         from smtrain.cli.tune import report_tuning
 
         return report_tuning(job.description, waited=True)
+    if follow and "TransformJobName" in job.description:
+        from smtrain.cli.transform import report_transform
+
+        return report_transform(job.description)
+    if follow and "ProcessingJobName" in job.description:
+        from smtrain.cli.process import report_processing
+
+        return report_processing(job.description, waited=True)
     return report_job(job.description, config=session.config) if follow else 0
 
 

@@ -157,6 +157,17 @@ def serving_environment(program: str, submit_directory: str, region: str) -> dic
     return {key: value for key, value in environment.items() if value}
 
 
+def model_call(model_name: str, *, image_uri: str, model_data: Any, environment: dict[str, str], role: str,
+               tags: list[dict[str, str]]) -> ApiCall:
+    """CreateModel for a model served on ``image_uri`` (what ``deploy`` and ``transform`` create)."""
+    return ApiCall("model", "sagemaker", "CreateModel", {
+        "ModelName": model_name,
+        "PrimaryContainer": {"Image": image_uri, "ModelDataUrl": model_data, "Environment": environment},
+        "ExecutionRoleArn": role,
+        "Tags": tags,
+    })
+
+
 def plan_deploy(
     spec: DeploySpec, config: Config, *, image_uri: str, role: str, model_data: Any,
     program: str, submit_directory: str, update: bool = False, suffix: str = "",
@@ -191,12 +202,8 @@ def plan_deploy(
     if not update:
         endpoint_params["Tags"] = all_tags
     calls = (
-        ApiCall("model", "sagemaker", "CreateModel", {
-            "ModelName": model_name,
-            "PrimaryContainer": {"Image": image_uri, "ModelDataUrl": model_data, "Environment": environment},
-            "ExecutionRoleArn": role,
-            "Tags": all_tags,
-        }),
+        model_call(model_name, image_uri=image_uri, model_data=model_data, environment=environment, role=role,
+                   tags=all_tags),
         ApiCall("endpoint-config", "sagemaker", "CreateEndpointConfig", {
             "EndpointConfigName": config_name, "ProductionVariants": [variant], "Tags": all_tags,
         }),
