@@ -2,8 +2,8 @@
 
     python bench/run.py [--quick] [--only NAME[,NAME]] [--runs N]
 
-Benches: startup, fit, deploy, serve, ls, tune, transform, submit, sync; packing and frameworks show what deliberate
-features cost. Each runs in its own process with a time
+Benches: startup, fit, deploy (and teardown), serve, ls, tune, transform, submit, sync, footprint; packing
+and frameworks show what deliberate features cost. Each runs in its own process with a time
 limit; one that fails, times out or lacks its peer gives skipped rows with the reason, never a crash
 of the whole run. Peers are installed on first use into bench/.venv-* (see bench/peers.py).
 Writes bench/results/results.md, results.json and chart.png (matplotlib, from the MLflow peer's venv
@@ -43,7 +43,7 @@ class Bench:
 BENCHES = {
     "startup": Bench("suite_cli", "startup", 10, 3, 300, ("CLI start-up",)),
     "fit": Bench("suite_fit", "fit", 5, 2, 300, ("local fit, penguins", "local fit, 1,000 files")),
-    "deploy": Bench("suite_fit", "deploy", 5, 2, 180, ("deploy to first prediction",)),
+    "deploy": Bench("suite_fit", "deploy", 5, 2, 180, ("deploy to first prediction", "teardown of an idle endpoint")),
     "serve": Bench("suite_serve", "serve", 3, 1, 420, ("serving throughput",)),
     "ls": Bench("suite_cli", "ls", 10, 3, 240, ("`smtrain ls`",)),
     "tune": Bench("suite_tune", "tune", 3, 1, 900, ("local tuning, 20 trials at --max-parallel 2",)),
@@ -53,6 +53,7 @@ BENCHES = {
     "sync": Bench("suite_aws", "sync", 5, 2, 420, ("first sync", "unchanged re-sync")),
     "packing": Bench("suite_costs", "packing", 10, 5, 180, ("packing safety checks",)),
     "frameworks": Bench("suite_costs", "frameworks", 5, 2, 1500, ("framework environments",)),
+    "footprint": Bench("suite_footprint", "footprint", 1, 1, 3000, ("install footprint",)),
 }
 
 

@@ -30,9 +30,11 @@ HTTP server (an event loop; a slow client costs a socket, never a worker):
   version the scikit-learn image pins) runs gunicorn with only ``--timeout``,
   ``-k gevent``, ``--worker-connections``, ``-w`` and ``--log-level``, so a
   leaking worker there grows until the instance runs out of memory;
-- SIGTERM, or a master that died, stops it gracefully: it accepts for a
-  moment more (a peer may just have picked this server), stops listening,
-  finishes every request it holds, then exits. Under a keeper that adopted
+- SIGTERM, or a master that died, stops it gracefully: if a request came in
+  the last :data:`LINGER_SECONDS`, it accepts for that long more (a peer may
+  just have picked this server; an idle one stops listening at once), stops
+  listening, finishes every request it holds, then exits (without the
+  interpreter's teardown of scikit-learn and pandas: tenths of a second). Under a keeper that adopted
   it (:mod:`.keeper`), a dead master's worker serves on until the keeper
   stops it, once the new master's workers are ready; each worker tells the
   keeper when it is (the app loaded, it starts serving).
@@ -43,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -63,7 +66,7 @@ from smtrain.backends.local.serving.timeouts import GRACEFUL_TIMEOUT
 
 HEADER_TIMEOUT = 10.0  # also how long an idle kept-alive connection stays open
 BODY_TIMEOUT = 30.0
-LINGER_SECONDS = 0.5  # still accepting after SIGTERM
+LINGER_SECONDS = 0.5  # still accepting after SIGTERM, when a request came this recently
 DRAIN_IDLE_SECONDS = 1.0  # lingering close: stop draining a refused body after this long without data
 DRAIN_LIMIT = 256 * 1024 * 1024
 TICK_SECONDS = 0.2
@@ -94,7 +97,19 @@ class Served:
     max_growth: int = DEFAULT_MAX_GROWTH  # bytes of memory a worker may gain after its first request
     headers_too_large: Callable[[str], Answer] = headers_too_large
     active: int = field(default=0, init=False)
+    last_request: float = field(default=-LINGER_SECONDS, init=False)  # time.monotonic() of the latest one
+    idle: asyncio.Event = field(default_factory=asyncio.Event, init=False)  # set whenever active drops to 0
     retiring: bool = field(default=False, init=False)  # replaced for its size or age: every answer closes
+
+    def begin(self) -> None:
+        self.active += 1
+        self.last_request = time.monotonic()
+        self.idle.clear()
+
+    def end(self) -> None:
+        self.active -= 1
+        if not self.active:
+            self.idle.set()
 
 
 class BufferedWorker(Worker):
@@ -124,7 +139,7 @@ class BufferedWorker(Worker):
                 self.tick()  # stop listening now, not at the next tick: nothing more reaches this worker
 
         def handle(request: httputil.HTTPServerRequest) -> None:
-            served.active += 1
+            served.begin()
             loop.spawn_callback(answer, request)
 
         self.server = _Server(handle, served, idle_connection_timeout=HEADER_TIMEOUT, body_timeout=BODY_TIMEOUT,
@@ -133,8 +148,14 @@ class BufferedWorker(Worker):
             listener.setblocking(False)
             self.server.add_socket(listener)
         PeriodicCallback(self.tick, TICK_SECONDS * 1000).start()
+        loop.asyncio_loop.add_signal_handler(signal.SIGTERM, self.terminate)  # type: ignore[attr-defined]
         _tell_keeper_ready()
         loop.start()
+
+    def terminate(self) -> None:
+        """SIGTERM: start draining now, not at the next tick."""
+        self.alive = False
+        self.tick()
 
     def counted(self, app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
         """The app, followed by :meth:`count_request` once it has its answer (before the answer is written)."""
@@ -183,12 +204,14 @@ class BufferedWorker(Worker):
     async def drain(self) -> None:
         # a stopped server lingers (a peer may just have picked it); a retired one stops listening at once: the
         # listening socket stays with the arbiter, so what comes next waits for the fresh worker
-        await asyncio.sleep(0 if self.served.retiring else LINGER_SECONDS)
+        recent = time.monotonic() - self.served.last_request < LINGER_SECONDS
+        await asyncio.sleep(LINGER_SECONDS if recent and not self.served.retiring else 0)
         self.server.stop()
         deadline = time.monotonic() + max(1.0, self.cfg.graceful_timeout - LINGER_SECONDS - 1)
-        while self.served.active and time.monotonic() < deadline:
+        while self.served.active and (left := deadline - time.monotonic()) > 0:
             self.notify()
-            await asyncio.sleep(0.05)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.served.idle.wait(), min(left, 1.0))
         await self.server.close_all_connections()
         IOLoop.current().stop()
 
@@ -212,7 +235,7 @@ async def _answer(container: WSGIContainer, request: httputil.HTTPServerRequest,
                 httputil.HTTPHeaders({"Content-Length": str(len(body)), "Connection": "close"}), body)
             request.connection.finish()
     finally:
-        served.active -= 1
+        served.end()
 
 
 class _Server(HTTPServer):
@@ -273,7 +296,7 @@ class _Guard(httputil.HTTPMessageDelegate):
         if declared > self.served.max_body:
             return self._refuse(self.served.too_large(), declared)
         self.reading = True
-        self.served.active += 1
+        self.served.begin()
         if self.served.retiring:
             _close_after_answer(self.connection)
         return self.inner.headers_received(start_line, headers)
@@ -295,7 +318,7 @@ class _Guard(httputil.HTTPMessageDelegate):
     def _done(self) -> None:
         if self.reading:
             self.reading = False
-            self.served.active -= 1
+            self.served.end()
 
 
 async def _refuse(stream: IOStream, answer: Answer, declared: int) -> None:
@@ -323,7 +346,9 @@ async def _refuse(stream: IOStream, answer: Answer, declared: int) -> None:
 def run_gunicorn(app_factory: Callable[[], Served], options: Mapping[str, Any]) -> None:
     """Serve ``app_factory()`` with gunicorn and :class:`BufferedWorker`, in this process; the factory is
     called in each worker, or once in the master with ``preload_app``. Under a keeper, the master exits
-    when the keeper dies, so no server outlives it."""
+    when the keeper dies, so no server outlives it. The master and each worker (a fork that unwinds
+    through here) end without the interpreter's teardown: with scikit-learn and pandas loaded it takes
+    0.2-0.4 s a process, which every stop would wait for."""
     from gunicorn.app.base import BaseApplication
 
     class Server(BaseApplication):
@@ -336,11 +361,79 @@ def run_gunicorn(app_factory: Callable[[], Served], options: Mapping[str, Any]) 
         def load(self) -> Served:
             return app_factory()
 
-    Server().run()
+        def run(self) -> None:
+            try:
+                quick_stop_arbiter()(self).run()
+            except RuntimeError as exc:  # as gunicorn's own run
+                raise SystemExit(f"\nError: {exc}\n") from None
+
+    try:
+        Server().run()
+    except SystemExit as exc:
+        _exit_now(exc.code)
+
+
+class _WorkersExited(Exception):
+    """Raised in the arbiter's stop once every worker has exited: nothing is left to wait for."""
+
+
+def quick_stop_arbiter() -> type:
+    """gunicorn's arbiter, whose stop returns once its workers have exited. gunicorn's own checks every
+    0.1 s and sleeps once more after the last reap (0.2 s of every teardown); here a SIGCHLD that leaves no
+    worker running, or a reap that leaves none, ends the wait at once."""
+    from gunicorn.arbiter import Arbiter
+
+    class QuickStopArbiter(Arbiter):
+        stopping = False
+
+        def stop(self, graceful: bool = True) -> None:
+            self.stopping = True
+            try:
+                super().stop(graceful)
+            except _WorkersExited:
+                self.stopping = False
+                self.reap_workers()
+            finally:
+                self.stopping = False
+
+        def reap_workers(self) -> None:
+            super().reap_workers()
+            if self.stopping and not self.WORKERS and not self.dirty_arbiter_pid:
+                raise _WorkersExited
+
+        def signal(self, sig: int, frame: Any) -> None:
+            super().signal(sig, frame)
+            # no reaping (and so no logging) in a signal handler: only a look at whether any worker still runs
+            if self.stopping and sig == signal.SIGCHLD and not self.dirty_arbiter_pid and not any(
+                    _running(pid) for pid in list(self.WORKERS)):
+                raise _WorkersExited
+
+    return QuickStopArbiter
+
+
+def _running(pid: int) -> bool:
+    """Whether our child ``pid`` has not exited yet (it is not reaped here)."""
+    try:
+        return os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is None
+    except ChildProcessError:
+        return False
+
+
+def _exit_now(code: object) -> None:
+    import logging
+    import sys
+
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code or 0)
 
 
 def _exit_with_keeper(_arbiter: Any) -> None:
-    import signal
     import threading
 
     keeper = int(os.environ[KEEPER_PID_ENVIRON])

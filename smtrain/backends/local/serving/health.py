@@ -46,11 +46,50 @@ def server_alive(pid: int, module: str) -> bool:
 def stop_server(pid: int, module: str, grace_seconds: float = STOP_GRACE) -> None:
     """Stop a server's process group (keeper, master, workers), even when its keeper or master
     is gone, if what is left of it still is that server (not pids reused since). Its workers
-    finish the requests they hold within ``grace_seconds``; what is left then is killed."""
+    finish the requests they hold within ``grace_seconds``; what is left then is killed.
+
+    The members seen before the signal are waited on by their exit (pidfds, on Linux), not by
+    polling, which would add its interval and a scan of every process to each stop; a member that
+    appeared meanwhile is left to :func:`stop_group`'s own wait."""
+    import signal
+
     from smtrain.backends.local.jobs.processes import command_line, group_members, stop_group
 
-    if any(module in command_line(process) for process in group_members(pid)):
-        stop_group(pid, grace_seconds=grace_seconds)
+    members = group_members(pid) if pid > 0 else []
+    if not any(module in command_line(process) for process in members):
+        return
+    deadline = time.monotonic() + grace_seconds
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    wait_exits([process.pid for process in members], grace_seconds)
+    stop_group(pid, grace_seconds=max(0.0, deadline - time.monotonic()))
+
+
+def wait_exits(pids: list[int], timeout: float) -> None:
+    """Return once every process of ``pids`` has exited (a zombie has), or after ``timeout``."""
+    import select
+
+    descriptors = []
+    for pid in pids:
+        try:
+            descriptors.append(os.pidfd_open(pid))
+        except (AttributeError, OSError):  # gone already, or no pidfd here: stop_group's wait covers it
+            continue
+    deadline = time.monotonic() + timeout
+    try:
+        poller = select.poll()
+        for descriptor in descriptors:
+            poller.register(descriptor, select.POLLIN)
+        left = len(descriptors)
+        while left and (remaining := deadline - time.monotonic()) > 0:
+            for descriptor, _ in poller.poll(remaining * 1000):
+                poller.unregister(descriptor)
+                left -= 1
+    finally:
+        for descriptor in descriptors:
+            os.close(descriptor)
 
 
 def probe(deployment: Mapping[str, Any], startup_timeout: float) -> tuple[str, str]:

@@ -20,7 +20,10 @@ them (SIGTERM: they finish what they hold and exit). Where there is no
 subreaper (macOS), the workers exit when their master dies.
 
 SIGTERM (or SIGINT, SIGHUP) stops the keeper: the master is told to stop
-gracefully, and the keeper exits after it.
+gracefully, and the keeper exits after it. The keeper sleeps on the
+master's exit (a pidfd, on Linux), its workers' ready pipe and its own stop
+signal, not on a timer: it polls only while a dead master's workers are
+still to be reaped, or where there is no pidfd.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -41,6 +45,7 @@ ORPHAN_SECONDS = 60.0  # at most this long a dead master's workers serve on, wai
 REAP_SECONDS = 60.0  # stopped workers finish their requests (gunicorn's graceful timeout) and are reaped
 HEALTHY_SECONDS = 10.0  # a master that ran this long before dying is restarted at once
 MAX_DELAY = 10.0
+POLL_SECONDS = 0.05  # while reaping adopted workers, or with no pidfd to wait on
 
 
 class Keeper:
@@ -48,9 +53,13 @@ class Keeper:
         self.argv, self.fd = argv, fd
         self.child: subprocess.Popen[bytes] | None = None
         self.stopping = False
+        self.wake_read, self.wake_write = os.pipe()  # a stop signal ends any wait at once
+        os.set_blocking(self.wake_write, False)
 
     def stop(self, signum: int, _frame: FrameType | None) -> None:
         self.stopping = True
+        with contextlib.suppress(OSError):
+            os.write(self.wake_write, b"x")
         if self.child is not None and self.child.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 self.child.send_signal(signal.SIGTERM)
@@ -77,9 +86,8 @@ class Keeper:
             print(f"smtrain keeper: the server exited with code {code}; restarting it in {delay:.2f} s",
                   file=sys.stderr, flush=True)
             self.orphans_since = self.orphans_since or time.monotonic()
-            deadline = time.monotonic() + delay
-            while not self.stopping and time.monotonic() < deadline:
-                time.sleep(0.05)
+            if delay and not self.stopping:
+                select.select([self.wake_read], [], [], delay)
         self.stop_orphans()
         return 0
 
@@ -88,14 +96,23 @@ class Keeper:
 
     def watch(self, child: subprocess.Popen[bytes]) -> int:
         """Wait for ``child`` to exit, reaping adopted workers and stopping them once a new worker is ready."""
-        while (code := child.poll()) is None:
-            ready = self.read_ready()
-            if self.orphans_since is not None and (
-                    ready or time.monotonic() - self.orphans_since > ORPHAN_SECONDS):
-                self.stop_orphans()
-            if self.orphans_since is not None or time.monotonic() < self.reap_until:
-                self.reap_orphans()  # only then: listing children scans every process
-            time.sleep(0.05)
+        exited = _pidfd(child.pid)
+        try:
+            while (code := child.poll()) is None:
+                ready = self.read_ready()
+                if self.orphans_since is not None and (
+                        ready or time.monotonic() - self.orphans_since > ORPHAN_SECONDS):
+                    self.stop_orphans()
+                reaping = self.orphans_since is not None or time.monotonic() < self.reap_until
+                if reaping:
+                    self.reap_orphans()  # only then: listing children scans every process
+                events = [self.ready_read] + ([exited] if exited is not None else [])
+                if not self.stopping:  # once stopping, the pipe stays readable; the master's exit ends the wait
+                    events.append(self.wake_read)
+                select.select(events, [], [], POLL_SECONDS if reaping or exited is None else None)
+        finally:
+            if exited is not None:
+                os.close(exited)
         return code
 
     def read_ready(self) -> bool:
@@ -133,6 +150,14 @@ class Keeper:
         for pid in self.orphans():
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
+
+
+def _pidfd(pid: int) -> int | None:
+    """A descriptor that turns readable when ``pid`` exits (Linux 5.3+), or None."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
 
 
 def main(argv: list[str] | None = None) -> None:
