@@ -58,13 +58,22 @@ class LocalRuntime:
         return _response(status, response_headers, answer)
 
     def _post(self, path: str, payload: bytes, headers: dict[str, str]) -> tuple[int, dict[str, str], bytes]:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        try:
-            connection.request("POST", path, body=payload, headers=headers)
-            response = connection.getresponse()
-            return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
-        finally:
-            connection.close()
+        # A connection reset while the request is still being sent never reached the application (a server
+        # being replaced dropped it from its listening queue): sent again once, as botocore retries it.
+        for attempt in range(2):
+            connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+            try:
+                try:
+                    connection.request("POST", path, body=payload, headers=headers)
+                except (BrokenPipeError, ConnectionResetError):
+                    if attempt:
+                        raise
+                    continue
+                response = connection.getresponse()
+                return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+            finally:
+                connection.close()
+        raise AssertionError("unreachable")
 
 
 def _payload(body: Any) -> bytes:
