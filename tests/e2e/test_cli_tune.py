@@ -46,11 +46,24 @@ def test_tune_show_ls_and_deploy_the_best_trial(cli: Cli) -> None:
 
     shown = cli("show", "grid-tune")
     assert shown.code == 0, shown.err
-    assert "trials, best first" in shown.out and "test_accuracy by trial" in shown.out
     assert f"best job     {best}" in shown.out
+    ranked = shown.out.split("trials, best first\n")[1].split("\n\n")[0].splitlines()[1:]
+    assert ranked[0].split()[:2] == ["1", best] and len(ranked) == 2
+    objectives = [float(row.split()[3]) for row in ranked]
+    assert objectives == sorted(objectives, reverse=True)  # ranked by the objective, best first
+    chart = shown.out.split("test_accuracy by trial\n")[1].splitlines()
+    assert [line.split()[0] for line in chart] == ["001", "002"]  # one bar per trial, in trial order
+    assert sorted(float(line.split()[-1]) for line in chart) == sorted(objectives)
+
+    cli("fit", "--entry-point", "penguins.py", "--source-dir", "entry_points", "--channel", f"train={data['train']}",
+        "--channel", f"test={data['test']}", "--hp", "target=sex", "--job-name", "plain-fit")
+    everything = [line.split("\t")[0] for line in cli("ls").out.splitlines()[1:]]
+    at = everything.index("grid-tune")  # the tuning job, its trials right beneath it
+    assert all(re.fullmatch(r"grid-tune-00[12]-[0-9a-f]{8}", name) for name in everything[at + 1:at + 3])
+    assert "plain-fit" in everything and "plain-fit" not in everything[at:at + 3]
     listed = cli("ls", "--tuning-job", "grid-tune")
     names = [line.split("\t")[0] for line in listed.out.splitlines()[1:]]
-    assert names[0] == "grid-tune" and len(names) == 3  # the tuning job, then its trials
+    assert names[0] == "grid-tune" and len(names) == 3  # only the tuning job, then its trials
     assert all(re.fullmatch(r"grid-tune-00[12]-[0-9a-f]{8}", name) for name in names[1:])
 
     logged = cli("logs", "grid-tune")  # the tuner's own log: each trial started and ended
@@ -64,10 +77,23 @@ def test_tune_show_ls_and_deploy_the_best_trial(cli: Cli) -> None:
     assert predicted.code == 0 and json.loads(predicted.out) in (["male"], ["female"])
     assert cli("teardown", "tuned-ep").code == 0
 
+    registered = cli("register", "grid-tune", "--group", "tuned-group")
+    assert registered.code == 0, registered.err
+    assert f"its best training job is {best}" in registered.err
+    packages = cli("models", "tuned-group", "--json")
+    assert packages.code == 0, packages.err
+    assert [package["TrainingJobName"] for package in packages.json()] == [best]  # the best trial's model
 
+
+# Level 1 finishes at once, every other level sleeps: Ctrl-C comes with one trial done and others running.
 SLOW = textwrap.dedent("""
-    import os, time
-    time.sleep(60)
+    import argparse, os, time
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--level", type=int)
+    level = parser.parse_args().level
+    if level != 1:
+        time.sleep(60)
+    print(f"m={level}")
     open(os.path.join(os.environ["SM_MODEL_DIR"], "m"), "w").write("x")
 """)
 
@@ -77,22 +103,30 @@ def test_ctrl_c_stops_every_running_trial_and_leaves_the_job_stopped(cli: Cli, w
     (workdir / "slow" / "slow.py").write_text(SLOW)
     log = workdir / ".smtrain" / "tuning-jobs" / "slow-tune" / "job.log"
 
-    def two_running() -> bool:
-        return log.is_file() and log.read_text().count("started with") >= 2
+    def one_done_two_running() -> bool:
+        text = log.read_text() if log.is_file() else ""
+        return ": Completed, m = 1" in text and text.count("started with") >= 3
 
     smtrain = str(Path(sys.executable).parent / "smtrain")
     code, err = interrupt_when(
         [smtrain, "tune", "--entry-point", "slow.py", "--source-dir", "slow", "--framework-version", "current",
-         "--metric-definition", "m=m=([0-9.]+)", "--objective", "m", "--range", "level=integer:1:9",
-         "--strategy", "Random", "--max-jobs", "4", "--max-parallel", "2", "--job-name", "slow-tune"],
-        cwd=workdir, env=cli.env, ready=two_running)
+         "--metric-definition", "m=m=([0-9.]+)", "--objective", "m", "--range", "level=categorical:1,2,3,4",
+         "--strategy", "Grid", "--max-parallel", "2", "--job-name", "slow-tune"],
+        cwd=workdir, env=cli.env, ready=one_done_two_running)
     assert code == 1, err  # as `fit` after Ctrl-C: the job ended Stopped
     assert "stopping tuning job slow-tune" in err
     session = Session(quiet=True, home=str(workdir / ".smtrain"))
     description = session.tuner("slow-tune").description
     assert description["HyperParameterTuningJobStatus"] == "Stopped"
-    assert description["TrainingJobStatusCounters"]["InProgress"] == 0
-    assert {t["TrainingJobStatus"] for t in session.trials("slow-tune")} == {"Stopped"}
+    counters = description["TrainingJobStatusCounters"]
+    assert counters["InProgress"] == 0 and counters["Completed"] == 1 and counters["Stopped"] == 2
+    statuses = {t["TunedHyperParameters"]["level"]: t["TrainingJobStatus"] for t in session.trials("slow-tune")}
+    assert statuses.pop('"1"') == "Completed" and set(statuses.values()) == {"Stopped"}  # the completed trial kept
+    assert len(statuses) == 2  # the fourth value never started
+    best = description["BestTrainingJob"]
+    assert best["TunedHyperParameters"] == {"level": '"1"'}
+    assert cli("show", "slow-tune").code == 0
+    assert session.job(best["TrainingJobName"]).status == "Completed"  # its model is still there to deploy
 
 
 @pytest.mark.parametrize(("flags", "message"), [

@@ -26,7 +26,8 @@ SCRIPT = textwrap.dedent("""
     args = parser.parse_args()
     if args.mode == "fail" or (args.mode == "fail-high" and args.level > 5):
         sys.exit(f"refusing level={args.level}")
-    time.sleep(args.sleep)
+    if args.mode != "slow-high" or args.level > 5:
+        time.sleep(args.sleep)
     print(f"score={-(args.level - 3) ** 2}")
     open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write(str(args.level))
 """)
@@ -121,6 +122,27 @@ def test_stopping_stops_every_running_trial_and_keeps_the_completed(session: Ses
     assert stopped["TrainingJobStatusCounters"]["InProgress"] == 0
     assert stopped["TrainingJobStatusCounters"]["Stopped"] == 2
     assert all(t["TrainingJobStatus"] == "Stopped" for t in session.trials(tuner.name))
+
+
+def test_a_stop_keeps_the_completed_trials_and_the_best_of_them(session: Session, tmp_path: Path) -> None:
+    tuner = tune(session, tmp_path, ranges={"level": "categorical:1,8,9"}, strategy="Grid", max_jobs=None,
+                 hyperparameters={"mode": "slow-high", "sleep": 30}, wait=False)  # level 1 ends at once
+
+    def one_done_two_running() -> bool:
+        counters = session.tuner(tuner.name).description["TrainingJobStatusCounters"]
+        return counters["Completed"] == 1 and counters["InProgress"] == 2
+
+    assert wait_until(one_done_two_running, timeout=60)
+    session.stop(tuner.name)
+    assert wait_until(lambda: session.tuner(tuner.name).status == "Stopped", timeout=60)
+    stopped = session.tuner(tuner.name)
+    counters = stopped.description["TrainingJobStatusCounters"]
+    assert (counters["Completed"], counters["Stopped"], counters["InProgress"]) == (1, 2, 0)
+    assert stopped.description["ObjectiveStatusCounters"]["Succeeded"] == 1
+    statuses = {t["TunedHyperParameters"]["level"]: t["TrainingJobStatus"] for t in session.trials(tuner.name)}
+    assert statuses == {'"1"': "Completed", '"8"': "Stopped", '"9"': "Stopped"}
+    assert stopped.best_job.hyperparameters["level"] == "1" and stopped.best_job.status == "Completed"
+    assert stopped.results()["status"].tolist().count("Completed") == 1
 
 
 def test_bad_input_is_refused_before_anything_runs(session: Session, tmp_path: Path) -> None:
