@@ -163,3 +163,18 @@ def test_a_tuned_pipeline_runs_locally_and_registers_the_best_trial(cli: Cli) ->
     # The registered model is a trial's: <tuning-job>-NNN-<8 hex>, the tuning job <pipeline>-<8 hex>.
     assert re.search(r"ptune-[0-9a-f]{8}-00[1-3]-[0-9a-f]{8}", packages.out), packages.out
     assert cli("teardown", "ptune").code == 0
+
+
+def test_a_tuner_whose_trials_all_fail_exits_1_with_the_first_failures_reason(cli: Cli) -> None:
+    data = cli("prepare", "--json").json()
+    failed = cli(*tune_args(data, "--range", "x=continuous:0.1:1", "--strategy", "Random", "--max-jobs", "2",
+                            "--job-name", "all-fail"))  # penguins.py takes no -x: every trial fails
+    assert failed.code == 1, failed.err
+    assert "All 2 training jobs failed. First failure: AlgorithmError" in failed.err
+    assert "unrecognized arguments: -x" in failed.err and "Traceback" not in failed.err
+    shown = cli("show", "all-fail")
+    assert shown.code == 0 and "Failed" in shown.out and "First failure" in shown.out, shown.out
+    for command in (["deploy", "all-fail"], ["register", "all-fail", "--group", "never"]):
+        refused = cli(*command)
+        assert refused.code == 1 and "tuning job all-fail has no completed trial" in refused.err, refused.err
+        assert "Traceback" not in refused.err

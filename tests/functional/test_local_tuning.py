@@ -102,10 +102,14 @@ def test_a_failing_trial_counts_as_failed_and_the_tuner_goes_on(session: Session
 
 
 def test_a_tuner_whose_trials_all_fail_fails_with_the_first_reason(session: Session, tmp_path: Path) -> None:
-    tuner = tune(session, tmp_path, hyperparameters={"mode": "fail"})
+    tuner = tune(session, tmp_path, hyperparameters={"mode": "fail"}, max_jobs=10, max_parallel=1)
     assert tuner.status == "Failed"
-    assert tuner.failure_reason.startswith("All 4 training jobs failed. First failure: AlgorithmError")
-    assert "refusing level=" in tuner.failure_reason
+    trials = sorted(session.trials(tuner.name), key=lambda t: t["TrainingJobName"])
+    assert len(trials) == 5  # it stops once its first trials all failed, not after all 10
+    assert {t["TrainingJobStatus"] for t in trials} == {"Failed"}
+    assert tuner.failure_reason.startswith("All 5 training jobs failed. First failure: AlgorithmError")
+    first = session.job(trials[0]["TrainingJobName"]).hyperparameters["level"]
+    assert f"refusing level={float(first)}" in tuner.failure_reason  # the first trial's own reason
 
 
 def test_stopping_stops_every_running_trial_and_keeps_the_completed(session: Session, tmp_path: Path) -> None:
