@@ -151,17 +151,35 @@ def test_bad_input_is_refused_before_anything_runs(cli: Cli, workdir: Path, flag
 
 def test_a_tuned_pipeline_runs_locally_and_registers_the_best_trial(cli: Cli) -> None:
     data = cli("prepare", "--json").json()
-    ran = cli("pipeline", "run", "--local", "--name", "ptune", "--entry-point", "penguins.py", "--source-dir",
-              "entry_points", "--channel", f"train={data['train']}", "--channel", f"test={data['test']}",
-              "--hp", "target=sex", *SEARCH, "--gate-metric", "test_accuracy", "--gate-threshold", "0.5",
-              "--tune", "--range", "C=continuous:0.01:10:log", "--strategy", "Random", "--max-jobs", "3",
-              "--max-parallel", "2", "--json")
+    flags = ["--name", "ptune", "--entry-point", "penguins.py", "--source-dir", "entry_points",
+             "--channel", f"train={data['train']}", "--channel", f"test={data['test']}", "--hp", "target=sex",
+             *SEARCH, "--gate-metric", "test_accuracy", "--gate-threshold", "0.5", "--tune",
+             "--range", "C=continuous:0.01:10:log", "--strategy", "Random", "--max-jobs", "3", "--max-parallel", "2"]
+    exported = cli("pipeline", "export", *flags, "-o", "ptune.asl.json")
+    assert exported.code == 0, exported.err
+    tune_state = json.loads((cli.cwd / "ptune.asl.json").read_text())["States"]["Tune"]
+    assert tune_state["Resource"] == "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync"
+
+    ran = cli("pipeline", "run", "--local", *flags, "--execution-name", "first", "--json", timeout=300)
     assert ran.code == 0, ran.err
-    assert "Tune: Succeeded" in ran.err and "Best trial: Succeeded" in ran.err
+    assert "ok Tune: Succeeded" in ran.err and "ok Deployed: Succeeded" in ran.err
+    trial = re.search(r"ok Best trial: Succeeded - TrainingJobName=(\S+)", ran.err)
+    assert trial, ran.err
+    # The tuning job is <pipeline>-<8 hex>, its trials <tuning-job>-NNN-<8 hex>, as SageMaker names them.
+    tuning = re.fullmatch(r"(ptune-[0-9a-f]{8})-00[1-3]-[0-9a-f]{8}", trial[1])
+    assert tuning, trial[1]
+    shown = cli("show", tuning[1])
+    assert shown.code == 0 and f"best job     {trial[1]}" in shown.out, shown.out  # the tuner's best goes on
     packages = cli("models", "ptune", "--json")
     assert packages.code == 0, packages.err
-    # The registered model is a trial's: <tuning-job>-NNN-<8 hex>, the tuning job <pipeline>-<8 hex>.
-    assert re.search(r"ptune-[0-9a-f]{8}-00[1-3]-[0-9a-f]{8}", packages.out), packages.out
+    assert [package["TrainingJobName"] for package in packages.json()] == [trial[1]]  # registered
+    served = [run for run in cli("ls", "--json").json_lines() if run["endpoints"]]
+    assert [(run["name"], [e["name"] for e in run["endpoints"]]) for run in served] == [(trial[1], ["ptune"])]
+
+    again = cli("pipeline", "run", "--local", "--definition", "ptune.asl.json", "--execution-name", "second",
+                timeout=300)  # the exported file itself: a second tuning job, the endpoint updated in place
+    assert again.code == 0, again.err
+    assert "ok Tune: Succeeded" in again.err and "ok Update endpoint: Succeeded" in again.err
     assert cli("teardown", "ptune").code == 0
 
 
