@@ -91,6 +91,30 @@ def test_a_tuning_job_runs_its_trials_and_answers_in_the_apis_shapes(session: Se
     assert values == sorted(t["TunedHyperParameters"]["level"] for t in trials)
 
 
+def most_at_once(trials: list[dict[str, Any]]) -> int:
+    """The most trials that existed at one moment, from each one's CreationTime to its TrainingEndTime."""
+    events = sorted([(t["CreationTime"], 1) for t in trials] + [(t["TrainingEndTime"], -1) for t in trials],
+                    key=lambda event: (event[0], event[1]))
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_trials_at_once_are_bounded_by_max_parallel_and_the_cores_unless_told(
+        session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delenv("SMTRAIN_LOCAL_TRIALS", raising=False)
+    bounded = tune(session, tmp_path, hyperparameters={"sleep": 1.5}, max_jobs=3, max_parallel=3, job_name="cores")
+    assert bounded.status == "Completed"
+    assert most_at_once(session.trials(bounded.name)) <= min(3, os.cpu_count() or 1)
+    monkeypatch.setenv("SMTRAIN_LOCAL_TRIALS", "3")  # told: more than the cores, never more than max_parallel
+    told = tune(session, tmp_path, hyperparameters={"sleep": 1.5}, max_jobs=4, max_parallel=3, job_name="told")
+    assert told.status == "Completed" and most_at_once(session.trials(told.name)) == 3
+
+
 def test_a_failing_trial_counts_as_failed_and_the_tuner_goes_on(session: Session, tmp_path: Path) -> None:
     tuner = tune(session, tmp_path, ranges={"level": "categorical:1,2,9"}, strategy="Grid",
                  hyperparameters={"mode": "fail-high"}, max_jobs=None)
