@@ -192,7 +192,7 @@ def check_ranges(spec: TuningSpec) -> None:
                          hint="give each hyperparameter one range")
     static = sorted(set(names) & set(spec.training.hyperparameters))
     if static:
-        raise UsageError(f"hyperparameter {static[0]!r} is given both a range and a static --hp value",
+        raise UsageError(f"hyperparameter {static[0]!r} is both searched (--range) and fixed (--hp)",
                          where=f"--range {static[0]}",
                          hint=f"drop --hp {static[0]}=... to search it, or drop the range to fix it")
     reserved = sorted(name for name in names if name.startswith("sagemaker_"))

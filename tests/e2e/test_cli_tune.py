@@ -132,10 +132,12 @@ def test_ctrl_c_stops_every_running_trial_and_leaves_the_job_stopped(cli: Cli, w
 @pytest.mark.parametrize(("flags", "message"), [
     (["--range", "C=continuous:1:0.1"], "LOW (1) must be less than HIGH (0.1)"),
     (["--range", "C=continuous:0:1:log"], "logarithmic scaling needs LOW > 0"),
-    (["--range", "target=categorical:sex,species"], "both a range and a static --hp value"),
+    (["--range", "target=categorical:sex,species"], "both searched (--range) and fixed (--hp)"),
     (["--range", "C=continuous:0.1:1", "--strategy", "Grid"], "Grid search cannot search the continuous range"),
     (["--range", "C=continuous:0.1:1", "--max-parallel", "101"], "1 to 100"),
     (["--range", "C=continuous:0.1:1", "--max-jobs", "751"], "runs 1 to 750"),
+    (["--range", "s=categorical:" + ",".join(f"v{i}" for i in range(31))], "at most 30 values"),
+    ([arg for i in range(31) for arg in ("--range", f"p{i}=integer:0:3")], "at most 30 hyperparameters"),
 ])
 def test_bad_input_is_refused_before_anything_runs(cli: Cli, workdir: Path, flags: list[str], message: str) -> None:
     data = {"train": "data/penguins/train", "test": "data/penguins/test"}
@@ -145,6 +147,7 @@ def test_bad_input_is_refused_before_anything_runs(cli: Cli, workdir: Path, flag
     assert result.code == 2, result.err
     assert message in result.err and "Traceback" not in result.err and "unexpected" not in result.err
     assert not (workdir / ".smtrain" / "tuning-jobs").exists()
+    assert "packing source" not in result.err and not (workdir / ".smtrain" / "store").exists()  # nothing uploaded
     objective = cli(*tune_args(data, "--range", "C=continuous:0.1:1", "--objective", "loss"))
     assert objective.code == 2 and "not among the metric definitions" in objective.err
 

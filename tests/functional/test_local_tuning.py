@@ -249,3 +249,18 @@ def test_the_python_api_names_its_arguments_in_errors(session: Session, tmp_path
     with pytest.raises(ArgumentError) as caught:
         tune(session, tmp_path, max_parallel=101)
     assert caught.value.argument == "max_parallel" and "--max-parallel" not in str(caught.value)
+    for arguments, argument, says in [
+        (dict(ranges={"level": "continuous:0:1:log"}), "ranges", "logarithmic scaling needs LOW > 0"),
+        (dict(objective="loss"), "objective", "'loss' is not among the metric definitions"),
+        (dict(hyperparameters={"level": 1}), "ranges", "both searched (ranges=) and fixed (hyperparameters=)"),
+        (dict(strategy="Grid"), "ranges", "Grid search cannot search the continuous range 'level'"),
+        (dict(max_jobs=751, strategy="Bayesian"), "max_jobs", "runs 1 to 750"),
+        (dict(max_jobs=10001), "max_jobs", "runs 1 to 10000"),
+        (dict(ranges={f"p{i}": "integer:0:3" for i in range(31)}), "ranges", "at most 30 hyperparameters"),
+        (dict(ranges={"s": "categorical:" + ",".join(f"v{i}" for i in range(31))}), "ranges", "at most 30 values"),
+    ]:
+        with pytest.raises(ArgumentError) as caught:
+            tune(session, tmp_path, **arguments)
+        assert caught.value.argument == argument and says in str(caught.value), str(caught.value)
+        assert "--" not in str(caught.value)  # the Python API names its own arguments, not the CLI's flags
+    assert not (tmp_path / ".smtrain" / "tuning-jobs").exists()

@@ -77,7 +77,7 @@ def test_bad_ranges_are_refused(text: str, message: str) -> None:
 
 @pytest.mark.parametrize(("kwargs", "where", "message"), [
     (dict(objective="loss"), "--objective", "objective 'loss' is not among the metric definitions (acc)"),
-    (dict(hps={"C": 1}), "--range C", "both a range and a static --hp value"),
+    (dict(hps={"C": 1}), "--range C", "both searched (--range) and fixed (--hp)"),
     (dict(ranges=("C=continuous:0:1", "C=continuous:0:2")), "--range C", "has two ranges"),
     (dict(ranges=tuple(f"p{i}=integer:0:3" for i in range(31))), "--range", "at most 30 hyperparameters"),
     (dict(max_jobs=751), "--max-jobs", "runs 1 to 750"),
