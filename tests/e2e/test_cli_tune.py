@@ -54,6 +54,9 @@ def test_tune_show_ls_and_deploy_the_best_trial(cli: Cli) -> None:
     chart = shown.out.split("test_accuracy by trial\n")[1].splitlines()
     assert [line.split()[0] for line in chart] == ["001", "002"]  # one bar per trial, in trial order
     assert sorted(float(line.split()[-1]) for line in chart) == sorted(objectives)
+    plotted = cli("show", "grid-tune", "--plot", "trials.png")  # the same chart as a picture
+    assert plotted.code == 0 and "chart written to trials.png" in plotted.err, plotted.err
+    assert (cli.cwd / "trials.png").read_bytes().startswith(b"\x89PNG")
 
     cli("fit", "--entry-point", "penguins.py", "--source-dir", "entry_points", "--channel", f"train={data['train']}",
         "--channel", f"test={data['test']}", "--hp", "target=sex", "--job-name", "plain-fit")
@@ -195,6 +198,9 @@ def test_a_tuner_whose_trials_all_fail_exits_1_with_the_first_failures_reason(cl
     assert "unrecognized arguments: -x" in failed.err and "Traceback" not in failed.err
     shown = cli("show", "all-fail")
     assert shown.code == 0 and "Failed" in shown.out and "First failure" in shown.out, shown.out
+    no_chart = cli("show", "all-fail", "--plot", "none.png")
+    assert no_chart.code == 2 and "no trial has an objective value to plot" in no_chart.err, no_chart.err
+    assert not (cli.cwd / "none.png").exists()
     for command in (["deploy", "all-fail"], ["register", "all-fail", "--group", "never"]):
         refused = cli(*command)
         assert refused.code == 1 and "tuning job all-fail has no completed trial" in refused.err, refused.err
