@@ -68,6 +68,8 @@ def test_tune_show_ls_and_deploy_the_best_trial(cli: Cli) -> None:
     names = [line.split("\t")[0] for line in listed.out.splitlines()[1:]]
     assert names[0] == "grid-tune" and len(names) == 3  # only the tuning job, then its trials
     assert all(re.fullmatch(r"grid-tune-00[12]-[0-9a-f]{8}", name) for name in names[1:])
+    unknown = cli("ls", "--tuning-job", "grid-tun")
+    assert unknown.code == 0 and unknown.out.count("\n") == 1 and "no tuning job 'grid-tun'" in unknown.err
 
     logged = cli("logs", "grid-tune")  # the tuner's own log: each trial started and ended
     assert logged.code == 0, logged.err
