@@ -155,6 +155,9 @@ def test_bad_input_is_refused_before_anything_runs(cli: Cli, workdir: Path, flag
     assert "packing source" not in result.err and not (workdir / ".smtrain" / "store").exists()  # nothing uploaded
     objective = cli(*tune_args(data, "--range", "C=continuous:0.1:1", "--objective", "loss"))
     assert objective.code == 2 and "not among the metric definitions" in objective.err
+    parent = cli(*tune_args(data, "--range", "C=continuous:0.1:1", "--warm-start", "no-such-parent"))
+    assert parent.code == 2 and "there is no tuning job 'no-such-parent' to warm-start from" in parent.err
+    assert not (workdir / ".smtrain" / "store").exists() and not (workdir / ".smtrain" / "tuning-jobs").exists()
 
 
 def test_a_tuned_pipeline_runs_locally_and_registers_the_best_trial(cli: Cli) -> None:

@@ -233,9 +233,14 @@ def test_a_warm_start_seeds_the_search_with_the_parents_trials(session: Session,
     log = (tmp_path / ".smtrain" / "tuning-jobs" / "child-tune" / "job.log").read_text()
     assert "warm start: 3 completed trials of the parent tuning jobs seed the search" in log
     from smtrain.core.errors import NotFoundError
+    from smtrain.execution.executor import execute
 
+    # sm.tune asks first (test_the_python_api_names_its_arguments_in_errors); the API itself refuses too.
+    spec = session.tuning_spec("train.py", source_dir=tmp_path / "src", ranges={"level": "continuous:0:10"},
+                               objective="score", metric_definitions={"score": "score=([-0-9.e]+)"},
+                               warm_start="nope", job_name="orphan-tune")
     with pytest.raises(NotFoundError, match="Could not find parent hyper parameter tuning job 'nope'"):
-        tune(session, tmp_path, warm_start="nope", job_name="orphan-tune")
+        execute(session.plan_tune(spec), session.backend, session.reporter, wait=False)
     with pytest.raises(NotFoundError):  # refused before it was recorded: its name is free again
         session.tuner("orphan-tune")
 
@@ -256,6 +261,7 @@ def test_the_python_api_names_its_arguments_in_errors(session: Session, tmp_path
         (dict(strategy="Grid"), "ranges", "Grid search cannot search the continuous range 'level'"),
         (dict(max_jobs=751, strategy="Bayesian"), "max_jobs", "runs 1 to 750"),
         (dict(max_jobs=10001), "max_jobs", "runs 1 to 10000"),
+        (dict(warm_start="no-such-parent"), "warm_start", "no tuning job 'no-such-parent' to warm-start from"),
         (dict(ranges={f"p{i}": "integer:0:3" for i in range(31)}), "ranges", "at most 30 hyperparameters"),
         (dict(ranges={"s": "categorical:" + ",".join(f"v{i}" for i in range(31))}), "ranges", "at most 30 values"),
     ]:
