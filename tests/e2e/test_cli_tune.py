@@ -210,3 +210,21 @@ def test_a_tuner_whose_trials_all_fail_exits_1_with_the_first_failures_reason(cl
         refused = cli(*command)
         assert refused.code == 1 and "tuning job all-fail has no completed trial" in refused.err, refused.err
         assert "Traceback" not in refused.err
+
+
+def test_a_tuned_pipeline_whose_trials_all_fail_says_the_first_failure(cli: Cli) -> None:
+    data = cli("prepare", "--json").json()
+    ran = cli("pipeline", "run", "--local", "--name", "pfail", "--entry-point", "penguins.py", "--source-dir",
+              "entry_points", "--channel", f"train={data['train']}", "--channel", f"test={data['test']}",
+              "--hp", "target=sex", *SEARCH, "--gate-metric", "test_accuracy", "--gate-threshold", "0.5", "--tune",
+              "--range", "x=continuous:0.1:1", "--strategy", "Random", "--max-jobs", "2", "--max-parallel", "2",
+              "--execution-name", "failing", timeout=300)  # penguins.py takes no -x: every trial fails
+    assert ran.code == 1, ran.err
+    said = re.search(r"execution failing: FAILED \(States.TaskFailed: (pfail-[0-9a-f]{8}) Failed: "
+                     r"All 2 training jobs failed\. First failure: AlgorithmError", ran.err)
+    assert said, ran.err
+    assert "unrecognized arguments: -x" in ran.err and "Traceback" not in ran.err
+    status = cli("pipeline", "status", "--name", "pfail", "failing")
+    assert f"error: States.TaskFailed: {said[1]} Failed: All 2 training jobs failed" in status.out, status.out
+    unregistered = cli("models", "pfail", "--json")
+    assert unregistered.code == 1 and "model package group pfail not found" in unregistered.err  # nothing registered
