@@ -2,7 +2,7 @@
 
     python bench/run.py [--quick] [--only NAME[,NAME]] [--runs N]
 
-Benches: startup, fit, deploy, serve, ls, tune, submit, sync; packing and frameworks show what deliberate
+Benches: startup, fit, deploy, serve, ls, tune, transform, submit, sync; packing and frameworks show what deliberate
 features cost. Each runs in its own process with a time
 limit; one that fails, times out or lacks its peer gives skipped rows with the reason, never a crash
 of the whole run. Peers are installed on first use into bench/.venv-* (see bench/peers.py).
@@ -47,6 +47,8 @@ BENCHES = {
     "serve": Bench("suite_serve", "serve", 3, 1, 420, ("serving throughput",)),
     "ls": Bench("suite_cli", "ls", 10, 3, 240, ("`smtrain ls`",)),
     "tune": Bench("suite_tune", "tune", 3, 1, 900, ("local tuning, 20 trials at --max-parallel 2",)),
+    "transform": Bench("suite_transform", "transform", 3, 1, 600, (
+        "local transform throughput, 100,000 rows", "local transform job, 100,000 rows, submit to Completed")),
     "submit": Bench("suite_aws", "submit", 5, 2, 240, ("submit vs SDK v2",)),
     "sync": Bench("suite_aws", "sync", 5, 2, 420, ("first sync", "unchanged re-sync")),
     "packing": Bench("suite_costs", "packing", 10, 5, 180, ("packing safety checks",)),
@@ -175,7 +177,7 @@ def main(argv: list[str] | None = None) -> None:
         f"load average (1, 5, 15 min): before {load_before}, after {loadavg()}",
         bytecode,
         "figures are medians of interleaved runs; ratio = smtrain / peer (times: below 1 is faster; "
-        "req/s: above 1 is faster)",
+        "req/s and rows/s: above 1 is faster)",
     ]
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "results.json").write_text(json.dumps({"header": header, "rows": [r.to_json() for r in rows]},

@@ -1,7 +1,7 @@
 """The one results table of bench/run.py: rows of figures, ratios, goals; Markdown and console rendering.
 
 Pure code (no timing, no I/O) so tests/unit/test_bench_harness.py can check it on fake figures.
-A figure is seconds (``unit="s"``) or requests per second (``unit="req/s"``); the ratio is always
+A figure is seconds (``unit="s"``) or a rate (``unit="req/s"``, ``"rows/s"``); the ratio is always
 smtrain / peer, so below 1 is faster for times and above 1 is faster for throughput.
 """
 

@@ -17,6 +17,7 @@ __all__ = [
     "Session",
     "SmtrainError",
     "TrainingJob",
+    "TransformJob",
     "Tuner",
     "__version__",
 ]
@@ -24,6 +25,7 @@ __all__ = [
 if typing.TYPE_CHECKING:
     from smtrain.api.resources import Dataset, Endpoint, Job, TrainingJob
     from smtrain.api.session import Session
+    from smtrain.api.transform import TransformJob
     from smtrain.api.tuning import Tuner
     from smtrain.core.errors import SmtrainError
 
@@ -33,6 +35,7 @@ _LAZY = {
     "Job": "smtrain.api.resources",
     "Session": "smtrain.api.session",
     "TrainingJob": "smtrain.api.resources",
+    "TransformJob": "smtrain.api.transform",
     "Tuner": "smtrain.api.tuning",
     "SmtrainError": "smtrain.core.errors",
 }

@@ -14,7 +14,6 @@ from smtrain.backends.base import Backend
 from smtrain.core.errors import SmtrainError, UsageError
 from smtrain.execution.executor import call
 from smtrain.planning.evaluation import metrics_of, report_uri
-from smtrain.planning.kinds import by_operation
 from smtrain.planning.spec import check_name
 
 REPORT_MAX_BYTES = 1 << 20  # an evaluation.json is a few metrics, never a data set
@@ -26,10 +25,6 @@ def job_report(backend: Backend, evaluation_job: str, *, where: str) -> tuple[st
     """Where ``evaluation_job`` wrote evaluation.json, and its metrics; a clear error when it did not."""
     with located(where):
         check_name(evaluation_job, "evaluation job")
-    if by_operation(DESCRIBE) is None and backend.runs_here:
-        # Jobs here run only as the kinds smtrain knows (KINDS); processing is one once it is added.
-        raise UsageError("this backend runs no processing jobs, so it holds no evaluation job", where=where,
-                         hint="register without --evaluation, or use --backend sagemaker")
     description = call(backend, DESCRIBE, {"ProcessingJobName": evaluation_job}, where=where)
     uri = report_uri(description, where=where)
     metrics = read_report(backend, uri, where=where)

@@ -19,7 +19,9 @@ from typing import Any
 
 from smtrain.api.arguments import speaks_python
 from smtrain.api.endpoints import EndpointOperations
+from smtrain.api.processing import ProcessingOperations
 from smtrain.api.resources import Dataset, Job, TrainingJob
+from smtrain.api.transform import TransformOperations
 from smtrain.api.tuning import TuningOperations
 from smtrain.backends.base import Backend
 from smtrain.backends.selection import get_backend
@@ -48,7 +50,7 @@ from smtrain.planning.spec import (
 from smtrain.planning.steps import Plan
 
 
-class Session(EndpointOperations, TuningOperations):
+class Session(EndpointOperations, TuningOperations, ProcessingOperations, TransformOperations):
     """Configuration plus a backend. Keyword arguments override every other setting source.
 
     Settings: ``backend`` ("local" or "sagemaker"), ``region``, ``profile``, ``home``, ``role``, ``bucket``,
@@ -163,6 +165,7 @@ class Session(EndpointOperations, TuningOperations):
         security_groups: Sequence[str] = (),
         network_isolation: bool = False,
         keep_alive_seconds: int | None = None,
+        sharded: str | Sequence[str] = (),
         wait: bool = True,
         logs: bool = True,
     ) -> TrainingJob:
@@ -178,7 +181,7 @@ class Session(EndpointOperations, TuningOperations):
             metric_definitions: metric name -> regex whose first group is read from the log.
             environment: environment variables for the script.
             tags: tags for the run, also sent as SageMaker tags.
-            instance_type, instance_count: SageMaker's instances (locally, the job runs on this machine).
+            instance_type, instance_count: SageMaker's instances (locally, one process per instance).
             image_uri: a custom ECR training image (sagemaker backend).
             framework_version: the scikit-learn image version; locally ``"current"`` runs your environment.
             spot, max_wait_seconds, checkpoint_uri: managed spot training (sagemaker backend).
@@ -186,6 +189,7 @@ class Session(EndpointOperations, TuningOperations):
             subnets, security_groups: the job's VPC.
             network_isolation: no network access for the job.
             keep_alive_seconds: keep the instances as a SageMaker warm pool this long after the job (<= 3600).
+            sharded: channels whose files are split across the instances (``ShardedByS3Key``; locally too).
             wait: follow the job to its end (else return once it started).
             logs: print the job's log while following it.
 
@@ -200,7 +204,8 @@ class Session(EndpointOperations, TuningOperations):
             framework_version=framework_version, spot=spot, max_wait_seconds=max_wait_seconds,
             checkpoint_uri=checkpoint_uri, volume_kms_key=volume_kms_key, output_kms_key=output_kms_key,
             subnets=tuple(subnets), security_groups=tuple(security_groups), network_isolation=network_isolation,
-            keep_alive_seconds=keep_alive_seconds)
+            keep_alive_seconds=keep_alive_seconds,
+            sharded=(sharded,) if isinstance(sharded, str) else tuple(sharded))
         if spec.keep_alive_seconds and self.config.is_local:
             self.reporter.info("note: --keep-alive has no effect on the local backend (a local job starts at once); "
                                "it keeps a SageMaker warm pool on the sagemaker backend")

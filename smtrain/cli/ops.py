@@ -1,4 +1,4 @@
-"""Commands for the registry and for planning: register, plan fit|deploy|register."""
+"""Commands for the registry and for planning: register, plan fit|tune|process|deploy|register."""
 
 from __future__ import annotations
 
@@ -8,8 +8,10 @@ from typing import Any
 import click
 
 from smtrain.cli.common import common_options, emit_json, info, make_session
+from smtrain.cli.process import process_arguments, process_options
 from smtrain.cli.serve import deploy_options
 from smtrain.cli.train import fit_arguments, fit_options, report_packing
+from smtrain.cli.transform import transform_arguments, transform_options
 from smtrain.cli.tune import spec_arguments, tune_options
 
 REGISTER_OPTIONS = [
@@ -74,6 +76,30 @@ def plan_tune(entry_point: str, source_dir: str, channels: tuple[str, ...], hps:
                                **spec_arguments(entry_point, source_dir, channels, hps, metrics, environment, options))
     emit_json(steps_as_json(session.plan_tune(spec, root=offline_root(session))))
     report_packing(session, source_dir, channels)
+
+
+@plan.command(name="transform")
+@click.argument("source", metavar="JOB|TUNING_JOB|GROUP/VERSION")
+@transform_options
+@click.option("--json", "as_json", is_flag=True, help="Accepted for consistency: the plan is always JSON on stdout.")
+@common_options
+def plan_transform(source: str, as_json: bool, **options: Any) -> None:
+    """CreateModel and CreateTransformJob (and an input's upload) of `smtrain transform`."""
+    session = make_session(options, quiet=True)
+    arguments = transform_arguments(options)
+    spec = session.transform_spec(source, **arguments)
+    emit_json(steps_as_json(session.plan_transform(spec)))
+
+
+@plan.command(name="process")
+@process_options
+@click.option("--json", "as_json", is_flag=True, help="Accepted for consistency: the plan is always JSON on stdout.")
+@common_options
+def plan_process(code: str, as_json: bool, **options: Any) -> None:
+    """The uploads and CreateProcessingJob request of `smtrain process`."""
+    session = make_session(options, quiet=True)
+    spec = session.processing_spec(code, **process_arguments(options))
+    emit_json(steps_as_json(session.plan_process(spec, root=offline_root(session))))
 
 
 @plan.command(name="deploy")

@@ -34,6 +34,30 @@ PIPELINE_OPTIONS = [
                  help="The gate's default threshold."),
     click.option("--gate-champion", is_flag=True, help="The gate also requires beating the newest Approved model."),
     click.option("--gate-minimize", is_flag=True, help="Lower metric values are better."),
+    click.option("--transform-input", default="", metavar="S3_URI",
+                 help="Add a batch transform step (createTransformJob.sync) on the gated model over this input "
+                      "(a file or prefix; the execution input's transform_input overrides it)."),
+    click.option("--no-endpoint", "no_endpoint", is_flag=True,
+                 help="With --transform-input: the batch step instead of an endpoint."),
+    click.option("--preprocess-code", default="", metavar="FILE",
+                 help="Add a Preprocess step before training: a processing job running FILE over "
+                      "--preprocess-input; each --preprocess-output is the training channel of its name."),
+    click.option("--preprocess-input", "preprocess_inputs", multiple=True, metavar="NAME=URI[:DESTINATION]",
+                 help="With --preprocess-code: an input (default destination /opt/ml/processing/input/NAME)."),
+    click.option("--preprocess-output", "preprocess_outputs", multiple=True, metavar="NAME=SOURCE",
+                 help="With --preprocess-code: an output folder under /opt/ml/processing; the channel NAME of the "
+                      "train step (an output 'test' is also the Evaluate step's held-out data)."),
+    click.option("--preprocess-arg", "preprocess_arguments", multiple=True, metavar="ARG",
+                 help="With --preprocess-code: an argument for its script (repeatable)."),
+    click.option("--evaluate-code", default="", metavar="FILE",
+                 help="Add an Evaluate step after training: a processing job running FILE over the trained "
+                      "model (/opt/ml/processing/model) and --evaluate-input; the registered package carries its "
+                      "evaluation.json as ModelMetrics."),
+    click.option("--evaluate-input", "evaluate_inputs", multiple=True, metavar="NAME=URI[:DESTINATION]",
+                 help="With --evaluate-code: an input of the Evaluate step; 'test' is required "
+                      "(default destination /opt/ml/processing/NAME)."),
+    click.option("--evaluate-arg", "evaluate_arguments", multiple=True, metavar="ARG",
+                 help="With --evaluate-code: an argument for its script (repeatable)."),
     click.option("--timeout", "timeout_seconds", default=2 * 86400, type=click.IntRange(1, 99999999),
                  show_default=True, help="The state machine's TimeoutSeconds."),
 ]
@@ -121,6 +145,26 @@ def build(options: dict[str, Any], session: Any, *, allow_plain_env: bool | None
     from smtrain.pipeline.spec import Gate
 
     name = options.pop("pipeline_name")
+    evaluate = (options.pop("evaluate_code"), options.pop("evaluate_inputs"), options.pop("evaluate_arguments"))
+    if not evaluate[0] and (evaluate[1] or evaluate[2]):
+        raise UsageError("--evaluate-input and --evaluate-arg are given without --evaluate-code",
+                         where="--evaluate-code", hint="add --evaluate-code FILE, or drop them")
+    prepare = (options.pop("preprocess_code"), options.pop("preprocess_inputs"), options.pop("preprocess_outputs"),
+               options.pop("preprocess_arguments"))
+    if not prepare[0] and any(prepare[1:]):
+        raise UsageError("--preprocess-input, --preprocess-output and --preprocess-arg are given without "
+                         "--preprocess-code", where="--preprocess-code",
+                         hint="add --preprocess-code FILE, or drop them")
+    preprocess = None
+    if prepare[0]:
+        from smtrain.pipeline.preprocess import PLACEHOLDER, placeholder_channels, preprocess_spec
+
+        preprocess = preprocess_spec(session, name, *prepare)
+        given = {text.partition("=")[0] for text in options["channels"]}
+        channels = placeholder_channels(preprocess)
+        options["channels"] = (*options["channels"], *(f"{k}={v}" for k, v in channels.items() if k not in given))
+        if evaluate[0] and "test" in channels and not any(t.startswith("test=") for t in evaluate[1]):
+            evaluate = (evaluate[0], (*evaluate[1], f"test={PLACEHOLDER}test/"), evaluate[2])
     tuning = pipeline_tuning(options, options.get("gate_metric") or "")
     gate = Gate(options.pop("gate_metric"), options.pop("gate_threshold"), options.pop("gate_champion"),
                 options.pop("gate_minimize"))
@@ -128,6 +172,7 @@ def build(options: dict[str, Any], session: Any, *, allow_plain_env: bool | None
     deploy["instance_type"] = deploy.pop("serving_instance_type")
     deploy["instance_count"] = deploy.pop("serving_instance_count")
     group, approve, timeout = options.pop("group") or name, options.pop("approve"), options.pop("timeout_seconds")
+    batch = {"transform_input": options.pop("transform_input"), "endpoint": not options.pop("no_endpoint")}
     fit = fit_arguments(options.pop("source_dir"), options.pop("channels"), options.pop("hps"),
                         options.pop("metrics"), options.pop("environment"), options)
     entry_point = fit.pop("entry_point")
@@ -138,13 +183,23 @@ def build(options: dict[str, Any], session: Any, *, allow_plain_env: bool | None
                          hint="give --entry-point (or entry_point in the [pipeline] table of smtrain.toml)")
     fit.pop("job_name")  # jobs are named after each execution
     spec = pipeline_spec(session, name=name, entry_point=entry_point, fit=fit, group=group, approve=approve,
-                         deploy=deploy, gate=gate, timeout_seconds=timeout)
+                         deploy=deploy, gate=gate, timeout_seconds=timeout, **batch)
     if tuning is not None:
         from dataclasses import replace
 
         from smtrain.pipeline.tuning import tuning_spec
 
         spec = replace(spec, tuning=tuning_spec(spec, tuning))
+    if evaluate[0]:
+        from dataclasses import replace
+
+        from smtrain.pipeline.evaluation import evaluation_spec
+
+        spec = replace(spec, evaluation=evaluation_spec(session, name, *evaluate))
+    if preprocess is not None:
+        from dataclasses import replace
+
+        spec = replace(spec, preprocess=preprocess)
     return export(session, spec)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,7 +63,9 @@ def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, so
     try:
         run = store.get_run(config, job_name, source=source)
     except NotFoundError as missing:
-        if not show_tuning(config, source, job_name, as_json, plot_path):
+        if not (show_tuning(config, source, job_name, as_json, plot_path)
+                or show_processing(config, source, job_name, as_json)
+                or show_other_kind(config, source, job_name, as_json)):
             raise missing from None
         return
     history = store.metric_history(config, run)
@@ -83,6 +85,41 @@ def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, so
         click.echo(dumps(document, indent=2, default=str))
         return
     click.echo(render_show(run, history, files, str(cost)))
+
+
+def show_other_kind(config: Config, source: str, name: str, as_json: bool) -> bool:
+    """Show the job ``name`` of a kind with no view of its own (a transform job); False if there is none."""
+    from smtrain.core.errors import NotFoundError, SmtrainError
+    from smtrain.execution.following import find_job
+    from smtrain.planning.kinds import KINDS, TRAINING, TUNING
+    from smtrain.runs.job_view import render_job
+
+    kinds = tuple(kind for kind in KINDS if kind not in (TRAINING, TUNING))
+    for session in _sessions(config, source):
+        try:
+            kind, description = find_job(session.backend, name, kinds)
+        except (NotFoundError, SmtrainError):
+            continue
+        if as_json:
+            emit_json(description)
+        else:
+            click.echo(render_job(kind, description))
+        return True
+    return False
+
+
+def _sessions(config: Config, source: str) -> Iterator[Any]:
+    """A quiet session on each backend ``source`` asks for (a local store that does not exist is skipped)."""
+    from smtrain.api.session import Session
+    from smtrain.backends.local.store.reader import store_exists
+
+    backends = [source] if source in ("local", "sagemaker") else ["local", *(["sagemaker"] if not config.is_local
+                                                                              else [])]
+    for backend in backends:
+        if backend == "local" and not store_exists(config.home):  # reading never creates a store
+            continue
+        yield Session(quiet=True, backend=backend, home=str(config.home),
+                      **{key: value for key in ("region", "profile") if (value := getattr(config, key, None))})
 
 
 def show_tuning(config: Config, source: str, name: str, as_json: bool, plot_path: str | None = None) -> bool:
@@ -117,6 +154,61 @@ def show_tuning(config: Config, source: str, name: str, as_json: bool, plot_path
     return False
 
 
+def show_processing(config: Config, source: str, name: str, as_json: bool) -> bool:
+    """Show the processing job ``name`` if there is one (False if there is none): status, inputs, outputs and,
+    for an evaluation job, its report's metrics."""
+    from smtrain.api.session import Session
+    from smtrain.backends.local.store.reader import store_exists
+    from smtrain.core.errors import NotFoundError, SmtrainError
+
+    backends = [source] if source in ("local", "sagemaker") else ["local", *(["sagemaker"] if not config.is_local
+                                                                              else [])]
+    for backend in backends:
+        if backend == "local" and not store_exists(config.home):  # reading never creates a store
+            continue
+        session = Session(quiet=True, backend=backend, home=str(config.home),
+                          **{key: value for key in ("region", "profile") if (value := getattr(config, key, None))})
+        try:
+            job = session.processing_job(name)
+        except (NotFoundError, SmtrainError):
+            continue
+        try:
+            metrics = session.evaluation(name)
+        except SmtrainError:
+            metrics = {}
+        if as_json:
+            emit_json({"processing_job": job.description, "evaluation": metrics})
+        else:
+            click.echo(render_processing(job.description, metrics))
+        return True
+    return False
+
+
+def render_processing(description: dict[str, Any], metrics: dict[str, float]) -> str:
+    from smtrain.runs.escaping import printable as p
+
+    app = description.get("AppSpecification", {})
+    command = [*app.get("ContainerEntrypoint", []), *app.get("ContainerArguments", [])]
+    lines = [f"{'run':<12} {p(description['ProcessingJobName'])} (processing job)",
+             f"{'status':<12} {p(description['ProcessingJobStatus'])}"
+             + (f": {p(description['FailureReason'])}" if description.get("FailureReason") else ""),
+             f"{'created':<12} {p(str(description.get('CreationTime', '')))}",
+             f"{'image':<12} {p(app.get('ImageUri', ''))}", f"{'command':<12} {p(' '.join(command))}"]
+    if description.get("ExitMessage"):
+        lines.append(f"{'exit message':<12} {p(description['ExitMessage'])}")
+    lines.append("\ninputs")
+    lines += [f"  {p(i['InputName'])}: {p(i['S3Input']['S3Uri'])} -> {p(i['S3Input']['LocalPath'])}"
+              for i in description.get("ProcessingInputs", []) if "S3Input" in i] or ["  none"]
+    lines.append("\noutputs")
+    lines += [f"  {p(o['OutputName'])}: {p(o['S3Output']['LocalPath'])} -> {p(o['S3Output']['S3Uri'])}"
+              for o in description.get("ProcessingOutputConfig", {}).get("Outputs", []) if "S3Output" in o] \
+        or ["  none"]
+    if metrics:
+        lines.append("\nevaluation")
+        lines += [f"  {p(name)} = {value:.6g}" for name, value in metrics.items()]
+    return "\n".join(lines)
+
+
 def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] | str, cost: str) -> str:
     """The text of `show`; every value from the run is passed through :func:`printable` (no terminal escapes)."""
     from smtrain.core.metric_values import NOT_FINITE
@@ -134,7 +226,8 @@ def render_show(run: Run, history: list[dict[str, Any]], files: dict[str, int] |
         ("duration", human_seconds(run.duration_seconds(now)) + billable),
         ("instance", f"{p(run.instance_type)} x {run.instance_count}"), ("image", p(run.image)),
         ("entry point", p(run.entry_point)), ("source", p(run.source_uri)), ("model", p(run.model_data)),
-        ("warm pool", p(warm_pool_line(run))), ("git", p(git)), ("cost", cost),
+        ("warm pool", p(warm_pool_line(run))), ("evaluation", p(run.evaluation_job)), ("git", p(git)),
+        ("cost", cost),
         ("endpoints", " ".join(p(endpoint_cell(e, now)) for e in run.endpoints) or "none"),
     ]
     lines = [f"{key:<12} {value}" for key, value in summary if value]
@@ -216,7 +309,8 @@ def diff(first: str, second: str, group: str, as_markdown: bool, as_json: bool, 
 
     a = _resolve(config, first, second, group, source)
     b = _resolve(config, second, first, group, source)
-    sources = None if no_source else (artifacts.source_files(config, a), artifacts.source_files(config, b))
+    with_sources = not no_source and a.kind == b.kind == "training"  # a processing job records no source archive
+    sources = (artifacts.source_files(config, a), artifacts.source_files(config, b)) if with_sources else None
     comparison = compare.compare(a, b, sources)
     for run in (a, b):
         if warning(run.name, run.metrics):
@@ -233,7 +327,7 @@ def _resolve(config: Config, name: str, other: str, group: str, source: str) -> 
     from smtrain.runs import baseline, store
 
     if name not in baseline.KEYWORDS:
-        return store.get_run(config, name, source=source)
+        return store.get_any_run(config, name, source=source)
     if other in baseline.KEYWORDS:
         raise UsageError("compare a run with main or champion, not the two keywords", where="diff",
                          hint="give a run name as one of the two")

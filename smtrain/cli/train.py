@@ -67,7 +67,11 @@ FIT_OPTIONS = [
     click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE",
                  help="A tag for the run (also sent as a SageMaker tag); filter with `smtrain ls --tag`."),
     click.option("--instance-type", default="", help="SageMaker instance type."),
-    click.option("--instance-count", default=None, type=int, help="SageMaker instance count."),
+    click.option("--instance-count", default=None, type=int,
+                 help="SageMaker instance count (locally: one process per instance, algo-1 ... algo-N)."),
+    click.option("--sharded", "sharded", multiple=True, metavar="CHANNEL",
+                 help="Give each instance its own share of CHANNEL's files (S3DataDistributionType "
+                      "ShardedByS3Key, the SDK's TrainingInput(distribution='ShardedByS3Key')); repeatable."),
     click.option("--image-uri", default="", help="A custom ECR training image (sagemaker backend)."),
     click.option("--framework-version", default="",
                  help="scikit-learn image version (default: newest known); locally, 'current' runs your "
@@ -137,6 +141,7 @@ def fit_arguments(source_dir: str, channels: tuple[str, ...], hps: tuple[str, ..
         tags=parse_pairs(options.pop("tags", ()), "--tag"),
         subnets=tuple(options.pop("subnets")),
         security_groups=tuple(options.pop("security_groups")),
+        sharded=tuple(options.pop("sharded", ())),
         **options,
     )
 
@@ -212,6 +217,14 @@ def logs(job_name: str, follow: bool, as_json: bool, **settings: Any) -> int:
         from smtrain.cli.tune import report_tuning
 
         return report_tuning(job.description, waited=True)
+    if follow and "TransformJobName" in job.description:
+        from smtrain.cli.transform import report_transform
+
+        return report_transform(job.description)
+    if follow and "ProcessingJobName" in job.description:
+        from smtrain.cli.process import report_processing
+
+        return report_processing(job.description, waited=True)
     return report_job(job.description, config=session.config) if follow else 0
 
 

@@ -61,6 +61,7 @@ class Config:
     max_extract_members: int = 100_000
     resource_metadata: str = "/opt/ml/metadata/resource-metadata.json"  # where notebook instances describe themselves
     max_extract_ratio: int = 100
+    job_namespace: str = "auto"  # local jobs see their folder at /opt/ml: auto (where Linux allows) or off
     sources: Mapping[str, str] = field(default_factory=dict, compare=False)
 
     @property
@@ -172,6 +173,7 @@ def misspelt_settings(environ: Mapping[str, str] | None = None, *, cwd: Path | N
 # Settings that count or measure something: the least SageMaker accepts (its service model says 1 for each).
 _AT_LEAST_ONE = ("instance_count", "volume_size_gb", "max_runtime_seconds")
 MAX_PORT = 65535
+JOB_NAMESPACE_MODES = ("auto", "off")  # smtrain.backends.local.jobs.sandbox
 
 
 def _check_values(config: Config, sources: Mapping[str, str]) -> None:
@@ -185,6 +187,11 @@ def _check_values(config: Config, sources: Mapping[str, str]) -> None:
         raise UsageError(f"runtime_port must be a port number 0-{MAX_PORT}, got {config.runtime_port}",
                          where=sources.get("runtime_port", "config"),
                          hint=f"set {env_name('runtime_port')} to a free port, or 0 to pick one")
+    if config.job_namespace not in JOB_NAMESPACE_MODES:
+        raise UsageError(f"job_namespace must be one of {', '.join(JOB_NAMESPACE_MODES)}, got {config.job_namespace!r}",
+                         where=sources.get("job_namespace", "config"),
+                         hint=f"set {env_name('job_namespace')} to auto (a private /opt/ml per local job where "
+                              "Linux allows it) or off")
     if config.prefix != Config.prefix:
         from smtrain.core.uris import check_prefix
 

@@ -235,9 +235,29 @@ def run_upload(step: Upload, backend: Backend, reporter: Reporter) -> dict[str, 
             reporter.info(f"packing source {step.local_path} (entry point {step.entry_point})")
         backend.upload_source(Path(step.local_path), step.entry_point, step.uri)
         return {"Uri": step.uri}
+    if step.kind in ("file", "text"):
+        put_one_file(step, backend)
+        reporter.info(f"uploaded {step.local_path or step.uri.rsplit('/', 1)[-1]} -> {step.uri}")
+        return {"Uri": step.uri}
     report = backend.sync(Path(step.local_path), step.uri, progress=True)
     reporter.info(f"synced {step.local_path} -> {step.uri}: {describe_sync(report)}")
     return {"Uri": step.uri}
+
+
+def put_one_file(step: Upload, backend: Backend) -> None:
+    """One file at ``step.uri``: synced from a folder that holds only it, so every backend's upload (and its
+    KMS key) is the one ``sync`` already has."""
+    import shutil
+    import tempfile
+
+    folder, name = step.uri.rsplit("/", 1)
+    with tempfile.TemporaryDirectory(prefix="smtrain-upload-") as scratch:
+        target = Path(scratch) / name
+        if step.kind == "file":
+            shutil.copyfile(step.local_path, target)
+        else:
+            target.write_text(step.content, encoding="utf-8")
+        backend.sync(Path(scratch), folder + "/", progress=False)
 
 
 def describe_sync(report: Any) -> str:

@@ -41,7 +41,7 @@ def follow_job(backend: Backend, kind: JobKind, job_name: str, reporter: Reporte
             done = final[kind.status_key] in kind.terminal
             if not done:
                 report_transitions(final, shown, reporter)
-            spinner.update(str(final.get("SecondaryStatus", "")))
+            spinner.update(status_line(final))
             return done
 
         try:
@@ -55,6 +55,14 @@ def follow_job(backend: Backend, kind: JobKind, job_name: str, reporter: Reporte
             return interrupt(backend, kind, job_name, reporter)
         report_transitions(final, shown, reporter)
     return final
+
+
+def status_line(description: dict[str, Any]) -> str:
+    """What the spinner shows: the secondary status, or a local transform job's records and files done."""
+    progress = description.get("SmtrainProgress")
+    if isinstance(progress, dict):
+        return f"{progress['Records']:,} records, {progress['Files']}/{progress['FilesTotal']} files"
+    return str(description.get("SecondaryStatus", ""))
 
 
 def print_log(backend: Backend, kind: JobKind, job_name: str, reporter: Reporter, *,

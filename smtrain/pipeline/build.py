@@ -26,8 +26,9 @@ class Exported:
 
 
 def pipeline_spec(session: Any, *, name: str, entry_point: str, fit: dict[str, Any], group: str, approve: bool,
-                  deploy: dict[str, Any], gate: Gate, timeout_seconds: int) -> PipelineSpec:
-    """Check every option the way `fit`, `register` and `deploy` do, then gather them."""
+                  deploy: dict[str, Any], gate: Gate, timeout_seconds: int, transform_input: str = "",
+                  endpoint: bool = True) -> PipelineSpec:
+    """Check every option the way `fit`, `register`, `deploy` and `transform` do, then gather them."""
     check_pipeline_name(name)
     check_numbers(timeout_seconds=timeout_seconds, deploy=deploy)
     if not fit.get("channels"):
@@ -37,10 +38,33 @@ def pipeline_spec(session: Any, *, name: str, entry_point: str, fit: dict[str, A
     # Every execution reads one uploaded source: key it by content, so an unchanged source exports the same plan.
     training = replace(training, submission_id=source_digest(Path(training.source_dir), session.config.home))
     check_name(group, "model package group")
-    endpoint = check_name(deploy.pop("endpoint_name", "") or name, "endpoint name")
-    serving = DeploySpec(job_name=name, endpoint_name=endpoint, **deploy)
+    endpoint_name = check_name(deploy.pop("endpoint_name", "") or name, "endpoint name")
+    serving = DeploySpec(job_name=name, endpoint_name=endpoint_name, **deploy)
     return PipelineSpec(name=name, training=training, deploy=serving, group=group, approve=approve,
-                        gate=check_gate(gate, list(training.metric_definitions)), timeout_seconds=timeout_seconds)
+                        gate=check_gate(gate, list(training.metric_definitions)), timeout_seconds=timeout_seconds,
+                        transform=batch_step(session, name, transform_input, endpoint, serving), endpoint=endpoint)
+
+
+def batch_step(session: Any, name: str, transform_input: str, endpoint: bool, serving: DeploySpec) -> Any:
+    """`--transform-input`'s batch step, as `smtrain transform` would run it at its defaults (None without it)."""
+    from smtrain.planning.transform import TransformSpec
+
+    if not transform_input:
+        if not endpoint:
+            raise UsageError("--no-endpoint leaves the pipeline nothing to do with its model", where="--no-endpoint",
+                             hint="add --transform-input s3://bucket/prefix/ for a batch step instead of an endpoint")
+        return None
+    if not endpoint and serving.ttl_seconds:
+        raise UsageError("--ttl expires an endpoint, and --no-endpoint makes none", where="--ttl",
+                         hint="leave --ttl out, or drop --no-endpoint")
+    if "://" not in transform_input:
+        if not session.config.is_local:
+            raise UsageError(f"--transform-input {transform_input} is not an s3:// URI", where="--transform-input",
+                             hint="a pipeline on SageMaker reads its batch input from S3: give s3://bucket/prefix/")
+        transform_input = Path(transform_input).resolve().as_uri()
+    return TransformSpec(source=name, input_uri=transform_input, job_name=name, content_type="text/csv",
+                         accept="text/csv", split_type="Line", strategy="MultiRecord", assemble_with="Line",
+                         instance_type=serving.instance_type)
 
 
 def source_digest(source_dir: Path, home: Path) -> str:
@@ -65,7 +89,16 @@ def export(session: Any, spec: PipelineSpec, *, root: str = "") -> Exported:
     role = backend.role()
     definition = export_definition(spec, config, root=root, image_uri=image, role=role)
     plan = requests.fit_plan(spec, config, root=root, image_uri=image, role=role)
-    return Exported(spec, definition, requests.uploads(plan), role)
+    uploads = requests.uploads(plan)
+    if spec.evaluation is not None:
+        from .evaluation import evaluate_plan
+
+        uploads += requests.uploads(evaluate_plan(spec, config, root=root, image_uri=image, role=role))
+    if spec.preprocess is not None:
+        from .preprocess import preprocess_plan
+
+        uploads += requests.uploads(preprocess_plan(spec, config, root=root, image_uri=image, role=role))
+    return Exported(spec, definition, uploads, role)
 
 
 def run_uploads(session: Any, uploads: list[Upload]) -> None:
@@ -74,7 +107,7 @@ def run_uploads(session: Any, uploads: list[Upload]) -> None:
 
     for step in uploads:
         run_upload(step, session.backend, session.reporter)
-        session.reporter.info(f"uploaded {Path(step.local_path)} -> {step.uri}")
+        session.reporter.info(f"uploaded {Path(step.local_path or step.uri.rsplit('/', 1)[-1])} -> {step.uri}")
 
 
 # Name parts that mark a secret (DB_PASSWORD, apiKey, AWS_SECRET_ACCESS_KEY); MONKEY or KEYBOARD are not.

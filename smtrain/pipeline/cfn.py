@@ -32,8 +32,7 @@ RESOURCES = {
     "CreateModelPackage": ["model-package/{group}/*", "model-package-group/{group}"],
     "DescribeModelPackage": ["model-package/{group}/*"],
     "ListModelPackages": ["*"],
-    # createHyperParameterTuningJob.sync reads the tuning job's tags and lists its trials (Step Functions guide).
-    "ListTags": ["hyper-parameter-tuning-job/{prefix}-*"],
+    # createHyperParameterTuningJob.sync lists its trials (Step Functions guide); ListTags: see resources_of.
     "ListTrainingJobsForHyperParameterTuningJob": ["hyper-parameter-tuning-job/{prefix}-*"],
 }
 TAGGED = ["model/{prefix}-*", "endpoint-config/{prefix}-*", "endpoint/{endpoint}", "model-package-group/{group}"]
@@ -53,6 +52,8 @@ def job_resources(kind: JobKind) -> dict[str, list[str]]:
 def resources_of(action: str, kinds: list[JobKind]) -> list[str]:
     if action == "AddTags":
         return [*(f"{kind.arn_type}/{{prefix}}-*" for kind in kinds), *TAGGED]
+    if action == "ListTags":  # the .sync tasks of the kinds that read their job's tags
+        return [f"{kind.arn_type}/{{prefix}}-*" for kind in kinds if "ListTags" in kind.extra_actions]
     for kind in KINDS:
         if action in job_resources(kind):
             return job_resources(kind)[action]

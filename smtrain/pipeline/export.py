@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from smtrain.core.config import Config
-from smtrain.planning.kinds import TRAINING
+from smtrain.planning.kinds import TRAINING, TRANSFORM
 
 from . import requests
 from .inputs import input_states
@@ -201,11 +201,26 @@ def expiry_state(ttl_seconds: int) -> dict[str, Any]:
                            "Output": f"{{% $merge([$states.input, {{'expires_at': {expires}}}]) %}}"}}
 
 
+def transform_states(parameters: dict[str, Any], *, endpoint: bool) -> dict[str, Any]:
+    """The batch step on the model just created (createTransformJob.sync), then the endpoint, or the end."""
+    return {
+        "Transform": task(TRANSFORM.sync_resource, parameters, "Create endpoint config" if endpoint else "Transformed",
+                          result_path="$.transform", result_selector={
+                              "TransformJobName.$": "$.TransformJobName",
+                              "S3OutputPath.$": "$.TransformOutput.S3OutputPath"}),
+        **({} if endpoint else {"Transformed": {"Type": "Succeed"}}),
+    }
+
+
+def model_state(params: dict[str, dict[str, Any]], next_state: str) -> dict[str, Any]:
+    return {"Create model": task(SAGEMAKER + "createModel", params["model"], next_state,
+                                 result_path="$.created.model", result_selector={"ModelArn.$": "$.ModelArn"})}
+
+
 def deploy_states(params: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Model, config, then create or update the endpoint (DescribeEndpoint decides) and wait for InService."""
     return {
-        "Create model": task(SAGEMAKER + "createModel", params["model"], "Create endpoint config",
-                             result_path="$.created.model", result_selector={"ModelArn.$": "$.ModelArn"}),
+        **model_state(params, "Create endpoint config"),
         "Create endpoint config": task(SAGEMAKER + "createEndpointConfig", params["config"], "Find endpoint",
                                        result_path="$.created.config",
                                        result_selector={"EndpointConfigArn.$": "$.EndpointConfigArn"}),
@@ -296,11 +311,12 @@ def retire_states() -> dict[str, Any]:
     }
 
 
-def cleanup_states() -> dict[str, Any]:
+def cleanup_states(*, endpoint: bool = True) -> dict[str, Any]:
     """Remove what this execution recorded as created, and nothing else.
 
     An endpoint it created is deleted only while it still serves this execution's config: another
-    execution may have updated it since. An endpoint it only updated keeps serving.
+    execution may have updated it since. An endpoint it only updated keeps serving. A pipeline without an
+    endpoint (``--no-endpoint``) has only a model to remove.
     """
 
     def delete(operation: str, parameters: dict[str, Any], next_state: str) -> dict[str, Any]:
@@ -311,6 +327,10 @@ def cleanup_states() -> dict[str, Any]:
         return {"Type": "Choice", "Choices": [{"Variable": f"$.created.{what}", "IsPresent": True, "Next": then}],
                 "Default": otherwise}
 
+    if not endpoint:
+        return {CLEAN_UP: created("model", "Delete model", "Failed"),
+                "Delete model": delete("deleteModel", {"ModelName.$": "$.names.model"}, "Failed"),
+                "Failed": {"Type": "Fail", "ErrorPath": "$.error.Error", "CausePath": "$.error.Cause"}}
     return {
         CLEAN_UP: created("endpoint", "Check own endpoint", "Config created?"),
         "Check own endpoint": {**task(SDK + "describeEndpoint", {"EndpointName.$": "$.args.endpoint_name"},
@@ -337,29 +357,90 @@ def export_definition(spec: PipelineSpec, config: Config, *, root: str, image_ur
     region = config.resolved_region()
     plan = requests.fit_plan(spec, config, root=root, image_uri=image_uri, role=role)
     training, defaults = requests.training_parameters(spec, plan, root)
-    if spec.gate.threshold is not None:
-        defaults["threshold"] = float(spec.gate.threshold)
-    defaults["endpoint_name"] = spec.deploy.endpoint_name or spec.name
-    states: dict[str, Any] = input_states(spec, defaults, requests.sdk_hyperparameters(plan))
-    if spec.tuning is not None:
-        from .tuning import tune_states
+    if spec.preprocess is not None:
+        from . import preprocess
 
-        states.update(tune_states(spec, spec.tuning, training, requests.call_params(plan, "training"),
-                                  training_selector(spec), task))
-        states["Resolve settings"]["Next"] = "Tune"
-    else:
-        states.update(train_state(spec, training))
+        preprocess.bind_channels(spec, training, defaults, root)
+    defaults.update(_input_defaults(spec))
+    states: dict[str, Any] = input_states(spec, defaults, requests.sdk_hyperparameters(plan))
+    states.update(_training_states(spec, config, plan, training, states, root=root, image_uri=image_uri, role=role))
     register = requests.register_parameters(spec, plan, image_uri=image_uri, region=region)
+    if spec.evaluation is not None:
+        states.update(_evaluation_states(spec, config, register, states, root=root, image_uri=image_uri, role=role))
     states.update({k: v for k, v in register_states(spec, register).items() if k.endswith("group")})
     if spec.gate.enabled:
         states.update(gate_states(spec))
     states.update(register_states(spec, register))
     if spec.deploy.ttl_seconds:
         states.update(expiry_state(spec.deploy.ttl_seconds))
-    states.update(deploy_states(requests.deploy_parameters(spec, plan, config, role=role, region=region)))
-    states.update(cleanup_states())
+    states.update(_delivery_states(spec, config, plan, root=root, role=role, region=region))
     body = {"StartAt": "Check input", "TimeoutSeconds": spec.timeout_seconds, "States": states}
     return {"Comment": f"smtrain pipeline {spec.name}; plan {plan_hash(body)}", **body}
+
+
+def _input_defaults(spec: PipelineSpec) -> dict[str, Any]:
+    """The execution input's defaults the gate, the endpoint and the batch step read."""
+    defaults: dict[str, Any] = {}
+    if spec.gate.threshold is not None:
+        defaults["threshold"] = float(spec.gate.threshold)
+    if spec.endpoint:
+        defaults["endpoint_name"] = spec.deploy.endpoint_name or spec.name
+    if spec.transform is not None:
+        defaults["transform_input"] = spec.transform.input_uri
+    return defaults
+
+
+def _training_states(spec: PipelineSpec, config: Config, plan: Any, training: dict[str, Any],
+                     states: dict[str, Any], *, root: str, image_uri: str, role: str) -> dict[str, Any]:
+    """Train (or Tune and its best trial), and Preprocess before it; ``states``' "Resolve settings" is re-pointed."""
+    added: dict[str, Any] = {}
+    if spec.tuning is not None:
+        from .tuning import tune_states
+
+        added.update(tune_states(spec, spec.tuning, training, requests.call_params(plan, "training"),
+                                 training_selector(spec), task))
+        states["Resolve settings"]["Next"] = "Tune"
+    else:
+        added.update(train_state(spec, training))
+    if spec.preprocess is not None:
+        from . import preprocess
+
+        prepared = preprocess.preprocess_plan(spec, config, root=root, image_uri=image_uri, role=role)
+        added.update(preprocess.preprocess_state(preprocess.preprocess_parameters(spec, prepared, root), task,
+                                                 states["Resolve settings"]["Next"]))
+        states["Resolve settings"]["Next"] = "Preprocess"
+    return added
+
+
+def _evaluation_states(spec: PipelineSpec, config: Config, register: dict[str, Any], states: dict[str, Any], *,
+                       root: str, image_uri: str, role: str) -> dict[str, Any]:
+    """Evaluate after the model is trained; the registered package carries its report as ModelMetrics."""
+    from . import evaluation
+
+    evaluate = evaluation.evaluate_plan(spec, config, root=root, image_uri=image_uri, role=role)
+    evaluate_parameters = evaluation.evaluate_parameters(spec, evaluate, root)
+    if spec.preprocess is not None:
+        from . import preprocess
+
+        preprocess.bind_test_input(spec, evaluate_parameters, root)
+    added = evaluation.evaluate_state(spec, evaluate_parameters, task)
+    states["Best trial" if spec.tuning is not None else "Train"]["Next"] = "Evaluate"
+    evaluation.with_model_metrics(spec, register["package"], root)
+    return added
+
+
+def _delivery_states(spec: PipelineSpec, config: Config, plan: Any, *, root: str, role: str, region: str
+                     ) -> dict[str, Any]:
+    """The endpoint, the batch step, or both, and the clean-up on failure."""
+    added: dict[str, Any] = {}
+    deployment = requests.deploy_parameters(spec, plan, config, role=role, region=region)
+    if spec.endpoint:
+        added.update(deploy_states(deployment))
+    if spec.transform is not None:
+        added.update(model_state(deployment, "Transform"))
+        added.update(transform_states(requests.transform_parameters(spec, config, root), endpoint=spec.endpoint))
+    added.update(cleanup_states(endpoint=spec.endpoint))
+    return added
 
 
 def plan_hash(body: dict[str, Any]) -> str:

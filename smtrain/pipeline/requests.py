@@ -144,3 +144,18 @@ def deploy_parameters(spec: PipelineSpec, plan: Plan, config: Config, *, role: s
 def ttl_tags(ttl_seconds: int) -> list[dict[str, str]]:
     """The tag `smtrain deploy --ttl` writes; its time is computed at run time (the "Set expiry" state)."""
     return [{"Key": EXPIRES_TAG, "Value": RUN_TIME}] if ttl_seconds else []
+
+
+def transform_parameters(spec: PipelineSpec, config: Config, root: str) -> dict[str, Any]:
+    """CreateTransformJob, as `smtrain plan transform` prints it, on the model the pipeline created; its input
+    is the execution's ``transform_input``, its output ``<root>/output/<pipeline>-<execution>-transform/``."""
+    from smtrain.planning.transform import transform_request
+
+    assert spec.transform is not None
+    request = transform_request(spec.transform, config, model_name=RUN_TIME, input_uri=RUN_TIME, output_uri=RUN_TIME)
+    bind(request, "TransformJobName", resource_name(spec, "transform", attempt=True))
+    bind(request, "ModelName", "$.names.model")
+    bind(request, "TransformInput.DataSource.S3DataSource.S3Uri", "$.args.transform_input")
+    prefix = literal(f"{root.rstrip('/')}/output/{spec.name}-")[1:-1]
+    bind(request, "TransformOutput.S3OutputPath", f"States.Format('{prefix}{{}}-transform/', $$.Execution.Name)")
+    return request

@@ -11,6 +11,8 @@ from smtrain.core.errors import UsageError
 from smtrain.planning.spec import DeploySpec, TrainingSpec
 
 if TYPE_CHECKING:
+    from smtrain.planning.processing import ProcessingSpec
+    from smtrain.planning.transform import TransformSpec
     from smtrain.planning.tuning import TuningSpec
 
 # Resource names are <name>-<execution name>-<role>[-<attempt>]; SageMaker allows 63 characters and
@@ -42,6 +44,10 @@ class PipelineSpec:
     gate: Gate = field(default_factory=Gate)
     timeout_seconds: int = 2 * 86400
     tuning: TuningSpec | None = None  #: with `export --tune`, the train step is a tuning step
+    transform: TransformSpec | None = None  #: with `--transform-input`, a batch step after the model is created
+    endpoint: bool = True  #: False (`--no-endpoint`): the batch step instead of an endpoint
+    evaluation: ProcessingSpec | None = None  #: with `export --evaluate-code`, an Evaluate step after it
+    preprocess: ProcessingSpec | None = None  #: with `export --preprocess-code`, a Preprocess step before it
 
 
 # The execution's name is in every resource's name: <pipeline>-<execution>-train-<retry> fits SageMaker's 63.

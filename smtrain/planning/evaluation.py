@@ -20,6 +20,7 @@ OUTPUT_NAME = "evaluation"
 REPORT_FILE = "evaluation.json"
 CONTENT_TYPE = "application/json"
 MODEL_INPUT = "model"
+PROCESSING_PATH = "/opt/ml/processing"
 MODEL_PATH = "/opt/ml/processing/model"  # where the abalone/penguins pipeline examples put model.tar.gz
 
 
@@ -76,20 +77,13 @@ def metrics_of(report: Any, *, source: str = REPORT_FILE, where: str = "") -> di
     return metrics
 
 
-
-def processing_input(name: str, uri: str, local_path: str) -> dict[str, Any]:
-    """A ProcessingInput with the SDK v2 defaults (sagemaker/processing.py ``ProcessingInput``: S3Prefix,
-    File mode, FullyReplicated, no compression, not app-managed)."""
-    return {"InputName": name, "AppManaged": False, "S3Input": {
-        "S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix", "S3InputMode": "File",
-        "S3DataDistributionType": "FullyReplicated", "S3CompressionType": "None"}}
-
-
 def evaluation_io(training: Mapping[str, Any], test_uri: str, output_uri: str,
                   *, where: str = "evaluate") -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """ProcessingInputs and ProcessingOutputConfig of an evaluation job for the training job ``training``
     (its DescribeTrainingJob): the model.tar.gz at /opt/ml/processing/model, the test set at
     /opt/ml/processing/test, the report from /opt/ml/processing/evaluation -- the abalone pipeline's layout."""
+    from smtrain.planning.processing import processing_input, processing_output
+
     name = training.get("TrainingJobName", "the training job")
     model = training.get("ModelArtifacts", {}).get("S3ModelArtifacts", "")
     if training.get("TrainingJobStatus") != "Completed" or not model:
@@ -98,6 +92,5 @@ def evaluation_io(training: Mapping[str, Any], test_uri: str, output_uri: str,
                          hint="evaluate a job whose status is Completed (`smtrain ls`)")
     inputs = [processing_input(MODEL_INPUT, model, MODEL_PATH),
               processing_input("test", test_uri, "/opt/ml/processing/test")]
-    outputs = {"Outputs": [{"OutputName": OUTPUT_NAME, "AppManaged": False, "S3Output": {
-        "S3Uri": output_uri, "LocalPath": f"/opt/ml/processing/{OUTPUT_NAME}", "S3UploadMode": "EndOfJob"}}]}
+    outputs = {"Outputs": [processing_output(OUTPUT_NAME, output_uri, f"{PROCESSING_PATH}/{OUTPUT_NAME}")]}
     return inputs, outputs

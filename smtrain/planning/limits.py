@@ -32,6 +32,10 @@ def check_training(entry_point: str, channels: Mapping[str, str], hyperparameter
     check_relative_path(entry_point, what="entry point", where="--entry-point")
     for channel in channels:
         check_segment(channel, what="channel name", where=f"--channel {channel}")
+    for channel in options.get("sharded") or ():
+        if channel not in channels:
+            raise UsageError(f"--sharded {channel}: no channel of that name", where="--sharded",
+                             hint=f"name one of the job's channels ({', '.join(channels) or 'none given'})")
     check_hyperparameters(hyperparameters)
     for name, regex in dict(options.get("metric_definitions") or {}).items():
         check_regex(name, regex, where="--metric-definition")
@@ -112,3 +116,38 @@ def check_deploy(endpoint_name: str, entry_point: str, options: Mapping[str, Any
                    hint="give the endpoint's lifetime in seconds (1 or more), or leave --ttl out")
     check_at_least(options.get("workers"), 1, what="worker count", where="--workers",
                    hint="give 1 or more model server workers, or leave --workers out (one per CPU)")
+
+
+# API_CreateTransformJob / API_TransformInput / API_TransformOutput / API_DataProcessing: the allowed values.
+TRANSFORM_CHOICES = {
+    "split_type": ("--split-type", ("None", "Line", "RecordIO", "TFRecord")),
+    "strategy": ("--strategy", ("MultiRecord", "SingleRecord")),
+    "assemble_with": ("--assemble-with", ("None", "Line")),
+    "join_source": ("--join-source", ("None", "Input")),
+    "compression": ("--compression", ("None", "Gzip")),
+}
+MAX_PAYLOAD_MB = 100  # MaxPayloadInMB: 0-100
+MAX_FILTER = 63  # InputFilter and OutputFilter: 0-63 characters
+
+
+def check_transform(options: Mapping[str, Any]) -> None:
+    """Everything a transform is given, before anything is asked or written."""
+    for key, (flag, allowed) in TRANSFORM_CHOICES.items():
+        value = options.get(key) or ""
+        if value and value not in allowed:
+            raise UsageError(f"{flag} {value!r} is not one of {', '.join(allowed)}", where=flag,
+                             hint=f"give {flag} {' or '.join(allowed)}")
+    check_at_least(options.get("instance_count"), 1, what="instance count", where="--instance-count",
+                   hint="give 1 or more instances")
+    check_at_least(options.get("max_concurrent"), 1, what="concurrent transforms", where="--max-concurrent",
+                   hint="give 1 or more requests in flight per instance, or leave --max-concurrent out")
+    check_at_least(options.get("max_payload_mb"), 0, what="payload size", where="--max-payload",
+                   hint=f"give 0 to {MAX_PAYLOAD_MB} MB, or leave --max-payload out (6 MB)")
+    if (options.get("max_payload_mb") or 0) > MAX_PAYLOAD_MB:
+        raise UsageError(f"--max-payload {options['max_payload_mb']} is over {MAX_PAYLOAD_MB} MB",
+                         where="--max-payload", hint=f"give 0 to {MAX_PAYLOAD_MB} MB")
+    for key, flag in (("input_filter", "--input-filter"), ("output_filter", "--output-filter")):
+        expression = options.get(key) or ""
+        if expression and (not expression.startswith("$") or len(expression) > MAX_FILTER):
+            raise UsageError(f"{flag} {expression!r} is not a JSONPath of at most {MAX_FILTER} characters "
+                             f"starting with $", where=flag, hint=f"for CSV columns write {flag} '$[1:]'")

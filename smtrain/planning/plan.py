@@ -65,18 +65,20 @@ def plan_fit(spec: TrainingSpec, config: Config, *, root: str, image_uri: str, r
         uri, upload = channel_uri(value, root, job, name, local=config.is_local, submission=spec.submission_id)
         if upload:
             steps.append(upload)
-        channels.append(_channel(name, uri))
+        channels.append(_channel(name, uri, sharded=name in spec.sharded))
     request = training_request(spec, config, source_uri, channels, root=root, image_uri=image_uri, role=role)
     steps.append(with_sdk_defaults(ApiCall("training", "sagemaker", "CreateTrainingJob", request), sdk, explicit))
     steps.append(TRAINING.wait("training-done", job))
     return tuple(steps)
 
 
-def _channel(name: str, uri: str) -> dict[str, Any]:
+def _channel(name: str, uri: str, *, sharded: bool = False) -> dict[str, Any]:
+    """A channel as ``TrainingInput(uri, distribution=...)`` sends it (sagemaker/inputs.py, SDK v2)."""
+    distribution = "ShardedByS3Key" if sharded else "FullyReplicated"
     return {
         "ChannelName": name,
         "DataSource": {
-            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": "FullyReplicated"}
+            "S3DataSource": {"S3DataType": "S3Prefix", "S3Uri": uri, "S3DataDistributionType": distribution}
         },
     }
 
@@ -155,6 +157,17 @@ def serving_environment(program: str, submit_directory: str, region: str) -> dic
     return {key: value for key, value in environment.items() if value}
 
 
+def model_call(model_name: str, *, image_uri: str, model_data: Any, environment: dict[str, str], role: str,
+               tags: list[dict[str, str]]) -> ApiCall:
+    """CreateModel for a model served on ``image_uri`` (what ``deploy`` and ``transform`` create)."""
+    return ApiCall("model", "sagemaker", "CreateModel", {
+        "ModelName": model_name,
+        "PrimaryContainer": {"Image": image_uri, "ModelDataUrl": model_data, "Environment": environment},
+        "ExecutionRoleArn": role,
+        "Tags": tags,
+    })
+
+
 def plan_deploy(
     spec: DeploySpec, config: Config, *, image_uri: str, role: str, model_data: Any,
     program: str, submit_directory: str, update: bool = False, suffix: str = "",
@@ -189,12 +202,8 @@ def plan_deploy(
     if not update:
         endpoint_params["Tags"] = all_tags
     calls = (
-        ApiCall("model", "sagemaker", "CreateModel", {
-            "ModelName": model_name,
-            "PrimaryContainer": {"Image": image_uri, "ModelDataUrl": model_data, "Environment": environment},
-            "ExecutionRoleArn": role,
-            "Tags": all_tags,
-        }),
+        model_call(model_name, image_uri=image_uri, model_data=model_data, environment=environment, role=role,
+                   tags=all_tags),
         ApiCall("endpoint-config", "sagemaker", "CreateEndpointConfig", {
             "EndpointConfigName": config_name, "ProductionVariants": [variant], "Tags": all_tags,
         }),

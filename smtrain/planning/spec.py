@@ -27,6 +27,7 @@ class TrainingSpec:
     channels: Mapping[str, str]
     hyperparameters: Mapping[str, Any] = field(default_factory=dict)
     job_name: str = ""
+    sharded: tuple[str, ...] = ()  # channels split across instances (S3DataDistributionType ShardedByS3Key)
     metric_definitions: Mapping[str, str] = field(default_factory=dict)
     environment: Mapping[str, str] = field(default_factory=dict)
     image_uri: str = ""

@@ -21,13 +21,15 @@ class Ref:
 
 @dataclass(frozen=True)
 class Upload:
-    """Put local files at a URI: ``source`` packs a source dir, ``data`` syncs a data dir."""
+    """Put local files at a URI: ``source`` packs a source dir, ``data`` syncs a data dir, ``file`` puts one
+    file at ``uri``, ``text`` puts ``content`` there."""
 
     step: str
     kind: str
     local_path: str
     uri: str
     entry_point: str = ""
+    content: str = ""
 
 
 @dataclass(frozen=True)

@@ -262,7 +262,7 @@ def plan_tune(spec: TuningSpec, config: Config, *, root: str, image_uri: str, ro
         uri, upload = channel_uri(value, root, job, name, local=config.is_local, submission=training.submission_id)
         if upload:
             steps.append(upload)
-        channels.append(_channel(name, uri))
+        channels.append(_channel(name, uri, sharded=name in training.sharded))
     request = tuning_request(spec, training_request(training, config, source_uri, channels, root=root,
                                                     image_uri=image_uri, role=role))
     steps.append(ApiCall("tuning", "sagemaker", TUNING.create, request))

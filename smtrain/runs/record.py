@@ -42,6 +42,7 @@ class Run:
     region: str = ""
     kind: str = "training"  # the job kind's key (see smtrain.planning.kinds)
     warm_pool: dict[str, Any] = field(default_factory=dict)  # DescribeTrainingJob's WarmPoolStatus (SageMaker only)
+    evaluation_job: str = ""  # the evaluation job whose metrics are the run's evaluation:* (smtrain.runs.evaluations)
 
     @cached_property
     def hyperparameters(self) -> dict[str, Any]:

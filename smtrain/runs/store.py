@@ -73,7 +73,27 @@ def list_runs(config: Config, source: str, *, client: Any = None, statuses: Sequ
 
 
 def get_run(config: Config, name: str, *, source: str = "", client: Any = None) -> Run:
-    """One run by name: the local store first, then SageMaker when asked for or configured."""
+    """One run by name: the local store first, then SageMaker when asked for or configured; a training run
+    carries its evaluation's metrics as ``evaluation:<name>`` (see :mod:`smtrain.runs.evaluations`)."""
+    from smtrain.runs.evaluations import with_evaluation
+
+    return with_evaluation(config, _get_run(config, name, source=source, client=client), client=client)
+
+
+def get_any_run(config: Config, name: str, *, source: str = "", client: Any = None) -> Run:
+    """A training run, or else the processing job called ``name`` as a run (what ``diff`` compares)."""
+    try:
+        return get_run(config, name, source=source, client=client)
+    except NotFoundError as missing:
+        from smtrain.runs.processing_runs import processing_run
+
+        run = processing_run(config, name, source=source or default_source(config), client=client)
+        if run is None:
+            raise missing from None
+        return run
+
+
+def _get_run(config: Config, name: str, *, source: str = "", client: Any = None) -> Run:
     source = source or default_source(config)
     if wants(source, "local"):
         run = local.get_run(config.home, name)

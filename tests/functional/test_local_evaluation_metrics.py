@@ -49,18 +49,3 @@ def test_a_report_that_is_gone_or_broken_lists_without_evaluation_metrics(tmp_pa
         session = registered(tmp_path / str(number), report)
         (version,) = list_versions(session.backend, "penguins")
         assert version["EvaluationMetrics"] == {}
-
-
-def test_an_evaluation_job_on_a_backend_without_processing_jobs_is_a_clear_error(tmp_path: Path) -> None:
-    import pytest
-
-    from smtrain.api.evaluation import job_report
-    from smtrain.core.errors import UsageError
-    from smtrain.planning.kinds import by_operation
-
-    if by_operation("DescribeProcessingJob") is not None:
-        pytest.skip("processing jobs are a kind: the local backend describes them")
-    session = Session(home=str(tmp_path / "home"), quiet=True)
-    with pytest.raises(UsageError, match="runs no processing jobs") as caught:
-        job_report(session.backend, "eval-1", where="register --evaluation eval-1")
-    assert "--backend sagemaker" in caught.value.hint

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from smtrain.backends.local.jobs import sandbox
 from smtrain.backends.local.jobs import table as jobs_module
 from smtrain.backends.local.jobs.processes import is_alive
 from smtrain.backends.local.service import LocalSageMaker
@@ -168,7 +169,8 @@ def test_success_packs_model_and_output_data(completed: tuple[Jobs, dict[str, An
 
 def test_script_sees_the_container_contract(completed: tuple[Jobs, dict[str, Any], dict[str, Any]]) -> None:
     jobs, _, seen = completed
-    base = jobs.home.job_dir("job-ok")
+    # The script's paths are /opt/ml/... where a job namespace is possible (test_job_namespace.py), else its folder.
+    base = Path("/opt/ml") if sandbox.namespace().active else jobs.home.job_dir("job-ok")
     env = seen["env"]
 
     assert seen["argv"] == ["train.py", "--criterion", "gini", "--max_depth", "3", "-n", "2"]
@@ -177,7 +179,7 @@ def test_script_sees_the_container_contract(completed: tuple[Jobs, dict[str, Any
     assert env["SM_MODEL_DIR"] == str(base / "model")
     assert env["SM_CHANNELS"] == '["train"]'
     assert env["SM_CHANNEL_TRAIN"] == str(base / "input" / "data" / "train")
-    assert (base / "input" / "data" / "train" / "train.csv").read_text() == "a,b\n1,2\n"
+    assert (jobs.home.job_dir("job-ok") / "input" / "data" / "train" / "train.csv").read_text() == "a,b\n1,2\n"
     assert env["SM_HPS"] == '{"criterion":"gini","max_depth":3,"n":2}'
     assert (env["SM_HP_MAX_DEPTH"], env["SM_HP_CRITERION"], env["SM_HP_N"]) == ("3", "gini", "2")
     assert env["SM_USER_ARGS"] == '["--criterion","gini","--max_depth","3","-n","2"]'
@@ -461,7 +463,8 @@ def test_api_errors_have_sagemaker_codes(jobs: Jobs) -> None:
         (lambda r: r["HyperParameters"].update(sagemaker_submit_directory='"s3://b/sourcedir.tar.gz"'),
          "sagemaker_submit_directory"),
         (lambda r: r["HyperParameters"].pop("sagemaker_program"), "sagemaker_program"),
-        (lambda r: r["ResourceConfig"].update(InstanceCount=2), "one instance"),
+        (lambda r: r["ResourceConfig"].update(InstanceGroups=[{"InstanceGroupName": "g", "InstanceType": "ml.m5.large",
+                                                               "InstanceCount": 1}]), "not InstanceGroups"),
     ],
 )
 def test_requests_the_local_backend_cannot_run(jobs: Jobs, change: Any, message: str) -> None:

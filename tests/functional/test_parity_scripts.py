@@ -22,6 +22,7 @@ from botocore.config import Config
 
 from smtrain.api.session import Session
 from smtrain.backends.local.environments import frameworks
+from smtrain.backends.local.jobs import sandbox
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "parity"
 
@@ -104,8 +105,10 @@ def test_a_script_mode_forest_reads_its_job_through_sagemaker_training(session: 
 
     job_dir = session.backend.home.job_dir(description["TrainingJobName"])  # type: ignore[attr-defined]
     seen = json.loads((job_dir / "output" / "data" / "toolkit.json").read_text())
-    assert seen["model_dir"] == str(job_dir / "model")  # this job's tree, not /opt/ml
-    assert seen["channel_input_dirs"] == {"train": str(job_dir / "input" / "data" / "train")}
+    # The job's tree, which it sees at /opt/ml where it has a namespace of its own (see test_job_namespace.py).
+    visible = Path("/opt/ml") if sandbox.namespace().active else job_dir
+    assert seen["model_dir"] == str(visible / "model")
+    assert seen["channel_input_dirs"] == {"train": str(visible / "input" / "data" / "train")}
     assert seen["hyperparameters"] == {"n-estimators": 5}
     assert seen["job_name"] == description["TrainingJobName"]
     body, _ = invoke(session, description["TrainingJobName"], "3,3\n", "text/csv", "application/json")
@@ -133,6 +136,8 @@ def test_a_script_reading_the_image_variables_at_import_trains_and_serves_withou
     answer = json.loads(body)
     trained, served = answer["trained"], answer["served"]
     job_dir = session.backend.home.job_dir(description["TrainingJobName"])  # type: ignore[attr-defined]
+    if sandbox.namespace().active:  # the script saw its folder at /opt/ml (see test_job_namespace.py)
+        job_dir = Path("/opt/ml")
     assert trained["channels"] == []
     assert trained["settings"] == {
         "SM_INPUT": str(job_dir / "input"),

@@ -18,7 +18,8 @@ from typing import Any
 import click
 import pytest
 
-from smtrain.api.arguments import FLAGS, pythonic
+from smtrain.api.arguments import flags_of as arguments_of
+from smtrain.api.arguments import pythonic
 from smtrain.api.session import Session
 from smtrain.core.errors import ArgumentError, UsageError
 
@@ -37,38 +38,50 @@ def flags_of(command: Callable[..., Any]) -> dict[str, str]:
 
 def commands() -> dict[str, tuple[click.Command, Callable[..., Any]]]:
     from smtrain.cli.ops import register
+    from smtrain.cli.process import evaluate, process
     from smtrain.cli.serve import deploy, predict
     from smtrain.cli.train import fit
+    from smtrain.cli.transform import transform
 
     return {"fit": (fit, Session.fit), "deploy": (deploy, Session.deploy), "register": (register, Session.register),
-            "predict": (predict, Session.predict)}
+            "predict": (predict, Session.predict), "transform": (transform, Session.transform),
+            "process": (process, Session.process), "evaluate": (evaluate, Session.evaluate)}
 
 
 CLI_ONLY = {"--json", "--verbose", "--debug", "--quiet", "--body", "--file"}  # output, and reading the body
 
 
-@pytest.mark.parametrize("name", ["fit", "deploy", "register", "predict"])
+KIND_COMMANDS = ["fit", "deploy", "register", "predict", "transform", "process", "evaluate"]
+
+
+@pytest.mark.parametrize("name", KIND_COMMANDS)
 def test_every_flag_is_an_argument_of_the_same_meaning(name: str) -> None:
     command, method = commands()[name]
     arguments = set(inspect.signature(method).parameters) - {"self"}
+    if "options" in arguments:  # Session.evaluate passes **options on to Session.process
+        arguments |= set(inspect.signature(Session.process).parameters)
+    table = arguments_of(name)
     for flag in set(flags_of(command)) - CLI_ONLY:
-        assert flag in FLAGS, f"{name} {flag}: not in smtrain.api.arguments.FLAGS"
-        assert FLAGS[flag] in arguments | SESSION_SETTINGS, f"{name} {flag}: Session.{name} has no {FLAGS[flag]}="
+        assert flag in table, f"{name} {flag}: not in smtrain.api.arguments.FLAGS"
+        assert table[flag] in arguments | SESSION_SETTINGS, f"{name} {flag}: Session.{name} has no {table[flag]}="
 
 
-@pytest.mark.parametrize("name", ["fit", "deploy", "register", "predict"])
+@pytest.mark.parametrize("name", KIND_COMMANDS)
 def test_every_argument_is_a_flag(name: str) -> None:
     command, method = commands()[name]
-    flagged = {FLAGS[flag] for flag in flags_of(command) if flag in FLAGS}
+    table = arguments_of(name)
+    flagged = {table[flag] for flag in flags_of(command) if flag in table}
     positional = {p.name for p in getattr(command, "params", []) if isinstance(p, click.Argument)}
     parameters = inspect.signature(method).parameters
     for argument in set(parameters) - {"self"} - PYTHON_ONLY:
         kind = parameters[argument].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:  # another method's arguments, checked with that method
+            continue
         assert argument in flagged or (kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and positional), \
             f"Session.{name}({argument}=) has no flag on `smtrain {name}`"
 
 
-@pytest.mark.parametrize("name", ["fit", "deploy", "register", "predict", "teardown"])
+@pytest.mark.parametrize("name", [*KIND_COMMANDS, "teardown"])
 def test_every_method_is_documented_and_typed(name: str) -> None:
     method = getattr(Session, name)
     assert method.__doc__ and "Args:" in method.__doc__

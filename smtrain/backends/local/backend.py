@@ -119,6 +119,10 @@ class LocalBackend:
         from smtrain.files.sync import sync_directory
 
         report = sync_directory(local_dir, uri, progress=progress, home=self.config.home)
+        if self._uploads is not None:  # sent for a reserved submission: removed with it if it is never created
+            target = to_path(uri)
+            self._uploads.extend(target / path.relative_to(local_dir) for path in local_dir.rglob("*")
+                                 if path.is_file())
         for warning in report.warnings:
             print(warning, file=sys.stderr, flush=True)
         return report

@@ -19,9 +19,11 @@ from typing import Any
 
 from smtrain.backends.local.jobs.table import JobTable
 from smtrain.backends.local.model_packages import RegistryAPI
+from smtrain.backends.local.processing.operations import ProcessingJobsAPI
 from smtrain.backends.local.serving.operations import EndpointsAPI
 from smtrain.backends.local.store.home import LocalHome
 from smtrain.backends.local.training.operations import TrainingJobsAPI
+from smtrain.backends.local.transform.operations import TransformJobsAPI
 from smtrain.backends.local.tuning.operations import TuningJobsAPI
 from smtrain.planning.kinds import JobKind
 
@@ -29,7 +31,8 @@ MAX_PORT = 65535
 RESERVED_FIELDS = {"training": {"SecondaryStatus": "Starting"}}  # what a reader of a reserved job sees besides status
 
 
-class LocalSageMaker(TrainingJobsAPI, TuningJobsAPI, EndpointsAPI, RegistryAPI):
+class LocalSageMaker(TrainingJobsAPI, TuningJobsAPI, ProcessingJobsAPI, TransformJobsAPI, EndpointsAPI,
+                    RegistryAPI):
     def __init__(self, home: LocalHome, *, region: str = "us-east-1", runtime_port: int = 0) -> None:
         if not 0 <= int(runtime_port) <= MAX_PORT:
             raise ValueError(f"runtime_port must be 0-{MAX_PORT}, got {runtime_port}")

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from smtrain.planning.kinds.base import Column, JobKind
+from smtrain.planning.kinds.processing import PROCESSING
 from smtrain.planning.kinds.training import TRAINING
+from smtrain.planning.kinds.transform import TRANSFORM
 from smtrain.planning.kinds.tuning import TUNING
 
-KINDS: tuple[JobKind, ...] = (TRAINING, TUNING)
+KINDS: tuple[JobKind, ...] = (TRAINING, TUNING, PROCESSING, TRANSFORM)
 
-__all__ = ["KINDS", "TRAINING", "TUNING", "Column", "JobKind", "by_create", "by_key", "by_operation",
-           "by_sync_resource"]
+__all__ = ["KINDS", "PROCESSING", "TRAINING", "TRANSFORM", "TUNING", "Column", "JobKind", "by_create", "by_key",
+           "by_operation", "by_sync_resource"]
 
 
 def by_key(key: str) -> JobKind:

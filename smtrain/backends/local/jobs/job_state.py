@@ -126,18 +126,23 @@ class MetricParser:
             return [dict(v) for v in self._values.values()]
 
 
-def user_error_reason(error_class: str, exit_code: int, output_tail: Iterable[str], command: str) -> str:
+def user_error_reason(error_class: str, exit_code: int, output_tail: Iterable[str], command: str, *,
+                      hint: str = "") -> str:
     """The toolkit's ``_CalledProcessError`` text, with the tail of the output as ``ErrorMessage``.
 
     The real image leaves ``ErrorMessage`` empty; smtrain keeps the end of the
     output (the traceback, ending with the exception line), trimmed from the
-    front so that the message fits in the 1024 characters of ``FailureReason``.
+    front so that the message fits in the 1024 characters of ``FailureReason``; a ``hint`` (smtrain's own
+    advice) goes last, as ``Hint "..."``, and the message is trimmed to leave it room.
     """
     head = f"{error_class}:\nExitCode {exit_code}\nErrorMessage \""
     extra = "\nExtraInfo \"OutOfMemory: Process killed by SIGKILL (signal 9)\"" if exit_code in (137, -9) else ""
+    advice = f'\nHint "{hint}"' if hint else ""
     budget = FAILURE_REASON_LIMIT - len("AlgorithmError: ") - len(head) - 1
+    if advice:  # what follows the message must fit too, or the hint is what gets cut
+        budget -= len(advice) + len(extra) + len(f'\nCommand "{command}"')
     message = trim_front(error_excerpt(output_tail), budget)
-    return f'{head}{message}"{extra}\nCommand "{command}"'
+    return f'{head}{message}"{extra}\nCommand "{command}"{advice}'
 
 
 def error_excerpt(lines: Iterable[str]) -> str:

@@ -2,8 +2,8 @@
 
 botocore's validator has already checked the request's shape (``smtrain.planning.validation``);
 these are the local backend's own limits: the scikit-learn framework image,
-one instance, ``file://`` outputs; ``s3://`` channels are downloaded when the job starts
-(:func:`smtrain.files.s3_cache.fetch_s3`).
+no instance groups (``InstanceCount`` N runs N processes), ``file://`` outputs; ``s3://`` channels
+are downloaded when the job starts (:func:`smtrain.files.s3_cache.fetch_s3`).
 """
 
 from __future__ import annotations
@@ -84,8 +84,10 @@ def _validate_framework_version(image: str) -> None:
 
 
 def _validate_resources(resources: dict[str, Any]) -> None:
-    if resources.get("InstanceGroups") or int(resources.get("InstanceCount", 1)) > 1:
-        raise _invalid(f"The local backend runs one instance; for distributed training {SAGEMAKER_BACKEND_HINT}")
+    # InstanceCount N runs N processes (jobs/hosts.py); heterogeneous clusters have no local meaning.
+    if resources.get("InstanceGroups"):
+        raise _invalid(f"The local backend runs one homogeneous cluster (InstanceCount processes), not "
+                       f"InstanceGroups; for heterogeneous clusters {SAGEMAKER_BACKEND_HINT}")
 
 
 def _validate_channel(channel: dict[str, Any]) -> None:

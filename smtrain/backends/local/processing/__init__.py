@@ -1,0 +1,1 @@
+"""Processing jobs on the local backend."""

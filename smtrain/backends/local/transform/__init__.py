@@ -1,0 +1,1 @@
+"""Batch transform jobs on the local backend: operations, the records contract, DataProcessing, the runner."""
