@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from smtrain.pipeline.build import Exported, export, pipeline_spec
-from smtrain.pipeline.spec import Gate
+from smtrain.pipeline.spec import Gate, PipelineSpec
 from tests.conftest import REPO
 
 ROOT = "s3://example-bucket/smtrain"
@@ -21,14 +21,17 @@ README_FLAGS = ["--name", "penguins", "--entry-point", "penguins.py", "--source-
                 "--ttl", "3600"]
 
 
-def penguins(session: Any, *, channel: str = f"{ROOT}/data/penguins/train/", source_dir: Path = REPO / "entry_points",
-             entry_point: str = "penguins.py", gate: Gate | None = None, root: str = ROOT, name: str = "penguins",
-             hyperparameters: dict[str, Any] | None = None, **deploy: Any) -> Exported:
-    spec = pipeline_spec(
+def penguins(session: Any, *, root: str = ROOT, **options: Any) -> Exported:
+    return export(session, penguins_spec(session, **options), root=root)
+
+
+def penguins_spec(session: Any, *, channel: str = f"{ROOT}/data/penguins/train/",
+                  source_dir: Path = REPO / "entry_points", entry_point: str = "penguins.py", gate: Gate | None = None,
+                  name: str = "penguins", hyperparameters: dict[str, Any] | None = None, **deploy: Any) -> PipelineSpec:
+    return pipeline_spec(
         session, name=name, entry_point=entry_point,
         fit={"source_dir": source_dir, "channels": {"train": channel},
              "hyperparameters": HYPERPARAMETERS if hyperparameters is None else hyperparameters,
              "metric_definitions": {METRIC: r"train_accuracy=([0-9.]+)"}},
         group=name, approve=True, deploy={"ttl_seconds": 3600, **deploy},
         gate=Gate(METRIC, 0.8, champion=True) if gate is None else gate, timeout_seconds=7200)
-    return export(session, spec, root=root)

@@ -318,6 +318,7 @@ def run_locally(session: Any, definition: dict[str, Any], pipeline_name: str, ex
     """Upload, execute and record; on Ctrl-C record it ABORTED, roll back, and say what is left."""
     from smtrain.pipeline import records
     from smtrain.pipeline.build import run_uploads
+    from smtrain.pipeline.objects import StoreObjects
     from smtrain.pipeline.runner import Execution, ExecutionAborted, Runner
 
     home = session.config.home
@@ -330,7 +331,8 @@ def run_locally(session: Any, definition: dict[str, Any], pipeline_name: str, ex
                 session.reporter.info(event.describe())  # through the reporter: printed above the spinner
                 spinner.update(f"{event.state} {event.kind}")
 
-            runner = Runner(definition, client, on_event=on_event, sleep=session.backend.sleep, max_wait_seconds=1.0)
+            runner = Runner(definition, client, on_event=on_event, sleep=session.backend.sleep, max_wait_seconds=1.0,
+                            objects=StoreObjects(home / "store"))
             execution = runner.run(execution_input, name=name)
     except ExecutionAborted as stop:
         records.save(home, pipeline_name, definition, stop.execution)

@@ -61,7 +61,7 @@ def pipeline_tuning(options: dict[str, Any], gate_metric: str) -> dict[str, Any]
             raise UsageError("--range is given without --tune", where="--range",
                              hint="add --tune to make the train step a tuning step, or drop --range")
         return None
-    settings["objective"] = settings["objective"] or gate_metric
+    settings["objective"] = settings["objective"] or (gate_metric if not gate_metric.startswith("evaluation:") else "")
     if not settings["objective"]:
         raise UsageError("--tune needs the metric to optimize", where="--objective",
                          hint="give --objective METRIC (one of the --metric-definition names) or --gate-metric")

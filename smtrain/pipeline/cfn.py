@@ -76,13 +76,35 @@ def actions_used(definition: dict[str, Any]) -> list[str]:
     """The SageMaker actions the definition's Tasks call."""
     found: set[str] = set()
     for state in definition["States"].values():
-        if state.get("Type") != "Task":
+        if state.get("Type") != "Task" or not state["Resource"].split(":::", 1)[-1].removeprefix("aws-sdk:") \
+                .startswith("sagemaker:"):
             continue
         operation = state["Resource"].rsplit(":", 1)[1].removesuffix(".sync")
         action = operation[0].upper() + operation[1:]
         found.add(action)
         found.update(IMPLIED.get(action, []))
     return sorted(found)
+
+
+def objects_read(definition: dict[str, Any]) -> list[str]:
+    """The S3 objects the definition's ``s3:getObject`` Tasks read, as ARN patterns (``bucket/prefix-*``):
+    each Task's Bucket and the literal start of its Key (the Evaluate step's report of each execution)."""
+    from .checks import GET_OBJECT
+
+    found = []
+    for state in definition["States"].values():
+        if state.get("Type") == "Task" and state["Resource"] == GET_OBJECT:
+            parameters = state["Parameters"]
+            found.append(f"{parameters['Bucket']}/{key_start(parameters)}*")
+    return sorted(set(found))
+
+
+def key_start(parameters: dict[str, Any]) -> str:
+    """A getObject Key, or the literal text before the first placeholder of its ``States.Format``."""
+    if "Key" in parameters:
+        return str(parameters["Key"])
+    match = re.match(r"States\.Format\('((?:[^'{\\]|\\.)*)", str(parameters.get("Key.$", "")))
+    return re.sub(r"\\(.)", r"\1", match[1]) if match else ""
 
 
 def sagemaker_arn(resource: str) -> dict[str, str] | str:
@@ -104,6 +126,10 @@ def policy(exported: Any) -> dict[str, Any]:
     statements.append({"Sid": "PassExecutionRole", "Effect": "Allow", "Action": "iam:PassRole",
                        "Resource": exported.role,
                        "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}})
+    read = objects_read(definition)
+    if read:  # the gate reads the Evaluate step's evaluation.json
+        statements.append({"Sid": "ReadEvaluationReports", "Effect": "Allow", "Action": "s3:GetObject",
+                           "Resource": [{"Fn::Sub": f"arn:${{AWS::Partition}}:s3:::{pattern}"} for pattern in read]})
     for kind in kinds_followed(definition):
         statements.append({"Sid": f"Follow{kind.resource}s", "Effect": "Allow",
                            "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],

@@ -26,6 +26,10 @@ FIELDS = {
 # https://docs.aws.amazon.com/step-functions/latest/dg/connect-sagemaker.html
 OPTIMIZED = {"createEndpoint", "createEndpointConfig", "createHyperParameterTuningJob", "createLabelingJob",
              "createModel", "createProcessingJob", "createTrainingJob", "createTransformJob", "updateEndpoint"}
+# The AWS SDK integration that reads an object: its Body comes back as a string (Step Functions guide,
+# "Call other AWS services": S3 GetObject returns the object's content as a string in Body).
+GET_OBJECT = "arn:aws:states:::aws-sdk:s3:getObject"
+OBJECT_RESOURCES = (GET_OBJECT,)
 RESOURCE = re.compile(r"arn:aws:states:::(?P<sdk>aws-sdk:)?sagemaker:(?P<operation>[a-z][A-Za-z]*)(?P<sync>\.sync)?")
 # The JSONata states the exporter emits (a state's QueryLanguage; the machine's stays JSONPath).
 JSONATA_FIELDS = {
@@ -172,7 +176,10 @@ def check_choices(choices: Any, *, jsonata: bool, where: str) -> list[str]:
 
 
 def check_resource(resource: Any, *, where: str) -> None:
-    """An operation of SageMaker's API that the integration offers (``sagemaker:db`` or ``fooBar`` is none)."""
+    """An operation of SageMaker's API that the integration offers (``sagemaker:db`` or ``fooBar`` is none),
+    or S3's getObject (how the gate reads an evaluation report)."""
+    if resource in OBJECT_RESOURCES:
+        return
     match = RESOURCE.fullmatch(resource) if isinstance(resource, str) else None
     if not match:
         raise refuse(f"{where}: Resource", f"resource {resource!r} is not a SageMaker integration the runner covers")

@@ -65,6 +65,16 @@ def report_prefix(spec: PipelineSpec, root: str) -> str:
     return requests.literal(f"{root.rstrip('/')}/{spec.name}-")[1:-1]
 
 
+def report_object(spec: PipelineSpec, root: str, store: Path) -> dict[str, Any]:
+    """The ``s3:getObject`` parameters of this execution's evaluation.json (where ``evaluate_parameters``
+    writes it), for the gate to read."""
+    from .objects import location
+
+    bucket, key = location(f"{root.rstrip('/')}/{spec.name}-", store)
+    return {"Bucket": bucket, "Key.$": f"States.Format('{requests.literal(key)[1:-1]}{{}}/{OUTPUT_NAME}/"
+                                       f"{REPORT_FILE}', $$.Execution.Name)"}
+
+
 def evaluate_parameters(spec: PipelineSpec, plan: Plan, root: str) -> dict[str, Any]:
     """The CreateProcessingJob Task parameters: named per execution and attempt, the trained model bound."""
     request = requests.call_params(plan, "processing")

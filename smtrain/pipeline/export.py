@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from smtrain.core.config import Config
+from smtrain.core.errors import UsageError
 from smtrain.planning.kinds import TRAINING, TRANSFORM
 
 from . import requests
@@ -85,9 +86,14 @@ def metric_filter(metric: str) -> str:
     return f"$.FinalMetricDataList[?(@.MetricName == {requests.literal(metric)})].Value"
 
 
-def gate_states(spec: PipelineSpec) -> dict[str, Any]:
-    """Read the job's metric; compare with the threshold, then with the champion's."""
+def gate_states(spec: PipelineSpec, report: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read the job's metric (or, for ``evaluation:NAME``, the Evaluate step's ``report``); compare with the
+    threshold, then with the champion's."""
     gate = spec.gate
+    if gate.evaluation_metric:
+        assert report is not None
+        return {**evaluation_gate_states(spec, report),
+                "Check threshold": compare("$.args.threshold", "Approve", gate.minimize)}
     after_threshold = "Find champion" if gate.champion else "Approve"
     states: dict[str, Any] = {
         "Has metric": {"Type": "Choice", "Choices": [
@@ -103,6 +109,33 @@ def gate_states(spec: PipelineSpec) -> dict[str, Any]:
     if gate.champion:
         states.update(champion_states(spec))
     return states
+
+
+def evaluation_gate_states(spec: PipelineSpec, report: dict[str, Any]) -> dict[str, Any]:
+    """The metric from this execution's evaluation.json, read by the state machine itself: ``s3:getObject``
+    (its Body is the object as a string) parsed by ``States.StringToJson``; the report has one section per
+    problem type (``multiclass_classification_metrics``, ...), so the value is ``$.*.<NAME>.value``."""
+    from .checks import GET_OBJECT
+
+    name = spec.gate.evaluation_metric
+    missing = {"Type": "Fail", "Error": "MetricMissing",
+               "Cause": f"the evaluation report has no {name}: its script must write "
+                        f'{{"<problem>_metrics": {{"{name}": {{"value": <number>}}}}}} to evaluation.json'}
+    return {
+        "Has metric": {"Type": "Task", "Resource": GET_OBJECT, "Parameters": report, "ResultPath": "$.evaluation",
+                       "ResultSelector": {"report.$": "States.StringToJson($.Body)"}, "Next": "Read metric",
+                       "Catch": [{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.error",
+                                  "Next": "No metric"}]},
+        "No metric": missing,
+        "Read metric": {"Type": "Pass", "ResultPath": "$.metric", "Next": "Found metric",
+                        "Parameters": {"values.$": f"$.evaluation.report.*.{name}.value"}},
+        "Found metric": {"Type": "Choice", "Choices": [
+            {"And": [{"Variable": "$.metric.values[0]", "IsPresent": True},
+                     {"Variable": "$.metric.values[0]", "IsNumeric": True}], "Next": "Pick metric"}],
+            "Default": "No metric"},
+        "Pick metric": {"Type": "Pass", "ResultPath": "$.metric", "Next": "Check threshold",
+                        "Parameters": {"value.$": "States.ArrayGetItem($.metric.values, 0)"}},
+    }
 
 
 def compare(other: str, passed: str, minimize: bool) -> dict[str, Any]:
@@ -369,13 +402,25 @@ def export_definition(spec: PipelineSpec, config: Config, *, root: str, image_ur
         states.update(_evaluation_states(spec, config, register, states, root=root, image_uri=image_uri, role=role))
     states.update({k: v for k, v in register_states(spec, register).items() if k.endswith("group")})
     if spec.gate.enabled:
-        states.update(gate_states(spec))
+        states.update(gate_states(spec, _report_object(spec, config, root)))
     states.update(register_states(spec, register))
     if spec.deploy.ttl_seconds:
         states.update(expiry_state(spec.deploy.ttl_seconds))
     states.update(_delivery_states(spec, config, plan, root=root, role=role, region=region))
     body = {"StartAt": "Check input", "TimeoutSeconds": spec.timeout_seconds, "States": states}
     return {"Comment": f"smtrain pipeline {spec.name}; plan {plan_hash(body)}", **body}
+
+
+def _report_object(spec: PipelineSpec, config: Config, root: str) -> dict[str, Any] | None:
+    """Where the gate reads an ``evaluation:`` metric (None for a gate on a training metric)."""
+    if not spec.gate.evaluation_metric:
+        return None
+    if spec.evaluation is None:
+        raise UsageError(f"--gate-metric {spec.gate.metric} reads the Evaluate step's report, and there is none",
+                         where="--gate-metric", hint="add --evaluate-code FILE --evaluate-input test=URI")
+    from .evaluation import report_object
+
+    return report_object(spec, root, config.home / "store")
 
 
 def _input_defaults(spec: PipelineSpec) -> dict[str, Any]:

@@ -183,6 +183,15 @@ def array_get_item(array: Any, index: int) -> Any:
     return array[index]
 
 
+def string_to_json(text: Any) -> Any:
+    if not isinstance(text, str):
+        raise StatesError("States.Runtime", "States.StringToJson needs a string")
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise StatesError("States.Runtime", f"States.StringToJson: not JSON: {exc}") from exc
+
+
 def math_add(left: Any, right: Any) -> int:
     if not all(isinstance(v, int | float) for v in (left, right)):
         raise StatesError("States.Runtime", "States.MathAdd needs two numbers")
@@ -207,5 +216,6 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "States.ArrayGetItem": array_get_item,
     "States.MathAdd": math_add,
     "States.StringSplit": string_split,
+    "States.StringToJson": string_to_json,
     "States.UUID": new_uuid,
 }

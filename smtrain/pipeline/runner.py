@@ -112,10 +112,11 @@ class Runner:
 
     def __init__(self, definition: dict[str, Any], client: Any, *, on_event: Callable[[Event], None] | None = None,
                  sleep: Callable[[float], None] = time.sleep, max_wait_seconds: float | None = None,
-                 poll_seconds: float = 0.2, clock: Callable[[], float] = time.monotonic) -> None:
+                 poll_seconds: float = 0.2, clock: Callable[[], float] = time.monotonic, objects: Any = None) -> None:
         check_definition(definition, where="definition")
         self.definition = definition
         self.client = client
+        self.objects = objects  # what answers s3:getObject (objects.py); None: a definition without one
         self.on_event = on_event or (lambda event: None)
         self.sleep = sleep
         self.max_wait_seconds = max_wait_seconds
@@ -265,6 +266,10 @@ class Runner:
         return None
 
     def invoke(self, resource: str, parameters: dict[str, Any]) -> Any:
+        from .checks import GET_OBJECT
+
+        if resource == GET_OBJECT:
+            return self.get_object(parameters)
         operation = resource.rsplit(":", 1)[1]
         sync = operation.endswith(".sync")
         operation = operation.removesuffix(".sync")
@@ -292,6 +297,15 @@ class Runner:
             raise StatesError("States.Runtime", f"{operation}: invalid parameters: {exc}") from exc
         response.pop("ResponseMetadata", None)
         return response
+
+    def get_object(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """``aws-sdk:s3:getObject``: the object's content as a string in ``Body``, or ``S3.NoSuchKeyException``."""
+        if self.objects is None:
+            raise StatesError("States.Runtime", "s3:getObject: this runner was given no object store")
+        bucket, key = parameters.get("Bucket"), parameters.get("Key")
+        if set(parameters) - {"Bucket", "Key"} or not isinstance(bucket, str) or not isinstance(key, str):
+            raise StatesError("States.Runtime", f"s3:getObject takes Bucket and Key, not {sorted(parameters)}")
+        return {"Body": self.objects.read(bucket, key)}
 
     def wait_for_job(self, kind: JobKind, job_name: str) -> dict[str, Any]:
         """``.sync``: poll the kind's Describe until the job ends; a job that did not succeed fails the Task.

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 # Resource names are <name>-<execution name>-<role>[-<attempt>]; SageMaker allows 63 characters and
 # Step Functions generates 36-character execution names, which leaves 16 for the pipeline's name.
 MAX_NAME = 16
+EVALUATION_PREFIX = "evaluation:"  # --gate-metric evaluation:accuracy: the Evaluate step's report, not training's
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,11 @@ class Gate:
     @property
     def enabled(self) -> bool:
         return bool(self.metric)
+
+    @property
+    def evaluation_metric(self) -> str:
+        """``accuracy`` for ``evaluation:accuracy``: a metric of the Evaluate step's report ("" for a training one)."""
+        return self.metric.removeprefix(EVALUATION_PREFIX) if self.metric.startswith(EVALUATION_PREFIX) else ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,20 @@ def check_execution_name(name: str, pipeline: str, *, where: str = "--execution-
     return name
 
 
+def check_evaluation_gate(gate: Gate) -> Gate:
+    name = gate.evaluation_metric
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise UsageError(f"gate metric {gate.metric!r} names no metric of the evaluation report", where="--gate-metric",
+                         hint="give evaluation:NAME, NAME a metric of evaluation.json (e.g. evaluation:accuracy)")
+    if gate.champion:
+        raise UsageError("--gate-champion compares training metrics; an evaluation gate compares with its threshold",
+                         where="--gate-champion", hint="drop --gate-champion, or gate on a training metric")
+    if gate.threshold is None:
+        raise UsageError("the gate has nothing to compare with", where="--gate-metric",
+                         hint="add --gate-threshold NUMBER")
+    return gate
+
+
 def check_gate(gate: Gate, metric_names: list[str]) -> Gate:
     if not gate.metric:
         if gate.threshold is not None or gate.champion:
@@ -85,6 +105,8 @@ def check_gate(gate: Gate, metric_names: list[str]) -> Gate:
         raise UsageError(f"the gate threshold must be a finite number, not {gate.threshold!r}",
                          where="--gate-threshold",
                          hint="NaN or Infinity is not JSON, and a gate against it would pass or fail everything")
+    if gate.metric.startswith(EVALUATION_PREFIX):
+        return check_evaluation_gate(gate)
     if gate.metric not in metric_names:
         raise UsageError(f"gate metric {gate.metric!r} is not captured by the job", where="--gate-metric",
                          hint=f"add --metric-definition {gate.metric}=REGEX "

@@ -57,7 +57,8 @@ def model(script: ModuleType, model_dir: Path):
 
 
 def invoke(script: ModuleType, model, body: str | bytes, content_type: str, accept: str = "application/json") -> str:
-    return script.output_fn(script.predict_fn(script.input_fn(body, content_type), model), accept)
+    answer, _ = script.output_fn(script.predict_fn(script.input_fn(body, content_type), model), accept)
+    return str(answer)
 
 
 def csv_line(row: list) -> str:
@@ -167,5 +168,6 @@ def test_bad_input_raises_value_error(script: ModuleType, model, body: str, cont
 def test_unsupported_accept(script: ModuleType) -> None:
     with pytest.raises(ValueError, match="unsupported accept"):
         script.output_fn(["male"], "application/x-npy")
-    assert script.output_fn(["male"], "*/*") == '["male"]'
-    assert script.output_fn(["male"], "") == '["male"]'
+    assert script.output_fn(["male"], "*/*") == ('["male"]', "application/json")
+    assert script.output_fn(["male"], "") == ('["male"]', "application/json")
+    assert script.output_fn(["male"], "text/csv; charset=utf-8") == ("male\n", "text/csv")

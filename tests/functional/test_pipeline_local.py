@@ -12,6 +12,7 @@ import pytest
 
 import smtrain
 from smtrain.pipeline.build import Exported, run_uploads
+from smtrain.pipeline.objects import StoreObjects
 from smtrain.pipeline.runner import Execution, Runner
 from smtrain.pipeline.spec import Gate
 from tests.conftest import REPO
@@ -36,7 +37,8 @@ def train_uri(session: smtrain.Session, tmp_path: Path) -> str:
 def run(session: smtrain.Session, exported: Exported, execution_input: dict[str, Any] | None = None, *,
         name: str = "e1", client: Any = None) -> Execution:
     run_uploads(session, exported.uploads)
-    runner = Runner(exported.definition, client or session.backend.sagemaker(), max_wait_seconds=0.2)
+    runner = Runner(exported.definition, client or session.backend.sagemaker(), max_wait_seconds=0.2,
+                    objects=StoreObjects(session.config.home / "store"))
     return runner.run(execution_input or {}, name=name)
 
 

@@ -16,7 +16,7 @@ from smtrain.pipeline.evaluation import evaluation_spec
 from smtrain.pipeline.spec import Gate
 from smtrain.pipeline.tuning import tuning_spec
 from smtrain.planning.kinds import PROCESSING
-from tests.pipeline_examples import REPO, ROOT, penguins
+from tests.pipeline_examples import REPO, ROOT, penguins, penguins_spec
 from tests.unit.test_pipeline_export import cfn_lint
 
 CODE = str(REPO / "entry_points" / "penguins_evaluate.py")
@@ -30,9 +30,9 @@ def session(home: Path, monkeypatch: pytest.MonkeyPatch) -> smtrain.Session:
 
 
 def evaluated(session: smtrain.Session, *, gate: Gate | None = None, tune: bool = False) -> Exported:
-    plain = penguins(session, hyperparameters={"target": "sex"}, gate=gate)
-    spec = replace(plain.spec, evaluation=evaluation_spec(session, plain.spec.name, CODE, [f"test={TEST}"],
-                                                          ["--output-dir", "/opt/ml/processing/evaluation"]))
+    plain = penguins_spec(session, hyperparameters={"target": "sex"}, gate=gate)
+    spec = replace(plain, evaluation=evaluation_spec(session, plain.name, CODE, [f"test={TEST}"],
+                                                     ["--output-dir", "/opt/ml/processing/evaluation"]))
     if tune:
         spec = replace(spec, tuning=tuning_spec(spec, {"ranges": {"C": "continuous:0.01:10:log"},
                                                        "objective": "train:accuracy", "max_jobs": 2}))
@@ -113,3 +113,42 @@ def test_preprocess_runs_first_and_its_outputs_are_the_channels_and_the_test_set
     # the channel is the Preprocess output, not an execution-input setting
     assert "train" not in states["Apply defaults"]["Parameters"]["defaults"]["channels"]
     assert cfn_lint(template(exported)) == []
+
+
+def test_a_gate_on_an_evaluation_metric_reads_the_report_in_the_state_machine(session: smtrain.Session) -> None:
+    from smtrain.pipeline.cfn import policy
+    from smtrain.pipeline.checks import check_definition
+
+    exported = evaluated(session, gate=Gate("evaluation:accuracy", 0.8))
+    states = exported.definition["States"]
+    read = states["Has metric"]
+    assert read["Resource"] == "arn:aws:states:::aws-sdk:s3:getObject"
+    assert read["Parameters"] == {"Bucket": "example-bucket", "Key.$": (
+        "States.Format('smtrain/penguins-{}/evaluation/evaluation.json', $$.Execution.Name)")}
+    assert read["ResultSelector"] == {"report.$": "States.StringToJson($.Body)"}
+    assert states["Read metric"]["Parameters"] == {"values.$": "$.evaluation.report.*.accuracy.value"}
+    assert states["Pick metric"]["Next"] == "Check threshold"
+    check_definition(exported.definition, where="definition")
+    statements = {s["Sid"]: s for s in policy(exported)["Statement"]}
+    assert statements["ReadEvaluationReports"]["Action"] == "s3:GetObject"
+    assert statements["ReadEvaluationReports"]["Resource"] == [
+        {"Fn::Sub": "arn:${AWS::Partition}:s3:::example-bucket/smtrain/penguins-*"}]
+    assert not any(s["Action"] == "sagemaker:GetObject" for s in statements.values())
+    assert cfn_lint(template(exported)) == []
+
+
+@pytest.mark.parametrize(("gate", "where"), [
+    (Gate("evaluation:accuracy", 0.8, champion=True), "--gate-champion"),
+    (Gate("evaluation:accuracy"), "--gate-metric"),
+    (Gate("evaluation:", 0.8), "--gate-metric"),
+])
+def test_an_evaluation_gate_is_refused_when_it_cannot_work(session: smtrain.Session, gate: Gate, where: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        evaluated(session, gate=gate)
+    assert refused.value.where == where
+
+
+def test_an_evaluation_gate_needs_the_evaluate_step(session: smtrain.Session) -> None:
+    with pytest.raises(UsageError, match="reads the Evaluate step's report") as refused:
+        penguins(session, hyperparameters={"target": "sex"}, gate=Gate("evaluation:accuracy", 0.8))
+    assert refused.value.where == "--gate-metric"

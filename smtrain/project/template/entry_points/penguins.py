@@ -168,13 +168,15 @@ def predict_fn(data: pd.DataFrame, model: Pipeline):
     return model.predict(align(data, model))
 
 
-def output_fn(prediction, accept: str) -> str:
+def output_fn(prediction, accept: str) -> tuple[str, str]:
+    """The labels as JSON or CSV, with that content type: returned as ``(body, content_type)``, the image's
+    handler answers with it (a bare str would be answered as text/html)."""
     labels = [label.item() if hasattr(label, "item") else label for label in prediction]
     kind = media_type(accept) or JSON
     if kind in (JSON, "*/*"):
-        return json.dumps(labels)
+        return json.dumps(labels), JSON
     if kind == CSV:
-        return "".join(f"{label}\n" for label in labels)
+        return "".join(f"{label}\n" for label in labels), CSV
     raise ValueError(f"unsupported accept type {accept!r}: ask for {JSON} or {CSV}")
 
 

@@ -44,11 +44,12 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_the_model_serves_csv_and_json(model_dir: Path) -> None:
     script = load_script()
     model = script.model_fn(str(model_dir))
-    as_json = script.output_fn(script.predict_fn(script.input_fn(ADELIE, "text/csv"), model), "application/json")
-    assert json.loads(as_json)[0] in {"male", "female"}
-    as_csv = script.output_fn(script.predict_fn(script.input_fn(json.dumps([ADELIE.split(",")]),
-                                                                 "application/json"), model), "text/csv")
-    assert as_csv.strip() in {"male", "female"}
+    as_json, json_type = script.output_fn(script.predict_fn(script.input_fn(ADELIE, "text/csv"), model),
+                                          "application/json")
+    assert json.loads(as_json)[0] in {"male", "female"} and json_type == "application/json"
+    as_csv, csv_type = script.output_fn(script.predict_fn(script.input_fn(json.dumps([ADELIE.split(",")]),
+                                                                           "application/json"), model), "text/csv")
+    assert as_csv.strip() in {"male", "female"} and csv_type == "text/csv"
 
 
 def test_bad_input_is_a_clear_error(model_dir: Path) -> None:
