@@ -159,6 +159,7 @@ class TuningOperations:
                                 random_seed=random_seed, warm_start=warm_start, source_dir=source_dir,
                                 channels=channels, hyperparameters=hyperparameters, job_name=job_name,
                                 **training_options)
+        self._check_parents(spec.warm_start)
         execute(self.plan_tune(spec), self.backend, self.reporter, wait=False)
         self.reporter.info(f"tuning job {spec.name} started")
         if not wait:
@@ -167,6 +168,16 @@ class TuningOperations:
 
         final = follow_tuning(self.backend, spec.name, self.reporter)
         return Tuner(spec.name, final[TUNING.status_key], final, session=self)
+
+    def _check_parents(self, parents: Sequence[str]) -> None:
+        """Each --warm-start parent exists, asked before anything is uploaded."""
+        for parent in parents:
+            try:
+                call(self.backend, TUNING.describe, {TUNING.name_key: parent}, where=f"tuning job {parent}")
+            except NotFoundError:
+                raise UsageError(f"there is no tuning job {parent!r} to warm-start from", where="--warm-start",
+                                 hint="name a tuning job `smtrain ls` lists (its trials are named "
+                                      "<tuning-job>-NNN-<8 hex>)") from None
 
     def trained_job(self, name: str) -> TrainingJob:
         """The training job ``name`` or, when ``name`` is a tuning job, its best training job

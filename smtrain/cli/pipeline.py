@@ -294,8 +294,10 @@ def run_command(local: bool, input_text: str, definition_path: str | None, execu
                             exported.uploads if exported else [])
     if as_json:
         emit_json(execution.as_dict())
-    outcome = f"execution {name}: {execution.status}" + (f" ({execution.error}: {execution.cause})"
-                                                          if execution.error else "")
+    from smtrain.pipeline.causes import readable_cause
+
+    outcome = f"execution {name}: {execution.status}" + (
+        f" ({execution.error}: {readable_cause(execution.cause)})" if execution.error else "")
     (info if execution.status == "SUCCEEDED" else important)(outcome)
     return 0 if execution.status == "SUCCEEDED" else 1
 
@@ -477,4 +479,6 @@ def print_status(report: dict[str, Any]) -> None:
         if execution.get(key):
             click.echo(f"  {label}: {execution[key]}")
     if execution.get("error"):
-        click.echo(f"  error: {execution['error']}: {execution['cause']}")
+        from smtrain.pipeline.causes import readable_cause
+
+        click.echo(f"  error: {execution['error']}: {readable_cause(str(execution['cause']))}")

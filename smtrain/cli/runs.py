@@ -50,7 +50,8 @@ def read_options(command: Callable[..., Any]) -> Callable[..., Any]:
 @click.command()
 @click.argument("job_name")
 @click.option("--json", "as_json", is_flag=True, help="Everything as one JSON document on stdout.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a chart of the metric history.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Write a chart of the metric history (a tuning job's: its objective by trial).")
 @read_options
 def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, source: str) -> None:
     """Everything about one run: hyperparameters, metrics over time, code, environment, cost, endpoints.
@@ -62,7 +63,8 @@ def show(job_name: str, as_json: bool, plot_path: str | None, config: Config, so
     try:
         run = store.get_run(config, job_name, source=source)
     except NotFoundError as missing:
-        if not (show_tuning(config, source, job_name, as_json) or show_processing(config, source, job_name, as_json)
+        if not (show_tuning(config, source, job_name, as_json, plot_path)
+                or show_processing(config, source, job_name, as_json)
                 or show_other_kind(config, source, job_name, as_json)):
             raise missing from None
         return
@@ -120,8 +122,9 @@ def _sessions(config: Config, source: str) -> Iterator[Any]:
                       **{key: value for key in ("region", "profile") if (value := getattr(config, key, None))})
 
 
-def show_tuning(config: Config, source: str, name: str, as_json: bool) -> bool:
-    """Show the tuning job ``name`` if there is one (False if there is none)."""
+def show_tuning(config: Config, source: str, name: str, as_json: bool, plot_path: str | None = None) -> bool:
+    """Show the tuning job ``name`` if there is one (False if there is none); ``plot_path``: its objective
+    by trial as a PNG."""
     from smtrain.api.session import Session
     from smtrain.backends.local.store.reader import store_exists
     from smtrain.core.errors import NotFoundError, SmtrainError
@@ -139,6 +142,10 @@ def show_tuning(config: Config, source: str, name: str, as_json: bool) -> bool:
         except (NotFoundError, SmtrainError):
             continue
         trials = session.trials(name)
+        if plot_path:
+            from smtrain.runs.tuning import plot_objective
+
+            info(f"chart written to {plot_objective(tuner.description, trials, Path(plot_path))}")
         if as_json:
             emit_json({"tuning_job": tuner.description, "trials": trials})
         else:

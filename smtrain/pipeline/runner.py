@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from smtrain.core.errors import UsageError
+from smtrain.pipeline.causes import readable_cause
 from smtrain.planning.kinds import JobKind, by_sync_resource
 
 from . import expressions
@@ -166,7 +167,7 @@ class Runner:
                 self.emit(execution, state_name, "Failed", f"States.Runtime: {HISTORY_FULL}")
                 return self.finish(execution, "FAILED", error="States.Runtime", cause=HISTORY_FULL)
             except StatesError as exc:
-                self.emit(execution, state_name, "Failed", f"{exc.error}: {exc.cause}")
+                self.emit(execution, state_name, "Failed", f"{exc.error}: {readable_cause(exc.cause)}")
                 return self.finish(execution, "FAILED", error=exc.error, cause=exc.cause)
 
     def terminal(self, execution: Execution, name: str, state: dict[str, Any], data: Any,
@@ -248,7 +249,8 @@ class Runner:
                 catcher = next((c for c in state.get("Catch", []) if matches(c["ErrorEquals"], exc.error)), None)
                 if catcher is None:
                     raise
-                self.emit(execution, name, "Caught", f"{exc.error}: {exc.cause[:300]} -> {catcher['Next']}")
+                self.emit(execution, name, "Caught",
+                          f"{exc.error}: {readable_cause(exc.cause)[:300]} -> {catcher['Next']}")
                 return put(data, catcher.get("ResultPath", "$"), {"Error": exc.error, "Cause": exc.cause}), \
                     catcher["Next"]
 

@@ -36,6 +36,7 @@ DEFAULT_PARALLEL_QUOTA = 10
 MAX_JOBS = 750
 MAX_RANDOM_JOBS = 10000
 DEFAULT_MAX_JOBS = 10
+MAX_PARENTS = 5  # botocore's sagemaker service model: ParentHyperParameterTuningJobs has max 5
 # What SDK v2's estimators add to a tuning job's static hyperparameters (sagemaker/tuner.py,
 # ``_prepare_static_hyperparameters``): how ``HyperparameterTuner.attach`` rebuilds the estimator.
 SDK_ESTIMATOR_KEYS = {"sagemaker_estimator_class_name": "SKLearn",
@@ -178,6 +179,9 @@ def check_tuning(spec: TuningSpec) -> None:
     if spec.random_seed is not None and spec.random_seed < 0:
         raise UsageError(f"random seed must be 0 or more, got {spec.random_seed}", where="--random-seed",
                          hint="give a whole number of at least 0")
+    if len(spec.warm_start) > MAX_PARENTS:
+        raise UsageError(f"{len(spec.warm_start)} parent tuning jobs: a warm start takes at most {MAX_PARENTS}",
+                         where="--warm-start", hint="keep the parents whose trials you want to build on")
     for parent in spec.warm_start:
         check_name(parent, "HyperParameterTuningJobName", what="parent tuning job", where="--warm-start")
 
@@ -192,7 +196,7 @@ def check_ranges(spec: TuningSpec) -> None:
                          hint="give each hyperparameter one range")
     static = sorted(set(names) & set(spec.training.hyperparameters))
     if static:
-        raise UsageError(f"hyperparameter {static[0]!r} is given both a range and a static --hp value",
+        raise UsageError(f"hyperparameter {static[0]!r} is both searched (--range) and fixed (--hp)",
                          where=f"--range {static[0]}",
                          hint=f"drop --hp {static[0]}=... to search it, or drop the range to fix it")
     reserved = sorted(name for name in names if name.startswith("sagemaker_"))

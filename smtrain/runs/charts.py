@@ -34,8 +34,7 @@ def by_metric(history: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
     return series
 
 
-def plot(history: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
-    """One line per metric against its step, written to ``path``."""
+def _pyplot() -> Any:
     try:
         import matplotlib
 
@@ -44,6 +43,37 @@ def plot(history: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
     except ImportError as exc:
         raise UsageError("--plot needs matplotlib", where="--plot",
                          hint="pip install 'smtrain[plot]' (or pip install matplotlib)") from exc
+    return plt
+
+
+def plot_trials(points: Sequence[tuple[int, float]], best: int | None, path: Path, *, metric: str,
+                title: str) -> Path:
+    """A tuning job's objective by trial number (the best trial marked), written to ``path``."""
+    if not points:
+        raise UsageError("no trial has an objective value to plot", where="--plot",
+                         hint="wait for a trial to complete (`smtrain show` lists them), or look at its "
+                              "failed trials' logs")
+    plt = _pyplot()
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    axes.plot([n for n, _ in points], [v for _, v in points], marker="o", linestyle="none", label=metric)
+    axes.plot([n for n, v in points if n == best], [v for n, v in points if n == best], marker="*",
+              markersize=14, linestyle="none", color="red", label="best")
+    from matplotlib.ticker import MaxNLocator
+
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are numbered 1, 2, ...
+    axes.set_xlabel("trial")
+    axes.set_ylabel(metric)
+    axes.set_title(title)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+    return path
+
+
+def plot(history: Sequence[dict[str, Any]], path: Path, title: str) -> Path:
+    """One line per metric against its step, written to ``path``."""
+    plt = _pyplot()
     series = by_metric(history)
     if not series:
         raise UsageError("the run has no metric history to plot", where="--plot",

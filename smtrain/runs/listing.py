@@ -94,6 +94,9 @@ def write_listing(config: Config, source: str, *, statuses: Sequence[str] = (), 
     _warn_non_finite(shown)
     if len(shown) < total:
         _err(f"{len(shown)} of {total} runs shown; --all shows every one, --limit N more")
+    elif not total and not as_json and tuning_job:
+        _err(f"no tuning job {tuning_job!r} with runs here (`smtrain ls` lists every run; a tuning job's trials "
+             f"are named <tuning-job>-NNN-<8 hex>)")
     elif not total and not as_json:
         _err("no runs" + (" match" if statuses or tags or conditions else ""))
 

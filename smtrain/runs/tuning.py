@@ -55,13 +55,30 @@ def objective_chart(summaries: Sequence[Mapping[str, Any]], metric: str) -> list
     lines = [f"{metric} by trial"]
     for summary in trials:
         value = objective_value(summary)
-        label = summary["TrainingJobName"].rsplit("-", 2)[-2]  # the trial's number, NNN
+        label = f"{trial_number(summary):03d}"
         if value is None:
             lines.append(f"  {label} {'':<{BAR_WIDTH}} {summary['TrainingJobStatus']}")
             continue
         width = BAR_WIDTH if high == low else 1 + round((value - low) / (high - low) * (BAR_WIDTH - 1))
         lines.append(f"  {label} {'█' * width:<{BAR_WIDTH}} {value:g}")
     return lines
+
+
+def trial_number(summary: Mapping[str, Any]) -> int:
+    """NNN of a trial named <tuning-job>-NNN-<8 hex>."""
+    return int(summary["TrainingJobName"].rsplit("-", 2)[-2])
+
+
+def plot_objective(description: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]], path: Any) -> Any:
+    """`show TUNING_JOB --plot PATH`: the objective by trial as a PNG, the best trial marked."""
+    from smtrain.runs.charts import plot_trials
+
+    metric = description["HyperParameterTuningJobConfig"]["HyperParameterTuningJobObjective"]["MetricName"]
+    points = sorted((trial_number(s), value) for s in summaries if (value := objective_value(s)) is not None)
+    best = (description.get("BestTrainingJob") or {}).get("TrainingJobName")
+    name = description["HyperParameterTuningJobName"]
+    return plot_trials(points, trial_number({"TrainingJobName": best}) if best else None, path, metric=metric,
+                       title=f"{name}: {metric} by trial")
 
 
 def render_tuning(description: Mapping[str, Any], summaries: Sequence[Mapping[str, Any]]) -> str:

@@ -11,6 +11,10 @@ Where moto differs from SageMaker, and how these tests deal with it:
 - training jobs are ``Completed`` the moment they are created, with no
   CloudWatch log: the tests write the log events themselves, and set a job's
   status on moto's model (``training_job``) to see a running or failed job;
+- a tuning job is ``Completed`` the moment it is created, with one trial and a canned
+  ``BestTrainingJob`` (FakeTrainingJobName), and moto has no ListTrainingJobsForHyperParameterTuningJob:
+  the tuning tests check the request, the progress shown and Ctrl-C (a patched moto job stays
+  ``InProgress``); `show` of a tuning job is tests/e2e/test_cli_tune.py's, on the local backend;
 - moto has no UpdateEndpoint and no StopTrainingJob: ``add_missing_operations``
   adds both, doing what SageMaker's API does to the resource (no more);
 - moto accepts any execution role and never throttles: those errors are in
@@ -594,3 +598,61 @@ def test_kms_key_encrypts_uploads_and_output(sm: Cli, aws: Moto) -> None:
     ok(sm("prepare"))
     head = aws.client("s3").head_object(Bucket=BUCKET, Key="smtrain/data/penguins/train/X_train.csv")
     assert (head["ServerSideEncryption"], head["SSEKMSKeyId"]) == ("aws:kms", key)
+
+
+# -- tuning ------------------------------------------------------------------------------------
+
+
+def tune_args(job: str, *extra: str) -> list[str]:
+    return ["tune", "--entry-point", "penguins.py", "--source-dir", "entry_points",
+            "--channel", f"train={ROOT}/data/penguins/train/", "--hp", "target=sex",
+            "--metric-definition", "Accuracy=test_accuracy=([0-9.]+)", "--objective", "Accuracy",
+            "--range", "C=continuous:0.01:10:log", "--max-jobs", "4", "--max-parallel", "2", "--job-name", job, *extra]
+
+
+def test_tune_sends_the_planned_request_and_shows_the_trials_and_best_so_far(sm: Cli, aws: Moto) -> None:
+    planned = ok(sm("plan", *tune_args("penguins-tune")))
+    assert aws.requests("CreateHyperParameterTuningJob") == []  # planning sends nothing
+    create = next(step for step in planned.json() if step.get("operation") == "CreateHyperParameterTuningJob")
+    # moto's tuning job is Completed at once, one trial done and a canned BestTrainingJob.
+    tuned = ok(sm(*tune_args("penguins-tune")))
+    assert same_but_submission(aws.request("CreateHyperParameterTuningJob"), create["params"])
+    assert "Completed: 1 completed, 0 failed, 0 running; best Accuracy 1 (FakeTrainingJobName)" in tuned.err
+    for secret in (ACCESS_KEY, SECRET_KEY, SESSION_TOKEN):
+        assert secret not in tuned.out and secret not in tuned.err
+
+
+def test_ctrl_c_while_tuning_on_sagemaker_detaches_and_says_how_to_stop(
+        sm: Cli, aws: Moto, monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.sagemaker.models import HyperParameterTuningJob
+
+    created = HyperParameterTuningJob.__init__
+
+    def running(self: Any, *args: Any, **kwargs: Any) -> None:  # what moto never shows: a job under way
+        created(self, *args, **kwargs)
+        self.hyper_parameter_tuning_job_status = "InProgress"
+        self.training_job_status_counters.update(Completed=1, InProgress=2, NonRetryableError=1)
+
+    monkeypatch.setattr(HyperParameterTuningJob, "__init__", running)
+    progress = "InProgress: 1 completed, 1 failed, 2 running; best Accuracy 1 (FakeTrainingJobName)"
+    env = dict(sm.env, SMTRAIN_POLL_SECONDS="0.2")
+    with subprocess.Popen([SMTRAIN, *tune_args("busy-tune")], cwd=sm.cwd, env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as process:
+        watchdog = threading.Timer(60, process.kill)
+        watchdog.start()
+        try:
+            assert process.stderr is not None
+            seen = []
+            for line in process.stderr:  # progress while it waits
+                seen.append(line)
+                if progress in line:
+                    break
+            assert process.poll() is None, seen
+            process.send_signal(signal.SIGINT)
+            _, rest = process.communicate(timeout=60)
+            assert process.returncode == 130
+        finally:
+            watchdog.cancel()
+    assert "detached; tuning job busy-tune keeps running. Stop it with: smtrain stop busy-tune" in rest
+    assert "Traceback" not in rest
+    assert aws.requests("StopHyperParameterTuningJob") == []  # detaching stops nothing on SageMaker

@@ -26,7 +26,8 @@ SCRIPT = textwrap.dedent("""
     args = parser.parse_args()
     if args.mode == "fail" or (args.mode == "fail-high" and args.level > 5):
         sys.exit(f"refusing level={args.level}")
-    time.sleep(args.sleep)
+    if args.mode != "slow-high" or args.level > 5:
+        time.sleep(args.sleep)
     print(f"score={-(args.level - 3) ** 2}")
     open(os.path.join(os.environ["SM_MODEL_DIR"], "model.txt"), "w").write(str(args.level))
 """)
@@ -90,6 +91,30 @@ def test_a_tuning_job_runs_its_trials_and_answers_in_the_apis_shapes(session: Se
     assert values == sorted(t["TunedHyperParameters"]["level"] for t in trials)
 
 
+def most_at_once(trials: list[dict[str, Any]]) -> int:
+    """The most trials that existed at one moment, from each one's CreationTime to its TrainingEndTime."""
+    events = sorted([(t["CreationTime"], 1) for t in trials] + [(t["TrainingEndTime"], -1) for t in trials],
+                    key=lambda event: (event[0], event[1]))
+    running = peak = 0
+    for _, step in events:
+        running += step
+        peak = max(peak, running)
+    return peak
+
+
+def test_trials_at_once_are_bounded_by_max_parallel_and_the_cores_unless_told(
+        session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    monkeypatch.delenv("SMTRAIN_LOCAL_TRIALS", raising=False)
+    bounded = tune(session, tmp_path, hyperparameters={"sleep": 1.5}, max_jobs=3, max_parallel=3, job_name="cores")
+    assert bounded.status == "Completed"
+    assert most_at_once(session.trials(bounded.name)) <= min(3, os.cpu_count() or 1)
+    monkeypatch.setenv("SMTRAIN_LOCAL_TRIALS", "3")  # told: more than the cores, never more than max_parallel
+    told = tune(session, tmp_path, hyperparameters={"sleep": 1.5}, max_jobs=4, max_parallel=3, job_name="told")
+    assert told.status == "Completed" and most_at_once(session.trials(told.name)) == 3
+
+
 def test_a_failing_trial_counts_as_failed_and_the_tuner_goes_on(session: Session, tmp_path: Path) -> None:
     tuner = tune(session, tmp_path, ranges={"level": "categorical:1,2,9"}, strategy="Grid",
                  hyperparameters={"mode": "fail-high"}, max_jobs=None)
@@ -101,10 +126,14 @@ def test_a_failing_trial_counts_as_failed_and_the_tuner_goes_on(session: Session
 
 
 def test_a_tuner_whose_trials_all_fail_fails_with_the_first_reason(session: Session, tmp_path: Path) -> None:
-    tuner = tune(session, tmp_path, hyperparameters={"mode": "fail"})
+    tuner = tune(session, tmp_path, hyperparameters={"mode": "fail"}, max_jobs=10, max_parallel=1)
     assert tuner.status == "Failed"
-    assert tuner.failure_reason.startswith("All 4 training jobs failed. First failure: AlgorithmError")
-    assert "refusing level=" in tuner.failure_reason
+    trials = sorted(session.trials(tuner.name), key=lambda t: t["TrainingJobName"])
+    assert len(trials) == 5  # it stops once its first trials all failed, not after all 10
+    assert {t["TrainingJobStatus"] for t in trials} == {"Failed"}
+    assert tuner.failure_reason.startswith("All 5 training jobs failed. First failure: AlgorithmError")
+    first = session.job(trials[0]["TrainingJobName"]).hyperparameters["level"]
+    assert f"refusing level={float(first)}" in tuner.failure_reason  # the first trial's own reason
 
 
 def test_stopping_stops_every_running_trial_and_keeps_the_completed(session: Session, tmp_path: Path) -> None:
@@ -121,6 +150,27 @@ def test_stopping_stops_every_running_trial_and_keeps_the_completed(session: Ses
     assert stopped["TrainingJobStatusCounters"]["InProgress"] == 0
     assert stopped["TrainingJobStatusCounters"]["Stopped"] == 2
     assert all(t["TrainingJobStatus"] == "Stopped" for t in session.trials(tuner.name))
+
+
+def test_a_stop_keeps_the_completed_trials_and_the_best_of_them(session: Session, tmp_path: Path) -> None:
+    tuner = tune(session, tmp_path, ranges={"level": "categorical:1,8,9"}, strategy="Grid", max_jobs=None,
+                 hyperparameters={"mode": "slow-high", "sleep": 30}, wait=False)  # level 1 ends at once
+
+    def one_done_two_running() -> bool:
+        counters = session.tuner(tuner.name).description["TrainingJobStatusCounters"]
+        return counters["Completed"] == 1 and counters["InProgress"] == 2
+
+    assert wait_until(one_done_two_running, timeout=60)
+    session.stop(tuner.name)
+    assert wait_until(lambda: session.tuner(tuner.name).status == "Stopped", timeout=60)
+    stopped = session.tuner(tuner.name)
+    counters = stopped.description["TrainingJobStatusCounters"]
+    assert (counters["Completed"], counters["Stopped"], counters["InProgress"]) == (1, 2, 0)
+    assert stopped.description["ObjectiveStatusCounters"]["Succeeded"] == 1
+    statuses = {t["TunedHyperParameters"]["level"]: t["TrainingJobStatus"] for t in session.trials(tuner.name)}
+    assert statuses == {'"1"': "Completed", '"8"': "Stopped", '"9"': "Stopped"}
+    assert stopped.best_job.hyperparameters["level"] == "1" and stopped.best_job.status == "Completed"
+    assert stopped.results()["status"].tolist().count("Completed") == 1
 
 
 def test_bad_input_is_refused_before_anything_runs(session: Session, tmp_path: Path) -> None:
@@ -183,9 +233,14 @@ def test_a_warm_start_seeds_the_search_with_the_parents_trials(session: Session,
     log = (tmp_path / ".smtrain" / "tuning-jobs" / "child-tune" / "job.log").read_text()
     assert "warm start: 3 completed trials of the parent tuning jobs seed the search" in log
     from smtrain.core.errors import NotFoundError
+    from smtrain.execution.executor import execute
 
+    # sm.tune asks first (test_the_python_api_names_its_arguments_in_errors); the API itself refuses too.
+    spec = session.tuning_spec("train.py", source_dir=tmp_path / "src", ranges={"level": "continuous:0:10"},
+                               objective="score", metric_definitions={"score": "score=([-0-9.e]+)"},
+                               warm_start="nope", job_name="orphan-tune")
     with pytest.raises(NotFoundError, match="Could not find parent hyper parameter tuning job 'nope'"):
-        tune(session, tmp_path, warm_start="nope", job_name="orphan-tune")
+        execute(session.plan_tune(spec), session.backend, session.reporter, wait=False)
     with pytest.raises(NotFoundError):  # refused before it was recorded: its name is free again
         session.tuner("orphan-tune")
 
@@ -199,3 +254,19 @@ def test_the_python_api_names_its_arguments_in_errors(session: Session, tmp_path
     with pytest.raises(ArgumentError) as caught:
         tune(session, tmp_path, max_parallel=101)
     assert caught.value.argument == "max_parallel" and "--max-parallel" not in str(caught.value)
+    for arguments, argument, says in [
+        (dict(ranges={"level": "continuous:0:1:log"}), "ranges", "logarithmic scaling needs LOW > 0"),
+        (dict(objective="loss"), "objective", "'loss' is not among the metric definitions"),
+        (dict(hyperparameters={"level": 1}), "ranges", "both searched (ranges=) and fixed (hyperparameters=)"),
+        (dict(strategy="Grid"), "ranges", "Grid search cannot search the continuous range 'level'"),
+        (dict(max_jobs=751, strategy="Bayesian"), "max_jobs", "runs 1 to 750"),
+        (dict(max_jobs=10001), "max_jobs", "runs 1 to 10000"),
+        (dict(warm_start="no-such-parent"), "warm_start", "no tuning job 'no-such-parent' to warm-start from"),
+        (dict(ranges={f"p{i}": "integer:0:3" for i in range(31)}), "ranges", "at most 30 hyperparameters"),
+        (dict(ranges={"s": "categorical:" + ",".join(f"v{i}" for i in range(31))}), "ranges", "at most 30 values"),
+    ]:
+        with pytest.raises(ArgumentError) as caught:
+            tune(session, tmp_path, **arguments)
+        assert caught.value.argument == argument and says in str(caught.value), str(caught.value)
+        assert "--" not in str(caught.value)  # the Python API names its own arguments, not the CLI's flags
+    assert not (tmp_path / ".smtrain" / "tuning-jobs").exists()

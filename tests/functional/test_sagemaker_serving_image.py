@@ -1,5 +1,5 @@
-"""`deploy` and `register` serve a job's model on the job's own image, with botocore's
-Stubber pinning the exact CreateModel / CreateModelPackage requests."""
+"""`deploy` and `register` serve a job's model on the job's own image (a tuning job's: its best training
+job's), with botocore's Stubber pinning the exact CreateModel / CreateModelPackage requests."""
 
 from __future__ import annotations
 
@@ -159,3 +159,35 @@ def test_every_sklearn_version_serves_from_its_training_tag() -> None:
     for version in known_versions("training"):
         training = sklearn_image_uri(REGION, version)
         assert serving_image_uri(training, REGION) == training
+
+
+def expect_best_of_tuning_job(sagemaker: Stubber) -> None:
+    """`tune-1` is no training job but a tuning job whose BestTrainingJob is job-1."""
+    # DescribeTrainingJob of a missing job: "ValidationException: Requested resource not found."
+    sagemaker.add_client_error("describe_training_job", "ValidationException", "Requested resource not found.",
+                               expected_params={"TrainingJobName": "tune-1"})
+    config = {"Strategy": "Bayesian", "ResourceLimits": {"MaxNumberOfTrainingJobs": 2, "MaxParallelTrainingJobs": 1},
+              "HyperParameterTuningJobObjective": {"Type": "Maximize", "MetricName": "acc"}}
+    sagemaker.add_response("describe_hyper_parameter_tuning_job", {
+        "HyperParameterTuningJobName": "tune-1",
+        "HyperParameterTuningJobArn": f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:hyper-parameter-tuning-job/tune-1",
+        "HyperParameterTuningJobConfig": config, "HyperParameterTuningJobStatus": "Completed", "CreationTime": NOW,
+        "TrainingJobStatusCounters": {"Completed": 2}, "ObjectiveStatusCounters": {"Succeeded": 2},
+        "BestTrainingJob": {"TrainingJobName": "job-1", "TrainingJobArn": SKLEARN_JOB["TrainingJobArn"],
+                            "CreationTime": NOW, "TrainingJobStatus": "Completed",
+                            "TunedHyperParameters": {"C": "0.5"}},
+    }, {"HyperParameterTuningJobName": "tune-1"})
+
+
+def test_register_a_tuning_job_registers_its_best_training_job(session: Session, sagemaker: Stubber) -> None:
+    expect_best_of_tuning_job(sagemaker)
+    expect_register(sagemaker, SKLEARN_JOB, {"Image": SKLEARN_1_4_2, "ModelDataUrl": MODEL_DATA,
+                                             "Environment": SERVING_ENV})
+    assert session.register("tune-1", group="penguins")["ModelPackageStatus"] == "Completed"
+
+
+def test_deploy_a_tuning_job_serves_its_best_training_job(session: Session, sagemaker: Stubber) -> None:
+    expect_best_of_tuning_job(sagemaker)
+    expect_deploy(sagemaker, SKLEARN_JOB, {"Image": SKLEARN_1_4_2, "ModelDataUrl": MODEL_DATA,
+                                           "Environment": SERVING_ENV})
+    assert session.deploy("tune-1", endpoint_name="ep", wait=False).status == "Creating"

@@ -1,6 +1,6 @@
 """`tune` on the sagemaker backend against a moto server: the source uploaded, the tuning job created with
-the planned request, deploy and register of a tuning job resolving to its best trial; and the progress
-shown while it waits (a scripted DescribeHyperParameterTuningJob sequence)."""
+the planned request; and the progress shown while it waits (a scripted DescribeHyperParameterTuningJob
+sequence). Deploy and register of a tuning job (its best trial): test_sagemaker_serving_image.py."""
 
 from __future__ import annotations
 

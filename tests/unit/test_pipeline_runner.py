@@ -294,3 +294,17 @@ def test_depth_is_measured_without_recursion() -> None:
     for _ in range(100_000):
         deep = [deep]
     assert depth_of(deep) == 100_000 and depth_of({"a": [1, {"b": 2}]}) == 3 and depth_of(5) == 0
+
+
+def test_a_failed_jobs_description_is_shown_as_its_name_status_and_reason() -> None:
+    import json
+
+    from smtrain.pipeline.causes import readable_cause
+
+    tuning = {"HyperParameterTuningJobName": "p-1", "HyperParameterTuningJobArn": "arn:...",
+              "HyperParameterTuningJobStatus": "Failed", "FailureReason": "All 2 training jobs failed. First ..."}
+    assert readable_cause(json.dumps(tuning)) == "p-1 Failed: All 2 training jobs failed. First ..."
+    training = {"TrainingJobName": "t-1", "TrainingJobStatus": "Failed", "FailureReason": "AlgorithmError: x"}
+    assert readable_cause(json.dumps(training)) == "t-1 Failed: AlgorithmError: x"
+    for other in ("Could not find endpoint", '{"Status": "Failed"}', "[1]", '"text"'):
+        assert readable_cause(other) == other  # anything else, as it is

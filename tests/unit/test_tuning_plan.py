@@ -77,7 +77,7 @@ def test_bad_ranges_are_refused(text: str, message: str) -> None:
 
 @pytest.mark.parametrize(("kwargs", "where", "message"), [
     (dict(objective="loss"), "--objective", "objective 'loss' is not among the metric definitions (acc)"),
-    (dict(hps={"C": 1}), "--range C", "both a range and a static --hp value"),
+    (dict(hps={"C": 1}), "--range C", "both searched (--range) and fixed (--hp)"),
     (dict(ranges=("C=continuous:0:1", "C=continuous:0:2")), "--range C", "has two ranges"),
     (dict(ranges=tuple(f"p{i}=integer:0:3" for i in range(31))), "--range", "at most 30 hyperparameters"),
     (dict(max_jobs=751), "--max-jobs", "runs 1 to 750"),
@@ -89,6 +89,7 @@ def test_bad_ranges_are_refused(text: str, message: str) -> None:
     (dict(strategy="Hyperband", early_stopping="Auto"), "--early-stopping", "Hyperband stops trials itself"),
     (dict(name="a-tuning-job-name-longer-than-32-chars"), "--job-name", "tuning job name"),
     (dict(ranges=()), "--range", "nothing to tune"),
+    (dict(warm_start=tuple(f"parent-{i}" for i in range(6))), "--warm-start", "a warm start takes at most 5"),
     (dict(metrics={f"m{i}": "x=(1)" for i in range(21)}, objective="m0"), "--metric-definition", "at most 20"),
 ])
 def test_bad_searches_are_refused_before_anything_runs(kwargs: dict[str, Any], where: str, message: str) -> None:
@@ -227,3 +228,9 @@ def test_hyperband_resources_are_read_or_inferred_as_sagemaker_infers_them() -> 
     assert hyperband_resources(config, {"epochs": "5"}) == (2, 30)
     assert hyperband_resources({}, {"num_epochs": '"12"'}) == (1, 12)
     assert hyperband_resources({}, {"lr": "0.1"}) == (1, "auto")
+
+
+def test_the_warm_start_limit_is_the_apis_own() -> None:
+    from smtrain.planning.tuning import MAX_PARENTS
+
+    assert service_model().shape_for("ParentHyperParameterTuningJobs").metadata["max"] == MAX_PARENTS
