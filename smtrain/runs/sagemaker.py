@@ -2,7 +2,10 @@
 
 ``Search`` (resource ``TrainingJob``) returns whole job descriptions with
 their tags, up to 100 per call, filtered on smtrain's tag: one call per page
-instead of one ``DescribeTrainingJob`` per job.
+instead of one ``DescribeTrainingJob`` per job. ``Search`` has no processing or
+transform jobs (its ``ResourceType``, botocore's model), so those are listed
+(``ListProcessingJobs``, newest first), then described and their tags read, for
+the newest :data:`OTHER_KINDS_CHECKED` of each kind.
 """
 
 from __future__ import annotations
@@ -38,6 +41,32 @@ def iter_runs(client: Any, limit: int | None = None) -> Iterator[Run]:
             job = result.get("TrainingJob")
             if job:
                 yield from_description(job, "sagemaker", tags=job.get("Tags", []))
+
+
+OTHER_KINDS_CHECKED = 50  # per kind: two calls each (Describe, ListTags), so `ls` stays a few seconds
+
+
+def iter_other_runs(client: Any, limit: int | None = None) -> Iterator[Run]:
+    """smtrain's processing and transform jobs on SageMaker, newest first within each kind."""
+    from smtrain.planning.kinds import PROCESSING, TRANSFORM
+
+    for kind in (PROCESSING, TRANSFORM):
+        pages = client.get_paginator(_method(kind.list)).paginate(
+            SortBy="CreationTime", SortOrder="Descending",
+            PaginationConfig={"MaxItems": min(limit or OTHER_KINDS_CHECKED, OTHER_KINDS_CHECKED), "PageSize": 50})
+        for page in pages:
+            for summary in page.get(kind.summaries_key, []):
+                tags = client.list_tags(ResourceArn=summary[kind.arn_key]).get("Tags", [])
+                if any(t.get("Key") == MANAGED_TAG_FILTER["Name"].removeprefix("Tags.") and t.get("Value") == "true"
+                       for t in tags):
+                    body = getattr(client, _method(kind.describe))(**{kind.name_key: summary[kind.name_key]})
+                    yield from_description(body, "sagemaker", tags=tags, kind=kind)
+
+
+def _method(operation: str) -> str:
+    from smtrain.planning.steps import method_name
+
+    return method_name(operation)
 
 
 def get_run(client: Any, name: str) -> Run:

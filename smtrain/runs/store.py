@@ -65,7 +65,8 @@ def list_runs(config: Config, source: str, *, client: Any = None, statuses: Sequ
 
         wanted = {s.lower() for s in statuses}
         with translating("SageMaker Search"):
-            found = [r for r in sagemaker.iter_runs(client or sagemaker_client(config))
+            client = client or sagemaker_client(config)
+            found = [r for r in (*sagemaker.iter_runs(client), *sagemaker.iter_other_runs(client))
                      if not wanted or r.status.lower() in wanted]
         runs, total = runs + found, total + len(found)
     runs.sort(key=lambda r: r.created, reverse=True)

@@ -107,3 +107,19 @@ def test_show_finds_the_evaluation_of_a_sagemaker_run(aws: Any, tmp_path: Path) 
     config = session().config
     run = store.get_run(config, "penguins-1", source="sagemaker")
     assert run.evaluation_job == "penguins-1-eval" and run.metrics["evaluation:accuracy"] == 0.5
+
+
+def test_ls_on_sagemaker_lists_smtrain_processing_jobs_and_no_others(aws: Any, tmp_path: Path) -> None:
+    from smtrain.core.config import Config
+    from smtrain.runs.store import list_runs
+
+    session().process(str(REPO / "entry_points/penguins_preprocess.py"), job_name="prep-listed",
+                      instance_type="ml.m5.large", wait=False)
+    aws.create_processing_job(  # not smtrain's: no smtrain:managed tag
+        ProcessingJobName="someone-elses", RoleArn=ROLE, AppSpecification={"ImageUri": IMAGE},
+        ProcessingResources={"ClusterConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                                               "VolumeSizeInGB": 30}})
+    runs, total = list_runs(Config(backend="sagemaker", region=REGION), "sagemaker", client=aws)
+    processing = [(run.name, run.kind, run.backend) for run in runs if run.kind == "processing"]
+    assert processing == [("prep-listed", "processing", "sagemaker")]
+    assert total == len(runs)

@@ -71,3 +71,12 @@ def test_the_log_is_read_from_the_transform_jobs_group(session: smtrain.Session)
                         logEvents=[{"timestamp": now, "message": "batch started"}])
     lines = list(session.backend.job_log(TRANSFORM, "sm-batch-2", follow=True, is_done=lambda: True))
     assert lines == ["batch started"]
+
+
+def test_ls_on_sagemaker_lists_the_transform_job(session: smtrain.Session) -> None:
+    from smtrain.runs.store import list_runs
+
+    trained("penguins-ls")
+    session.transform("penguins-ls", input="s3://b/batch/", output_uri="s3://b/out/", job_name="sm-batch-ls")
+    runs, _ = list_runs(session.config, "sagemaker", client=boto3.client("sagemaker", region_name=REGION))
+    assert [(run.name, run.status) for run in runs if run.kind == "transform"] == [("sm-batch-ls", "Completed")]
