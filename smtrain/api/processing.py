@@ -88,10 +88,6 @@ class ProcessingOperations:
             tags=run_tags(tag_source, dict(tags or {})),
             instance_count=1 if instance_count is None else instance_count, **options)
         check_processing(spec)
-        if self.config.is_local and spec.instance_count > 1:
-            raise UsageError(f"the local backend runs one instance, not {spec.instance_count}",
-                             where="--instance-count", hint="drop --instance-count here, or run the job with "
-                                                            "--backend sagemaker for several instances")
         return spec
 
     def plan_process(self, spec: ProcessingSpec, *, root: str = "") -> Plan:
@@ -115,6 +111,7 @@ class ProcessingOperations:
         tags: Mapping[str, str] | None = None,
         instance_type: str = "",
         instance_count: int | None = None,
+        sharded: Sequence[str] = (),
         image_uri: str = "",
         framework_version: str = "",
         max_runtime_seconds: int | None = None,
@@ -137,6 +134,7 @@ class ProcessingOperations:
                 default <bucket>/<prefix>/<job>/output/<name>), or a list of ``"NAME=SOURCE[:DEST]"``.
             arguments: passed to the script (ContainerArguments).
             job_name: the job's name (default ``<script>-<timestamp>``); never reused.
+            sharded: names of inputs split between the instances (ShardedByS3Key) instead of copied to each.
             environment, tags, instance_type, instance_count, image_uri, framework_version, max_runtime_seconds,
             volume_kms_key, output_kms_key, subnets, security_groups, network_isolation: as for ``fit``.
             wait: follow the job to its end; logs: print its log meanwhile.
@@ -146,7 +144,8 @@ class ProcessingOperations:
         spec = self.processing_spec(
             code, source_dir=source_dir, inputs=inputs, outputs=outputs, arguments=arguments, job_name=job_name,
             environment=environment, tags=tags, instance_type=instance_type, instance_count=instance_count,
-            image_uri=image_uri, framework_version=framework_version, max_runtime_seconds=max_runtime_seconds,
+            sharded=tuple(sharded), image_uri=image_uri, framework_version=framework_version,
+            max_runtime_seconds=max_runtime_seconds,
             volume_kms_key=volume_kms_key, output_kms_key=output_kms_key, subnets=tuple(subnets),
             security_groups=tuple(security_groups), network_isolation=network_isolation)
         return self.run_processing(spec, wait=wait, logs=logs)
@@ -208,6 +207,7 @@ class ProcessingOperations:
         tags: Mapping[str, str] | None = None,
         instance_type: str = "",
         instance_count: int | None = None,
+        sharded: Sequence[str] = (),
         image_uri: str = "",
         framework_version: str = "",
         max_runtime_seconds: int | None = None,
@@ -227,7 +227,7 @@ class ProcessingOperations:
             code: the evaluation script (relative to ``source_dir`` when one is given).
             inputs: name -> ``PATH_OR_URI[:DESTINATION]``; must name ``test``; default destination
                 /opt/ml/processing/<name>.
-            source_dir, arguments, job_name, environment, tags, instance_type, instance_count, image_uri,
+            source_dir, arguments, job_name, environment, tags, instance_type, instance_count, sharded, image_uri,
             framework_version, max_runtime_seconds, volume_kms_key, output_kms_key, subnets, security_groups,
             network_isolation, wait, logs: as for ``process``.
 
@@ -236,7 +236,8 @@ class ProcessingOperations:
         spec = self.evaluation_spec(
             training_job, code, inputs=inputs, source_dir=source_dir, job_name=job_name, arguments=arguments,
             environment=environment, tags=tags, instance_type=instance_type, instance_count=instance_count,
-            image_uri=image_uri, framework_version=framework_version, max_runtime_seconds=max_runtime_seconds,
+            sharded=tuple(sharded), image_uri=image_uri, framework_version=framework_version,
+            max_runtime_seconds=max_runtime_seconds,
             volume_kms_key=volume_kms_key, output_kms_key=output_kms_key, subnets=subnets,
             security_groups=security_groups, network_isolation=network_isolation)
         return self.run_processing(spec, wait=wait, logs=logs)

@@ -21,7 +21,11 @@ PROCESS_OPTIONS = [
     click.option("--env", "environment", multiple=True, metavar="KEY=VALUE", help="Environment for the script."),
     click.option("--tag", "tags", multiple=True, metavar="KEY=VALUE", help="A tag for the run (also a SageMaker tag)."),
     click.option("--instance-type", default="", help="SageMaker instance type."),
-    click.option("--instance-count", default=None, type=int, help="SageMaker instance count (locally: 1)."),
+    click.option("--instance-count", default=None, type=int,
+                 help="Instances (locally: processes algo-1..algo-N, each with its own /opt/ml)."),
+    click.option("--sharded", multiple=True, metavar="NAME",
+                 help="Split the input NAME's files between the instances (ShardedByS3Key) instead of copying all "
+                      "of them to each (repeatable)."),
     click.option("--image-uri", default="", help="A custom ECR processing image (sagemaker backend)."),
     click.option("--framework-version", default="",
                  help="scikit-learn image version (default: newest known); locally, 'current' runs your "
@@ -65,6 +69,7 @@ def process_arguments(options: dict[str, Any]) -> dict[str, Any]:
         inputs=list(arguments.pop("inputs")), outputs=list(arguments.pop("outputs", ())),
         arguments=tuple(arguments.pop("arguments")), environment=parse_pairs(arguments.pop("environment"), "--env"),
         tags=parse_pairs(arguments.pop("tags"), "--tag"), subnets=tuple(arguments.pop("subnets")),
+        sharded=tuple(arguments.pop("sharded")),
         security_groups=tuple(arguments.pop("security_groups")))
     return arguments
 

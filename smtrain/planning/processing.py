@@ -85,6 +85,7 @@ class ProcessingSpec:
     network_isolation: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
     submission_id: str = field(default_factory=new_submission_id)
+    sharded: tuple[str, ...] = ()  # inputs split between the instances (S3DataDistributionType ShardedByS3Key)
 
     @property
     def script(self) -> str:
@@ -152,6 +153,11 @@ def check_processing(spec: ProcessingSpec) -> None:
                              where=where, hint="give each input its own folder under /opt/ml/processing/")
     for output in spec.outputs:
         check_container_path(output.source, where=f"--output {output.name}")
+    names = {item.name for item in spec.inputs}
+    for name in spec.sharded:
+        if name not in names:
+            raise UsageError(f"--sharded {name}: no input is named {name!r}", where="--sharded",
+                             hint="name one of the --input NAMEs" + (f": {', '.join(sorted(names))}" if names else ""))
 
 
 def _reserved_inputs(spec: ProcessingSpec) -> tuple[str, ...]:
@@ -196,7 +202,7 @@ def plan_process(spec: ProcessingSpec, config: Config, *, root: str, image_uri: 
         uri, upload = input_uri(item, root, spec, local=config.is_local)
         if upload:
             steps.append(upload)
-        inputs.append(processing_input(item.name, uri, item.destination))
+        inputs.append(processing_input(item.name, uri, item.destination, sharded=item.name in spec.sharded))
     code_steps, code_inputs, entrypoint = code_plan(spec, root)
     steps += code_steps
     request = processing_request(spec, config, [*inputs, *code_inputs], entrypoint, root=root,
@@ -263,12 +269,12 @@ def runproc_script(script: str) -> str:
     """)
 
 
-def processing_input(name: str, uri: str, local_path: str) -> dict[str, Any]:
-    """A ProcessingInput with SDK v2's defaults (``ProcessingInput``: S3Prefix, File mode, FullyReplicated,
-    no compression, not app-managed)."""
+def processing_input(name: str, uri: str, local_path: str, *, sharded: bool = False) -> dict[str, Any]:
+    """A ProcessingInput with SDK v2's defaults (``ProcessingInput``: S3Prefix, File mode, FullyReplicated
+    unless ``s3_data_distribution_type="ShardedByS3Key"``, no compression, not app-managed)."""
     return {"InputName": name, "AppManaged": False, "S3Input": {
         "S3Uri": uri, "LocalPath": local_path, "S3DataType": "S3Prefix", "S3InputMode": "File",
-        "S3DataDistributionType": "FullyReplicated", "S3CompressionType": "None"}}
+        "S3DataDistributionType": "ShardedByS3Key" if sharded else "FullyReplicated", "S3CompressionType": "None"}}
 
 
 def processing_output(name: str, uri: str, local_path: str) -> dict[str, Any]:

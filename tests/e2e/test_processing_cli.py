@@ -64,6 +64,15 @@ def test_plan_process_prints_the_request_and_runs_nothing(cli: Cli, workdir: Pat
     assert call["params"]["AppSpecification"]["ContainerEntrypoint"] == [
         "/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh"]
     assert "plan-only" not in cli("ls").out
+    hosts = cli("plan", "process", "--code", "entry_points/penguins_preprocess.py", "--input", "raw=raw",
+                "--instance-count", "2", "--sharded", "raw", "--job-name", "plan-hosts")
+    assert hosts.code == 0, hosts.err
+    (call,) = [step for step in hosts.json() if step["type"] == "ApiCall"]
+    assert call["params"]["ProcessingResources"]["ClusterConfig"]["InstanceCount"] == 2
+    raw = next(i for i in call["params"]["ProcessingInputs"] if i["InputName"] == "raw")
+    assert raw["S3Input"]["S3DataDistributionType"] == "ShardedByS3Key"
+    unknown = cli("plan", "process", "--code", "entry_points/penguins_preprocess.py", "--sharded", "nope")
+    assert unknown.code == 2 and "--sharded" in unknown.err and "Traceback" not in unknown.err
 
 
 def test_stop_ends_a_running_processing_job(cli: Cli, workdir: Path) -> None:

@@ -191,7 +191,6 @@ def test_a_stopped_job_is_stopped_and_uploads_nothing(service: LocalSageMaker, t
 
 
 @pytest.mark.parametrize(("change", "says"), [
-    (lambda p: p["ProcessingResources"]["ClusterConfig"].update(InstanceCount=2), "runs one instance"),
     (lambda p: p["ProcessingInputs"][0]["S3Input"].update(LocalPath="/tmp/code"), "under /opt/ml/processing/"),
     (lambda p: p["ProcessingInputs"][0]["S3Input"].update(S3InputMode="Pipe"), "S3InputMode 'Pipe'"),
     (lambda p: p["ProcessingOutputConfig"]["Outputs"][0]["S3Output"].update(S3UploadMode="Continuous"),
@@ -243,3 +242,45 @@ def test_without_a_namespace_a_hard_coded_path_fails_saying_why(service: LocalSa
                                  inputs=[processing_input("raw", data.as_uri(), "/opt/ml/processing/input/raw")]))
     assert final["ProcessingJobStatus"] == "Failed"
     assert "/opt/ml" in final["FailureReason"] and "SMTRAIN_JOB_NAMESPACE" in final["FailureReason"]
+
+
+HOSTED = """
+import json, os, pathlib, sys
+config = json.loads(pathlib.Path("/opt/ml/config/resourceconfig.json").read_text())
+host = config["current_host"]
+shard = sorted(str(p.relative_to(sys.argv[1])) for p in pathlib.Path(sys.argv[1]).rglob("*.csv"))
+out = pathlib.Path("/opt/ml/processing/out")
+(out / f"{host}.json").write_text(json.dumps({"hosts": config["hosts"], "shard": shard}))
+(out / "same.txt").write_text(host)
+"""
+
+
+@pytest.mark.parametrize("namespace", ["auto", "off"])
+def test_instance_count_runs_each_host_with_its_own_config_and_shard(service: LocalSageMaker, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch,
+                                                                     namespace: str) -> None:
+    monkeypatch.setenv("SMTRAIN_JOB_NAMESPACE", namespace)
+    data = tmp_path / "data"
+    data.mkdir()
+    for index in range(5):
+        (data / f"part-{index}.csv").write_text(f"x\n{index}\n")
+    script = write_script(tmp_path / "code", HOSTED if namespace == "auto" else HOSTED.replace(
+        '"/opt/ml/config/resourceconfig.json"', 'os.environ["CONFIG"]').replace('"/opt/ml/processing/out"',
+                                                                            'os.environ["OUT"]'))
+    sharded = processing_input("raw", data.as_uri(), "/opt/ml/processing/input/raw")
+    sharded["S3Input"]["S3DataDistributionType"] = "ShardedByS3Key"
+    params = request(f"hosts-{namespace}", script, tmp_path, inputs=[sharded],
+                     app={"ContainerArguments": ["/opt/ml/processing/input/raw"]})
+    params["ProcessingResources"]["ClusterConfig"]["InstanceCount"] = 3
+    if namespace == "off":  # no /opt/ml: the script is told where its host's files are through its arguments
+        params["AppSpecification"]["ContainerEntrypoint"] = [
+            "sh", "-c", 'CONFIG="$1/../../../config/resourceconfig.json" OUT="$1/../../out" python3 "$0" "$1"',
+            "/opt/ml/processing/input/code/job.py"]
+    final = run(service, params)
+    assert final["ProcessingJobStatus"] == "Completed", log_of(service, params["ProcessingJobName"])
+    out = tmp_path / "store" / "out"
+    seen = {host: json.loads((out / f"{host}.json").read_text()) for host in ("algo-1", "algo-2", "algo-3")}
+    assert all(report["hosts"] == ["algo-1", "algo-2", "algo-3"] for report in seen.values())
+    assert [seen[h]["shard"] for h in ("algo-1", "algo-2", "algo-3")] == [
+        ["part-0.csv", "part-3.csv"], ["part-1.csv", "part-4.csv"], ["part-2.csv"]]
+    assert (out / "same.txt").read_text() == "algo-3"  # every host uploads to one prefix: the last one wins

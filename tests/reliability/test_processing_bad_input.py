@@ -66,7 +66,6 @@ CASES = [
     ("instance-count-0", ["--instance-count", "0"], "--instance-count", "instance count must be"),
     ("instance-count-negative", ["--instance-count", "-2"], "--instance-count", "at least 1, got -2"),
     ("input-missing", ["--input", "gone=nowhere"], "--input gone", "path 'nowhere' does not exist"),
-    ("instance-count-2-locally", ["--instance-count", "2"], "--instance-count", "the local backend runs one instance"),
 ]
 
 

@@ -104,3 +104,16 @@ def test_a_local_output_destination_is_refused_on_sagemaker() -> None:
         plan_process(spec(outputs=(DataOutput("o", "/opt/ml/processing/o", "out/here"),)),
                      Config(backend="sagemaker", region="eu-west-1"), root="s3://b/p", image_uri="img", role="r")
     assert caught.value.where == "--output o" and "s3://" in caught.value.hint
+
+
+def test_a_sharded_input_is_sent_as_the_sdk_sends_it_and_must_be_an_input() -> None:
+    from smtrain.core.errors import UsageError
+    from smtrain.planning.processing import DataInput, ProcessingSpec, check_processing, processing_input
+
+    assert processing_input("raw", "s3://b/raw/", "/opt/ml/processing/input/raw", sharded=True)["S3Input"][
+        "S3DataDistributionType"] == "ShardedByS3Key"
+    spec = ProcessingSpec(code="x.py", job_name="j", inputs=(DataInput("raw", "s3://b/raw/", "/opt/ml/processing/r"),),
+                          sharded=("nope",))
+    with pytest.raises(UsageError) as refused:
+        check_processing(spec)
+    assert refused.value.where == "--sharded" and "raw" in refused.value.hint

@@ -33,7 +33,7 @@ Pure: no I/O.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -63,9 +63,10 @@ def under_processing(container_path: str) -> bool:
         and path != PROCESSING_ROOT
 
 
-def resource_config(instance_type: str) -> dict[str, Any]:
-    """``/opt/ml/config/resourceconfig.json`` of a one-instance job (SDK v2 local mode's fields)."""
-    return {"current_host": CURRENT_HOST, "hosts": [CURRENT_HOST], "network_interface_name": NETWORK_INTERFACE,
+def resource_config(instance_type: str, *, host: str = CURRENT_HOST, hosts: Sequence[str] = (CURRENT_HOST,)
+                    ) -> dict[str, Any]:
+    """``/opt/ml/config/resourceconfig.json`` of host ``host`` of ``hosts`` (SDK v2 local mode's fields)."""
+    return {"current_host": host, "hosts": list(hosts), "network_interface_name": NETWORK_INTERFACE,
             "current_instance_type": instance_type}
 
 

@@ -46,10 +46,6 @@ def check_request(request: dict[str, Any]) -> None:
         raise _invalid("The local backend runs AppSpecification.ContainerEntrypoint (the image's own entrypoint "
                        "needs Docker); give the script's command, e.g. "
                        "['python3', '/opt/ml/processing/input/code/x.py']")
-    cluster = request["ProcessingResources"]["ClusterConfig"]
-    if int(cluster.get("InstanceCount", 1)) > 1:
-        raise _invalid(f"The local backend runs one instance; for InstanceCount {cluster['InstanceCount']} "
-                       f"{SAGEMAKER_HINT}")
     for item in request.get("ProcessingInputs", []):
         _check_input(item)
     for item in request.get("ProcessingOutputConfig", {}).get("Outputs", []):
@@ -61,10 +57,13 @@ def _check_input(item: dict[str, Any]) -> None:
     source = item.get("S3Input")
     if not source:  # sagemaker/local/entities.py: DatasetDefinition is not supported in local mode
         raise _invalid(f"Input {name!r}: the local backend reads S3Input inputs only (not DatasetDefinition)")
-    for key, supported in (("S3InputMode", "File"), ("S3DataDistributionType", "FullyReplicated"),
-                           ("S3CompressionType", "None"), ("S3DataType", "S3Prefix")):
-        if source.get(key, supported) != supported:
-            raise _invalid(f"Input {name!r}: {key} {source[key]!r} is not supported locally; use {supported}")
+    # Sharding is done here (hosts.py), where SDK v2's local mode refuses anything but FullyReplicated.
+    for key, supported in (("S3InputMode", ("File",)),
+                           ("S3DataDistributionType", ("FullyReplicated", "ShardedByS3Key")),
+                           ("S3CompressionType", ("None",)), ("S3DataType", ("S3Prefix",))):
+        if source.get(key, supported[0]) not in supported:
+            raise _invalid(f"Input {name!r}: {key} {source[key]!r} is not supported locally; use "
+                           + " or ".join(supported))
     uri = source.get("S3Uri", "")
     if not uri.startswith(("s3://", "file://")) or (uri.startswith("file://") and not to_path(uri).exists()):
         raise _invalid(f"Input {name!r}: no file or directory at {uri!r}; check the path")

@@ -28,7 +28,7 @@ from smtrain.backends.local.jobs.supervision import (
     Interrupted,
     JobSupervisor,
 )
-from smtrain.backends.local.processing import contract
+from smtrain.backends.local.processing import contract, hosts
 from smtrain.backends.local.store.home import LocalHome
 from smtrain.core.uris import to_path
 from smtrain.planning.kinds import PROCESSING
@@ -58,6 +58,8 @@ class ProcessingSupervisor(JobSupervisor):
             self._prepare_tree()
             self._check_stop()
             command, cwd, python = self._command()
+            if hosts.instance_count(self.record) > 1:  # after the code is unpacked: each host gets it as it is
+                hosts.prepare_hosts(self.record, self.job_dir, say=self._say)
             self._check_stop()
             exit_code = self._run_script(command, cwd, python)
             self._read_exit_message()
@@ -66,6 +68,7 @@ class ProcessingSupervisor(JobSupervisor):
                                                        " ".join(command), hint=sandbox.failure_hint(self.tail)),
                            echo=f"ExecuteUserScriptError: ExitCode {exit_code}")
                 return 1
+            hosts.merge_outputs(self.record, self.job_dir)
             self._upload_outputs()
             self._finish("Completed")
             return 0
@@ -155,8 +158,13 @@ class ProcessingSupervisor(JobSupervisor):
         self._say("Invoking script with the following command:\n\n" + " ".join(command) + "\n")
         self.tail.clear()
         # The job's folder at /opt/ml where the OS allows (jobs/sandbox.py): scripts that hard-code
-        # /opt/ml/processing/... run unmodified.
-        return self._run_child(sandbox.job_command(command, self.job_dir, say=self._say), cwd, environment)
+        # /opt/ml/processing/... run unmodified. N instances: each host's own tree at its /opt/ml (hosts.py).
+        if hosts.instance_count(self.record) > 1:
+            launch = hosts.fan_out_command(self.record, self.job_dir, command, cwd,
+                                           log=self.home.job_log(self.name, PROCESSING), say=self._say)
+        else:
+            launch = sandbox.job_command(command, self.job_dir, say=self._say)
+        return self._run_child(launch, cwd, environment)
 
     def _read_exit_message(self) -> None:
         message = self.job_dir / "output" / "message"
