@@ -79,3 +79,50 @@ def test_moto_accepts_create_state_machine_and_start_execution(exported: Exporte
     deployed = json.loads(sfn.describe_state_machine(stateMachineArn=created["stateMachineArn"])["definition"])
     assert deployed == exported.definition
     sfn.delete_state_machine(stateMachineArn=created["stateMachineArn"])
+
+
+def test_preprocess_train_evaluate_and_a_gate_on_test_accuracy_run_against_moto(moto_url: str, home: Path,
+                                                                               tmp_path: Path) -> None:
+    """Every step's request is validated by botocore and recorded by moto; the gate reads evaluation.json from
+    S3 itself (moto runs no script, so the test puts the report where the Evaluate step writes it)."""
+    from smtrain.pipeline.evaluation import evaluation_spec
+    from smtrain.pipeline.objects import S3Objects
+    from smtrain.pipeline.preprocess import PLACEHOLDER, preprocess_spec
+    from tests.conftest import REPO
+    from tests.pipeline_examples import penguins_spec
+
+    session = smtrain.Session(quiet=True)
+    code = REPO / "entry_points"
+    prep = preprocess_spec(session, "penguins", str(code / "penguins_preprocess.py"),
+                           ["raw=s3://bucket/raw/:/opt/ml/processing/input"],
+                           ["train=/opt/ml/processing/train", "test=/opt/ml/processing/test"], [])
+    plain = penguins_spec(session, channel=f"{PLACEHOLDER}train/", gate=Gate("evaluation:accuracy", 0.8),
+                          hyperparameters={})
+    spec = replace(plain, preprocess=prep, evaluation=evaluation_spec(
+        session, "penguins", str(code / "penguins_evaluate.py"), [f"test={PLACEHOLDER}test/"], []))
+    definition = export_definition(spec, Config(backend="sagemaker", region="us-east-1"),
+                                   root="s3://bucket/smtrain", image_uri=IMAGE,
+                                   role="arn:aws:iam::123456789012:role/SageMakerRole")
+    s3 = client(moto_url, "s3")
+    s3.create_bucket(Bucket="bucket")
+    verdicts = {}
+    for name, accuracy in (("moto-pass", 0.95), ("moto-fail", 0.4)):
+        s3.put_object(Bucket="bucket", Key=f"smtrain/penguins-{name}/evaluation/evaluation.json",
+                      Body=json.dumps({"multiclass_classification_metrics": {"accuracy": {"value": accuracy}}}))
+        execution = Runner(definition, client(moto_url, "sagemaker"), sleep=lambda seconds: None,
+                           objects=S3Objects(s3)).run({}, name=name)
+        assert execution.status == "SUCCEEDED", (execution.error, execution.cause)
+        visited = [e.state for e in execution.history if e.kind == "Succeeded"]
+        assert visited.index("Preprocess") < visited.index("Train") < visited.index("Evaluate") \
+            < visited.index("Has metric")
+        verdicts[name] = (execution.output["metric"]["value"], visited[-1])
+    assert verdicts["moto-pass"][0] == 0.95 and verdicts["moto-pass"][1] != "Not deployed"
+    assert verdicts["moto-fail"] == (0.4, "Not deployed")
+    sagemaker = client(moto_url, "sagemaker")
+    evaluation = sagemaker.describe_processing_job(ProcessingJobName="penguins-moto-pass-eval-0")
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluation["ProcessingInputs"]}
+    assert inputs["test"] == "s3://bucket/smtrain/penguins-moto-pass/preprocess/test"
+    training = sagemaker.describe_training_job(TrainingJobName="penguins-moto-pass-train-0")
+    assert training["InputDataConfig"][0]["DataSource"]["S3DataSource"]["S3Uri"] == \
+        "s3://bucket/smtrain/penguins-moto-pass/preprocess/train"
+    sagemaker.delete_endpoint(EndpointName="penguins")
