@@ -337,3 +337,25 @@ def test_a_job_whose_own_namespace_failed_gets_the_hint_too(monkeypatch: pytest.
     hint = sandbox.failure_hint(tail, mode="auto")
 
     assert "this job had none (mount tmpfs on /opt: Operation not permitted)" in hint
+
+
+@needs_namespace
+def test_the_sdk_preprocessing_script_runs_unmodified_as_a_processing_job(tmp_path: Path) -> None:
+    """`sm.process` with the script as SKLearnProcessor.run gets it: the input at /opt/ml/processing/input,
+    outputs from /opt/ml/processing/train and /test, each a folder the job made (the script makes none)."""
+    from smtrain.api.session import Session
+    from smtrain.core.uris import to_path
+
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "census-income.csv").write_text(census_rows())
+    (tmp_path / "preprocessing.py").write_text(script("census_preprocessing.py"))
+    session = Session(quiet=True, home=str(tmp_path / ".smtrain"), framework_version="current")
+    job = session.process(str(tmp_path / "preprocessing.py"), job_name="census-prep",
+                          inputs={"raw": f"{tmp_path / 'raw'}:/opt/ml/processing/input"},
+                          outputs={"train": "/opt/ml/processing/train", "test": "/opt/ml/processing/test"},
+                          arguments=["--train-test-split-ratio", "0.25"])
+    assert job.status == "Completed", job.description.get("FailureReason")
+    outputs = {o["OutputName"]: to_path(o["S3Output"]["S3Uri"])
+               for o in job.description["ProcessingOutputConfig"]["Outputs"]}
+    assert {p.name for p in outputs["train"].iterdir()} == {"train_features.csv", "train_labels.csv"}
+    assert len((outputs["test"] / "test_labels.csv").read_text().splitlines()) == 15
