@@ -47,11 +47,13 @@ def test_output_reads_the_predictions_back_in_input_order(fitted: tuple[smtrain.
 
 def test_a_registered_version_and_a_tuning_jobs_best_are_sources(fitted: tuple[smtrain.Session, str, Path]) -> None:
     sm, job, batch = fitted
-    sm.register(job, group="penguins-api")
+    package = sm.register(job, group="penguins-api")
     transform = sm.transform("penguins-api/1", input=str(batch / "part-2.csv"), job_name="api-2",
                              strategy="SingleRecord", max_concurrent=2)
     assert len(transform.output()) == 10
     assert transform.description["ModelName"] == "api-2"
+    by_arn = sm.transform(package["ModelPackageArn"], input=str(batch / "part-2.csv"), job_name="api-arn")
+    assert by_arn.output().equals(transform.output())
     tuner = sm.tune("penguins.py", source_dir=batch.parent / "entry_points",
                     channels={"train": (batch.parent / "data" / "train").as_uri()},
                     hyperparameters={k: v for k, v in sm.job(job).hyperparameters.items()},
