@@ -58,3 +58,22 @@ def test_a_hint_fits_in_failure_reason_and_is_never_the_part_cut() -> None:
     assert reason.endswith(f'Command "python train.py"\nHint "{hint}"')
     assert "FileNotFoundError: [Errno 2] No such file or directory: '/opt/ml/model/model.joblib'" in reason
     assert job_state.user_error_reason("E", 1, ["boom"], "c") == 'E:\nExitCode 1\nErrorMessage "boom"\nCommand "c"'
+
+
+def test_a_probe_handed_down_is_used_instead_of_probing_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from smtrain.backends.local.jobs import sandbox
+
+    calls: list[str] = []
+    monkeypatch.setattr(sandbox, "_probe", lambda: calls.append("probed") or sandbox.Namespace(False, "no userns"))
+    monkeypatch.setenv(sandbox.PROBED_VARIABLE, "")  # so that the test's end restores it, whatever is set below
+    monkeypatch.delenv(sandbox.PROBED_VARIABLE)
+    sandbox.probe.cache_clear()
+    sandbox.share_probe()
+    assert calls == ["probed"]
+    assert sandbox.os.environ[sandbox.PROBED_VARIABLE] == "0:no userns"
+    sandbox.probe.cache_clear()  # a supervisor: a new process with the variable inherited
+    assert sandbox.probe() == sandbox.Namespace(False, "no userns") and calls == ["probed"]
+    monkeypatch.setenv(sandbox.PROBED_VARIABLE, "1")
+    sandbox.probe.cache_clear()
+    assert sandbox.probe() == sandbox.Namespace(True)
+    sandbox.probe.cache_clear()

@@ -35,6 +35,9 @@ VARIABLE = "SMTRAIN_JOB_NAMESPACE"
 MODES = ("auto", "off")
 LAUNCHER = Path(enter_namespace.__file__)
 PROBE_SECONDS = 30.0
+# A process that starts many jobs (the tuner) probes once and hands the answer to its jobs' supervisors
+# through this variable ("1", or "0:<why>"). A wrong "1" costs nothing: the launcher falls back (fallback()).
+PROBED_VARIABLE = "SMTRAIN_JOB_NAMESPACE_PROBED"
 USERNS_HINT = ("enable unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu 24.04 "
                "also kernel.apparmor_restrict_unprivileged_userns=0) and leave SMTRAIN_JOB_NAMESPACE unset")
 
@@ -68,7 +71,23 @@ def namespace(mode: str | None = None) -> Namespace:
 
 @functools.cache
 def probe() -> Namespace:
-    """What this machine allows, probed once per process (a supervisor runs one job)."""
+    """What this machine allows, probed once per process (a supervisor runs one job), unless the process
+    that started this one already probed (:func:`share_probe`)."""
+    handed = os.environ.get(PROBED_VARIABLE, "")
+    if handed == "1":
+        return Namespace(True)
+    if handed.startswith("0:"):
+        return Namespace(False, handed[2:])
+    return _probe()
+
+
+def share_probe() -> None:
+    """Probe here, once, for every job this process starts from now on (their supervisors inherit it)."""
+    state = probe()
+    os.environ[PROBED_VARIABLE] = "1" if state.active else f"0:{state.why}"
+
+
+def _probe() -> Namespace:
     if not sys.platform.startswith("linux"):
         return Namespace(False, f"{sys.platform} has no mount namespaces (Linux only)")
     try:

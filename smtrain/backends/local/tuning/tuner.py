@@ -99,8 +99,11 @@ class Tuner:
         self.stopping = False
 
     def run(self) -> int:
+        from smtrain.backends.local.jobs.sandbox import share_probe
+
         signal.signal(signal.SIGTERM, self._on_sigterm)
         signal.signal(signal.SIGINT, self._on_sigterm)
+        share_probe()  # every trial's supervisor would probe the same kernel again
         try:
             self._search()
         except Stop:
