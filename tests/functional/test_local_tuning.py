@@ -147,8 +147,10 @@ def test_stopping_stops_every_running_trial_and_keeps_the_completed(session: Ses
     session.stop(tuner.name)
     assert wait_until(lambda: session.tuner(tuner.name).status == "Stopped", timeout=60)
     stopped = session.tuner(tuner.name).description
-    assert stopped["TrainingJobStatusCounters"]["InProgress"] == 0
-    assert stopped["TrainingJobStatusCounters"]["Stopped"] == 2
+    trials = [(t["TrainingJobName"], t["TrainingJobStatus"], t.get("FailureReason", "")[:300])
+              for t in session.trials(tuner.name)]
+    assert stopped["TrainingJobStatusCounters"]["InProgress"] == 0, trials
+    assert stopped["TrainingJobStatusCounters"]["Stopped"] == 2, trials
     assert all(t["TrainingJobStatus"] == "Stopped" for t in session.trials(tuner.name))
 
 
