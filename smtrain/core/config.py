@@ -139,6 +139,7 @@ OTHER_VARIABLES = frozenset({
     "SMTRAIN_LOCAL_TRIALS",  # the local tuner: trials at once beyond the cores (backends/local/tuning/tuner.py)
     # set by smtrain for its own child processes
     "SMTRAIN_HANDOVER_FD", "SMTRAIN_JOB_TOKEN", "SMTRAIN_KEEPER_PID", "SMTRAIN_READY_FD",
+    "SMTRAIN_JOB_NAMESPACE_PROBED",  # the tuner's namespace probe, handed to its trials (jobs/sandbox.py)
     "SMTRAIN_SERVING_REQUIREMENTS_INSTALLED",
     # read by the local model server from the model's Environment
     "SMTRAIN_MODEL_SERVER_MAX_GROWTH_MB",
