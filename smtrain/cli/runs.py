@@ -125,18 +125,10 @@ def _sessions(config: Config, source: str) -> Iterator[Any]:
 def show_tuning(config: Config, source: str, name: str, as_json: bool, plot_path: str | None = None) -> bool:
     """Show the tuning job ``name`` if there is one (False if there is none); ``plot_path``: its objective
     by trial as a PNG."""
-    from smtrain.api.session import Session
-    from smtrain.backends.local.store.reader import store_exists
     from smtrain.core.errors import NotFoundError, SmtrainError
     from smtrain.runs.tuning import render_tuning
 
-    backends = [source] if source in ("local", "sagemaker") else ["local", *(["sagemaker"] if not config.is_local
-                                                                              else [])]
-    for backend in backends:
-        if backend == "local" and not store_exists(config.home):  # reading never creates a store
-            continue
-        session = Session(quiet=True, backend=backend, home=str(config.home),
-                          **{key: value for key in ("region", "profile") if (value := getattr(config, key, None))})
+    for session in _sessions(config, source):
         try:
             tuner = session.tuner(name)
         except (NotFoundError, SmtrainError):
@@ -157,17 +149,9 @@ def show_tuning(config: Config, source: str, name: str, as_json: bool, plot_path
 def show_processing(config: Config, source: str, name: str, as_json: bool) -> bool:
     """Show the processing job ``name`` if there is one (False if there is none): status, inputs, outputs and,
     for an evaluation job, its report's metrics."""
-    from smtrain.api.session import Session
-    from smtrain.backends.local.store.reader import store_exists
     from smtrain.core.errors import NotFoundError, SmtrainError
 
-    backends = [source] if source in ("local", "sagemaker") else ["local", *(["sagemaker"] if not config.is_local
-                                                                              else [])]
-    for backend in backends:
-        if backend == "local" and not store_exists(config.home):  # reading never creates a store
-            continue
-        session = Session(quiet=True, backend=backend, home=str(config.home),
-                          **{key: value for key in ("region", "profile") if (value := getattr(config, key, None))})
+    for session in _sessions(config, source):
         try:
             job = session.processing_job(name)
         except (NotFoundError, SmtrainError):
