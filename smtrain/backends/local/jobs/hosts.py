@@ -96,10 +96,10 @@ def prepare_hosts(record: Mapping[str, Any], paths: ContainerPaths, *, say: Say)
         shutil.copytree(paths.input_config, tree.input_config, dirs_exist_ok=True)
         for name, distribution in channels.items():
             chosen = shard(keys[name], index, count) if distribution == SHARDED else keys[name]
-            _copy_files(paths.channel(name), tree.channel(name), chosen)
+            copy_files(paths.channel(name), tree.channel(name), chosen)
     for name, distribution in channels.items():
         if distribution == SHARDED:
-            _keep_only(paths.channel(name), set(shard(keys[name], 0, count)))
+            keep_only(paths.channel(name), set(shard(keys[name], 0, count)))
             say(f"channel {name} ({SHARDED}): {len(keys[name])} file(s) over {count} hosts, "
                 + ", ".join(f"{host} {len(shard(keys[name], i, count))}" for i, host in enumerate(names)))
     for name, tree in zip(names, trees, strict=True):
@@ -108,14 +108,14 @@ def prepare_hosts(record: Mapping[str, Any], paths: ContainerPaths, *, say: Say)
     say(f"{count} instances: {', '.join(names)} (each a process; algo-i's tree is {paths.base / HOSTS_FOLDER}/algo-i)")
 
 
-def _copy_files(source: Path, target: Path, keys: Sequence[str]) -> None:
+def copy_files(source: Path, target: Path, keys: Sequence[str]) -> None:
     target.mkdir(parents=True, exist_ok=True)
     for key in keys:
         (target / key).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source / key, target / key)
 
 
-def _keep_only(folder: Path, keep: set[str]) -> None:
+def keep_only(folder: Path, keep: set[str]) -> None:
     for key in channel_keys(folder):
         if key not in keep:
             (folder / key).unlink()
@@ -149,9 +149,14 @@ def job_command(command: Sequence[str], program: str, record: Mapping[str, Any],
             "unset": sorted(set(environment) - set(env)),
             "failure": str(tree.output / "failure"),
         })
-    spec = paths.base / HOSTS_FOLDER / SPEC_FILE
+    return fan_out_argv(hosts, paths.base, log=log)
+
+
+def fan_out_argv(hosts: Sequence[Mapping[str, Any]], job_folder: Path, *, log: Path) -> list[str]:
+    """The command that runs every host of ``hosts`` at once (:mod:`.fan_out`), its spec written beside them."""
+    spec = job_folder / HOSTS_FOLDER / SPEC_FILE
     spec.parent.mkdir(parents=True, exist_ok=True)
-    write_private(spec, json.dumps({"hosts": hosts, "log": str(log)}))
+    write_private(spec, json.dumps({"hosts": list(hosts), "log": str(log)}))
     return [sys.executable, "-I", str(Path(fan_out.__file__)), str(spec)]
 
 

@@ -15,15 +15,22 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from smtrain.backends.local.jobs import fan_out, sandbox
-from smtrain.backends.local.jobs.hosts import HOSTS_FOLDER, SHARDED, SPEC_FILE, channel_keys, host_names, shard
+from smtrain.backends.local.jobs import sandbox
+from smtrain.backends.local.jobs.hosts import (
+    HOSTS_FOLDER,
+    SHARDED,
+    channel_keys,
+    copy_files,
+    fan_out_argv,
+    host_names,
+    keep_only,
+    shard,
+)
 from smtrain.backends.local.processing import contract
-from smtrain.backends.local.store.records import write_private
 
 Say = Callable[[str], None]
 
@@ -53,16 +60,12 @@ def prepare_hosts(record: Mapping[str, Any], job_dir: Path, *, say: Say) -> None
             local = source["LocalPath"]
             chosen = shard(keys[local], index, count) if source.get("S3DataDistributionType") == SHARDED \
                 else keys[local]
-            _copy(contract.in_job(local, job_dir), contract.in_job(local, tree), chosen)
+            copy_files(contract.in_job(local, job_dir), contract.in_job(local, tree), chosen)
         for output in _outputs(record):
             contract.in_job(output, tree).mkdir(parents=True, exist_ok=True)
     for source in inputs:
         if source.get("S3DataDistributionType") == SHARDED:
-            local = contract.in_job(source["LocalPath"], job_dir)
-            keep = set(shard(keys[source["LocalPath"]], 0, count))
-            for key in keys[source["LocalPath"]]:
-                if key not in keep:
-                    (local / key).unlink()
+            keep_only(contract.in_job(source["LocalPath"], job_dir), set(shard(keys[source["LocalPath"]], 0, count)))
             say(f"input {source['LocalPath']} ({SHARDED}): {len(keys[source['LocalPath']])} file(s) over {count} "
                 "hosts, " + ", ".join(f"{host} {len(shard(keys[source['LocalPath']], i, count))}"
                                       for i, host in enumerate(names)))
@@ -83,10 +86,7 @@ def fan_out_command(record: Mapping[str, Any], job_dir: Path, command: Sequence[
         hosts.append({"name": name, "argv": sandbox.job_command(argv, tree, say=say if tree == job_dir else None),
                       "cwd": _rebased(str(cwd), job_dir, tree), "env": {}, "unset": [],
                       "failure": str(tree / "output" / "failure")})
-    spec = job_dir / HOSTS_FOLDER / SPEC_FILE
-    spec.parent.mkdir(parents=True, exist_ok=True)
-    write_private(spec, json.dumps({"hosts": hosts, "log": str(log)}))
-    return [sys.executable, "-I", str(Path(fan_out.__file__)), str(spec)]
+    return fan_out_argv(hosts, job_dir, log=log)
 
 
 def merge_outputs(record: Mapping[str, Any], job_dir: Path) -> None:
@@ -100,13 +100,6 @@ def merge_outputs(record: Mapping[str, Any], job_dir: Path) -> None:
 
 def _outputs(record: Mapping[str, Any]) -> list[str]:
     return [item["S3Output"]["LocalPath"] for item in record.get("ProcessingOutputConfig", {}).get("Outputs", [])]
-
-
-def _copy(source: Path, target: Path, keys: Sequence[str]) -> None:
-    target.mkdir(parents=True, exist_ok=True)
-    for key in keys:
-        (target / key).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(source / key, target / key)
 
 
 def _rebased(word: str, job_dir: Path, tree: Path) -> str:
