@@ -160,3 +160,26 @@ def test_local_serving_takes_model_data_from_s3(creds: None, s3: Any, tmp_path: 
     put(s3, "job-1/output/model.tar.gz", buffer.getvalue())
     unpack(f"s3://{DATA_BUCKET}/job-1/output/model.tar.gz", tmp_path / "model", "model data")
     assert (tmp_path / "model" / "model.txt").read_bytes() == b"fitted"
+
+
+def test_a_local_processing_job_reads_an_s3_input(moto_url: str, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from smtrain.api.session import Session
+    from smtrain.core.uris import to_path
+
+    for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)  # the job's supervisor is another process: it reaches moto's server
+    client = boto3.client("s3", region_name="us-east-1")
+    client.create_bucket(Bucket="local-processing")
+    client.put_object(Bucket="local-processing", Key="raw/a.csv", Body=b"x\n1\n2\n")
+    script = tmp_path / "count.py"
+    script.write_text("import pathlib, sys\nrows = (pathlib.Path(sys.argv[1]) / 'a.csv').read_text()\n"
+                      "(pathlib.Path(sys.argv[2]) / 'rows.txt').write_text(str(len(rows.splitlines())))\n")
+    session = Session(quiet=True, home=str(tmp_path / ".smtrain"), framework_version="current")
+    job = session.process(str(script), job_name="proc-s3", inputs={"raw": "s3://local-processing/raw/"},
+                          outputs={"out": "/opt/ml/processing/out"},
+                          arguments=["/opt/ml/processing/input/raw", "/opt/ml/processing/out"])
+    assert job.status == "Completed", job.description.get("FailureReason")
+    (output,) = job.description["ProcessingOutputConfig"]["Outputs"]
+    assert (to_path(output["S3Output"]["S3Uri"]) / "rows.txt").read_text() == "3"
