@@ -41,5 +41,14 @@ def moto_url() -> Iterator[str]:
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
+    url = f"http://{host}:{port}"
+    reset_moto(url)
+    yield url
+    reset_moto(url)  # moto's state is the process's, not the server's: the next module's server would see it
     server.stop()
+
+
+def reset_moto(url: str) -> None:
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()
