@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import reset_moto
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -46,9 +48,3 @@ def moto_url() -> Iterator[str]:
     yield url
     reset_moto(url)  # moto's state is the process's, not the server's: the next module's server would see it
     server.stop()
-
-
-def reset_moto(url: str) -> None:
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST")).close()

@@ -1,16 +1,23 @@
-"""Helpers shared by several test tiers: bounded condition waits, Ctrl-C to a CLI, git projects, cleanup."""
+"""Helpers shared by several test tiers: bounded condition waits, Ctrl-C to a CLI, git projects, cleanup,
+moto resets."""
 
 from __future__ import annotations
 
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from smtrain.backends.local.service import LocalSageMaker
+
+
+def reset_moto(url: str) -> None:
+    """Empty the moto server at ``url``: moto's state is the whole process's, so every server in it shares it."""
+    urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", data=b"", method="POST"), timeout=30).close()
 
 
 def wait_until(condition: Callable[[], object], timeout: float, interval: float = 0.05) -> bool:

@@ -41,7 +41,6 @@ import re
 import shutil
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -49,6 +48,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO
+from tests.helpers import reset_moto
 
 pytestmark = pytest.mark.e2e
 
@@ -153,15 +153,14 @@ def aws_client(moto_url: str, service: str) -> Any:
 @pytest.fixture
 def account(moto_url: str) -> Iterator[str]:
     """An empty account holding the execution role the README names."""
-    reset = urllib.request.Request(f"{moto_url}/moto-api/reset", data=b"", method="POST")
-    urllib.request.urlopen(reset, timeout=30).close()
+    reset_moto(moto_url)
     iam = aws_client(moto_url, "iam")
     for role, service in (("SageMakerRole", "sagemaker"), ("penguins-sfn", "states")):
         iam.create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
             "Statement": [{"Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"},
                            "Action": "sts:AssumeRole"}]}))
     yield moto_url
-    urllib.request.urlopen(reset, timeout=30).close()
+    reset_moto(moto_url)
 
 
 def aws_environment(project: Path, moto_url: str) -> dict[str, str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from smtrain.aws.session import AwsSession
 from smtrain.backends.sagemaker import SageMakerBackend
 from smtrain.core.config import Config
 from smtrain.core.errors import AwsError
+from tests.helpers import reset_moto
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -44,7 +44,7 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     boto3.client("s3", region_name=REGION).create_bucket(
         Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     yield []
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).close()
+    reset_moto(moto_url)
 
 
 def sagemaker_session(calls: list[str]) -> Session:

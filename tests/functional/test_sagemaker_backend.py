@@ -7,7 +7,6 @@ import io
 import socket
 import tarfile
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from smtrain.planning.kinds import TRAINING
 from smtrain.planning.plan import plan_fit
 from smtrain.planning.spec import TrainingSpec
 from smtrain.planning.steps import ApiCall, method_name, resolve
+from tests.helpers import reset_moto
 
 REGION = "eu-west-1"
 MOTO_ACCOUNT = "123456789012"
@@ -38,8 +38,7 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     yield moto_url
-    reset = urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")
-    urllib.request.urlopen(reset).close()
+    reset_moto(moto_url)
 
 
 @pytest.fixture

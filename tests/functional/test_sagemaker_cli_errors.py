@@ -22,6 +22,7 @@ from botocore.awsrequest import AWSResponse
 from smtrain.aws.session import AwsSession
 from smtrain.cli import main
 from tests.conftest import REPO
+from tests.helpers import reset_moto
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/NoSuchRole"
@@ -103,9 +104,7 @@ def smtrain(moto_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
         return int(exited.value.code or 0), out, err
 
     yield run
-    import urllib.request
-
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).close()
+    reset_moto(moto_url)
 
 
 def assert_clear_error(result: tuple[int, str, str], code: int, *phrases: str) -> None:

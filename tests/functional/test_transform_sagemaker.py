@@ -4,7 +4,6 @@ followed to the end, and the log is read from /aws/sagemaker/TransformJobs."""
 from __future__ import annotations
 
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 import smtrain
 from smtrain.core.errors import UsageError
 from smtrain.planning.kinds import TRANSFORM
+from tests.helpers import reset_moto
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -26,7 +26,7 @@ def session(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[smtrain.
                        "AWS_SECRET_ACCESS_KEY": "testing", "SMTRAIN_POLL_SECONDS": "0"}.items():
         monkeypatch.setenv(key, value)
     yield smtrain.Session(backend="sagemaker", region=REGION, role=ROLE, quiet=True)
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).close()
+    reset_moto(moto_url)
 
 
 def trained(name: str) -> None:

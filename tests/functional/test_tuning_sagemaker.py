@@ -4,7 +4,6 @@ sequence). Deploy and register of a tuning job (its best trial): test_sagemaker_
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ import pytest
 from smtrain.api.session import Session
 from smtrain.execution.executor import Reporter
 from smtrain.execution.tuning import follow_tuning
+from tests.helpers import reset_moto
 
 REGION = "eu-west-1"
 ROLE = "arn:aws:iam::123456789012:role/SageMakerRole"
@@ -27,7 +27,7 @@ def aws(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     yield moto_url
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).close()
+    reset_moto(moto_url)
 
 
 def test_tune_creates_the_planned_tuning_job(aws: str, tmp_path: Path) -> None:

@@ -18,6 +18,7 @@ import pytest
 from smtrain.core.errors import UsageError
 from smtrain.files.archives import ArchiveTooLargeError, ExtractLimits
 from smtrain.files.tarballs import pack_source, safe_extract, write_tar_gz
+from tests.helpers import reset_moto
 
 SECRET = "AWS_SECRET_ACCESS_KEY=do-not-ship"
 PRIVATE_KEY = "-----BEGIN OPENSSH PRIVATE KEY----- do-not-ship"
@@ -488,13 +489,11 @@ def test_without_a_git_program_the_source_dirs_own_gitignore_files_apply(
 
 @pytest.fixture
 def moto_s3(moto_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    import urllib.request
-
     for name, value in {"AWS_ENDPOINT_URL": moto_url, "AWS_ACCESS_KEY_ID": "testing",
                         "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
     yield moto_url
-    urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST")).close()
+    reset_moto(moto_url)
 
 
 def test_sagemaker_upload_source_leaves_links_and_the_home_out(
