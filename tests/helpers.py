@@ -1,12 +1,15 @@
 """Helpers shared by several test tiers: bounded condition waits, Ctrl-C to a CLI, git projects, cleanup,
-moto resets."""
+moto resets, a pure-Python wheel."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import signal
 import subprocess
 import time
 import urllib.request
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -95,3 +98,26 @@ def create_folder_model(sm: LocalSageMaker, name: str, model_dir: Path, code_dir
                         "SAGEMAKER_MODEL_SERVER_WORKERS": "1"}})
     sm.create_endpoint_config(EndpointConfigName=name, ProductionVariants=[
         {"VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1, "InstanceType": "local"}])
+
+
+def build_wheel(directory: Path, name: str = "smtrain_probe_pkg", version: str = "1.0") -> Path:
+    """A minimal pure-Python wheel, written by hand so the test needs no network and no build tools."""
+    dist_info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": b"VALUE = 42\ndef main():\n    print('probe script ok')\n",
+        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        f"{dist_info}/entry_points.txt": f"[console_scripts]\nsmtrain-probe = {name}:main\n".encode(),
+    }
+    record = [f"{path},sha256={_digest(data)},{len(data)}" for path, data in files.items()]
+    files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
+    directory.mkdir(parents=True, exist_ok=True)
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return wheel
+
+
+def _digest(data: bytes) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()

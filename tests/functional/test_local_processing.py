@@ -19,7 +19,7 @@ from smtrain.backends.local.service import LocalSageMaker
 from smtrain.backends.local.store.home import LocalHome
 from smtrain.planning.kinds import PROCESSING
 from smtrain.planning.processing import processing_input, processing_output, runproc_script
-from tests.helpers import wait_until
+from tests.helpers import build_wheel, wait_until
 
 IMAGE = "smtrain-local/sklearn:current"  # this environment's libraries: no framework environment to build
 SEES = """\
@@ -151,13 +151,17 @@ def test_exit_message_is_read_from_output_message(service: LocalSageMaker, tmp_p
     assert summary["ExitMessage"] == final["ExitMessage"]
 
 
-def test_the_framework_processors_runproc_untars_the_source_and_runs_the_script(service: LocalSageMaker,
-                                                                                tmp_path: Path) -> None:
+def run_framework_processor(service: LocalSageMaker, tmp_path: Path, name: str,
+                            files: dict[str, str | bytes]) -> dict[str, Any]:
+    """A job as FrameworkProcessor(estimator_cls=SKLearn).run(code="main.py", source_dir=...) sends it: the
+    source folder's ``files`` as sourcedir.tar.gz in input ``code``, and the SDK's runproc.sh as the entrypoint."""
     source = tmp_path / "source"
-    write_script(source, "import helper, os, sys\nfrom pathlib import Path\n"
-                         "out = Path(sys.argv[-1])\nout.mkdir(parents=True, exist_ok=True)\n"
-                         "(out / 'said.txt').write_text(helper.WORD + ' ' + os.getcwd())\n", name="main.py")
-    (source / "helper.py").write_text("WORD = 'packed'\n")
+    for relative, content in files.items():
+        (source / relative).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            (source / relative).write_bytes(content)
+        else:
+            (source / relative).write_text(content)
     archive = tmp_path / "upload" / "sourcedir.tar.gz"
     archive.parent.mkdir()
     with tarfile.open(archive, "w:gz") as tar:
@@ -165,19 +169,44 @@ def test_the_framework_processors_runproc_untars_the_source_and_runs_the_script(
             tar.add(path, arcname=path.name)
     runproc = tmp_path / "upload" / "runproc.sh"
     runproc.write_text(runproc_script("main.py"))
-    params = request("framework", archive, tmp_path, app={
+    params = request(name, archive, tmp_path, app={
         "ContainerEntrypoint": ["/bin/bash", "/opt/ml/processing/input/entrypoint/runproc.sh"],
         "ContainerArguments": ["--out", "/opt/ml/processing/out"]})
     entrypoint = "/opt/ml/processing/input/entrypoint"
     params["ProcessingInputs"] = [processing_input("code", archive.as_uri(), "/opt/ml/processing/input/code/"),
                                   processing_input("entrypoint", runproc.as_uri(), entrypoint)]
-    final = run(service, params)
+    return run(service, params, timeout=120)
+
+
+def test_the_framework_processors_runproc_untars_the_source_and_runs_the_script(service: LocalSageMaker,
+                                                                                tmp_path: Path) -> None:
+    final = run_framework_processor(service, tmp_path, "framework", {
+        "main.py": "import helper, os, sys\nfrom pathlib import Path\n"
+                   "out = Path(sys.argv[-1])\nout.mkdir(parents=True, exist_ok=True)\n"
+                   "(out / 'said.txt').write_text(helper.WORD + ' ' + os.getcwd())\n",
+        "helper.py": "WORD = 'packed'\n"})
     assert final["ProcessingJobStatus"] == "Completed", log_of(service, "framework")
     word, cwd = (tmp_path / "store/out/said.txt").read_text().split(" ", 1)
     assert word == "packed"
     # the code folder, seen at /opt/ml where the job has its own namespace (jobs/sandbox.py)
     assert Path(cwd) in (service.home.job_dir("framework", PROCESSING) / "processing/input/code",
                          Path("/opt/ml/processing/input/code"))
+
+
+def test_a_source_dirs_requirements_are_layered_on_as_for_fit(service: LocalSageMaker, tmp_path: Path) -> None:
+    wheel = build_wheel(tmp_path / "built")
+    final = run_framework_processor(service, tmp_path, "with-reqs", {
+        "requirements.txt": f"--no-index\n./wheels/{wheel.name}\n",
+        f"wheels/{wheel.name}": wheel.read_bytes(),
+        "main.py": "import sys, smtrain_probe_pkg\nfrom pathlib import Path\n"
+                   "out = Path(sys.argv[-1])\nout.mkdir(parents=True, exist_ok=True)\n"
+                   "(out / 'probe.txt').write_text(f'{smtrain_probe_pkg.VALUE} {sys.prefix}')\n"})
+    assert final["ProcessingJobStatus"] == "Completed", log_of(service, "with-reqs")
+    value, prefix = (tmp_path / "store/out/probe.txt").read_text().split(" ", 1)
+    assert value == "42"
+    assert Path(prefix).parent == service.home.venvs  # a cached venv layered on the framework environment
+    with pytest.raises(ImportError):
+        __import__("smtrain_probe_pkg")  # the user's own environment is untouched
 
 
 def test_a_stopped_job_is_stopped_and_uploads_nothing(service: LocalSageMaker, tmp_path: Path) -> None:

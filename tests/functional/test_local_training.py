@@ -7,8 +7,6 @@ on ``LocalSageMaker``, then ``describe_training_job`` until the job ends.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import signal
@@ -16,7 +14,6 @@ import sys
 import tarfile
 import textwrap
 import time
-import zipfile
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,6 +31,7 @@ from smtrain.core.uris import to_path
 from smtrain.files.tarballs import pack_source
 from smtrain.planning.plan import LOCAL_IMAGE, LOCAL_ROLE, plan_fit
 from smtrain.planning.spec import TrainingSpec
+from tests.helpers import build_wheel
 
 DUMP_SCRIPT = """
 import json, os, sys
@@ -368,29 +366,6 @@ def test_vanished_supervisor_fails_the_job(jobs: Jobs) -> None:
     assert job["TrainingJobStatus"] == "Failed"
     assert "supervisor" in job["FailureReason"] and "exited unexpectedly" in job["FailureReason"]
     assert not is_alive(script_pid)
-
-
-def build_wheel(directory: Path, name: str = "smtrain_probe_pkg", version: str = "1.0") -> Path:
-    """A minimal pure-Python wheel, written by hand so the test needs no network and no build tools."""
-    dist_info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": b"VALUE = 42\ndef main():\n    print('probe script ok')\n",
-        f"{dist_info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist_info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        f"{dist_info}/entry_points.txt": f"[console_scripts]\nsmtrain-probe = {name}:main\n".encode(),
-    }
-    record = [f"{path},sha256={_digest(data)},{len(data)}" for path, data in files.items()]
-    files[f"{dist_info}/RECORD"] = ("\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n").encode()
-    directory.mkdir(parents=True, exist_ok=True)
-    wheel = directory / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, data in files.items():
-            archive.writestr(path, data)
-    return wheel
-
-
-def _digest(data: bytes) -> str:
-    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 def test_requirements_install_into_a_cached_layered_venv(jobs: Jobs) -> None:

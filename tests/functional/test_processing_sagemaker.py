@@ -4,6 +4,7 @@ training job's model.tar.gz as its input ``model``."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import pytest
 from moto import mock_aws
 
 from smtrain import Session
+from smtrain.planning.kinds import PROCESSING
 
 REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
@@ -123,3 +125,14 @@ def test_ls_on_sagemaker_lists_smtrain_processing_jobs_and_no_others(aws: Any, t
     processing = [(run.name, run.kind, run.backend) for run in runs if run.kind == "processing"]
     assert processing == [("prep-listed", "processing", "sagemaker")]
     assert total == len(runs)
+
+
+def test_the_log_is_read_from_the_processing_jobs_group(aws: Any) -> None:
+    logs = boto3.client("logs", region_name=REGION)
+    group, stream = "/aws/sagemaker/ProcessingJobs", "prep-logs/algo-1-1700000000"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    logs.put_log_events(logGroupName=group, logStreamName=stream,
+                        logEvents=[{"timestamp": int(time.time() * 1000), "message": "splitting the data"}])
+    assert list(session().backend.job_log(PROCESSING, "prep-logs", follow=True, is_done=lambda: True)) == [
+        "splitting the data"]
